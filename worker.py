@@ -1,0 +1,86 @@
+"""The party-order worker: runs TrackPartyOrder, ClosePartyOrder and their activities.
+
+    python worker.py        (or: party-orders worker)
+
+Connection settings come from Temporal's environment configuration (see the README);
+the task queue is ``party-orders`` unless ``PARTY_ORDERS_TASK_QUEUE`` says otherwise.
+SIGINT and SIGTERM stop it cleanly: polling stops and running activities may finish.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from datetime import timedelta
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.notify import PartyOrderActivities
+from activities.settings import NotificationSettings
+from starter.connection import connect, task_queue
+from workflows.close_party_order import ClosePartyOrder
+from workflows.track_party_order import TrackPartyOrder
+
+WORKFLOWS = [TrackPartyOrder, ClosePartyOrder]
+
+# Cached workflow runs bound the worker's memory with many open orders; evicted ones are
+# rebuilt from history when they next have work.
+DEFAULT_MAX_CACHED_WORKFLOWS = 2_000
+
+
+def build_worker(
+    client: Client,
+    task_queue: str,
+    *,
+    settings: NotificationSettings | None = None,
+    **options: Any,
+) -> Worker:
+    activities = PartyOrderActivities(settings or NotificationSettings.from_env())
+    options.setdefault(
+        "max_cached_workflows",
+        int(os.environ.get("PARTY_ORDERS_MAX_CACHED_WORKFLOWS", DEFAULT_MAX_CACHED_WORKFLOWS)),
+    )
+    options.setdefault("graceful_shutdown_timeout", timedelta(seconds=10))
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=WORKFLOWS,
+        activities=activities.all(),
+        **options,
+    )
+
+
+async def run_worker(
+    client: Client, task_queue: str, *, stop: asyncio.Event | None = None, **options: Any
+) -> None:
+    """Run a worker until ``stop`` is set (or the task is cancelled), then shut down cleanly."""
+    stop = stop or asyncio.Event()
+    worker = build_worker(client, task_queue, **options)
+    async with worker:
+        logging.getLogger(__name__).info("worker polling task queue %r", task_queue)
+        await stop.wait()
+
+
+async def _main() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    client = await connect()
+    await run_worker(client, task_queue(), stop=stop)
+
+
+def main() -> None:
+    logging.basicConfig(
+        level=os.environ.get("PARTY_ORDERS_LOG_LEVEL", "INFO"),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    asyncio.run(_main())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,37 @@
+"""The fixed public names of the contract: workflow types, messages, search attributes."""
+
+from __future__ import annotations
+
+TRACK_WORKFLOW = "TrackPartyOrder"
+CLOSE_WORKFLOW = "ClosePartyOrder"
+
+DEFAULT_TASK_QUEUE = "party-orders"
+TASK_QUEUE_ENV = "PARTY_ORDERS_TASK_QUEUE"
+
+# Signals and the update/query of TrackPartyOrder.
+REPORT_PROGRESS = "report_progress"
+REQUEST_CHANGE = "request_change"
+RESOLVE_CHANGE = "resolve_change"
+CANCEL_ORDER = "cancel_order"
+CHECK_IN_NOW = "check_in_now"
+CHANGE_STATE = "change_state"
+GET_ORDER = "get_order"
+# Signal of ClosePartyOrder, and its query.
+ORDER_COMPLETED = "order_completed"
+GET_CLOSURE = "get_closure"
+
+# Custom search attributes (name -> type as the `temporal` CLI spells it).
+SA_STATE = "PartyOrderState"
+SA_JEOPARDY = "PartyOrderJeopardy"
+SA_ESCALATION_LEVEL = "PartyOrderEscalationLevel"
+SA_PARTY_ID = "PartyId"
+SA_ORIGINATING_PROCESS = "OriginatingProcess"
+SA_DUE_DATE = "PartyOrderDueDate"
+SEARCH_ATTRIBUTE_TYPES: dict[str, str] = {
+    SA_STATE: "Keyword",
+    SA_JEOPARDY: "Keyword",
+    SA_ESCALATION_LEVEL: "Int",
+    SA_PARTY_ID: "Keyword",
+    SA_ORIGINATING_PROCESS: "Keyword",
+    SA_DUE_DATE: "Datetime",
+}

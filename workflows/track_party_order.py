@@ -1,0 +1,294 @@
+"""TrackPartyOrder: one party order, tracked for its whole life (eTOM 1.6.8.3).
+
+A thin durable shell around ``PartyOrderTracker``:
+
+* every signal takes the RAW payload and validates it in the handler, so a bad message is
+  recorded in ``rejectedMessages`` instead of being dropped by the SDK with a log line;
+* one main loop asks the core what is due next and waits for that instant or a message;
+* the core's effects run as activities: notifications in the background (a slow or broken
+  channel never stops tracking), cancellation and closing in order;
+* continue-as-new carries the whole state over when the history grows long.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Sequence
+from datetime import timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RawValue, RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from pydantic import ValidationError
+
+    from activities.notify import PartyOrderActivities
+    from workflows import names
+    from workflows.effects import (
+        CancelAfterNotice,
+        Effect,
+        ForwardChangeRequest,
+        InformCloseProcess,
+        Notification,
+        Notify,
+    )
+    from workflows.messages import StateChangeRequest, describe_validation_error
+    from workflows.model import PartyOrder, PartyOrderSpec
+    from workflows.schedule import next_due
+    from workflows.tracker import PartyOrderTracker, TrackerState
+    from workflows.visibility import changed_pairs, details_markdown, search_attribute_values
+
+# Notifications retry for up to a day with capped backoff; after that the failure is
+# recorded on the order and tracking goes on (a failing channel never fails an order).
+NOTIFY_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(minutes=10),
+    non_retryable_error_types=["NotificationRejected"],
+)
+NOTIFY_START_TO_CLOSE = timedelta(seconds=30)
+NOTIFY_SCHEDULE_TO_CLOSE = timedelta(hours=24)
+# Informing the close process only needs the Temporal service itself: retry until it works.
+CLOSE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
+
+# Continue-as-new well before Temporal's hard limits (51,200 events / 50 MB; 10,000 signals
+# per run), even if the server never suggests it.
+MAX_HISTORY_EVENTS = 8_000
+
+_NOTIFY_ACTIVITY = {
+    "party": PartyOrderActivities.notify_party,
+    "originatingProcess": PartyOrderActivities.notify_originating_process,
+    "contact": PartyOrderActivities.notify_contact,
+}
+
+
+def _decode(raw: RawValue) -> Any:
+    """The JSON value of a raw payload; ValueError if it is not JSON at all."""
+    try:
+        return workflow.payload_converter().from_payload(raw.payload)
+    except Exception as error:  # any decoding failure becomes a recorded rejection
+        raise ValueError(f"payload is not valid JSON: {error}") from error
+
+
+@workflow.defn(name=names.TRACK_WORKFLOW)
+class TrackPartyOrder:
+    @workflow.init
+    def __init__(self, raw: RawValue) -> None:
+        self._tracker: PartyOrderTracker | None = None
+        self._start_error: str | None = None
+        self._effects: list[Effect] = []
+        self._wake = False
+        self._background: set[asyncio.Task[None]] = set()
+        self._published: dict[str, Any] = {}
+        self._details = ""
+        try:
+            payload = _decode(raw)
+            if workflow.info().continued_run_id is not None:
+                # A continued run gets the whole state of the previous one.
+                self._tracker = PartyOrderTracker(TrackerState.model_validate(payload))
+            else:
+                spec = PartyOrderSpec.model_validate(payload)
+                self._tracker = PartyOrderTracker.start(spec, workflow.now())
+        except ValidationError as error:
+            self._start_error = f"invalid party order: {describe_validation_error(error)}"
+        except ValueError as error:
+            self._start_error = f"invalid party order: {error}"
+
+    @property
+    def tracker(self) -> PartyOrderTracker:
+        assert self._tracker is not None, "the order failed validation at start"
+        return self._tracker
+
+    # ------------------------------------------------------------------ main loop
+
+    @workflow.run
+    async def run(self, raw: RawValue) -> PartyOrder:
+        if self._start_error is not None:
+            # Fail the workflow at once: retrying a workflow task cannot fix the input.
+            raise ApplicationError(self._start_error, type="InvalidPartyOrder", non_retryable=True)
+        tracker = self.tracker
+        while True:
+            self._wake = False
+            self._effects += tracker.advance(workflow.now())
+            await self._run_effects()
+            self._publish()
+            if tracker.order.is_final:
+                break
+            if self._wake or self._effects:
+                continue
+            if self._history_is_long():
+                await self._continue_as_new()
+            now = workflow.now()
+            due = next_due(tracker.order, now)
+            try:
+                await workflow.wait_condition(
+                    lambda: self._wake or bool(self._effects),
+                    timeout=(due.at - now) if due else None,
+                    timeout_summary=due.what if due else None,
+                )
+            except TimeoutError:
+                pass  # the deadline came: the next advance() handles it
+        await self._settle_background()
+        self._publish()
+        return tracker.order
+
+    def _history_is_long(self) -> bool:
+        info = workflow.info()
+        return (
+            info.is_continue_as_new_suggested()
+            or info.get_current_history_length() > MAX_HISTORY_EVENTS
+        )
+
+    async def _continue_as_new(self) -> None:
+        await self._settle_background()
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        if self._effects or self._wake:
+            return  # a message arrived meanwhile: handle it first, continue on the next turn
+        workflow.continue_as_new(self.tracker.state)
+
+    # ------------------------------------------------------------------ effects
+
+    async def _run_effects(self) -> None:
+        tracker = self.tracker
+        while self._effects:
+            effect = self._effects.pop(0)
+            if isinstance(effect, Notify):
+                self._in_background(self._deliver(effect.notification))
+            elif isinstance(effect, ForwardChangeRequest):
+                self._in_background(self._forward(effect))
+            elif isinstance(effect, CancelAfterNotice):
+                # pendingCancellation lasts while the party is told, then it takes effect.
+                await self._deliver(effect.notification)
+                self._effects += tracker.finish_cancellation(workflow.now())
+            elif isinstance(effect, InformCloseProcess):
+                await workflow.execute_activity_method(
+                    PartyOrderActivities.inform_close_process,
+                    tracker.order,
+                    start_to_close_timeout=timedelta(seconds=30),
+                    retry_policy=CLOSE_RETRY,
+                    summary=f"signal-with-start ClosePartyOrder for {tracker.order.id}",
+                )
+
+    def _in_background(self, work: Awaitable[None]) -> None:
+        task: asyncio.Task[None] = asyncio.ensure_future(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _settle_background(self) -> None:
+        while self._background:
+            await asyncio.gather(*self._background)
+
+    async def _deliver(self, notification: Notification) -> bool:
+        try:
+            await workflow.execute_activity_method(
+                _NOTIFY_ACTIVITY[notification.recipient_kind],
+                notification,
+                start_to_close_timeout=NOTIFY_START_TO_CLOSE,
+                schedule_to_close_timeout=NOTIFY_SCHEDULE_TO_CLOSE,
+                retry_policy=NOTIFY_RETRY,
+                summary=f"{notification.kind} to {notification.recipient}: {notification.subject}",
+            )
+            return True
+        except ActivityError as error:
+            cause = error.cause or error
+            self.tracker.delivery_failed(notification, str(cause), workflow.now())
+            self._wake = True
+            return False
+
+    async def _forward(self, effect: ForwardChangeRequest) -> None:
+        if await self._deliver(effect.notification):
+            self.tracker.change_forwarded(effect.change_request_id)
+            self._wake = True
+
+    # ------------------------------------------------------------------ visibility
+
+    def _publish(self) -> None:
+        order = self.tracker.order
+        pairs = changed_pairs(search_attribute_values(order), self._published)
+        if pairs:
+            workflow.upsert_search_attributes(pairs)
+            self._published = search_attribute_values(order)
+        details = details_markdown(order, workflow.now())
+        if details != self._details:
+            workflow.set_current_details(details)
+            self._details = details
+
+    # ------------------------------------------------------------------ messages
+
+    def _receive(self, name: str, raw: RawValue) -> None:
+        if self._tracker is None:
+            return  # the workflow is failing on its invalid start input
+        now = workflow.now()
+        try:
+            payload = _decode(raw)
+        except ValueError as error:
+            self.tracker.reject(name, _raw_text(raw), str(error), now)
+            return
+        self._effects += self.tracker.handle(name, payload, now)
+        self._wake = True
+
+    @workflow.signal(name=names.REPORT_PROGRESS)
+    def report_progress(self, raw: RawValue) -> None:
+        self._receive(names.REPORT_PROGRESS, raw)
+
+    @workflow.signal(name=names.REQUEST_CHANGE)
+    def request_change(self, raw: RawValue) -> None:
+        self._receive(names.REQUEST_CHANGE, raw)
+
+    @workflow.signal(name=names.RESOLVE_CHANGE)
+    def resolve_change(self, raw: RawValue) -> None:
+        self._receive(names.RESOLVE_CHANGE, raw)
+
+    @workflow.signal(name=names.CANCEL_ORDER)
+    def cancel_order(self, raw: RawValue) -> None:
+        self._receive(names.CANCEL_ORDER, raw)
+
+    @workflow.signal(name=names.CHECK_IN_NOW)
+    def check_in_now(self, raw: RawValue) -> None:
+        self._receive(names.CHECK_IN_NOW, raw)
+
+    @workflow.signal(dynamic=True)
+    def unknown_signal(self, name: str, args: Sequence[RawValue]) -> None:
+        """A signal with a name the contract does not know is recorded, not dropped."""
+        if self._tracker is None:
+            return
+        text = json.dumps([_raw_text(arg) for arg in args])
+        self.tracker.reject(name, text, f"unknown message {name!r}", workflow.now())
+        self._wake = True
+
+    @workflow.update(name=names.CHANGE_STATE)
+    def change_state(self, raw: RawValue) -> PartyOrder:
+        request = StateChangeRequest.model_validate(_decode(raw))
+        tracker = self.tracker
+        if not tracker.already_applied(request.request_id):
+            self._effects += tracker.handle(names.CHANGE_STATE, _decode(raw), workflow.now())
+            self._wake = True
+        return tracker.order
+
+    @change_state.validator
+    def validate_change_state(self, raw: RawValue) -> None:
+        """Refuse a bad or illegal state change before it enters the history."""
+        if self._tracker is None:
+            raise ValueError("the order failed validation at start")
+        try:
+            request = StateChangeRequest.model_validate(_decode(raw))
+        except ValidationError as error:
+            raise ValueError(describe_validation_error(error)) from None
+        if self._tracker.already_applied(request.request_id):
+            return  # a repeat of an applied change: accepted, and not applied twice
+        self._tracker.validate_state_change(request)
+
+    @workflow.query(name=names.GET_ORDER)
+    def get_order(self) -> PartyOrder:
+        return self.tracker.order
+
+
+def _raw_text(raw: RawValue) -> str:
+    data = raw.payload.data
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.hex()

@@ -1,0 +1,91 @@
+"""What operators see of an order without querying it: search attributes and current details.
+
+Search attributes feed ``temporal workflow list --query`` and the Web UI's list; the
+current details are the short Markdown view on the workflow page ("User Metadata").
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from temporalio.common import SearchAttributeKey, SearchAttributePair
+
+from workflows import names
+from workflows.jeopardy import iso
+from workflows.model import MilestoneStatus, PartyOrder
+from workflows.schedule import next_due
+
+STATE = SearchAttributeKey.for_keyword(names.SA_STATE)
+JEOPARDY = SearchAttributeKey.for_keyword(names.SA_JEOPARDY)
+ESCALATION_LEVEL = SearchAttributeKey.for_int(names.SA_ESCALATION_LEVEL)
+PARTY_ID = SearchAttributeKey.for_keyword(names.SA_PARTY_ID)
+ORIGINATING_PROCESS = SearchAttributeKey.for_keyword(names.SA_ORIGINATING_PROCESS)
+DUE_DATE = SearchAttributeKey.for_datetime(names.SA_DUE_DATE)
+
+
+def search_attribute_values(order: PartyOrder) -> dict[str, Any]:
+    """The contract's search attributes, keyed by name, for the order as it is."""
+    return {
+        STATE.name: order.state.value,
+        JEOPARDY.name: order.jeopardy.status.value,
+        ESCALATION_LEVEL.name: order.jeopardy.escalation_level,
+        PARTY_ID.name: order.party.id,
+        ORIGINATING_PROCESS.name: order.originating_process.name,
+        DUE_DATE.name: order.due_date,
+    }
+
+
+_KEYS: dict[str, SearchAttributeKey[Any]] = {
+    key.name: key for key in (STATE, JEOPARDY, ESCALATION_LEVEL, PARTY_ID, ORIGINATING_PROCESS, DUE_DATE)
+}
+
+
+def changed_pairs(
+    values: dict[str, Any], published: dict[str, Any]
+) -> list[SearchAttributePair[Any]]:
+    """Only the attributes whose value differs from what was last upserted."""
+    return [
+        _KEYS[name].value_set(value)
+        for name, value in values.items()
+        if published.get(name) != value
+    ]
+
+
+def details_markdown(order: PartyOrder, now: datetime) -> str:
+    """The current details shown in the Web UI: state, progress, jeopardy, what is next."""
+    jeopardy = order.jeopardy
+    lines = [
+        f"**{order.id}** with {order.party.name} ({order.party.id})",
+        "",
+        f"- State: **{order.state.value}**",
+        f"- Percent complete: {order.percent_complete}%",
+        f"- Due: {iso(order.due_date)}",
+        f"- Jeopardy: **{jeopardy.status.value}**"
+        + (f", escalation level {jeopardy.escalation_level}" if jeopardy.escalation_level else ""),
+    ]
+    lines += [f"  - {reason}" for reason in jeopardy.reasons]
+    upcoming = [
+        m
+        for m in order.milestones
+        if m.status == MilestoneStatus.YET_TO_REACH and m.milestone_date is not None
+    ]
+    if upcoming:
+        first = min(upcoming, key=lambda m: m.milestone_date or now)
+        lines.append(
+            f"- Next milestone: {first.name or first.id} on {iso(first.milestone_date or now)}"
+        )
+    violated = [m.id for m in order.milestones if m.status == MilestoneStatus.VIOLATED]
+    if violated:
+        lines.append(f"- Violated milestones: {', '.join(violated)}")
+    if order.check_ins.next_at is not None and not order.is_final:
+        lines.append(
+            f"- Next check-in: {iso(order.check_ins.next_at)}"
+            f" ({order.check_ins.sent} sent, {order.check_ins.unanswered_streak} unanswered)"
+        )
+    open_changes = [c.id for c in order.change_requests if c.open]
+    lines.append(f"- Open change requests: {', '.join(open_changes) if open_changes else 'none'}")
+    due = next_due(order, now)
+    if due is not None:
+        lines.append(f"- Next due: {due.what} at {iso(due.at)}")
+    return "\n".join(lines)
