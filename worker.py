@@ -37,9 +37,10 @@ def build_worker(
     task_queue: str,
     *,
     settings: NotificationSettings | None = None,
+    activities: PartyOrderActivities | None = None,
     **options: Any,
 ) -> Worker:
-    activities = PartyOrderActivities(settings or NotificationSettings.from_env())
+    activities = activities or PartyOrderActivities(settings or NotificationSettings.from_env())
     options.setdefault(
         "max_cached_workflows",
         int(os.environ.get("PARTY_ORDERS_MAX_CACHED_WORKFLOWS", DEFAULT_MAX_CACHED_WORKFLOWS)),
@@ -59,10 +60,16 @@ async def run_worker(
 ) -> None:
     """Run a worker until ``stop`` is set (or the task is cancelled), then shut down cleanly."""
     stop = stop or asyncio.Event()
-    worker = build_worker(client, task_queue, **options)
-    async with worker:
-        logging.getLogger(__name__).info("worker polling task queue %r", task_queue)
-        await stop.wait()
+    activities = PartyOrderActivities(
+        options.pop("settings", None) or NotificationSettings.from_env()
+    )
+    worker = build_worker(client, task_queue, activities=activities, **options)
+    try:
+        async with worker:
+            logging.getLogger(__name__).info("worker polling task queue %r", task_queue)
+            await stop.wait()
+    finally:
+        await activities.aclose()  # close the webhook HTTP clients
 
 
 async def _main() -> None:

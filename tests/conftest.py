@@ -26,8 +26,8 @@ from temporalio.worker import Worker
 
 from activities.settings import NotificationSettings
 from starter.binaries import temporal_cli_path, test_server_path
-from workflows.names import SEARCH_ATTRIBUTE_TYPES
 from worker import build_worker
+from workflows.names import SEARCH_ATTRIBUTE_TYPES
 
 _KEY_FACTORIES = {
     "Keyword": SearchAttributeKey.for_keyword,

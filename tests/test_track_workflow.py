@@ -71,7 +71,9 @@ async def get(handle: WorkflowHandle) -> PartyOrder:
     return await handle.query("get_order", result_type=PartyOrder)
 
 
-async def test_months_long_order_from_start_to_close(time_env: WorkflowEnvironment, outbox: Path) -> None:
+async def test_months_long_order_from_start_to_close(
+    time_env: WorkflowEnvironment, outbox: Path
+) -> None:
     async with running_worker(time_env.client, outbox) as (_, task_queue):
         began = await time_env.get_current_time()
         order_id = unique()
@@ -82,7 +84,9 @@ async def test_months_long_order_from_start_to_close(time_env: WorkflowEnvironme
 
         # Two weeks pass with the party silent: periodic check-ins go out.
         await time_env.sleep(timedelta(days=6, hours=12))
-        await handle.signal("report_progress", {"requestId": "p1", "percentComplete": 15, "note": "survey booked"})
+        await handle.signal(
+            "report_progress", {"requestId": "p1", "percentComplete": 15, "note": "survey booked"}
+        )
         order = await get(handle)
         assert order.state == "inProgress"
         assert order.percent_complete == 15
@@ -107,8 +111,13 @@ async def test_months_long_order_from_start_to_close(time_env: WorkflowEnvironme
         )
         await handle.signal(
             "request_change",
-            {"requestId": "CR-B", "kind": "forced", "origin": "external", "reason": "storm",
-             "changes": {"requestedCompletionDate": iso(began + timedelta(days=200))}},
+            {
+                "requestId": "CR-B",
+                "kind": "forced",
+                "origin": "external",
+                "reason": "storm",
+                "changes": {"requestedCompletionDate": iso(began + timedelta(days=200))},
+            },
         )
         await time_env.sleep(timedelta(hours=1))
         order = await get(handle)
@@ -131,11 +140,15 @@ async def test_months_long_order_from_start_to_close(time_env: WorkflowEnvironme
 
         # Hold and resume through the change_state update.
         held = await handle.execute_update(
-            "change_state", {"state": "held", "reason": "site access blocked"}, result_type=PartyOrder
+            "change_state",
+            {"state": "held", "reason": "site access blocked"},
+            result_type=PartyOrder,
         )
         assert held.state == "held"
         resumed = await handle.execute_update(
-            "change_state", {"state": "inProgress", "reason": "access granted"}, result_type=PartyOrder
+            "change_state",
+            {"state": "inProgress", "reason": "access granted"},
+            result_type=PartyOrder,
         )
         assert resumed.state == "inProgress"
 
@@ -158,7 +171,9 @@ async def test_months_long_order_from_start_to_close(time_env: WorkflowEnvironme
             ("inProgress", "completed"),
         ]
 
-        close = time_env.client.get_workflow_handle(close_workflow_id(order_id), result_type=ClosureRecord)
+        close = time_env.client.get_workflow_handle(
+            close_workflow_id(order_id), result_type=ClosureRecord
+        )
         closure = await close.result()
         assert closure.order_id == order_id
         assert closure.party_notified and closure.originating_process_notified
@@ -184,7 +199,8 @@ async def test_cancelled_order_ends_cancelled_with_reason_and_date(
         await handle.signal("report_progress", {"percentComplete": 5})
         await time_env.sleep(timedelta(days=3))
         await handle.signal(
-            "cancel_order", {"reason": "site decommissioned", "requestedBy": "service-order-handling"}
+            "cancel_order",
+            {"reason": "site decommissioned", "requestedBy": "service-order-handling"},
         )
         final = await handle.result()
         assert final.state == "cancelled"
@@ -192,7 +208,10 @@ async def test_cancelled_order_ends_cancelled_with_reason_and_date(
         assert final.cancellation.reason == "site decommissioned"
         assert final.cancellation.requested_by == "service-order-handling"
         assert final.cancellation.cancellation_date is not None
-        assert [s.to_state for s in final.state_history][-2:] == ["pendingCancellation", "cancelled"]
+        assert [s.to_state for s in final.state_history][-2:] == [
+            "pendingCancellation",
+            "cancelled",
+        ]
         notices = [n for n in read_outbox(outbox) if n["kind"] == "cancelled"]
         assert len(notices) == 1 and notices[0]["recipient"] == "ACME"
 
@@ -229,7 +248,9 @@ async def test_bad_messages_are_recorded_and_the_order_goes_on(
         order = await get(handle)
         errors = [(r.message, r.error) for r in order.rejected_messages]
         assert len(errors) == 5
-        assert "percentComplete" in errors[0][1] and order.rejected_messages[0].request_id == "bad-1"
+        assert (
+            "percentComplete" in errors[0][1] and order.rejected_messages[0].request_id == "bad-1"
+        )
         assert "unknown milestone 'nope'" in errors[1][1]
         assert errors[3][0] == "resolve_change" and "CR-404" in errors[3][1]
         assert errors[4] == ("no_such_signal", "unknown message 'no_such_signal'")

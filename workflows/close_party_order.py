@@ -8,7 +8,6 @@ process that originated the order, and returns a closure record. A repeated
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from pydantic import AwareDatetime
@@ -126,7 +125,9 @@ class ClosePartyOrder:
             self._repeats += 1
             return
         try:
-            order = PartyOrder.model_validate(workflow.payload_converter().from_payload(raw.payload))
+            order = PartyOrder.model_validate(
+                workflow.payload_converter().from_payload(raw.payload)
+            )
             if order.state != OrderState.COMPLETED:
                 raise ValueError(f"state: order is {order.state}, not completed")
             self._order = order

@@ -94,7 +94,9 @@ def assess(order: PartyOrder, now: datetime) -> Assessment:
             and when is not None
             and now >= when - policy.warning_lead_time
         ):
-            hazard.append(f"milestone {milestone.id} due {iso(when)} is within the warning lead time")
+            hazard.append(
+                f"milestone {milestone.id} due {iso(when)} is within the warning lead time"
+            )
 
     streak = order.check_ins.unanswered_streak
     if streak >= policy.unanswered_check_in_limit:
@@ -111,9 +113,7 @@ def assess(order: PartyOrder, now: datetime) -> Assessment:
 
     for change in order.change_requests:
         if change.open and now >= change.received_at + policy.change_resolution_window:
-            hazard.append(
-                f"change request {change.id} unresolved since {iso(change.received_at)}"
-            )
+            hazard.append(f"change request {change.id} unresolved since {iso(change.received_at)}")
 
     if critical:
         return Assessment(JeopardyStatus.CRITICAL, tuple(critical + hazard))

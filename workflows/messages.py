@@ -87,9 +87,7 @@ class StateChangeRequest(WireModel):
     """``change_state`` (update): an operator moves the order to another state."""
 
     request_id: RequestId | None = None
-    state: Literal[
-        OrderState.IN_PROGRESS, OrderState.PENDING, OrderState.HELD, OrderState.FAILED
-    ]
+    state: Literal[OrderState.IN_PROGRESS, OrderState.PENDING, OrderState.HELD, OrderState.FAILED]
     reason: Annotated[str, Field(max_length=4000)] | None = None
 
 

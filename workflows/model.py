@@ -6,6 +6,7 @@ Date-times must carry an offset; durations are ISO 8601 (``P7D``, ``PT36H``).
 
 from __future__ import annotations
 
+import itertools
 import re
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -38,7 +39,7 @@ def close_workflow_id(order_id: str) -> str:
 
 def check_order_id(order_id: str) -> str:
     """Return the id unchanged, or raise ValueError naming the rule it breaks."""
-    if not _ORDER_ID_RE.match(order_id):
+    if not _ORDER_ID_RE.fullmatch(order_id):  # match() would let a trailing "\n" through
         raise ValueError(
             f"order id {order_id!r} is invalid: use 1 to 64 letters, digits, '.', '_' or '-',"
             " starting with a letter or digit"
@@ -172,7 +173,7 @@ class TrackingPolicy(WireModel):
     @field_validator("escalation")
     @classmethod
     def _levels_in_turn(cls, levels: list[EscalationLevel]) -> list[EscalationLevel]:
-        for earlier, later in zip(levels, levels[1:], strict=False):
+        for earlier, later in itertools.pairwise(levels):
             if later.level <= earlier.level:
                 raise ValueError("escalation levels must be listed in increasing level order")
             if later.after < earlier.after:
@@ -305,9 +306,7 @@ class PartyOrderSpec(WireModel):
     @model_validator(mode="after")
     def _sound(self) -> PartyOrderSpec:
         if self.requested_completion_date is None and self.expected_completion_date is None:
-            raise ValueError(
-                "one of requestedCompletionDate or expectedCompletionDate is required"
-            )
+            raise ValueError("one of requestedCompletionDate or expectedCompletionDate is required")
         seen: set[str] = set()
         for milestone in self.milestones:
             if milestone.id in seen:

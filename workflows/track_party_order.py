@@ -13,6 +13,7 @@ A thin durable shell around ``PartyOrderTracker``:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Awaitable, Sequence
 from datetime import timedelta
@@ -52,7 +53,9 @@ NOTIFY_RETRY = RetryPolicy(
 NOTIFY_START_TO_CLOSE = timedelta(seconds=30)
 NOTIFY_SCHEDULE_TO_CLOSE = timedelta(hours=24)
 # Informing the close process only needs the Temporal service itself: retry until it works.
-CLOSE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
+CLOSE_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1)
+)
 
 # Continue-as-new well before Temporal's hard limits (51,200 events / 50 MB; 10,000 signals
 # per run), even if the server never suggests it.
@@ -81,7 +84,7 @@ class TrackPartyOrder:
         self._start_error: str | None = None
         self._effects: list[Effect] = []
         self._wake = False
-        self._background: set[asyncio.Task[None]] = set()
+        self._background: set[asyncio.Task[object]] = set()
         self._published: dict[str, Any] = {}
         self._details = ""
         try:
@@ -123,14 +126,13 @@ class TrackPartyOrder:
                 await self._continue_as_new()
             now = workflow.now()
             due = next_due(tracker.order, now)
-            try:
+            # When the deadline comes first, the next advance() handles it.
+            with contextlib.suppress(TimeoutError):
                 await workflow.wait_condition(
                     lambda: self._wake or bool(self._effects),
                     timeout=(due.at - now) if due else None,
                     timeout_summary=due.what if due else None,
                 )
-            except TimeoutError:
-                pass  # the deadline came: the next advance() handles it
         await self._settle_background()
         self._publish()
         return tracker.order
@@ -172,8 +174,8 @@ class TrackPartyOrder:
                     summary=f"signal-with-start ClosePartyOrder for {tracker.order.id}",
                 )
 
-    def _in_background(self, work: Awaitable[None]) -> None:
-        task: asyncio.Task[None] = asyncio.ensure_future(work)
+    def _in_background(self, work: Awaitable[object]) -> None:
+        task: asyncio.Task[object] = asyncio.ensure_future(work)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 

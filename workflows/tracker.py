@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, ValidationError
 
@@ -25,7 +25,7 @@ from workflows.effects import (
     Notify,
     RecipientKind,
 )
-from workflows.jeopardy import assess, iso, is_watched
+from workflows.jeopardy import Assessment, assess, is_watched, iso
 from workflows.messages import (
     MESSAGE_MODELS,
     CancelRequest,
@@ -253,7 +253,10 @@ class PartyOrderTracker:
             "changeRequest",
             f"Change request {change_id} on order {order.id} needs a resolution",
             now,
-            {"changeRequest": change.to_json_dict(), "reference": order.originating_process.reference},
+            {
+                "changeRequest": change.to_json_dict(),
+                "reference": order.originating_process.reference,
+            },
         )
         return [ForwardChangeRequest(notification, change_id)]
 
@@ -434,16 +437,23 @@ class PartyOrderTracker:
             if milestone.status != MilestoneStatus.YET_TO_REACH or when is None or now < when:
                 continue
             milestone.status = MilestoneStatus.VIOLATED
-            text = f"Milestone {milestone.id} ({milestone.name or milestone.id}) due {iso(when)} was not completed"
-            self._alert("critical", f"Milestone {milestone.id} violated", "milestoneViolated", text, now)
+            text = (
+                f"Milestone {milestone.id} ({milestone.name or milestone.id})"
+                f" due {iso(when)} was not completed"
+            )
+            self._alert(
+                "critical", f"Milestone {milestone.id} violated", "milestoneViolated", text, now
+            )
             body = {"milestoneId": milestone.id, "milestoneDate": iso(when)}
             effects.append(self._notify_party("milestoneViolated", text, now, body))
             effects.append(
-                self._notify_contact(order.tracking_policy.order_manager, "milestoneViolated", text, now, body)
+                self._notify_contact(
+                    order.tracking_policy.order_manager, "milestoneViolated", text, now, body
+                )
             )
         return effects
 
-    def _set_jeopardy(self, assessment: Any, now: datetime) -> list[Effect]:
+    def _set_jeopardy(self, assessment: Assessment, now: datetime) -> list[Effect]:
         """Record a change of jeopardy as a JeopardyAlert; end the episode when it clears."""
         jeopardy = self.order.jeopardy
         previous = jeopardy.status
@@ -453,8 +463,18 @@ class PartyOrderTracker:
         jeopardy.status = assessment.status
         reasons = "; ".join(assessment.reasons)
         if assessment.status == JeopardyStatus.NONE:
-            fired = [lvl for lvl in self.order.tracking_policy.escalation if lvl.level <= jeopardy.escalation_level]
-            self._alert("cleared", "Jeopardy cleared", "none", f"Order {self.order.id} is no longer in jeopardy", now)
+            fired = [
+                lvl
+                for lvl in self.order.tracking_policy.escalation
+                if lvl.level <= jeopardy.escalation_level
+            ]
+            self._alert(
+                "cleared",
+                "Jeopardy cleared",
+                "none",
+                f"Order {self.order.id} is no longer in jeopardy",
+                now,
+            )
             jeopardy.since = None
             jeopardy.escalation_level = 0
             return [
@@ -471,7 +491,7 @@ class PartyOrderTracker:
             jeopardy.since = now  # a new episode: escalation starts over
             jeopardy.escalation_level = 0
         self._alert(
-            assessment.status.value,
+            "critical" if assessment.status == JeopardyStatus.CRITICAL else "hazard",
             f"Order {assessment.status.value}",
             assessment.reasons[0] if assessment.reasons else "",
             reasons,
@@ -495,19 +515,30 @@ class PartyOrderTracker:
                     f"Order {self.order.id} in {jeopardy.status.value} jeopardy:"
                     f" escalation level {level.level}",
                     now,
-                    {"level": level.level, "reasons": jeopardy.reasons, "since": iso(jeopardy.since)},
+                    {
+                        "level": level.level,
+                        "reasons": jeopardy.reasons,
+                        "since": iso(jeopardy.since),
+                    },
                 )
             )
         return effects
 
-    def _alert(self, jeopardy_type: str, name: str, exception: str, message: str, now: datetime) -> None:
+    def _alert(
+        self,
+        jeopardy_type: Literal["hazard", "critical", "cleared"],
+        name: str,
+        exception: str,
+        message: str,
+        now: datetime,
+    ) -> None:
         alerts = self.order.jeopardy_alerts
         alerts.append(
             JeopardyAlert(
                 id=f"{self.order.id}-JA-{len(alerts) + 1}",
                 name=name,
                 alert_date=now,
-                jeopardy_type=jeopardy_type,  # type: ignore[arg-type]
+                jeopardy_type=jeopardy_type,
                 exception=exception,
                 message=message,
             )
@@ -518,7 +549,9 @@ class PartyOrderTracker:
     def delivery_failed(self, notification: Notification, error: str, now: datetime) -> None:
         """A notification gave up after its retries: keep a record, the order goes on."""
         self.order.delivery_failures.append(
-            DeliveryFailure(at=now, recipient=notification.recipient, kind=notification.kind, error=error)
+            DeliveryFailure(
+                at=now, recipient=notification.recipient, kind=notification.kind, error=error
+            )
         )
         del self.order.delivery_failures[:-REJECTED_MESSAGES_KEPT]
 

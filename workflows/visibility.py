@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from temporalio.common import SearchAttributeKey, SearchAttributePair
+from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
 
 from workflows import names
 from workflows.jeopardy import iso
@@ -37,13 +37,14 @@ def search_attribute_values(order: PartyOrder) -> dict[str, Any]:
 
 
 _KEYS: dict[str, SearchAttributeKey[Any]] = {
-    key.name: key for key in (STATE, JEOPARDY, ESCALATION_LEVEL, PARTY_ID, ORIGINATING_PROCESS, DUE_DATE)
+    key.name: key
+    for key in (STATE, JEOPARDY, ESCALATION_LEVEL, PARTY_ID, ORIGINATING_PROCESS, DUE_DATE)
 }
 
 
 def changed_pairs(
     values: dict[str, Any], published: dict[str, Any]
-) -> list[SearchAttributePair[Any]]:
+) -> list[SearchAttributeUpdate[Any]]:
     """Only the attributes whose value differs from what was last upserted."""
     return [
         _KEYS[name].value_set(value)

@@ -1,0 +1,110 @@
+"""The tracker's activities: every contact with the outside world.
+
+The workflow decides *what* to tell *whom*; these activities only deliver, through the
+channel the settings choose. They are safe to retry: each notification carries an
+idempotency key fixed by the workflow, which the outbox and webhook receivers dedupe on.
+Logs name the kind, recipient and key, never a body or a secret.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from temporalio import activity
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from activities.channels import ChannelRouter, NotificationChannel
+from activities.settings import NotificationSettings
+from workflows.effects import Notification
+from workflows.model import PartyOrder, close_workflow_id
+
+# The contract's names, spelled here so this package need not import workflow code.
+CLOSE_WORKFLOW = "ClosePartyOrder"
+ORDER_COMPLETED_SIGNAL = "order_completed"
+
+
+class PartyOrderActivities:
+    """Activities bound to one worker's notification settings and channels.
+
+    Construct once per worker and register ``all()``. Channels (and their HTTP clients)
+    live as long as this object; call ``aclose()`` when the worker stops.
+    """
+
+    def __init__(
+        self,
+        settings: NotificationSettings | None = None,
+        *,
+        outbox: NotificationChannel | None = None,
+        process: NotificationChannel | None = None,
+        contact: NotificationChannel | None = None,
+    ) -> None:
+        self.settings = settings if settings is not None else NotificationSettings.from_env()
+        self.router = ChannelRouter(self.settings, outbox=outbox, process=process, contact=contact)
+
+    async def _deliver(self, notification: Notification) -> None:
+        channel = self.router.channel_for(notification)
+        activity.logger.info(
+            "delivering %s to %s %s (key %s) via %s",
+            notification.kind,
+            notification.recipient_kind,
+            notification.recipient,
+            notification.idempotency_key,
+            type(channel).__name__,
+        )
+        await channel.deliver(notification)
+
+    @activity.defn(name="notify_party")
+    async def notify_party(self, notification: Notification) -> None:
+        """Tell the party (supplier, partner or customer) about its order."""
+        await self._deliver(notification)
+
+    @activity.defn(name="notify_originating_process")
+    async def notify_originating_process(self, notification: Notification) -> None:
+        """Tell the process that placed the order (e.g. forward a change request)."""
+        await self._deliver(notification)
+
+    @activity.defn(name="notify_contact")
+    async def notify_contact(self, notification: Notification) -> None:
+        """Tell an escalation contact or the order manager (jeopardy, violated milestones)."""
+        await self._deliver(notification)
+
+    @activity.defn(name="inform_close_process")
+    async def inform_close_process(self, order: PartyOrder) -> None:
+        """Hand the completed order to the Close Party Order process (eTOM 1.6.8.4).
+
+        Signal-with-start: if ``ClosePartyOrder`` is running it gets the signal, otherwise it
+        is started with it. REJECT_DUPLICATE makes a retry after the close process already
+        finished a no-op instead of closing the order twice.
+        """
+        workflow_id = close_workflow_id(order.id)
+        try:
+            await activity.client().start_workflow(
+                CLOSE_WORKFLOW,
+                id=workflow_id,
+                task_queue=activity.info().task_queue,
+                start_signal=ORDER_COMPLETED_SIGNAL,
+                start_signal_args=[order],
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                static_summary=f"Close party order {order.id}",
+            )
+        except WorkflowAlreadyStartedError:
+            activity.logger.info(
+                "close process %s already ran for order %s; nothing to do", workflow_id, order.id
+            )
+            return
+        activity.logger.info("close process %s informed of order %s", workflow_id, order.id)
+
+    def all(self) -> list[Callable[..., Any]]:
+        """The bound activities, for ``Worker(activities=...)``."""
+        return [
+            self.notify_party,
+            self.notify_originating_process,
+            self.notify_contact,
+            self.inform_close_process,
+        ]
+
+    async def aclose(self) -> None:
+        """Close the HTTP clients the channels opened."""
+        await self.router.aclose()
