@@ -19,10 +19,7 @@ from activities.channels import ChannelRouter, NotificationChannel
 from activities.settings import NotificationSettings
 from workflows.effects import Notification
 from workflows.model import PartyOrder, close_workflow_id
-
-# The contract's names, spelled here so this package need not import workflow code.
-CLOSE_WORKFLOW = "ClosePartyOrder"
-ORDER_COMPLETED_SIGNAL = "order_completed"
+from workflows.names import CLOSE_WORKFLOW, ORDER_COMPLETED
 
 
 class PartyOrderActivities:
@@ -84,7 +81,7 @@ class PartyOrderActivities:
                 CLOSE_WORKFLOW,
                 id=workflow_id,
                 task_queue=activity.info().task_queue,
-                start_signal=ORDER_COMPLETED_SIGNAL,
+                start_signal=ORDER_COMPLETED,
                 start_signal_args=[order],
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 static_summary=f"Close party order {order.id}",

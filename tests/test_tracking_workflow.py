@@ -167,12 +167,25 @@ async def test_check_in_now_and_party_reports_reset_the_rhythm(
         answered = await get(handle)
         assert answered.check_ins.answer_by is None and answered.check_ins.unanswered_streak == 0
         # An enterprise report does not answer a check-in.
-        await time_env.sleep(timedelta(days=7, hours=1))
+        await time_env.sleep(timedelta(days=7, hours=1))  # check-in 2 went out at day 10h1
         await handle.signal("report_progress", {"source": "enterprise", "note": "internal note"})
         await time_env.sleep(timedelta(days=2))
         later = await get(handle)
         assert later.check_ins.sent == 2
-        assert later.check_ins.unanswered_streak == 1
+        assert later.check_ins.answer_by is not None
+        assert close_to(later.check_ins.answer_by, began + timedelta(days=12, hours=1))
+        # Below the limit, an unanswered check-in is counted at the next wake-up (here the
+        # next check-in at day 17h1); reaching the limit is acted on at its exact instant.
+        await time_env.sleep(timedelta(days=6))  # day 18
+        counted = await get(handle)
+        assert counted.check_ins.sent == 3 and counted.check_ins.unanswered_streak == 1
+        assert counted.jeopardy.status == "none"
+        await time_env.sleep(timedelta(days=2))  # day 20, past the window ending at 19h1
+        limit = await get(handle)
+        assert limit.check_ins.unanswered_streak == 2
+        assert limit.jeopardy.status == "critical"
+        assert limit.jeopardy.since is not None
+        assert close_to(limit.jeopardy.since, began + timedelta(days=19, hours=1))
         requested = [n for n in read_outbox(outbox) if n["kind"] == "checkIn"]
         assert requested[0]["body"]["requestedBy"] == "order-manager"
         assert requested[1]["body"]["requestedBy"] == "periodic tracking"

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
-from workflows.model import ChangeSet, OrderState, WireModel
+from workflows.model import ChangeSet, Instant, OrderState, WireModel
 
 RequestId = Annotated[str, Field(min_length=1, max_length=200)]
 
@@ -18,7 +18,7 @@ RequestId = Annotated[str, Field(min_length=1, max_length=200)]
 class MilestoneProgress(WireModel):
     id: Annotated[str, Field(min_length=1)]
     status: Literal["yetToReach", "completed"] = "completed"
-    completed_at: AwareDatetime | None = None
+    completed_at: Instant | None = None
 
 
 class ProgressReport(WireModel):
@@ -28,7 +28,7 @@ class ProgressReport(WireModel):
     source: Literal["party", "enterprise"] = "party"
     percent_complete: Annotated[int, Field(ge=0, le=100)] | None = None
     milestones: list[MilestoneProgress] | None = None
-    expected_completion_date: AwareDatetime | None = None
+    expected_completion_date: Instant | None = None
     delivered: bool = False
     note: Annotated[str, Field(max_length=4000)] | None = None
 

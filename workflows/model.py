@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import itertools
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -95,8 +96,24 @@ class MilestoneStatus(StrEnum):
 
 
 NonEmptyStr = Annotated[str, Field(min_length=1, max_length=1000)]
-NonNegativeDuration = Annotated[timedelta, Field(ge=timedelta(0))]
-PositiveDuration = Annotated[timedelta, Field(gt=timedelta(0))]
+# Bounds that keep every date computation (a date minus a lead time, now plus an interval)
+# inside what datetime can hold (years 1 to 9999): a date-time given from outside lies in
+# years 1900 to 8999, a policy duration is at most 100 years. Past them, a single message
+# would make the workflow's deadline arithmetic raise OverflowError on every replay.
+EARLIEST_INSTANT = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST_INSTANT = datetime(9000, 1, 1, tzinfo=UTC)
+MAX_DURATION = timedelta(days=36_500)
+
+
+def _in_range(value: datetime) -> datetime:
+    if not EARLIEST_INSTANT <= value < LATEST_INSTANT:
+        raise ValueError("date-time must lie in the years 1900 to 8999")
+    return value
+
+
+Instant = Annotated[AwareDatetime, AfterValidator(_in_range)]
+NonNegativeDuration = Annotated[timedelta, Field(ge=timedelta(0), le=MAX_DURATION)]
+PositiveDuration = Annotated[timedelta, Field(gt=timedelta(0), le=MAX_DURATION)]
 
 
 # ---------------------------------------------------------------- the order's parts
@@ -136,9 +153,9 @@ class Milestone(WireModel):
     id: NonEmptyStr
     name: str | None = None
     description: str | None = None
-    milestone_date: AwareDatetime | None = None
+    milestone_date: Instant | None = None
     status: MilestoneStatus = MilestoneStatus.YET_TO_REACH
-    completed_at: AwareDatetime | None = None
+    completed_at: Instant | None = None
 
 
 class EscalationLevel(WireModel):
@@ -203,8 +220,8 @@ class JeopardyAlert(WireModel):
 
 
 class ChangeSet(WireModel):
-    expected_completion_date: AwareDatetime | None = None
-    requested_completion_date: AwareDatetime | None = None
+    expected_completion_date: Instant | None = None
+    requested_completion_date: Instant | None = None
     milestones: list[MilestoneDateChange] | None = None
     order_items: list[OrderItem] | None = None
 
@@ -222,7 +239,7 @@ class ChangeSet(WireModel):
 
 class MilestoneDateChange(WireModel):
     id: NonEmptyStr
-    milestone_date: AwareDatetime
+    milestone_date: Instant
 
 
 class ChangeRequest(WireModel):
@@ -292,9 +309,9 @@ class PartyOrderSpec(WireModel):
     party: Party
     originating_process: OriginatingProcess = Field(default_factory=OriginatingProcess)
     order_items: list[OrderItem] = Field(default_factory=list)
-    order_date: AwareDatetime | None = None
-    requested_completion_date: AwareDatetime | None = None
-    expected_completion_date: AwareDatetime | None = None
+    order_date: Instant | None = None
+    requested_completion_date: Instant | None = None
+    expected_completion_date: Instant | None = None
     milestones: list[Milestone] = Field(default_factory=list)
     tracking_policy: TrackingPolicy = Field(default_factory=TrackingPolicy)
 

@@ -29,7 +29,13 @@ def deadlines(order: PartyOrder) -> list[Deadline]:
     check_ins = order.check_ins
     if check_ins.next_at is not None:
         found.append(Deadline(check_ins.next_at, "periodic check-in with the party"))
-    if check_ins.answer_by is not None:
+    if (
+        check_ins.answer_by is not None
+        and check_ins.unanswered_streak + 1 >= policy.unanswered_check_in_limit
+    ):
+        # Only worth a wake-up when this unanswered check-in reaches the limit (critical).
+        # Below the limit it is counted at the next wake-up (the next check-in at the
+        # latest), which keeps a quiet check-in cycle to one timer and one activity.
         found.append(Deadline(check_ins.answer_by, "check-in response window ends"))
 
     for milestone in order.milestones:

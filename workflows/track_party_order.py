@@ -122,14 +122,16 @@ class TrackPartyOrder:
                 break
             if self._wake or self._effects:
                 continue
-            if self._history_is_long():
-                await self._continue_as_new()
+            if self._ready_to_continue_as_new():
+                # Every handler is synchronous and every effect has run: nothing is in
+                # flight, so the whole state goes over to the next run as it is.
+                workflow.continue_as_new(tracker.state)
             now = workflow.now()
             due = next_due(tracker.order, now)
             # When the deadline comes first, the next advance() handles it.
             with contextlib.suppress(TimeoutError):
                 await workflow.wait_condition(
-                    lambda: self._wake or bool(self._effects),
+                    lambda: self._wake or bool(self._effects) or self._ready_to_continue_as_new(),
                     timeout=(due.at - now) if due else None,
                     timeout_summary=due.what if due else None,
                 )
@@ -137,19 +139,24 @@ class TrackPartyOrder:
         self._publish()
         return tracker.order
 
-    def _history_is_long(self) -> bool:
+    def _ready_to_continue_as_new(self) -> bool:
+        """The history is long, and no notification or handler is still in flight.
+
+        Waiting for background notifications here, rather than blocking on them, keeps
+        deadlines watched while a slow channel retries.
+        """
         info = workflow.info()
-        return (
+        long = (
             info.is_continue_as_new_suggested()
             or info.get_current_history_length() > MAX_HISTORY_EVENTS
         )
-
-    async def _continue_as_new(self) -> None:
-        await self._settle_background()
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        if self._effects or self._wake:
-            return  # a message arrived meanwhile: handle it first, continue on the next turn
-        workflow.continue_as_new(self.tracker.state)
+        return (
+            long
+            and not self._background
+            and not self._effects
+            and not self._wake
+            and workflow.all_handlers_finished()
+        )
 
     # ------------------------------------------------------------------ effects
 
