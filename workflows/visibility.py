@@ -53,6 +53,11 @@ def changed_pairs(
     ]
 
 
+def _when(instant: datetime) -> str:
+    """A date-time for people: to the second."""
+    return iso(instant.replace(microsecond=0))
+
+
 def details_markdown(order: PartyOrder, now: datetime) -> str:
     """The current details shown in the Web UI: state, progress, jeopardy, what is next."""
     jeopardy = order.jeopardy
@@ -61,11 +66,13 @@ def details_markdown(order: PartyOrder, now: datetime) -> str:
         "",
         f"- State: **{order.state.value}**",
         f"- Percent complete: {order.percent_complete}%",
-        f"- Due: {iso(order.due_date)}",
+        f"- Due: {_when(order.due_date)}",
         f"- Jeopardy: **{jeopardy.status.value}**"
         + (f", escalation level {jeopardy.escalation_level}" if jeopardy.escalation_level else ""),
     ]
-    lines += [f"  - {reason}" for reason in jeopardy.reasons]
+    if jeopardy.reasons:
+        # One line: the Web UI's Markdown renderer does not nest sub-bullets.
+        lines.append(f"- Why: {'; '.join(jeopardy.reasons)}")
     upcoming = [
         m
         for m in order.milestones
@@ -74,19 +81,19 @@ def details_markdown(order: PartyOrder, now: datetime) -> str:
     if upcoming:
         first = min(upcoming, key=lambda m: m.milestone_date or now)
         lines.append(
-            f"- Next milestone: {first.name or first.id} on {iso(first.milestone_date or now)}"
+            f"- Next milestone: {first.name or first.id} on {_when(first.milestone_date or now)}"
         )
     violated = [m.id for m in order.milestones if m.status == MilestoneStatus.VIOLATED]
     if violated:
         lines.append(f"- Violated milestones: {', '.join(violated)}")
     if order.check_ins.next_at is not None and not order.is_final:
         lines.append(
-            f"- Next check-in: {iso(order.check_ins.next_at)}"
+            f"- Next check-in: {_when(order.check_ins.next_at)}"
             f" ({order.check_ins.sent} sent, {order.check_ins.unanswered_streak} unanswered)"
         )
     open_changes = [c.id for c in order.change_requests if c.open]
     lines.append(f"- Open change requests: {', '.join(open_changes) if open_changes else 'none'}")
     due = next_due(order, now)
     if due is not None:
-        lines.append(f"- Next due: {due.what} at {iso(due.at)}")
+        lines.append(f"- Next due: {due.what} at {_when(due.at)}")
     return "\n".join(lines)
