@@ -187,6 +187,13 @@ class TrackingPolicy(WireModel):
     order_manager: NonEmptyStr = "order-manager"
     escalation: list[EscalationLevel] = Field(default_factory=_default_escalation)
 
+    @model_validator(mode="after")
+    def _window_fits_interval(self) -> TrackingPolicy:
+        # A check-in must be answered or counted before the next one goes out.
+        if self.response_window > self.check_in_interval:
+            raise ValueError("responseWindow must not be longer than checkInInterval")
+        return self
+
     @field_validator("escalation")
     @classmethod
     def _levels_in_turn(cls, levels: list[EscalationLevel]) -> list[EscalationLevel]:

@@ -24,7 +24,7 @@ from temporalio.common import RawValue, RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
-    from pydantic import ValidationError
+    from pydantic import Field, ValidationError
 
     from activities.notify import PartyOrderActivities
     from workflows import names
@@ -37,7 +37,7 @@ with workflow.unsafe.imports_passed_through():
         Notify,
     )
     from workflows.messages import StateChangeRequest, describe_validation_error
-    from workflows.model import PartyOrder, PartyOrderSpec
+    from workflows.model import PartyOrder, PartyOrderSpec, WireModel
     from workflows.schedule import next_due
     from workflows.tracker import PartyOrderTracker, TrackerState
     from workflows.visibility import changed_pairs, details_markdown, search_attribute_values
@@ -60,6 +60,28 @@ CLOSE_RETRY = RetryPolicy(
 # Continue-as-new well before Temporal's hard limits (51,200 events / 50 MB; 10,000 signals
 # per run), even if the server never suggests it.
 MAX_HISTORY_EVENTS = 8_000
+
+# Continue-as-new need not wait for a moment with no notification in flight: those still
+# on their way are carried to the next run, which sends them again first thing (each keeps
+# its idempotency key, so receivers and the outbox drop a repeat). Without it a steady
+# stream of messages that cause notifications kept postponing continue-as-new, and the
+# history grew for as long as the stream lasted. See docs/versioning.md.
+CARRY_PENDING_PATCH = "carry-pending-notifications-on-continue-as-new"
+
+
+class PendingNotification(WireModel):
+    """A notification still on its way when a run continued-as-new."""
+
+    notification: Notification
+    change_request_id: str | None = None  # set when it forwards this change request
+
+
+class ContinuedRun(WireModel):
+    """The input of a continued run since CARRY_PENDING_PATCH (before it: TrackerState)."""
+
+    state: TrackerState
+    pending: list[PendingNotification] = Field(default_factory=list)
+
 
 _NOTIFY_ACTIVITY = {
     "party": PartyOrderActivities.notify_party,
@@ -85,13 +107,20 @@ class TrackPartyOrder:
         self._effects: list[Effect] = []
         self._wake = False
         self._background: set[asyncio.Task[object]] = set()
+        self._in_flight: dict[asyncio.Task[object], PendingNotification] = {}
         self._published: dict[str, Any] = {}
         self._details = ""
         try:
             payload = _decode(raw)
             if workflow.info().continued_run_id is not None:
-                # A continued run gets the whole state of the previous one.
-                self._tracker = PartyOrderTracker(TrackerState.model_validate(payload))
+                # A continued run gets the whole state of the previous one, and sends
+                # first the notifications that were still on their way.
+                if isinstance(payload, dict) and "state" in payload:
+                    continued = ContinuedRun.model_validate(payload)
+                    self._tracker = PartyOrderTracker(continued.state)
+                    self._effects = [_resume(pending) for pending in continued.pending]
+                else:  # continued by a worker from before CARRY_PENDING_PATCH
+                    self._tracker = PartyOrderTracker(TrackerState.model_validate(payload))
             else:
                 spec = PartyOrderSpec.model_validate(payload)
                 self._tracker = PartyOrderTracker.start(spec, workflow.now())
@@ -126,6 +155,10 @@ class TrackPartyOrder:
                 # Every handler is synchronous and every effect has run: nothing is in
                 # flight, so the whole state goes over to the next run as it is.
                 workflow.continue_as_new(tracker.state)
+            if self._long_and_idle() and workflow.patched(CARRY_PENDING_PATCH):
+                # Only notifications are in flight: they go over with the state.
+                pending = list(self._in_flight.values())
+                workflow.continue_as_new(ContinuedRun(state=tracker.state, pending=pending))
             now = workflow.now()
             due = next_due(tracker.order, now)
             # When the deadline comes first, the next advance() handles it.
@@ -145,18 +178,16 @@ class TrackPartyOrder:
         Waiting for background notifications here, rather than blocking on them, keeps
         deadlines watched while a slow channel retries.
         """
+        return self._long_and_idle() and not self._background
+
+    def _long_and_idle(self) -> bool:
+        """The history is long, every message is handled and every effect has started."""
         info = workflow.info()
         long = (
             info.is_continue_as_new_suggested()
             or info.get_current_history_length() > MAX_HISTORY_EVENTS
         )
-        return (
-            long
-            and not self._background
-            and not self._effects
-            and not self._wake
-            and workflow.all_handlers_finished()
-        )
+        return long and not self._effects and not self._wake and workflow.all_handlers_finished()
 
     # ------------------------------------------------------------------ effects
 
@@ -165,9 +196,18 @@ class TrackPartyOrder:
         while self._effects:
             effect = self._effects.pop(0)
             if isinstance(effect, Notify):
-                self._in_background(self._deliver(effect.notification))
+                self._in_background(
+                    self._deliver(effect.notification),
+                    PendingNotification(notification=effect.notification),
+                )
             elif isinstance(effect, ForwardChangeRequest):
-                self._in_background(self._forward(effect))
+                self._in_background(
+                    self._forward(effect),
+                    PendingNotification(
+                        notification=effect.notification,
+                        change_request_id=effect.change_request_id,
+                    ),
+                )
             elif isinstance(effect, CancelAfterNotice):
                 # pendingCancellation lasts while the party is told, then it takes effect.
                 await self._deliver(effect.notification)
@@ -181,10 +221,15 @@ class TrackPartyOrder:
                     summary=f"signal-with-start ClosePartyOrder for {tracker.order.id}",
                 )
 
-    def _in_background(self, work: Awaitable[object]) -> None:
+    def _in_background(self, work: Awaitable[object], pending: PendingNotification) -> None:
         task: asyncio.Task[object] = asyncio.ensure_future(work)
         self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        self._in_flight[task] = pending
+        task.add_done_callback(self._background_done)
+
+    def _background_done(self, task: asyncio.Task[object]) -> None:
+        self._background.discard(task)
+        self._in_flight.pop(task, None)
 
     async def _settle_background(self) -> None:
         while self._background:
@@ -293,6 +338,13 @@ class TrackPartyOrder:
     @workflow.query(name=names.GET_ORDER)
     def get_order(self) -> PartyOrder:
         return self.tracker.order
+
+
+def _resume(pending: PendingNotification) -> Effect:
+    """The effect that sends a carried notification again."""
+    if pending.change_request_id is not None:
+        return ForwardChangeRequest(pending.notification, pending.change_request_id)
+    return Notify(pending.notification)
 
 
 def _raw_text(raw: RawValue) -> str:

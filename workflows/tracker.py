@@ -235,7 +235,7 @@ class PartyOrderTracker:
         self._require_open("a change request")
         order = self.order
         self._check_change_targets(message.changes)
-        change_id = message.request_id or self._new_id("CR")
+        change_id = message.request_id or self._next_change_request_id()
         if order.change_request(change_id) is not None:
             raise MessageRejected(f"requestId: change request {change_id!r} already exists")
         change = ChangeRequest(
@@ -361,8 +361,9 @@ class PartyOrderTracker:
     def _send_check_in(self, now: datetime, requested_by: str) -> Effect:
         order = self.order
         check_ins = order.check_ins
-        if check_ins.answer_by is not None:  # an earlier check-in is still unanswered
-            check_ins.unanswered_streak += 1
+        # An earlier check-in whose window is still open is superseded by this one, not
+        # counted as unanswered: the party gets a full window to answer (windows that
+        # already ended were counted by advance()).
         check_ins.sent += 1
         check_ins.awaiting_since = now
         check_ins.answer_by = now + order.tracking_policy.response_window
@@ -556,6 +557,13 @@ class PartyOrderTracker:
         del self.order.delivery_failures[:-REJECTED_MESSAGES_KEPT]
 
     # ------------------------------------------------------------------ notifications
+
+    def _next_change_request_id(self) -> str:
+        """``CR-n`` numbered in arrival order, skipping ids a client already chose."""
+        number = len(self.order.change_requests) + 1
+        while self.order.change_request(f"CR-{number}") is not None:
+            number += 1
+        return f"CR-{number}"
 
     def _new_id(self, prefix: str) -> str:
         number = self.state.next_sequence

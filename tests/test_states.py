@@ -1,0 +1,119 @@
+"""The TMF622 order state machine: every one of the 64 (from, to) pairs, legal or not."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from workflows.model import FINAL_STATES, OrderState
+from workflows.states import TRANSITIONS, IllegalTransition, can_transition, check_transition
+
+S = OrderState
+
+# Written out independently of ``states.TRANSITIONS`` (TMF622/TMF641 v4, see TMF.md):
+# treatment starts, information is waited for and supplied, an issue holds the order and is
+# solved, and cancellation goes through pendingCancellation. Final states have no way out.
+LEGAL: set[tuple[OrderState, OrderState]] = {
+    (S.ACKNOWLEDGED, S.IN_PROGRESS),
+    (S.ACKNOWLEDGED, S.PENDING),
+    (S.ACKNOWLEDGED, S.PENDING_CANCELLATION),
+    (S.IN_PROGRESS, S.PENDING),
+    (S.IN_PROGRESS, S.HELD),
+    (S.IN_PROGRESS, S.COMPLETED),
+    (S.IN_PROGRESS, S.FAILED),
+    (S.IN_PROGRESS, S.PENDING_CANCELLATION),
+    (S.PENDING, S.IN_PROGRESS),
+    (S.PENDING, S.PENDING_CANCELLATION),
+    (S.HELD, S.IN_PROGRESS),
+    (S.HELD, S.PENDING_CANCELLATION),
+    (S.PENDING_CANCELLATION, S.CANCELLED),
+}
+
+ALL_PAIRS = list(itertools.product(OrderState, OrderState))
+ILLEGAL = [pair for pair in ALL_PAIRS if pair not in LEGAL]
+
+
+def test_there_are_eight_states_and_three_final_ones() -> None:
+    assert {s.value for s in OrderState} == {
+        "acknowledged",
+        "inProgress",
+        "pending",
+        "held",
+        "pendingCancellation",
+        "cancelled",
+        "completed",
+        "failed",
+    }
+    assert {s.value for s in FINAL_STATES} == {"cancelled", "completed", "failed"}
+    assert set(TRANSITIONS) == set(OrderState)
+    assert len(ALL_PAIRS) == 64
+    assert len(ILLEGAL) == 64 - len(LEGAL)
+
+
+@pytest.mark.parametrize(("current", "target"), sorted(LEGAL), ids=lambda s: str(s))
+def test_legal_transition(current: OrderState, target: OrderState) -> None:
+    assert can_transition(current, target)
+    check_transition(current, target)  # does not raise
+
+
+@pytest.mark.parametrize(("current", "target"), ILLEGAL, ids=lambda s: str(s))
+def test_illegal_transition_names_both_states(current: OrderState, target: OrderState) -> None:
+    assert not can_transition(current, target)
+    with pytest.raises(IllegalTransition) as raised:
+        check_transition(current, target)
+    error = raised.value
+    assert error.current == current
+    assert error.target == target
+    text = str(error)
+    assert f"from {current.value} to {target.value}" in text
+    # An IllegalTransition is a ValueError, so the tracker records it as a rejected message.
+    assert isinstance(error, ValueError)
+
+
+@pytest.mark.parametrize("state", sorted(FINAL_STATES))
+def test_final_states_have_no_way_out(state: OrderState) -> None:
+    assert TRANSITIONS[state] == frozenset()
+    for target in OrderState:
+        assert not can_transition(state, target)
+        with pytest.raises(IllegalTransition, match="none: the state is final"):
+            check_transition(state, target)
+
+
+@pytest.mark.parametrize("state", list(OrderState))
+def test_no_state_transitions_to_itself(state: OrderState) -> None:
+    assert not can_transition(state, state)
+
+
+@pytest.mark.parametrize("state", sorted(set(OrderState) - FINAL_STATES))
+def test_illegal_message_lists_what_is_allowed(state: OrderState) -> None:
+    with pytest.raises(IllegalTransition) as raised:
+        check_transition(state, state)
+    for allowed in TRANSITIONS[state]:
+        assert allowed.value in str(raised.value).split("allowed from", 1)[1]
+
+
+def _reachable(start: OrderState) -> set[OrderState]:
+    seen = {start}
+    todo = [start]
+    while todo:
+        for target in TRANSITIONS[todo.pop()]:
+            if target not in seen:
+                seen.add(target)
+                todo.append(target)
+    return seen
+
+
+def test_every_state_is_reachable_from_acknowledged() -> None:
+    assert _reachable(S.ACKNOWLEDGED) == set(OrderState)
+
+
+@pytest.mark.parametrize("state", sorted(set(OrderState) - FINAL_STATES))
+def test_every_open_state_can_still_end(state: OrderState) -> None:
+    assert _reachable(state) & FINAL_STATES
+    # and cancellation is always possible from an open state, through pendingCancellation
+    assert S.CANCELLED in _reachable(state)
+
+
+def test_nothing_leads_back_to_acknowledged() -> None:
+    assert all(S.ACKNOWLEDGED not in targets for targets in TRANSITIONS.values())
