@@ -33,6 +33,20 @@ from workflows.effects import Notification
 
 logger = logging.getLogger(__name__)
 
+
+class _RedactUrls(logging.Filter):
+    """httpx logs each request's full URL at INFO; a token in a webhook URL must not leak."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                redact_url(str(arg)) if isinstance(arg, httpx.URL) else arg for arg in record.args
+            )
+        return True
+
+
+logging.getLogger("httpx").addFilter(_RedactUrls())
+
 DELIVERY_FAILED = "NotificationDeliveryFailed"
 """ApplicationError type of a retryable delivery failure."""
 REJECTED = "NotificationRejected"

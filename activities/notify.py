@@ -13,13 +13,16 @@ from typing import Any
 
 from temporalio import activity
 from temporalio.common import WorkflowIDReusePolicy
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
 
 from activities.channels import ChannelRouter, NotificationChannel
 from activities.settings import NotificationSettings
 from workflows.effects import Notification
 from workflows.model import PartyOrder, close_workflow_id
 from workflows.names import CLOSE_WORKFLOW, ORDER_COMPLETED
+
+# Memo key on ClosePartyOrder: the tracking (first TrackPartyOrder run id) it closes.
+TRACKING_MEMO = "trackingId"
 
 
 class PartyOrderActivities:
@@ -72,25 +75,32 @@ class PartyOrderActivities:
         """Hand the completed order to the Close Party Order process (eTOM 1.6.8.4).
 
         Signal-with-start: if ``ClosePartyOrder`` is running it gets the signal, otherwise it
-        is started with it. REJECT_DUPLICATE makes a retry after the close process already
-        finished a no-op instead of closing the order twice.
+        is started with it. The close workflow's memo names the tracking it closes, so a
+        retry after the close process already ran for this tracking is a no-op, while a
+        later tracking of the same order id still gets its own close process.
         """
+        client = activity.client()
         workflow_id = close_workflow_id(order.id)
         try:
-            await activity.client().start_workflow(
-                CLOSE_WORKFLOW,
-                id=workflow_id,
-                task_queue=activity.info().task_queue,
-                start_signal=ORDER_COMPLETED,
-                start_signal_args=[order],
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                static_summary=f"Close party order {order.id}",
-            )
-        except WorkflowAlreadyStartedError:
-            activity.logger.info(
-                "close process %s already ran for order %s; nothing to do", workflow_id, order.id
-            )
-            return
+            existing = await client.get_workflow_handle(workflow_id).describe()
+            if await existing.memo_value(TRACKING_MEMO, None) == order.tracking_id:
+                activity.logger.info(
+                    "close process %s already informed of order %s", workflow_id, order.id
+                )
+                return
+        except RPCError as error:
+            if error.status != RPCStatusCode.NOT_FOUND:
+                raise
+        await client.start_workflow(
+            CLOSE_WORKFLOW,
+            id=workflow_id,
+            task_queue=activity.info().task_queue,
+            start_signal=ORDER_COMPLETED,
+            start_signal_args=[order],
+            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+            memo={TRACKING_MEMO: order.tracking_id},
+            static_summary=f"Close party order {order.id}",
+        )
         activity.logger.info("close process %s informed of order %s", workflow_id, order.id)
 
     def all(self) -> list[Callable[..., Any]]:

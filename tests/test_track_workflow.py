@@ -292,3 +292,26 @@ async def test_second_order_with_a_running_id_is_refused(
             )
         await handle.signal("cancel_order", {"reason": "cleanup"})
         await handle.result()
+
+
+async def test_an_order_id_tracked_again_gets_its_own_notifications_and_closure(
+    time_env: WorkflowEnvironment, outbox: Path
+) -> None:
+    async with running_worker(time_env.client, outbox) as (_, task_queue):
+        now = await time_env.get_current_time()
+        order = order_json(unique(), now)
+        closures = []
+        for _ in range(2):
+            handle = await start(time_env, task_queue, order)
+            await handle.signal("report_progress", {"delivered": True})
+            final = await handle.result()
+            assert final.tracking_id == handle.result_run_id
+            close = time_env.client.get_workflow_handle(
+                close_workflow_id(order["id"]), result_type=ClosureRecord
+            )
+            closures.append(await close.result())
+        assert all(c.party_notified for c in closures)
+        sent = [n for n in read_outbox(outbox) if n["orderId"] == order["id"]]
+        # Two trackings: each one's completion and closure notices arrive, none deduplicated.
+        assert [n["kind"] for n in sent].count("completed") == 2
+        assert [n["kind"] for n in sent].count("orderClosed") == 4

@@ -29,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
         NOTIFY_SCHEDULE_TO_CLOSE,
         NOTIFY_START_TO_CLOSE,
     )
+    from workflows.tracker import notification_key
 
 
 class ClosureRecord(WireModel):
@@ -64,7 +65,7 @@ class ClosePartyOrder:
         }
         party_told = await self._notify(
             Notification(
-                idempotency_key=f"{order.id}/closure/party",
+                idempotency_key=notification_key(order, "closure/party"),
                 order_id=order.id,
                 recipient_kind="party",
                 recipient=order.party.id,
@@ -77,7 +78,7 @@ class ClosePartyOrder:
         )
         process_told = await self._notify(
             Notification(
-                idempotency_key=f"{order.id}/closure/originatingProcess",
+                idempotency_key=notification_key(order, "closure/originatingProcess"),
                 order_id=order.id,
                 recipient_kind="originatingProcess",
                 recipient=order.originating_process.name,

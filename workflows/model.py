@@ -345,6 +345,9 @@ class PartyOrder(PartyOrderSpec):
     # Read-back documents may carry more than a start input; keep them tolerant.
     model_config = ConfigDict(extra="ignore")
 
+    # The first run id of this tracking (stable across continue-as-new): it tells apart
+    # two trackings of one order id, so their notification keys never collide.
+    tracking_id: str | None = None
     state: OrderState = OrderState.ACKNOWLEDGED
     state_reason: str | None = None
     percent_complete: Annotated[int, Field(ge=0, le=100)] = 0

@@ -20,6 +20,7 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
+from temporalio.api.common.v1 import Payload
 from temporalio.common import RawValue, RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
 
@@ -50,7 +51,9 @@ NOTIFY_RETRY = RetryPolicy(
     maximum_interval=timedelta(minutes=10),
     non_retryable_error_types=["NotificationRejected"],
 )
-NOTIFY_START_TO_CLOSE = timedelta(seconds=30)
+# Longer than the webhook timeout (10 s), short enough that a crashed worker's
+# notification is retried soon.
+NOTIFY_START_TO_CLOSE = timedelta(seconds=15)
 NOTIFY_SCHEDULE_TO_CLOSE = timedelta(hours=24)
 # Informing the close process only needs the Temporal service itself: retry until it works.
 CLOSE_RETRY = RetryPolicy(
@@ -90,6 +93,12 @@ _NOTIFY_ACTIVITY = {
 }
 
 
+# What a signal handler gets when the signal came with no payload at all (for instance
+# `temporal workflow signal` without --input): recorded as rejected, where a missing
+# argument would otherwise fail the workflow task on every retry.
+_NO_PAYLOAD = RawValue(Payload())
+
+
 def _decode(raw: RawValue) -> Any:
     """The JSON value of a raw payload; ValueError if it is not JSON at all."""
     try:
@@ -123,7 +132,9 @@ class TrackPartyOrder:
                     self._tracker = PartyOrderTracker(TrackerState.model_validate(payload))
             else:
                 spec = PartyOrderSpec.model_validate(payload)
-                self._tracker = PartyOrderTracker.start(spec, workflow.now())
+                self._tracker = PartyOrderTracker.start(
+                    spec, workflow.now(), tracking_id=workflow.info().first_execution_run_id
+                )
         except ValidationError as error:
             self._start_error = f"invalid party order: {describe_validation_error(error)}"
         except ValueError as error:
@@ -276,6 +287,10 @@ class TrackPartyOrder:
         if self._tracker is None:
             return  # the workflow is failing on its invalid start input
         now = workflow.now()
+        if raw is _NO_PAYLOAD:
+            self.tracker.reject(name, "", "no payload: send a JSON object ({} for none)", now)
+            self._wake = True
+            return
         try:
             payload = _decode(raw)
         except ValueError as error:
@@ -285,23 +300,23 @@ class TrackPartyOrder:
         self._wake = True
 
     @workflow.signal(name=names.REPORT_PROGRESS)
-    def report_progress(self, raw: RawValue) -> None:
+    def report_progress(self, raw: RawValue = _NO_PAYLOAD) -> None:
         self._receive(names.REPORT_PROGRESS, raw)
 
     @workflow.signal(name=names.REQUEST_CHANGE)
-    def request_change(self, raw: RawValue) -> None:
+    def request_change(self, raw: RawValue = _NO_PAYLOAD) -> None:
         self._receive(names.REQUEST_CHANGE, raw)
 
     @workflow.signal(name=names.RESOLVE_CHANGE)
-    def resolve_change(self, raw: RawValue) -> None:
+    def resolve_change(self, raw: RawValue = _NO_PAYLOAD) -> None:
         self._receive(names.RESOLVE_CHANGE, raw)
 
     @workflow.signal(name=names.CANCEL_ORDER)
-    def cancel_order(self, raw: RawValue) -> None:
+    def cancel_order(self, raw: RawValue = _NO_PAYLOAD) -> None:
         self._receive(names.CANCEL_ORDER, raw)
 
     @workflow.signal(name=names.CHECK_IN_NOW)
-    def check_in_now(self, raw: RawValue) -> None:
+    def check_in_now(self, raw: RawValue = _NO_PAYLOAD) -> None:
         self._receive(names.CHECK_IN_NOW, raw)
 
     @workflow.signal(dynamic=True)

@@ -61,6 +61,13 @@ REJECTED_MESSAGES_KEPT = 200
 REJECTED_PAYLOAD_CHARS = 2_000
 
 
+def notification_key(order: PartyOrder, name: str) -> str:
+    """An idempotency key unique to this order, this tracking of it, and this notification."""
+    if order.tracking_id:
+        return f"{order.id}/{order.tracking_id}/{name}"
+    return f"{order.id}/{name}"
+
+
 class MessageRejected(ValueError):
     """A message that is well-formed but cannot be applied to the order as it is."""
 
@@ -81,9 +88,12 @@ class PartyOrderTracker:
     # ------------------------------------------------------------------ start
 
     @classmethod
-    def start(cls, spec: PartyOrderSpec, now: datetime) -> PartyOrderTracker:
+    def start(
+        cls, spec: PartyOrderSpec, now: datetime, tracking_id: str | None = None
+    ) -> PartyOrderTracker:
         """Begin tracking: the order is ``acknowledged`` and its first check-in planned."""
         order = PartyOrder.model_validate(spec.model_dump())
+        order.tracking_id = tracking_id
         if order.order_date is None:
             order.order_date = now
         order.check_ins.next_at = now + order.tracking_policy.check_in_interval
@@ -581,7 +591,7 @@ class PartyOrderTracker:
     ) -> Notification:
         order = self.order
         return Notification(
-            idempotency_key=f"{order.id}/{self._new_id(kind)}",
+            idempotency_key=notification_key(order, self._new_id(kind)),
             order_id=order.id,
             recipient_kind=recipient_kind,
             recipient=recipient,

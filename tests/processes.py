@@ -1,0 +1,347 @@
+"""Real processes for the fault tests: a Temporal dev server and `python worker.py`.
+
+Everything binds to 127.0.0.1 on free ports, logs to files (a full pipe would block a
+child), and every wait is bounded by a deadline. Children are only ever stopped by their
+own pid: ``stop()`` sends SIGTERM and waits, ``kill()`` sends SIGKILL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
+from typing import TypeVar
+
+from temporalio.api.enums.v1 import IndexedValueType, TaskQueueType
+from temporalio.api.operatorservice.v1 import (
+    AddSearchAttributesRequest,
+    ListSearchAttributesRequest,
+)
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+
+from starter.binaries import temporal_cli_path
+from workflows.names import SEARCH_ATTRIBUTE_TYPES
+
+ROOT = Path(__file__).resolve().parent.parent
+NAMESPACE = "default"
+HOST = "127.0.0.1"
+
+_INDEXED_TYPES = {
+    "Keyword": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+    "Int": IndexedValueType.INDEXED_VALUE_TYPE_INT,
+    "Datetime": IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
+}
+# Variables of Temporal's environment configuration that must not leak from the
+# developer's shell into a test worker (it must talk to the test's server only).
+_TEMPORAL_ENV_PREFIXES = ("TEMPORAL_", "PARTY_ORDERS_")
+
+T = TypeVar("T")
+
+
+class ProcessDied(RuntimeError):
+    """A child process exited while it was being waited for: waiting longer cannot help."""
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def tail(path: Path, lines: int = 40) -> str:
+    """The last lines of a log file, for assertion messages."""
+    if not path.exists():
+        return f"<{path} does not exist>"
+    text = path.read_text(errors="replace").splitlines()
+    return "\n".join(text[-lines:])
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[T | None]],
+    *,
+    timeout: float,
+    interval: float = 0.2,
+    what: str = "condition",
+) -> T:
+    """Call ``probe`` until it returns something other than None (or False) or time is up.
+
+    Exceptions from the probe count as "not yet" (the last one is reported on timeout),
+    except ``ProcessDied``, which ends the wait at once.
+    """
+    deadline = time.monotonic() + timeout
+    last_error: BaseException | None = None
+    attempts = 0
+    while True:
+        attempts += 1
+        try:
+            result = await asyncio.wait_for(probe(), timeout=max(0.5, min(10.0, timeout)))
+            if result is not None and result is not False:
+                return result
+            last_error = None
+        except ProcessDied:
+            raise
+        except Exception as error:  # "not yet": retried until the deadline
+            last_error = error
+        if time.monotonic() >= deadline:
+            raise TimeoutError(
+                f"{what} not reached within {timeout:g}s after {attempts} attempts"
+                + (f"; last error: {last_error!r}" if last_error else "")
+            )
+        await asyncio.sleep(interval)
+
+
+def _stop_process(proc: subprocess.Popen[bytes], timeout: float) -> int:
+    """SIGTERM, wait up to ``timeout``, then SIGKILL. Returns the exit code."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            return proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    return proc.wait(timeout=10)
+
+
+class DevServer:
+    """``temporal server start-dev`` on a SQLite file, headless, on fixed 127.0.0.1 ports.
+
+    ``stop()`` and ``start()`` again reuse the same database file and ports, which is what
+    a restart of a real single-node server looks like to clients and workers.
+    """
+
+    def __init__(self, directory: Path, *, port: int | None = None) -> None:
+        self.directory = directory
+        self.db_path = directory / "t.db"
+        self.port = port or free_port()
+        self.http_port = free_port()
+        self.metrics_port = free_port()
+        self.log_path = directory / "temporal.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+        self._rebinds = 0
+
+    @property
+    def address(self) -> str:
+        return f"{HOST}:{self.port}"
+
+    def command(self) -> list[str]:
+        args = [
+            temporal_cli_path(),
+            "server",
+            "start-dev",
+            "--db-filename",
+            str(self.db_path),
+            "--ip",
+            HOST,
+            "--port",
+            str(self.port),
+            "--http-port",
+            str(self.http_port),
+            "--metrics-port",
+            str(self.metrics_port),
+            "--headless",
+            "--log-level",
+            "warn",
+        ]
+        for name, kind in SEARCH_ATTRIBUTE_TYPES.items():
+            args += ["--search-attribute", f"{name}={kind}"]
+        return args
+
+    def start(self) -> None:
+        assert self.proc is None or self.proc.poll() is not None, "already running"
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.starts += 1
+        with open(self.log_path, "ab") as log:
+            log.write(f"\n=== start {self.starts} ===\n".encode())
+            log.flush()
+            self.proc = subprocess.Popen(
+                self.command(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=self.directory,
+                start_new_session=True,  # a Ctrl-C to pytest does not reach it first
+            )
+
+    async def connect(self, *, timeout: float = 60.0) -> Client:
+        """Wait until the server answers and knows the contract's search attributes."""
+
+        async def probe() -> Client:
+            if self.proc is not None and self.proc.poll() is not None:
+                if self._port_was_taken():
+                    # Another process took a port between free_port() and the bind. A
+                    # restart must keep its ports, so only a first start moves on.
+                    self.port, self.http_port, self.metrics_port = (
+                        free_port(),
+                        free_port(),
+                        free_port(),
+                    )
+                    self.start()
+                    raise RuntimeError("a port was taken; started again on new ports")
+                raise ProcessDied(
+                    f"dev server exited with {self.proc.returncode}:\n{tail(self.log_path)}"
+                )
+            client = await Client.connect(
+                self.address, namespace=NAMESPACE, data_converter=pydantic_data_converter
+            )
+            await ensure_search_attributes(client)
+            return client
+
+        try:
+            return await eventually(probe, timeout=timeout, interval=0.3, what="dev server ready")
+        except TimeoutError as error:
+            raise TimeoutError(f"{error}\n{tail(self.log_path)}") from None
+
+    def _port_was_taken(self) -> bool:
+        if self.starts != 1 or self._rebinds >= 3:
+            return False
+        last_start = self.log_path.read_text(errors="replace").rsplit("=== start", 1)[-1]
+        if "address already in use" not in last_start:
+            return False
+        self._rebinds += 1
+        self.starts = 0
+        return True
+
+    def stop(self, timeout: float = 30.0) -> int | None:
+        """Graceful stop (SIGTERM), then SIGKILL if it takes longer than ``timeout``."""
+        if self.proc is None:
+            return None
+        return _stop_process(self.proc, timeout)
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+
+async def ensure_search_attributes(client: Client) -> None:
+    """Register whichever contract search attributes the server does not know yet."""
+    listed = await client.operator_service.list_search_attributes(
+        ListSearchAttributesRequest(namespace=client.namespace)
+    )
+    missing = {
+        name: _INDEXED_TYPES[kind]
+        for name, kind in SEARCH_ATTRIBUTE_TYPES.items()
+        if name not in listed.custom_attributes
+    }
+    if missing:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(namespace=client.namespace, search_attributes=missing)
+        )
+
+
+class WorkerProcess:
+    """``python worker.py`` as a child process, configured only through its environment."""
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        address: str,
+        task_queue: str,
+        outbox: Path,
+        log_dir: Path,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.name = name
+        self.address = address
+        self.task_queue = task_queue
+        self.outbox = outbox
+        self.log_path = log_dir / f"worker-{name}.log"
+        self.extra_env = dict(env or {})
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def environment(self) -> dict[str, str]:
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(_TEMPORAL_ENV_PREFIXES)
+        }
+        env.update(
+            {
+                "TEMPORAL_ADDRESS": self.address,
+                "TEMPORAL_NAMESPACE": NAMESPACE,
+                "PARTY_ORDERS_TASK_QUEUE": self.task_queue,
+                "PARTY_ORDERS_OUTBOX": str(self.outbox),
+                "PARTY_ORDERS_LOG_LEVEL": "INFO",
+                "PYTHONUNBUFFERED": "1",  # every line is on disk before a kill -9
+            }
+        )
+        env.update(self.extra_env)
+        return env
+
+    def start(self) -> WorkerProcess:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, str(ROOT / "worker.py")],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=ROOT,
+                env=self.environment(),
+                start_new_session=True,
+            )
+        return self
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None, "not started"
+        return self.proc.pid
+
+    @property
+    def identity(self) -> str:
+        """The worker's Temporal identity: the SDK's default ``pid@hostname``."""
+        return f"{self.pid}@{socket.gethostname()}"
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    async def wait_polling(self, client: Client, *, timeout: float = 60.0) -> None:
+        """Wait until this worker polls its task queue for workflow and activity tasks."""
+
+        async def probe() -> bool:
+            if not self.running:
+                raise ProcessDied(f"worker {self.name} exited:\n{tail(self.log_path)}")
+            for kind in (
+                TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+                TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+            ):
+                described = await client.workflow_service.describe_task_queue(
+                    DescribeTaskQueueRequest(
+                        namespace=client.namespace,
+                        task_queue=TaskQueue(name=self.task_queue),
+                        task_queue_type=kind,
+                    )
+                )
+                if self.identity not in {poller.identity for poller in described.pollers}:
+                    return False
+            return True
+
+        try:
+            await eventually(probe, timeout=timeout, interval=0.3, what=f"worker {self.name}")
+        except TimeoutError as error:
+            raise TimeoutError(f"{error}\n{tail(self.log_path)}") from None
+
+    def kill(self) -> None:
+        """kill -9: no graceful shutdown, no chance to finish or report anything."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+    def stop(self, timeout: float = 20.0) -> int | None:
+        if self.proc is None:
+            return None
+        return _stop_process(self.proc, timeout)
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
