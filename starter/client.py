@@ -1,0 +1,600 @@
+"""A typed async client for the party-order tracker.
+
+    client = await PartyOrderClient.connect()
+    await client.start({"id": "PO-1001", "party": {...}, "expectedCompletionDate": ...})
+    await client.report_progress("PO-1001", {"percentComplete": 40})
+    order = await client.get("PO-1001")
+
+Every message is validated with its model (``workflows.messages``) before it is sent, so a
+mistake is reported here, naming the field, instead of landing in the order's
+``rejectedMessages``. Messages without a ``requestId`` get one (a UUID), which makes a
+retried call safe: the workflow applies a request id once.
+
+The client talks to the workflows by their contract names only (``workflows.names``); it
+never imports workflow code. Temporal and transport errors come out as the exceptions
+below, each with a message fit to show a person.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from pydantic import AwareDatetime, BaseModel, Field, ValidationError
+from temporalio.client import (
+    Client,
+    WorkflowExecution,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowQueryFailedError,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
+from temporalio.common import (
+    SearchAttributeKey,
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+)
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+
+from starter import connection
+from starter.query import (
+    JEOPARDY_LEVELS,
+    NOT_CONTINUED,
+    STATES,
+    OrderFilters,
+    attention_query,
+    build_list_query,
+    quote,
+)
+from workflows import names
+from workflows.messages import (
+    CancelRequest,
+    ChangeRequestMessage,
+    ChangeResolution,
+    CheckInRequest,
+    ProgressReport,
+    StateChangeRequest,
+    describe_validation_error,
+)
+from workflows.model import (
+    TRACK_WORKFLOW_ID_PREFIX,
+    PartyOrder,
+    PartyOrderSpec,
+    RejectedMessage,
+    WireModel,
+    check_order_id,
+    track_workflow_id,
+)
+
+# How long a person waits for a worker to answer a query or an update before being told
+# that no worker seems to be running (instead of waiting forever).
+DEFAULT_ANSWER_TIMEOUT = timedelta(seconds=20)
+DEFAULT_CONNECT_TIMEOUT = timedelta(seconds=10)
+
+STATE_KEY = SearchAttributeKey.for_keyword(names.SA_STATE)
+JEOPARDY_KEY = SearchAttributeKey.for_keyword(names.SA_JEOPARDY)
+LEVEL_KEY = SearchAttributeKey.for_int(names.SA_ESCALATION_LEVEL)
+PARTY_KEY = SearchAttributeKey.for_keyword(names.SA_PARTY_ID)
+PROCESS_KEY = SearchAttributeKey.for_keyword(names.SA_ORIGINATING_PROCESS)
+DUE_KEY = SearchAttributeKey.for_datetime(names.SA_DUE_DATE)
+
+
+# ---------------------------------------------------------------- errors
+
+
+class PartyOrderError(Exception):
+    """Base of every error this client raises; ``str()`` is a sentence for a person."""
+
+
+class InvalidInput(PartyOrderError, ValueError):
+    """A message or order that breaks a rule; the text names the field and the rule."""
+
+
+class OrderNotFound(PartyOrderError):
+    """No TrackPartyOrder workflow exists for the order id."""
+
+
+class OrderAlreadyTracked(PartyOrderError):
+    """A TrackPartyOrder workflow for the order id is already running."""
+
+
+class OrderClosed(PartyOrderError):
+    """The order's workflow has ended (completed, cancelled, failed): it takes no messages."""
+
+
+class ServerUnavailable(PartyOrderError):
+    """The Temporal service cannot be reached (connection refused, RPC unavailable)."""
+
+
+class NoAnswer(PartyOrderError):
+    """The order did not answer in time: usually no worker polls its task queue."""
+
+
+class UpdateRejected(PartyOrderError):
+    """The order refused a ``change_state`` update; the message is the order's reason."""
+
+
+class RejectedByOrder(PartyOrderError):
+    """A signal the order received but could not apply (recorded in ``rejectedMessages``)."""
+
+    def __init__(self, rejection: RejectedMessage) -> None:
+        super().__init__(f"the order rejected {rejection.message}: {rejection.error}")
+        self.rejection = rejection
+
+
+# ---------------------------------------------------------------- read models
+
+
+class OrderSummary(WireModel):
+    """One order as the visibility store knows it (no query to the worker needed)."""
+
+    order_id: str
+    workflow_id: str
+    run_id: str | None = None
+    status: str  # the workflow run status: running, completed, terminated, ...
+    state: str | None = None
+    jeopardy: str | None = None
+    escalation_level: int | None = None
+    party_id: str | None = None
+    originating_process: str | None = None
+    due_date: AwareDatetime | None = None
+    start_time: AwareDatetime | None = None
+    close_time: AwareDatetime | None = None
+
+
+class PortfolioReport(WireModel):
+    """Counts of orders by state and by jeopardy, and the open orders that need someone."""
+
+    generated_at: AwareDatetime
+    total: int  # every tracked order (open and closed)
+    open: int
+    by_state: dict[str, int] = Field(default_factory=dict)  # every tracked order
+    by_jeopardy: dict[str, int] = Field(default_factory=dict)  # open orders only
+    attention: list[OrderSummary] = Field(default_factory=list)  # critical or escalated
+
+
+# ---------------------------------------------------------------- helpers
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validate_message(model: type[M], message: M | Mapping[str, Any], what: str) -> M:
+    """``message`` validated by ``model``; InvalidInput naming the field if it is wrong.
+
+    A model instance is validated again from its data: it may have been built with
+    ``model_construct`` or changed after construction.
+    """
+    data = message.model_dump(by_alias=True) if isinstance(message, BaseModel) else message
+    if not isinstance(data, Mapping):
+        raise InvalidInput(f"invalid {what}: expected a JSON object, got {type(data).__name__}")
+    try:
+        return model.model_validate(dict(data))
+    except ValidationError as error:
+        raise InvalidInput(f"invalid {what}: {describe_validation_error(error)}") from None
+
+
+def wire(message: BaseModel) -> dict[str, Any]:
+    """The camelCase JSON object sent to the workflow."""
+    return message.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def checked_order_id(order_id: str) -> str:
+    try:
+        return check_order_id(order_id)
+    except (ValueError, TypeError) as error:
+        raise InvalidInput(str(error)) from None
+
+
+def start_summary(spec: PartyOrderSpec) -> str:
+    """The one-line static summary shown in the Web UI for an order started here."""
+    due = spec.expected_completion_date or spec.requested_completion_date
+    assert due is not None  # guaranteed by PartyOrderSpec
+    return (
+        f"Party order {spec.id} with {spec.party.name} ({spec.party.id}),"
+        f" due {due.astimezone(UTC).date().isoformat()}"
+    )
+
+
+def initial_search_attributes(spec: PartyOrderSpec) -> TypedSearchAttributes:
+    """The contract's attributes as the workflow will publish them, set at start so the
+    order can be found before its first workflow task has run."""
+    due = spec.expected_completion_date or spec.requested_completion_date
+    assert due is not None
+    pairs: list[SearchAttributePair[Any]] = [
+        SearchAttributePair(STATE_KEY, "acknowledged"),
+        SearchAttributePair(JEOPARDY_KEY, "none"),
+        SearchAttributePair(LEVEL_KEY, 0),
+        SearchAttributePair(PARTY_KEY, spec.party.id),
+        SearchAttributePair(PROCESS_KEY, spec.originating_process.name),
+        SearchAttributePair(DUE_KEY, due),
+    ]
+    return TypedSearchAttributes(pairs)
+
+
+def summary_of(execution: WorkflowExecution) -> OrderSummary:
+    attributes = execution.typed_search_attributes
+    order_id = execution.id.removeprefix(TRACK_WORKFLOW_ID_PREFIX)
+    return OrderSummary(
+        order_id=order_id,
+        workflow_id=execution.id,
+        run_id=execution.run_id,
+        status=run_status(execution.status),
+        state=attributes.get(STATE_KEY),
+        jeopardy=attributes.get(JEOPARDY_KEY),
+        escalation_level=attributes.get(LEVEL_KEY),
+        party_id=attributes.get(PARTY_KEY),
+        originating_process=attributes.get(PROCESS_KEY),
+        due_date=attributes.get(DUE_KEY),
+        start_time=execution.start_time,
+        close_time=execution.close_time,
+    )
+
+
+def run_status(status: WorkflowExecutionStatus | None) -> str:
+    return status.name.lower().replace("_", "-") if status is not None else "unknown"
+
+
+def _is_timeout(error: RPCError) -> bool:
+    # A query past its rpc_timeout comes back as CANCELLED "Timeout expired".
+    return error.status in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED)
+
+
+def server_unavailable(error: BaseException) -> ServerUnavailable:
+    return ServerUnavailable(f"the Temporal service is unavailable: {error}")
+
+
+# ---------------------------------------------------------------- the client
+
+
+class PartyOrderClient:
+    """Start, message, read and list party orders.
+
+    ``client`` must use the pydantic data converter (``starter.connection.connect()``);
+    ``task_queue`` is where orders started here are run.
+    """
+
+    def __init__(
+        self,
+        client: Client,
+        task_queue: str = names.DEFAULT_TASK_QUEUE,
+        *,
+        answer_timeout: timedelta = DEFAULT_ANSWER_TIMEOUT,
+    ) -> None:
+        self.client = client
+        self.task_queue = task_queue
+        self.answer_timeout = answer_timeout
+
+    @classmethod
+    async def connect(
+        cls,
+        *,
+        task_queue: str | None = None,
+        connect_timeout: timedelta | None = DEFAULT_CONNECT_TIMEOUT,
+        answer_timeout: timedelta = DEFAULT_ANSWER_TIMEOUT,
+    ) -> PartyOrderClient:
+        """Connect with Temporal's environment configuration and the project's task queue."""
+        try:
+            target = connection.connect_config().get("target_host", "?")
+        except Exception as error:  # a broken temporal.toml or TEMPORAL_* value
+            raise PartyOrderError(
+                f"the Temporal connection settings are invalid: {error}"
+            ) from None
+        try:
+            client = await connection.connect(connect_timeout=connect_timeout)
+        except RuntimeError as error:
+            # The SDK reports refused connections, DNS and TLS failures as RuntimeError.
+            raise ServerUnavailable(
+                f"cannot reach the Temporal service at {target}: {connect_failure_reason(error)}"
+            ) from None
+        except RPCError as error:
+            raise server_unavailable(error) from None
+        return cls(client, task_queue or connection.task_queue(), answer_timeout=answer_timeout)
+
+    # ------------------------------------------------------------------ start
+
+    async def start(self, order: PartyOrderSpec | Mapping[str, Any]) -> str:
+        """Start tracking ``order``; returns the workflow id (``party-order-{id}``).
+
+        Raises OrderAlreadyTracked if the order is already being tracked.
+        """
+        spec = validate_message(PartyOrderSpec, order, "party order")
+        workflow_id = track_workflow_id(spec.id)
+        try:
+            await self.client.start_workflow(
+                names.TRACK_WORKFLOW,
+                wire(spec),
+                id=workflow_id,
+                task_queue=self.task_queue,
+                # A second tracker for a running order would double every notification.
+                id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+                static_summary=start_summary(spec),
+                search_attributes=initial_search_attributes(spec),
+            )
+        except WorkflowAlreadyStartedError:
+            raise OrderAlreadyTracked(
+                f"order {spec.id} is already tracked (workflow {workflow_id} is running)"
+            ) from None
+        except RPCError as error:
+            raise self._rpc_error(error, spec.id) from None
+        return workflow_id
+
+    # ------------------------------------------------------------------ signals
+
+    async def report_progress(
+        self,
+        order_id: str,
+        report: ProgressReport | Mapping[str, Any],
+        *,
+        confirm: bool = False,
+    ) -> str:
+        """Send a progress report; returns its request id. See ``_signal`` for ``confirm``."""
+        message = validate_message(ProgressReport, report, "progress report")
+        return await self._signal(order_id, names.REPORT_PROGRESS, message, confirm)
+
+    async def request_change(
+        self,
+        order_id: str,
+        change: ChangeRequestMessage | Mapping[str, Any],
+        *,
+        confirm: bool = False,
+    ) -> str:
+        """Ask for a change; returns the request id, which is also the change request's id."""
+        message = validate_message(ChangeRequestMessage, change, "change request")
+        return await self._signal(order_id, names.REQUEST_CHANGE, message, confirm)
+
+    async def resolve_change(
+        self,
+        order_id: str,
+        resolution: ChangeResolution | Mapping[str, Any],
+        *,
+        confirm: bool = False,
+    ) -> str:
+        message = validate_message(ChangeResolution, resolution, "change resolution")
+        return await self._signal(order_id, names.RESOLVE_CHANGE, message, confirm)
+
+    async def cancel(
+        self,
+        order_id: str,
+        request: CancelRequest | Mapping[str, Any] | None = None,
+        *,
+        confirm: bool = False,
+    ) -> str:
+        message = validate_message(CancelRequest, request or {}, "cancel request")
+        return await self._signal(order_id, names.CANCEL_ORDER, message, confirm)
+
+    async def check_in_now(
+        self,
+        order_id: str,
+        request: CheckInRequest | Mapping[str, Any] | None = None,
+        *,
+        confirm: bool = False,
+    ) -> str:
+        message = validate_message(CheckInRequest, request or {}, "check-in request")
+        return await self._signal(order_id, names.CHECK_IN_NOW, message, confirm)
+
+    async def _signal(self, order_id: str, name: str, message: BaseModel, confirm: bool) -> str:
+        """Send one signal; returns its request id.
+
+        With ``confirm`` the order is queried right after: a query sees every signal sent
+        before it, so a rejection recorded for this request id means the order could not
+        apply the message (an unknown milestone, a closed order) and RejectedByOrder is
+        raised with the order's reason.
+        """
+        order_id = checked_order_id(order_id)
+        request_id = getattr(message, "request_id", None)
+        given = request_id is not None
+        if request_id is None:
+            request_id = str(uuid.uuid4())
+            message = message.model_copy(update={"request_id": request_id})
+        handle = self._handle(order_id)
+        earlier = 0
+        if confirm and given:
+            # A caller-chosen id may have been rejected before; only a new rejection counts.
+            earlier = len(_rejections(await self.get(order_id), request_id))
+        try:
+            await handle.signal(name, wire(message))
+        except RPCError as error:
+            raise await self._closed_or(error, order_id) from None
+        if confirm:
+            rejections = _rejections(await self.get(order_id), request_id)
+            if len(rejections) > earlier:
+                raise RejectedByOrder(rejections[-1])
+        return request_id
+
+    # ------------------------------------------------------------------ update and query
+
+    async def change_state(
+        self, order_id: str, request: StateChangeRequest | Mapping[str, Any]
+    ) -> PartyOrder:
+        """Move the order to another state; returns the order. An illegal transition is
+        refused by the order (UpdateRejected, naming both states)."""
+        order_id = checked_order_id(order_id)
+        message = validate_message(StateChangeRequest, request, "state change")
+        if message.request_id is None:
+            message = message.model_copy(update={"request_id": str(uuid.uuid4())})
+        try:
+            return await self._handle(order_id).execute_update(
+                names.CHANGE_STATE,
+                wire(message),
+                result_type=PartyOrder,
+                rpc_timeout=self.answer_timeout,
+            )
+        except WorkflowUpdateFailedError as error:
+            cause = error.cause
+            reason = getattr(cause, "message", None) or str(cause or error)
+            raise UpdateRejected(f"order {order_id} refused the state change: {reason}") from None
+        except WorkflowUpdateRPCTimeoutOrCancelledError:
+            raise self._no_answer(order_id) from None
+        except RPCError as error:
+            raise await self._closed_or(error, order_id) from None
+
+    async def get(self, order_id: str) -> PartyOrder:
+        """The order as ``get_order`` returns it.
+
+        A completed workflow's result is the final order too, so a closed order can be read
+        even when no worker is running to answer the query.
+        """
+        order_id = checked_order_id(order_id)
+        handle = self._handle(order_id)
+        try:
+            return await handle.query(
+                names.GET_ORDER, result_type=PartyOrder, rpc_timeout=self.answer_timeout
+            )
+        except WorkflowQueryFailedError as error:
+            raise PartyOrderError(f"order {order_id} could not answer: {error}") from None
+        except RPCError as error:
+            if not _is_timeout(error):
+                raise self._rpc_error(error, order_id) from None
+        # No answer in time: a finished order can still be read from its result.
+        try:
+            description = await handle.describe()
+            if description.status == WorkflowExecutionStatus.COMPLETED:
+                typed = self.client.get_workflow_handle(
+                    handle.id, run_id=description.run_id, result_type=PartyOrder
+                )
+                return await typed.result(follow_runs=False)
+        except RPCError as error:
+            raise self._rpc_error(error, order_id) from None
+        raise self._no_answer(order_id)
+
+    # ------------------------------------------------------------------ visibility
+
+    async def list(
+        self,
+        filters: OrderFilters | None = None,
+        *,
+        limit: int | None = None,
+    ) -> builtins.list[OrderSummary]:
+        """Orders matching ``filters``, newest first, from the visibility store."""
+        try:
+            query = build_list_query(filters, now=datetime.now(UTC))
+        except ValueError as error:
+            raise InvalidInput(str(error)) from None
+        return await self._list_query(query, limit)
+
+    async def report(self) -> PortfolioReport:
+        """Counts by state (all orders) and by jeopardy (open orders), and the open orders
+        that are critical or escalated."""
+        base = f"WorkflowType = {quote(names.TRACK_WORKFLOW)} AND {NOT_CONTINUED}"
+        open_base = f'{base} AND ExecutionStatus = "Running"'
+        total, open_count, by_state, by_jeopardy, attention = await asyncio.gather(
+            self._count(base),
+            self._count(open_base),
+            self._count_by(base, names.SA_STATE, STATES),
+            self._count_by(open_base, names.SA_JEOPARDY, JEOPARDY_LEVELS),
+            self._list_query(attention_query(), None),
+        )
+        return PortfolioReport(
+            generated_at=datetime.now(UTC),
+            total=total,
+            open=open_count,
+            by_state=by_state,
+            by_jeopardy=by_jeopardy,
+            attention=attention,
+        )
+
+    async def _list_query(self, query: str, limit: int | None) -> builtins.list[OrderSummary]:
+        try:
+            return [
+                summary_of(execution)
+                async for execution in self.client.list_workflows(query, limit=limit)
+            ]
+        except RPCError as error:
+            raise self._rpc_error(error, None) from None
+
+    async def _count(self, query: str) -> int:
+        try:
+            return (await self.client.count_workflows(query)).count
+        except RPCError as error:
+            raise self._rpc_error(error, None) from None
+
+    async def _count_by(
+        self, query: str, attribute: str, values: tuple[str, ...]
+    ) -> dict[str, int]:
+        """Counts per value of a Keyword attribute, zero included.
+
+        ``GROUP BY`` is used where the visibility store supports it; the dev server's SQLite
+        store only groups by ExecutionStatus and answers INVALID_ARGUMENT, so then one count
+        per value is asked for instead.
+        """
+        counts = dict.fromkeys(values, 0)
+        try:
+            grouped = await self.client.count_workflows(f"{query} GROUP BY {attribute}")
+        except RPCError as error:
+            if error.status not in (
+                RPCStatusCode.INVALID_ARGUMENT,
+                RPCStatusCode.UNIMPLEMENTED,
+            ):
+                raise self._rpc_error(error, None) from None
+        else:
+            for group in grouped.groups:
+                key = str(group.group_values[0]) if group.group_values else ""
+                counts[key] = counts.get(key, 0) + group.count
+            return counts
+        results = await asyncio.gather(
+            *(self._count(f"{query} AND {attribute} = {quote(value)}") for value in values)
+        )
+        return dict(zip(values, results, strict=True))
+
+    # ------------------------------------------------------------------ errors
+
+    def _handle(self, order_id: str) -> WorkflowHandle[Any, Any]:
+        return self.client.get_workflow_handle(track_workflow_id(order_id))
+
+    def _no_answer(self, order_id: str) -> NoAnswer:
+        seconds = int(self.answer_timeout.total_seconds())
+        return NoAnswer(
+            f"order {order_id} did not answer within {seconds}s: is a worker running on"
+            f" task queue {self.task_queue!r}? (start one with: party-orders worker)"
+        )
+
+    def _rpc_error(self, error: RPCError, order_id: str | None) -> PartyOrderError:
+        if error.status == RPCStatusCode.UNAVAILABLE:
+            return server_unavailable(error)
+        if error.status == RPCStatusCode.NOT_FOUND and order_id is not None:
+            return OrderNotFound(
+                f"no order {order_id} is tracked (no workflow {track_workflow_id(order_id)})"
+            )
+        if error.status == RPCStatusCode.INVALID_ARGUMENT:
+            return InvalidInput(f"the Temporal service refused the request: {error}")
+        if order_id is not None and _is_timeout(error):
+            return self._no_answer(order_id)
+        return PartyOrderError(f"the Temporal service answered: {error}")
+
+    async def _closed_or(self, error: RPCError, order_id: str) -> PartyOrderError:
+        """A NOT_FOUND from a signal or update: the order ended, or never existed."""
+        if error.status == RPCStatusCode.NOT_FOUND and "completed" in str(error).lower():
+            try:
+                description = await self._handle(order_id).describe()
+                status = run_status(description.status)
+            except RPCError:
+                status = "closed"
+            return OrderClosed(
+                f"order {order_id} is closed (its workflow is {status}): it takes no more messages"
+            )
+        return self._rpc_error(error, order_id)
+
+
+def _rejections(order: PartyOrder, request_id: str) -> builtins.list[RejectedMessage]:
+    return [r for r in order.rejected_messages if r.request_id == request_id]
+
+
+def connect_failure_reason(error: BaseException) -> str:
+    """A short reason from the SDK's long transport error text."""
+    text = str(error)
+    lowered = text.lower()
+    if "connection refused" in lowered:
+        return "connection refused"
+    if "dns error" in lowered or "failed to lookup address" in lowered:
+        return "the host name does not resolve"
+    if "timed out" in lowered or "deadline" in lowered:
+        return "the connection timed out"
+    first = text.strip().splitlines()[0] if text.strip() else type(error).__name__
+    return first[:300]

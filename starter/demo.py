@@ -1,0 +1,290 @@
+"""A few sample orders that move within minutes, to watch in the Web UI.
+
+``party-orders demo`` (or ``party-orders up --demo``) starts four orders from the
+templates in ``starter/samples/demo-*.json`` and then plays a short script against them:
+
+* ``DEMO-DELIVER``: the party reports progress and milestones, then delivers (about 2 min);
+  the order completes and ``ClosePartyOrder`` runs.
+* ``DEMO-CRITICAL``: the party never answers; check-ins go unanswered and the permit
+  milestone passes, so the order turns critical and escalates level by level; after five
+  minutes the enterprise gives up and marks it failed.
+* ``DEMO-CANCEL``: the customer withdraws the order after 20 seconds.
+* ``DEMO-CHANGE``: the party asks for new dates, the originating process accepts, the
+  order is held and resumed, then delivered (about 3 min).
+
+Template dates are written ``+PT1M`` (that long after the demo starts) so the JSON stays
+readable; every run appends a timestamp to the ids so runs never collide.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+from typing import Any
+
+from starter.client import PartyOrderClient, PartyOrderError
+from starter.query import parse_duration
+from workflows.model import PartyOrderSpec
+
+DEMO_TEMPLATES = ("demo-deliver", "demo-critical", "demo-cancel", "demo-change")
+# Fields of an order template whose "+DURATION" value is relative to the demo start.
+_DATE_FIELDS = frozenset(
+    {"requestedCompletionDate", "expectedCompletionDate", "milestoneDate", "orderDate"}
+)
+
+Out = Callable[[str], None]
+
+
+def sample_text(name: str) -> str:
+    """The JSON text of ``starter/samples/{name}.json`` (installed as package data)."""
+    return (resources.files("starter") / "samples" / f"{name}.json").read_text(encoding="utf-8")
+
+
+def load_sample(name: str) -> dict[str, Any]:
+    data = json.loads(sample_text(name))
+    assert isinstance(data, dict)
+    return data
+
+
+def materialize(template: dict[str, Any], now: datetime, suffix: str) -> PartyOrderSpec:
+    """A start input from a template: ``+DURATION`` dates from ``now``, ``-suffix`` on the id."""
+
+    def walk(value: Any, key: str | None) -> Any:
+        if isinstance(value, dict):
+            return {k: walk(v, k) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(item, key) for item in value]
+        if key in _DATE_FIELDS and isinstance(value, str) and value.startswith("+"):
+            moment = now + parse_duration(value[1:], what=key)
+            return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+        return value
+
+    data = walk(copy.deepcopy(template), None)
+    data["id"] = f"{data['id']}-{suffix}"
+    return PartyOrderSpec.model_validate(data)
+
+
+def demo_suffix(now: datetime) -> str:
+    return now.astimezone(UTC).strftime("%m%d-%H%M%S")
+
+
+@dataclass(frozen=True)
+class DemoOrders:
+    started_at: datetime
+    deliver: str
+    critical: str
+    cancel: str
+    change: str
+
+    @property
+    def ids(self) -> list[str]:
+        return [self.deliver, self.critical, self.cancel, self.change]
+
+
+async def start_demo_orders(client: PartyOrderClient, now: datetime | None = None) -> DemoOrders:
+    """Start the four demo orders; returns their ids."""
+    # Whole seconds: the dates read better in the CLI and the Web UI.
+    now = (now or datetime.now(UTC)).replace(microsecond=0)
+    suffix = demo_suffix(now)
+    ids: list[str] = []
+    for name in DEMO_TEMPLATES:
+        spec = materialize(load_sample(name), now, suffix)
+        await client.start(spec)
+        ids.append(spec.id)
+    return DemoOrders(now, *ids)
+
+
+@dataclass(frozen=True)
+class Step:
+    at: float  # seconds after the demo start
+    what: str
+    action: Callable[[], Awaitable[object]]
+
+
+def demo_script(client: PartyOrderClient, orders: DemoOrders) -> list[Step]:
+    """What happens to the demo orders, and when (the critical one is left alone)."""
+    t0 = orders.started_at
+
+    def at(seconds: float) -> str:
+        return (t0 + timedelta(seconds=seconds)).astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+    d, k, c, g = orders.deliver, orders.critical, orders.cancel, orders.change
+    return [
+        Step(
+            5,
+            f"{d}: party reports 10%",
+            lambda: client.report_progress(
+                d, {"percentComplete": 10, "note": "Crew booked for the route survey"}
+            ),
+        ),
+        Step(
+            8,
+            f"{c}: party reports 20%",
+            lambda: client.report_progress(c, {"percentComplete": 20, "note": "Router shipped"}),
+        ),
+        Step(
+            12,
+            f"{g}: party reports 30%",
+            lambda: client.report_progress(
+                g, {"percentComplete": 30, "note": "Design work started"}
+            ),
+        ),
+        Step(
+            20,
+            f"{c}: customer withdraws the order",
+            lambda: client.cancel(
+                c,
+                {
+                    "reason": "Event called off: service order withdrawn by the customer",
+                    "requestedBy": "customer-order-handling",
+                },
+            ),
+        ),
+        Step(
+            25,
+            f"{g}: party asks for later dates",
+            lambda: client.request_change(
+                g,
+                {
+                    "origin": "party",
+                    "reason": "Appliance delivery slipped at the vendor",
+                    "changes": {
+                        "expectedCompletionDate": at(420),
+                        "milestones": [{"id": "design", "milestoneDate": at(180)}],
+                    },
+                },
+            ),
+        ),
+        Step(
+            40,
+            f"{d}: route survey done, 40%",
+            lambda: client.report_progress(
+                d, {"percentComplete": 40, "milestones": [{"id": "survey"}]}
+            ),
+        ),
+        Step(
+            45,
+            f"{g}: originating process accepts the change",
+            lambda: _accept_open_change(client, g),
+        ),
+        Step(
+            60,
+            f"{d}: party reports 60%",
+            lambda: client.report_progress(
+                d, {"percentComplete": 60, "note": "Fibre pulled, splicing next"}
+            ),
+        ),
+        Step(
+            75,
+            f"{g}: held (waiting for building access)",
+            lambda: client.change_state(
+                g, {"state": "held", "reason": "Waiting for building access"}
+            ),
+        ),
+        Step(
+            85,
+            f"{d}: splicing done, 90%",
+            lambda: client.report_progress(
+                d, {"percentComplete": 90, "milestones": [{"id": "splice"}]}
+            ),
+        ),
+        Step(
+            100,
+            f"{d}: party delivers",
+            lambda: client.report_progress(
+                d, {"delivered": True, "note": "Fibre handed over, test report attached"}
+            ),
+        ),
+        Step(
+            105,
+            f"{g}: back in progress",
+            lambda: client.change_state(
+                g, {"state": "inProgress", "reason": "Building access granted"}
+            ),
+        ),
+        Step(
+            120,
+            f"{g}: design approved, 70%",
+            lambda: client.report_progress(
+                g, {"percentComplete": 70, "milestones": [{"id": "design"}]}
+            ),
+        ),
+        Step(
+            150,
+            f"{k}: order manager checks in once more",
+            lambda: client.check_in_now(k, {"requestedBy": "order-manager"}),
+        ),
+        Step(
+            170,
+            f"{g}: party delivers",
+            lambda: client.report_progress(g, {"delivered": True, "note": "Edge appliance live"}),
+        ),
+        Step(300, f"{k}: enterprise gives up on the supplier", lambda: _give_up(client, k)),
+    ]
+
+
+async def _accept_open_change(client: PartyOrderClient, order_id: str) -> None:
+    order = await client.get(order_id)
+    for change in order.change_requests:
+        if change.open:
+            await client.resolve_change(
+                order_id,
+                {
+                    "changeRequestId": change.id,
+                    "decision": "accepted",
+                    "resolvedBy": "service-order-handling",
+                    "note": "New dates agreed",
+                },
+            )
+
+
+async def _give_up(client: PartyOrderClient, order_id: str) -> None:
+    # Failing needs inProgress first (TMF622: acknowledged cannot go straight to failed).
+    await client.report_progress(
+        order_id, {"source": "enterprise", "note": "Supplier unresponsive; sourcing elsewhere"}
+    )
+    await client.change_state(
+        order_id,
+        {"state": "failed", "reason": "Supplier missed the permit milestone and all check-ins"},
+    )
+
+
+async def run_demo_script(
+    client: PartyOrderClient,
+    orders: DemoOrders,
+    out: Out,
+    *,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> None:
+    """Play the script in real time; a failed step is reported and the script goes on."""
+    for step in demo_script(client, orders):
+        wait = (orders.started_at + timedelta(seconds=step.at) - clock()).total_seconds()
+        if wait > 0:
+            await asyncio.sleep(wait)
+        try:
+            await step.action()
+            out(f"[demo +{step.at:>3.0f}s] {step.what}")
+        except PartyOrderError as error:
+            out(f"[demo +{step.at:>3.0f}s] {step.what}: skipped ({error})")
+    out("[demo] script finished; every demo order has reached a final state")
+
+
+def describe_demo(orders: DemoOrders, ui_url: str | None) -> list[str]:
+    lines = ["Demo orders started:"]
+    lines += [f"  {order_id}" for order_id in orders.ids]
+    if ui_url:
+        query = 'WorkflowType="TrackPartyOrder"'
+        lines.append(f"Watch them at {ui_url}/namespaces/default/workflows?query={_url(query)}")
+    lines.append("or with: party-orders list --open   /   party-orders show ID")
+    return lines
+
+
+def _url(text: str) -> str:
+    from urllib.parse import quote as url_quote
+
+    return url_quote(text, safe="")

