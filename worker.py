@@ -23,6 +23,7 @@ from activities.notify import PartyOrderActivities
 from activities.settings import NotificationSettings
 from starter.connection import connect, task_queue
 from workflows.close_party_order import ClosePartyOrder
+from workflows.interceptors import interceptors
 from workflows.track_party_order import TrackPartyOrder
 
 WORKFLOWS = [TrackPartyOrder, ClosePartyOrder]
@@ -46,6 +47,7 @@ def build_worker(
         int(os.environ.get("PARTY_ORDERS_MAX_CACHED_WORKFLOWS", DEFAULT_MAX_CACHED_WORKFLOWS)),
     )
     options.setdefault("graceful_shutdown_timeout", timedelta(seconds=10))
+    options.setdefault("interceptors", interceptors())
     return Worker(
         client,
         task_queue=task_queue,

@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,7 @@ from starter.binaries import temporal_cli_path, test_server_path
 from worker import build_worker
 from workflows.names import SEARCH_ATTRIBUTE_TYPES
 
-_KEY_FACTORIES = {
+_KEY_FACTORIES: dict[str, Callable[[str], SearchAttributeKey[Any]]] = {
     "Keyword": SearchAttributeKey.for_keyword,
     "Int": SearchAttributeKey.for_int,
     "Datetime": SearchAttributeKey.for_datetime,

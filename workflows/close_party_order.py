@@ -8,6 +8,8 @@ process that originated the order, and returns a closure record. A repeated
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import AwareDatetime
@@ -138,12 +140,18 @@ class ClosePartyOrder:
             self._record(raw, str(error))
 
     def _record(self, raw: RawValue, error: str) -> None:
+        self.reject_signal(
+            names.ORDER_COMPLETED, [raw.payload.data.decode("utf-8", "replace")], error
+        )
+
+    def reject_signal(self, name: str, args: Sequence[Any], error: str) -> None:
+        """Record a signal that cannot be taken (see workflows/interceptors.py)."""
         self._rejected.append(
             RejectedMessage(
                 received_at=workflow.now(),
-                message=names.ORDER_COMPLETED,
+                message=name,
                 error=error,
-                payload=raw.payload.data.decode("utf-8", "replace")[:2000],
+                payload=json.dumps(list(args), default=str)[:2000],
             )
         )
 

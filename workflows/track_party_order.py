@@ -64,13 +64,6 @@ CLOSE_RETRY = RetryPolicy(
 # per run), even if the server never suggests it.
 MAX_HISTORY_EVENTS = 8_000
 
-# Continue-as-new need not wait for a moment with no notification in flight: those still
-# on their way are carried to the next run, which sends them again first thing (each keeps
-# its idempotency key, so receivers and the outbox drop a repeat). Without it a steady
-# stream of messages that cause notifications kept postponing continue-as-new, and the
-# history grew for as long as the stream lasted. See docs/versioning.md.
-CARRY_PENDING_PATCH = "carry-pending-notifications-on-continue-as-new"
-
 
 class PendingNotification(WireModel):
     """A notification still on its way when a run continued-as-new."""
@@ -80,7 +73,13 @@ class PendingNotification(WireModel):
 
 
 class ContinuedRun(WireModel):
-    """The input of a continued run since CARRY_PENDING_PATCH (before it: TrackerState)."""
+    """The input of a continued run: the whole state, and the notifications in flight.
+
+    Continue-as-new does not wait for a moment with no notification in flight (a steady
+    stream of messages would postpone it forever): those still on their way go over to
+    the next run, which sends them again first thing. Each keeps its idempotency key, so
+    the outbox and webhook receivers drop a repeat.
+    """
 
     state: TrackerState
     pending: list[PendingNotification] = Field(default_factory=list)
@@ -115,26 +114,23 @@ class TrackPartyOrder:
         self._start_error: str | None = None
         self._effects: list[Effect] = []
         self._wake = False
-        self._background: set[asyncio.Task[object]] = set()
         self._in_flight: dict[asyncio.Task[object], PendingNotification] = {}
         self._published: dict[str, Any] = {}
         self._details = ""
+        if workflow.info().continued_run_id is not None:
+            # A continued run gets the whole state of the previous one, and sends first
+            # the notifications that were still on their way. Should that input not
+            # validate (say, an older worker during a rolling deploy), this raises and
+            # fails only the workflow task, which a newer worker retries: the order lives.
+            continued = ContinuedRun.model_validate(_decode(raw))
+            self._tracker = PartyOrderTracker(continued.state)
+            self._effects = [_resume(pending) for pending in continued.pending]
+            return
         try:
-            payload = _decode(raw)
-            if workflow.info().continued_run_id is not None:
-                # A continued run gets the whole state of the previous one, and sends
-                # first the notifications that were still on their way.
-                if isinstance(payload, dict) and "state" in payload:
-                    continued = ContinuedRun.model_validate(payload)
-                    self._tracker = PartyOrderTracker(continued.state)
-                    self._effects = [_resume(pending) for pending in continued.pending]
-                else:  # continued by a worker from before CARRY_PENDING_PATCH
-                    self._tracker = PartyOrderTracker(TrackerState.model_validate(payload))
-            else:
-                spec = PartyOrderSpec.model_validate(payload)
-                self._tracker = PartyOrderTracker.start(
-                    spec, workflow.now(), tracking_id=workflow.info().first_execution_run_id
-                )
+            spec = PartyOrderSpec.model_validate(_decode(raw))
+            self._tracker = PartyOrderTracker.start(
+                spec, workflow.now(), tracking_id=workflow.info().first_execution_run_id
+            )
         except ValidationError as error:
             self._start_error = f"invalid party order: {describe_validation_error(error)}"
         except ValueError as error:
@@ -163,11 +159,8 @@ class TrackPartyOrder:
             if self._wake or self._effects:
                 continue
             if self._ready_to_continue_as_new():
-                # Every handler is synchronous and every effect has run: nothing is in
-                # flight, so the whole state goes over to the next run as it is.
-                workflow.continue_as_new(tracker.state)
-            if self._long_and_idle() and workflow.patched(CARRY_PENDING_PATCH):
-                # Only notifications are in flight: they go over with the state.
+                # Every message is handled and every effect has started: the state and
+                # the notifications still in flight go over to the next run.
                 pending = list(self._in_flight.values())
                 workflow.continue_as_new(ContinuedRun(state=tracker.state, pending=pending))
             now = workflow.now()
@@ -184,14 +177,6 @@ class TrackPartyOrder:
         return tracker.order
 
     def _ready_to_continue_as_new(self) -> bool:
-        """The history is long, and no notification or handler is still in flight.
-
-        Waiting for background notifications here, rather than blocking on them, keeps
-        deadlines watched while a slow channel retries.
-        """
-        return self._long_and_idle() and not self._background
-
-    def _long_and_idle(self) -> bool:
         """The history is long, every message is handled and every effect has started."""
         info = workflow.info()
         long = (
@@ -234,17 +219,15 @@ class TrackPartyOrder:
 
     def _in_background(self, work: Awaitable[object], pending: PendingNotification) -> None:
         task: asyncio.Task[object] = asyncio.ensure_future(work)
-        self._background.add(task)
         self._in_flight[task] = pending
         task.add_done_callback(self._background_done)
 
     def _background_done(self, task: asyncio.Task[object]) -> None:
-        self._background.discard(task)
         self._in_flight.pop(task, None)
 
     async def _settle_background(self) -> None:
-        while self._background:
-            await asyncio.gather(*self._background)
+        while self._in_flight:
+            await asyncio.gather(*self._in_flight)
 
     async def _deliver(self, notification: Notification) -> bool:
         try:
@@ -322,10 +305,14 @@ class TrackPartyOrder:
     @workflow.signal(dynamic=True)
     def unknown_signal(self, name: str, args: Sequence[RawValue]) -> None:
         """A signal with a name the contract does not know is recorded, not dropped."""
+        self.reject_signal(name, [_raw_text(arg) for arg in args], f"unknown message {name!r}")
+
+    def reject_signal(self, name: str, args: Sequence[Any], error: str) -> None:
+        """Record a signal that no handler can take (see workflows/interceptors.py)."""
         if self._tracker is None:
             return
-        text = json.dumps([_raw_text(arg) for arg in args])
-        self.tracker.reject(name, text, f"unknown message {name!r}", workflow.now())
+        text = json.dumps(list(args), default=str)
+        self.tracker.reject(name, text, error, workflow.now())
         self._wake = True
 
     @workflow.update(name=names.CHANGE_STATE)

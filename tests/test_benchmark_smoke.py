@@ -1,0 +1,86 @@
+"""The benchmark runs end to end and produces every figure (no timing is asserted here).
+
+A tiny run of ``python -m benchmarks.run``: three orders a round, twenty open orders, a
+three-day life. It starts its own dev server, test server and worker subprocesses.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from benchmarks.run import Config, figures, render, run_benchmark
+
+EXPECTED_FIGURES = {
+    "lifecycle.ordersPerSecond",
+    "lifecycle.baselinePerSecond",
+    "lifecycle.ratio",
+    "lifecycle.workerCpuMsPerOrder",
+    "lifecycle.baselineWorkerCpuMsPerOrder",
+    "lifecycle.serverCpuMsPerOrder",
+    "history.eventsPerLifecycle",
+    "history.baselineEventsPerLifecycle",
+    "history.eventsPerQuietCheckIn",
+    "longLife.maxRunEvents",
+    "longLife.maxRunBytes",
+    "longLife.maxCarriedStateBytes",
+    "longLife.runs",
+    "longLife.wallSeconds",
+    "scale.startsPerSecond",
+    "scale.workerPeakRssMiB",
+    "scale.signalToQueryP50Ms",
+    "scale.signalToQueryP99Ms",
+}
+
+
+async def test_a_tiny_benchmark_run_produces_every_figure(tmp_path: Path) -> None:
+    config = Config(
+        orders=3,
+        scale_orders=20,
+        concurrency=3,
+        rounds=1,
+        warmup=0,
+        long_life_days=3,
+        latency_samples=5,
+        json_path=tmp_path / "latest.json",
+    )
+    results = await run_benchmark(config)
+
+    by_key = {figure.key: figure for figure in results.figures}
+    assert set(by_key) == EXPECTED_FIGURES
+    for key in ("lifecycle.ordersPerSecond", "lifecycle.baselinePerSecond", "lifecycle.ratio"):
+        assert by_key[key].value > 0, key
+    for key in ("scale.startsPerSecond", "scale.signalToQueryP50Ms", "scale.workerPeakRssMiB"):
+        assert by_key[key].value > 0, key
+    assert by_key["scale.signalToQueryP99Ms"].value >= by_key["scale.signalToQueryP50Ms"].value
+
+    # Every lifecycle really ran: the order completed and its close process ran.
+    assert {r.kind for r in results.rounds} == {"orders", "baseline"}
+    assert all(r.orders == 3 for r in results.rounds)
+    assert results.orders_life.order.events > results.baseline_life.order.events > 0
+    assert results.orders_life.close.events > 0
+    assert results.orders_life.order.signals == 4
+
+    # A quiet check-in cycle was found and its events listed.
+    assert by_key["history.eventsPerQuietCheckIn"].value == len(results.quiet.event_types) > 0
+    assert "ActivityTaskScheduled" in results.quiet.event_types
+    assert "TimerFired" in results.quiet.event_types
+
+    # Three simulated days of hourly reports reached the order, which was delivered.
+    assert results.long.final_state == "completed"
+    assert results.long.reports == 72
+    assert results.long.answers >= 1
+    assert sum(run.signals for run in results.long.runs) == 72 + results.long.answers
+    assert by_key["longLife.maxRunEvents"].value > 0
+    assert by_key["longLife.maxRunBytes"].value > 0
+    assert by_key["longLife.runs"].value >= 1
+
+    # Every figure with a target says whether it was met; the JSON holds them all.
+    assert all(f.met is not None for f in results.figures if f.comparison is not None)
+    document = json.loads(config.json_path.read_text())
+    assert {f["key"] for f in document["figures"]} == EXPECTED_FIGURES
+    assert document["machine"]["cores"] >= 1
+    assert document["machine"]["temporalio"]
+    assert document["scale"]["latencySamples"] == 5
+    assert figures(results) == results.figures
+    assert "Lifecycle: orders / baseline" in render(results)
