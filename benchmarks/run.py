@@ -1,0 +1,494 @@
+"""Run the benchmark: ``python -m benchmarks.run [--orders N] [--scale-orders M] [--quick]``.
+
+Starts its own Temporal dev server and time-skipping test server (from PyPI), its own
+workers (in subprocesses where CPU or memory is measured), and measures:
+
+1. lifecycle throughput of orders against a logic-free baseline (same calls, same server,
+   same concurrency, alternating rounds), and the CPU each order costs;
+2. history economy: events per full lifecycle, and per quiet check-in cycle;
+3. long life: an order tracked for years (time-skipping) with daily check-ins and hourly
+   reports: the largest run of its continue-as-new chain, in events and bytes;
+4. scale: many open orders on one worker: start rate, worker peak memory, and
+   signal-to-query latency;
+
+then prints every figure against its target and writes them all as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import temporalio
+
+from benchmarks import procfs
+from benchmarks.lifecycle import (
+    BASELINE,
+    ORDERS,
+    LifecycleHistory,
+    Round,
+    lifecycle_history,
+    run_round,
+)
+from benchmarks.long_life import LongLife, QuietCheckIn, long_life, quiet_check_in
+from benchmarks.profiling import Profile, PySpy, summarize
+from benchmarks.report import Figure, machine_lines, progress, table, write_json
+from benchmarks.scale import MEBIBYTE, Scale, percentile, scale
+from benchmarks.servers import start_dev_server, start_time_skipping_server, target_of
+from benchmarks.worker_process import RUNNERS, WorkerProcess
+from starter.binaries import temporal_cli_path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+DEFAULT_JSON = RESULTS / "latest.json"
+
+# Targets (the issue "Performance: a benchmark against Temporal's own floor").
+TARGET_RATIO = 0.8
+TARGET_RUN_EVENTS = 10_000
+TARGET_RUN_BYTES = 4 * 1024 * 1024
+TARGET_WORKER_RSS_MB = 500
+
+
+@dataclass
+class Config:
+    orders: int = 200
+    scale_orders: int = 10_000
+    concurrency: int = 50
+    rounds: int = 3  # each round runs the baseline and the orders, in alternating order
+    warmup: int = 50
+    long_life_days: float = 3 * 365
+    latency_samples: int = 200
+    profile: bool = False
+    # "default" is the project's worker as it is; the others are experiments (worker_process).
+    workflow_runner: str = "default"
+    json_path: Path = DEFAULT_JSON
+
+    @classmethod
+    def quick(cls, **overrides: Any) -> Config:
+        values: dict[str, Any] = {
+            "orders": 100,
+            "scale_orders": 200,
+            "rounds": 1,
+            "warmup": 10,
+            "long_life_days": 28,
+            "latency_samples": 50,
+        }
+        values.update(overrides)
+        return cls(**values)
+
+
+@dataclass
+class Results:
+    config: Config
+    machine: dict[str, Any]
+    rounds: list[Round]
+    orders_life: LifecycleHistory
+    baseline_life: LifecycleHistory
+    quiet: QuietCheckIn
+    long: LongLife
+    scale: Scale
+    profile: Profile | None
+    wall_seconds: float
+    figures: list[Figure] = dataclasses.field(default_factory=list)
+
+    def rate(self, kind: str) -> float:
+        """Orders per second over all measured rounds of ``kind``."""
+        rounds = [r for r in self.rounds if r.kind == kind]
+        return sum(r.orders for r in rounds) / sum(r.seconds for r in rounds)
+
+    def cpu_ms(self, kind: str, what: str) -> float:
+        rounds = [r for r in self.rounds if r.kind == kind]
+        seconds = sum(getattr(r, f"{what}_cpu_seconds") for r in rounds)
+        return 1000 * seconds / sum(r.orders for r in rounds)
+
+    def to_json(self) -> dict[str, Any]:
+        config = dataclasses.asdict(self.config)
+        config["json_path"] = str(self.config.json_path)
+        return {
+            "benchmark": "party-order tracker against Temporal's own floor",
+            "finishedAt": datetime.now(UTC).isoformat(),
+            "wallSeconds": round(self.wall_seconds, 1),
+            "machine": self.machine,
+            "config": config,
+            "figures": [f.to_json() for f in self.figures],
+            "lifecycle": {
+                "ordersPerSecond": round(self.rate(ORDERS), 2),
+                "baselinePerSecond": round(self.rate(BASELINE), 2),
+                "rounds": [r.to_json() for r in self.rounds],
+                "ordersLifecycleHistory": self.orders_life.to_json(),
+                "baselineLifecycleHistory": self.baseline_life.to_json(),
+            },
+            "quietCheckIn": self.quiet.to_json(),
+            "longLife": self.long.to_json(),
+            "scale": self.scale.to_json(),
+            "profile": self.profile.to_json() if self.profile else None,
+        }
+
+
+def machine() -> dict[str, Any]:
+    info = procfs.machine()
+    info["python"] = platform.python_version()
+    info["temporalio"] = temporalio.__version__
+    try:
+        info["temporalCli"] = subprocess.run(
+            [temporal_cli_path(), "--version"], capture_output=True, text=True, timeout=30
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        info["temporalCli"] = "temporal CLI version unknown"
+    return info
+
+
+def figures(r: Results) -> list[Figure]:
+    orders, baseline = r.rate(ORDERS), r.rate(BASELINE)
+    longest, heaviest = r.long.largest_events, r.long.largest_bytes
+    latencies = r.scale.latencies_ms
+    quiet_floor = len(r.quiet.floor)
+    beyond = ", ".join(f"+{n} {name}" for name, n in r.quiet.extra.items()) or "none"
+    found = [
+        Figure("lifecycle.ordersPerSecond", "Lifecycle: orders/s", orders, "orders/s"),
+        Figure("lifecycle.baselinePerSecond", "Lifecycle: baseline/s", baseline, "orders/s"),
+        Figure(
+            "lifecycle.ratio",
+            "Lifecycle: orders / baseline",
+            round(orders / baseline, 3),
+            comparison=">=",
+            bound=TARGET_RATIO,
+            note=f"{r.config.orders} orders a round, {r.config.concurrency} at a time,"
+            f" {r.config.rounds} rounds of each kind",
+        ),
+        Figure(
+            "lifecycle.workerCpuMsPerOrder",
+            "Lifecycle: worker CPU per order",
+            round(r.cpu_ms(ORDERS, "worker"), 2),
+            "ms",
+            note=f"baseline {r.cpu_ms(BASELINE, 'worker'):.2f} ms",
+        ),
+        Figure(
+            "lifecycle.baselineWorkerCpuMsPerOrder",
+            "Lifecycle: baseline worker CPU per order",
+            round(r.cpu_ms(BASELINE, "worker"), 2),
+            "ms",
+        ),
+        Figure(
+            "lifecycle.serverCpuMsPerOrder",
+            "Lifecycle: dev server CPU per order",
+            round(r.cpu_ms(ORDERS, "server"), 2),
+            "ms",
+            note=f"baseline {r.cpu_ms(BASELINE, 'server'):.2f} ms",
+        ),
+        Figure(
+            "history.eventsPerLifecycle",
+            "History: events per lifecycle (order + close)",
+            r.orders_life.events,
+            "events",
+            note=f"{r.orders_life.order.events} + {r.orders_life.close.events}",
+        ),
+        Figure(
+            "history.baselineEventsPerLifecycle",
+            "History: baseline events per lifecycle",
+            r.baseline_life.events,
+            "events",
+            note=f"{r.baseline_life.order.events} + {r.baseline_life.close.events}",
+        ),
+        Figure(
+            "history.eventsPerQuietCheckIn",
+            "History: events per quiet check-in",
+            r.quiet.events,
+            "events",
+            comparison="<=",
+            bound=quiet_floor,
+            note=f"beyond one timer + one activity + their workflow tasks: {beyond}",
+        ),
+        Figure(
+            "longLife.maxRunEvents",
+            f"Long life ({r.long.simulated_days:g} days): largest run, events",
+            longest.events,
+            "events",
+            comparison="<=",
+            bound=TARGET_RUN_EVENTS,
+            note=f"{len(r.long.runs)} runs, {r.long.reports} reports",
+        ),
+        Figure(
+            "longLife.maxRunBytes",
+            f"Long life ({r.long.simulated_days:g} days): largest run, size",
+            round(heaviest.bytes / MEBIBYTE, 3),
+            "MiB",
+            comparison="<=",
+            bound=TARGET_RUN_BYTES / MEBIBYTE,
+        ),
+        Figure(
+            "longLife.maxCarriedStateBytes",
+            "Long life: largest state carried to a new run",
+            round(max(run.input_bytes for run in r.long.runs) / 1024, 1),
+            "KiB",
+        ),
+        Figure(
+            "longLife.runs",
+            "Long life: runs in the continue-as-new chain",
+            len(r.long.runs),
+        ),
+        Figure("longLife.wallSeconds", "Long life: wall time", round(r.long.wall_seconds, 1), "s"),
+        Figure(
+            "scale.startsPerSecond",
+            f"Scale ({r.scale.orders:,} open): starts/s",
+            round(r.scale.start_rate, 1),
+            "starts/s",
+        ),
+        Figure(
+            "scale.workerPeakRssMiB",
+            f"Scale ({r.scale.orders:,} open): worker peak RSS",
+            round(r.scale.worker_peak_rss_bytes / MEBIBYTE, 1),
+            "MiB",
+            comparison="<=",
+            bound=TARGET_WORKER_RSS_MB,
+        ),
+        Figure(
+            "scale.signalToQueryP50Ms",
+            "Scale: signal-to-query latency p50",
+            round(percentile(latencies, 0.5), 2),
+            "ms",
+        ),
+        Figure(
+            "scale.signalToQueryP99Ms",
+            "Scale: signal-to-query latency p99",
+            round(percentile(latencies, 0.99), 2),
+            "ms",
+            note=f"{len(latencies)} samples",
+        ),
+    ]
+    return found
+
+
+async def _lifecycle(
+    config: Config, workdir: Path
+) -> tuple[list[Round], LifecycleHistory, LifecycleHistory, Profile | None, Scale]:
+    progress("starting the Temporal dev server")
+    env = await start_dev_server()
+    try:
+        client, target = env.client, target_of(env)
+        tag = uuid.uuid4().hex[:6]
+        counter = iter(range(10**9))
+
+        def ids(count: int) -> list[str]:
+            return [f"B{tag}-{next(counter)}" for _ in range(count)]
+
+        async with (
+            WorkerProcess(
+                target=target,
+                task_queue=f"bench-orders-{tag}",
+                kind=ORDERS,
+                outbox=workdir / "orders-outbox.jsonl",
+                log_path=workdir / "orders-worker.log",
+                workflow_runner=config.workflow_runner,
+            ) as orders_worker,
+            WorkerProcess(
+                target=target,
+                task_queue=f"bench-baseline-{tag}",
+                kind=BASELINE,
+                outbox=workdir / "baseline-outbox.jsonl",
+                log_path=workdir / "baseline-worker.log",
+                workflow_runner=config.workflow_runner,
+            ) as baseline_worker,
+        ):
+            workers = {ORDERS: orders_worker, BASELINE: baseline_worker}
+            if config.warmup:
+                progress(f"warm-up: {config.warmup} orders of each kind")
+                for kind, worker in workers.items():
+                    await run_round(client, worker, kind, ids(config.warmup), config.concurrency)
+            rounds: list[Round] = []
+            last: dict[str, str] = {}
+            for number in range(config.rounds):
+                order = (BASELINE, ORDERS) if number % 2 == 0 else (ORDERS, BASELINE)
+                for kind in order:
+                    batch = ids(config.orders)
+                    result = await run_round(client, workers[kind], kind, batch, config.concurrency)
+                    progress(
+                        f"round {number + 1} {kind}: {result.orders} in {result.seconds:.1f}s"
+                        f" = {result.rate:.1f}/s"
+                    )
+                    rounds.append(result)
+                    last[kind] = batch[-1]
+            orders_life = await lifecycle_history(client, ORDERS, last[ORDERS])
+            baseline_life = await lifecycle_history(client, BASELINE, last[BASELINE])
+            profile = None
+            if config.profile:
+                if PySpy.available():
+                    progress("profiling the orders worker with py-spy (not counted)")
+                    output = config.json_path.parent / "worker-profile.collapsed.txt"
+                    async with PySpy(orders_worker.pid, output):
+                        await run_round(
+                            client, orders_worker, ORDERS, ids(config.orders), config.concurrency
+                        )
+                    profile = summarize(output)
+                else:
+                    progress("py-spy is not installed (pip install py-spy): no profile")
+        progress(f"scale: {config.scale_orders:,} open orders on one worker")
+        scaled = await scale(
+            client,
+            target=target,
+            workdir=workdir,
+            orders=config.scale_orders,
+            concurrency=config.concurrency,
+            samples=config.latency_samples,
+            workflow_runner=config.workflow_runner,
+        )
+        return rounds, orders_life, baseline_life, profile, scaled
+    finally:
+        await env.shutdown()
+
+
+async def _time_skipping(config: Config, workdir: Path) -> tuple[QuietCheckIn, LongLife]:
+    progress("starting the time-skipping test server")
+    env = await start_time_skipping_server()
+    try:
+        quiet = await quiet_check_in(env, workdir / "quiet-outbox.jsonl")
+        progress(f"long life: {config.long_life_days:g} simulated days of hourly reports")
+        long = await long_life(
+            env,
+            workdir / "long-outbox.jsonl",
+            days=config.long_life_days,
+            timeout=max(600.0, 2 * config.long_life_days),
+        )
+        return quiet, long
+    finally:
+        await env.shutdown()
+
+
+async def run_benchmark(config: Config) -> Results:
+    """Run every measurement; write the JSON to ``config.json_path`` and return it all."""
+    began = time.perf_counter()
+    info = machine()
+    with tempfile.TemporaryDirectory(prefix="party-orders-bench-") as folder:
+        workdir = Path(folder)
+        rounds, orders_life, baseline_life, profile, scaled = await _lifecycle(config, workdir)
+        quiet, long = await _time_skipping(config, workdir)
+    results = Results(
+        config=config,
+        machine=info,
+        rounds=rounds,
+        orders_life=orders_life,
+        baseline_life=baseline_life,
+        quiet=quiet,
+        long=long,
+        scale=scaled,
+        profile=profile,
+        wall_seconds=time.perf_counter() - began,
+    )
+    results.figures = figures(results)
+    write_json(config.json_path, results.to_json())
+    return results
+
+
+def render(results: Results) -> str:
+    parts = [machine_lines(results.machine)]
+    if results.config.workflow_runner != "default":
+        parts.append(f"Experiment: workflow runner {results.config.workflow_runner!r}")
+    parts += ["", table(results.figures), ""]
+    notes = [f"  {f.label}: {f.note}" for f in results.figures if f.note]
+    if notes:
+        parts += ["Notes:", *notes, ""]
+    parts.append(f"Quiet check-in cycle: {' '.join(results.quiet.event_types)}")
+    if results.profile:
+        parts += ["", results.profile.text()]
+    parts += ["", f"JSON: {results.config.json_path}"]
+    return "\n".join(parts)
+
+
+def parse(argv: list[str] | None = None) -> Config:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.run",
+        description="Benchmark the party-order tracker against Temporal's own floor.",
+    )
+    parser.add_argument("--orders", type=int, help="orders per lifecycle round (default 200)")
+    parser.add_argument(
+        "--scale-orders", type=int, help="open orders for the scale test (default 10,000)"
+    )
+    parser.add_argument("--concurrency", type=int, help="orders in flight at once (default 50)")
+    parser.add_argument("--rounds", type=int, help="lifecycle rounds per kind (default 3)")
+    parser.add_argument("--long-life-days", type=float, help="simulated days (default 1095)")
+    parser.add_argument("--latency-samples", type=int, help="signal-to-query samples (200)")
+    parser.add_argument("--quick", action="store_true", help="a smaller run in about two minutes")
+    parser.add_argument(
+        "--profile", action="store_true", help="also profile the orders worker with py-spy"
+    )
+    parser.add_argument(
+        "--workflow-runner",
+        choices=RUNNERS,
+        default="default",
+        help="an experiment: the SDK sandbox as the project uses it (default), with the"
+        " project's modules passed through, or no sandbox (applies to every worker)",
+    )
+    parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help="where to write JSON")
+    args = parser.parse_args(argv)
+    overrides: dict[str, Any] = {
+        name: value
+        for name, value in {
+            "orders": args.orders,
+            "scale_orders": args.scale_orders,
+            "concurrency": args.concurrency,
+            "rounds": args.rounds,
+            "long_life_days": args.long_life_days,
+            "latency_samples": args.latency_samples,
+        }.items()
+        if value is not None
+    }
+    overrides.update(
+        profile=args.profile, json_path=args.json, workflow_runner=args.workflow_runner
+    )
+    return Config.quick(**overrides) if args.quick else Config(**overrides)
+
+
+@contextlib.contextmanager
+def servers_output_to(path: Path) -> Iterator[None]:
+    """Send what the servers print (they inherit file descriptors 1 and 2) to ``path``.
+
+    Python's own ``sys.stdout`` and ``sys.stderr`` keep going where they went before.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    original = sys.stdout, sys.stderr
+    sys.stdout = open(saved[0], "w", buffering=1, closefd=False)  # noqa: SIM115
+    sys.stderr = open(saved[1], "w", buffering=1, closefd=False)  # noqa: SIM115
+    with path.open("ab") as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        sys.stdout, sys.stderr = original
+        os.close(saved[0])
+        os.close(saved[1])
+
+
+def main(argv: list[str] | None = None) -> None:
+    config = parse(argv)
+    log = config.json_path.parent / "servers.log"
+    with servers_output_to(log):
+        progress(f"server and worker output: {log}")
+        results = asyncio.run(run_benchmark(config))
+    print(render(results))
+    print()
+    print(config.json_path.read_text())
+
+
+if __name__ == "__main__":
+    main()
