@@ -1,0 +1,173 @@
+"""The contract from the `temporal` CLI: every payload accepted exactly as written.
+
+An operator with nothing but the Temporal CLI starts an order with the contract's JSON,
+sends progress, a change request and its resolution, holds and resumes it, queries it and
+delivers it; the close process runs. The README's Web UI queries find the right orders.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from temporalio.client import Client
+
+from starter.binaries import temporal_cli_path
+from tests.conftest import unique
+from tests.test_track_workflow import iso, order_json
+from workflows.close_party_order import ClosureRecord
+from workflows.model import PartyOrder, close_workflow_id, track_workflow_id
+
+
+def temporal(address: str, *args: str) -> str:
+    """Run the real Temporal CLI against the test server; fail with its output if it fails."""
+    done = subprocess.run(
+        [temporal_cli_path(), *args, "--address", address, "--namespace", "default"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, f"temporal {' '.join(args)}: {done.stderr or done.stdout}"
+    return done.stdout
+
+
+async def run_cli(address: str, *args: str) -> str:
+    return await asyncio.to_thread(temporal, address, *args)
+
+
+async def query_order(address: str, workflow_id: str) -> dict[str, Any]:
+    out = await run_cli(
+        address, "workflow", "query", "--workflow-id", workflow_id, "--type", "get_order",
+        "-o", "json",
+    )  # fmt: skip
+    result = json.loads(out)
+    return result["queryResult"][0] if "queryResult" in result else result
+
+
+async def eventually_listed(address: str, query: str, expected: set[str]) -> None:
+    deadline = asyncio.get_running_loop().time() + 30
+    while True:
+        out = await run_cli(address, "workflow", "list", "--query", query, "-o", "json")
+        found = {w["execution"]["workflowId"] for w in json.loads(out or "[]")}
+        if found == expected:
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"{query}: found {found}, expected {expected}")
+        await asyncio.sleep(0.5)
+
+
+async def test_an_order_driven_only_by_the_temporal_cli(
+    dev_client: Client, dev_address: str, dev_task_queue: str
+) -> None:
+    now = datetime.now(UTC)
+    order_id = unique()
+    workflow_id = track_workflow_id(order_id)
+    order = order_json(order_id, now)
+    await run_cli(
+        dev_address, "workflow", "start", "--type", "TrackPartyOrder",
+        "--task-queue", dev_task_queue, "--workflow-id", workflow_id,
+        "--input", json.dumps(order),
+    )  # fmt: skip
+
+    def signal(name: str, payload: dict[str, Any]) -> Any:
+        return run_cli(
+            dev_address, "workflow", "signal", "--workflow-id", workflow_id,
+            "--name", name, "--input", json.dumps(payload),
+        )  # fmt: skip
+
+    await signal(
+        "report_progress", {"requestId": "r-1", "percentComplete": 20, "note": "survey booked"}
+    )
+    new_date = iso(now + timedelta(days=130))
+    await signal(
+        "request_change",
+        {"requestId": "CR-1", "origin": "party", "kind": "requested", "reason": "permit",
+         "changes": {"expectedCompletionDate": new_date}},
+    )  # fmt: skip
+    await signal(
+        "resolve_change",
+        {
+            "requestId": "res-1",
+            "changeRequestId": "CR-1",
+            "decision": "accepted",
+            "resolvedBy": "SO",
+        },
+    )
+    for state in ("held", "inProgress"):
+        await run_cli(
+            dev_address, "workflow", "update", "execute", "--workflow-id", workflow_id,
+            "--name", "change_state", "--input", json.dumps({"state": state, "reason": "cli"}),
+        )  # fmt: skip
+    await signal("check_in_now", {"requestedBy": "operator"})
+
+    seen = await query_order(dev_address, workflow_id)
+    assert seen["state"] == "inProgress"
+    assert seen["percentComplete"] == 20
+    assert seen["changeRequests"][0]["status"] == "accepted"
+    assert seen["expectedCompletionDate"] == new_date
+    assert seen["checkIns"]["sent"] >= 1
+    assert [s["to"] for s in seen["stateHistory"]] == [
+        "acknowledged", "inProgress", "held", "inProgress",
+    ]  # fmt: skip
+    assert seen["rejectedMessageCount"] == 0, seen
+
+    await signal("report_progress", {"requestId": "r-2", "delivered": True})
+    final = await dev_client.get_workflow_handle(workflow_id, result_type=PartyOrder).result()
+    assert final.state == "completed"
+    closure = await dev_client.get_workflow_handle(
+        close_workflow_id(order_id), result_type=ClosureRecord
+    ).result()
+    assert closure.order_id == order_id and closure.party_notified
+
+
+async def test_the_readme_queries_find_the_right_orders(
+    dev_client: Client, dev_address: str, dev_task_queue: str
+) -> None:
+    now = datetime.now(UTC)
+    party = unique("PARTY")
+    process = unique("process")
+    soon, later = unique(), unique()
+    started = []
+    for order_id, due_in in ((soon, timedelta(days=3)), (later, timedelta(days=40))):
+        order = order_json(order_id, now, milestones=[])
+        order["party"]["id"] = party
+        order["originatingProcess"]["name"] = process if order_id == soon else "other"
+        order["expectedCompletionDate"] = iso(now + due_in)
+        started.append(
+            await dev_client.start_workflow(
+                "TrackPartyOrder", order, id=track_workflow_id(order_id), task_queue=dev_task_queue
+            )
+        )
+    try:
+        both = {track_workflow_id(soon), track_workflow_id(later)}
+        await eventually_listed(dev_address, f'PartyId = "{party}"', both)
+        await eventually_listed(
+            dev_address,
+            f'OriginatingProcess = "{process}" AND PartyId = "{party}"',
+            {track_workflow_id(soon)},
+        )
+        week = (iso(now), iso(now + timedelta(days=7)))
+        await eventually_listed(
+            dev_address,
+            f'PartyOrderDueDate BETWEEN "{week[0]}" AND "{week[1]}"'
+            f' AND ExecutionStatus = "Running" AND PartyId = "{party}"',
+            {track_workflow_id(soon)},
+        )
+        # Due within the warning lead time: the first is a hazard, the second is not.
+        await eventually_listed(
+            dev_address,
+            f'PartyOrderJeopardy IN ("hazard", "critical") AND ExecutionStatus = "Running"'
+            f' AND PartyId = "{party}"',
+            {track_workflow_id(soon)},
+        )
+        await eventually_listed(
+            dev_address,
+            f'PartyOrderState IN ("held", "pending") AND PartyId = "{party}"',
+            set(),
+        )
+    finally:
+        for handle in started:
+            await handle.terminate(reason="test finished")
