@@ -194,7 +194,8 @@ def figures(r: Results) -> list[Figure]:
             "History: events per lifecycle (order + close)",
             r.orders_life.events,
             "events",
-            note=f"{r.orders_life.order.events} + {r.orders_life.close.events}",
+            note=f"{r.orders_life.order.events} + {r.orders_life.close.events}"
+            " (the last order of the last round)",
         ),
         Figure(
             "history.baselineEventsPerLifecycle",
@@ -219,7 +220,8 @@ def figures(r: Results) -> list[Figure]:
             "events",
             comparison="<=",
             bound=TARGET_RUN_EVENTS,
-            note=f"{len(r.long.runs)} runs, {r.long.reports} reports",
+            note=f"{len(r.long.runs)} runs, {r.long.reports} reports + {r.long.answers} answers;"
+            f" time-skipping stalls released: {r.long.stalls_released}",
         ),
         Figure(
             "longLife.maxRunBytes",

@@ -8,6 +8,7 @@ process that originated the order, and returns a closure record. A repeated
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -65,30 +66,33 @@ class ClosePartyOrder:
             "completionDate": iso(order.completion_date) if order.completion_date else None,
             "reference": order.originating_process.reference,
         }
-        party_told = await self._notify(
-            Notification(
-                idempotency_key=notification_key(order, "closure/party"),
-                order_id=order.id,
-                recipient_kind="party",
-                recipient=order.party.id,
-                kind="orderClosed",
-                subject=f"Order {order.id} is closed",
-                occurred_at=now,
-                webhook_url=order.party.webhook_url,
-                body=body,
-            )
-        )
-        process_told = await self._notify(
-            Notification(
-                idempotency_key=notification_key(order, "closure/originatingProcess"),
-                order_id=order.id,
-                recipient_kind="originatingProcess",
-                recipient=order.originating_process.name,
-                kind="orderClosed",
-                subject=f"Party order {order.id} is delivered and closed",
-                occurred_at=now,
-                body=body,
-            )
+        # Both notices go out at once: neither depends on the other.
+        party_told, process_told = await asyncio.gather(
+            self._notify(
+                Notification(
+                    idempotency_key=notification_key(order, "closure/party"),
+                    order_id=order.id,
+                    recipient_kind="party",
+                    recipient=order.party.id,
+                    kind="orderClosed",
+                    subject=f"Order {order.id} is closed",
+                    occurred_at=now,
+                    webhook_url=order.party.webhook_url,
+                    body=body,
+                )
+            ),
+            self._notify(
+                Notification(
+                    idempotency_key=notification_key(order, "closure/originatingProcess"),
+                    order_id=order.id,
+                    recipient_kind="originatingProcess",
+                    recipient=order.originating_process.name,
+                    kind="orderClosed",
+                    subject=f"Party order {order.id} is delivered and closed",
+                    occurred_at=now,
+                    body=body,
+                )
+            ),
         )
         return ClosureRecord(
             order_id=order.id,

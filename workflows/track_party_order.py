@@ -13,10 +13,9 @@ A thin durable shell around ``PartyOrderTracker``:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from collections.abc import Awaitable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -39,7 +38,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.messages import StateChangeRequest, describe_validation_error
     from workflows.model import PartyOrder, PartyOrderSpec, WireModel
-    from workflows.schedule import next_due
+    from workflows.schedule import Deadline, next_due
     from workflows.tracker import PartyOrderTracker, TrackerState
     from workflows.visibility import changed_pairs, details_markdown, search_attribute_values
 
@@ -115,6 +114,8 @@ class TrackPartyOrder:
         self._effects: list[Effect] = []
         self._wake = False
         self._in_flight: dict[asyncio.Task[object], PendingNotification] = {}
+        self._timer: asyncio.Future[None] | None = None
+        self._timer_at: datetime | None = None
         self._published: dict[str, Any] = {}
         self._details = ""
         if workflow.info().continued_run_id is not None:
@@ -152,38 +153,69 @@ class TrackPartyOrder:
         while True:
             self._wake = False
             self._effects += tracker.advance(workflow.now())
+            if self._ready_to_continue_as_new():
+                # Every message is handled: the state, the notifications in flight and
+                # those not yet sent go over to the next run, which sends them.
+                pending = [*self._in_flight.values(), *map(_pending, self._effects)]
+                workflow.continue_as_new(ContinuedRun(state=tracker.state, pending=pending))
             await self._run_effects()
             self._publish()
             if tracker.order.is_final:
                 break
             if self._wake or self._effects:
                 continue
-            if self._ready_to_continue_as_new():
-                # Every message is handled and every effect has started: the state and
-                # the notifications still in flight go over to the next run.
-                pending = list(self._in_flight.values())
-                workflow.continue_as_new(ContinuedRun(state=tracker.state, pending=pending))
-            now = workflow.now()
-            due = next_due(tracker.order, now)
-            # When the deadline comes first, the next advance() handles it.
-            with contextlib.suppress(TimeoutError):
-                await workflow.wait_condition(
-                    lambda: self._wake or bool(self._effects) or self._ready_to_continue_as_new(),
-                    timeout=(due.at - now) if due else None,
-                    timeout_summary=due.what if due else None,
+            self._plan_timer(next_due(tracker.order, workflow.now()))
+            await workflow.wait_condition(
+                lambda: (
+                    self._wake
+                    or bool(self._effects)
+                    or self._deadline_reached()
+                    or self._ready_to_continue_as_new()
                 )
+            )
+        self._plan_timer(None)
         await self._settle_background()
         self._publish()
         return tracker.order
 
     def _ready_to_continue_as_new(self) -> bool:
-        """The history is long, every message is handled and every effect has started."""
+        """The history is long, every message is handled, and what is left to do is only
+        notifications (cancellation and closing run to their end in this run)."""
         info = workflow.info()
         long = (
             info.is_continue_as_new_suggested()
             or info.get_current_history_length() > MAX_HISTORY_EVENTS
         )
-        return long and not self._effects and not self._wake and workflow.all_handlers_finished()
+        return (
+            long
+            and not self._wake
+            and workflow.all_handlers_finished()
+            and all(isinstance(e, Notify | ForwardChangeRequest) for e in self._effects)
+        )
+
+    # ------------------------------------------------------------------ the deadline timer
+
+    def _plan_timer(self, due: Deadline | None) -> None:
+        """Keep one durable timer for the next deadline; replace it only when that moves.
+
+        Most messages leave the next deadline where it was: keeping the timer saves a
+        TimerCanceled and a TimerStarted event per message.
+        """
+        if self._timer is not None and due is not None and self._timer_at == due.at:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer, self._timer_at = None, None
+        if due is not None:
+            delay = due.at - workflow.now()
+            self._timer = asyncio.ensure_future(workflow.sleep(delay, summary=due.what))
+            self._timer_at = due.at
+
+    def _deadline_reached(self) -> bool:
+        if self._timer is None or not self._timer.done():
+            return False
+        self._timer, self._timer_at = None, None  # fired: the next advance() handles it
+        return True
 
     # ------------------------------------------------------------------ effects
 
@@ -340,6 +372,17 @@ class TrackPartyOrder:
     @workflow.query(name=names.GET_ORDER)
     def get_order(self) -> PartyOrder:
         return self.tracker.order
+
+
+def _pending(effect: Effect) -> PendingNotification:
+    """A notification effect not yet started, as carried over continue-as-new."""
+    assert isinstance(effect, Notify | ForwardChangeRequest)
+    change_request_id = (
+        effect.change_request_id if isinstance(effect, ForwardChangeRequest) else None
+    )
+    return PendingNotification(
+        notification=effect.notification, change_request_id=change_request_id
+    )
 
 
 def _resume(pending: PendingNotification) -> Effect:
