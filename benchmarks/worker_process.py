@@ -34,10 +34,10 @@ RUNNERS = ("default", "passthrough", "unsandboxed")
 
 
 def workflow_runner(name: str) -> Any:
-    """An experiment with the SDK's workflow sandbox (the project's worker uses the default).
+    """An experiment with the SDK's workflow sandbox (``default``: as ``build_worker`` sets it).
 
-    ``passthrough``: the sandbox stays, but the project's own modules are imported once
-    instead of again for every workflow run. ``unsandboxed``: no sandbox at all.
+    ``passthrough``: the benchmark's own modules pass through the sandbox too (the
+    project's already do). ``unsandboxed``: no sandbox at all.
     """
     from temporalio.worker import UnsandboxedWorkflowRunner
     from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
