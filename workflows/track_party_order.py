@@ -224,18 +224,9 @@ class TrackPartyOrder:
         while self._effects:
             effect = self._effects.pop(0)
             if isinstance(effect, Notify):
-                self._in_background(
-                    self._deliver(effect.notification),
-                    PendingNotification(notification=effect.notification),
-                )
+                self._in_background(self._deliver(effect.notification), _pending(effect))
             elif isinstance(effect, ForwardChangeRequest):
-                self._in_background(
-                    self._forward(effect),
-                    PendingNotification(
-                        notification=effect.notification,
-                        change_request_id=effect.change_request_id,
-                    ),
-                )
+                self._in_background(self._forward(effect), _pending(effect))
             elif isinstance(effect, CancelAfterNotice):
                 # pendingCancellation lasts while the party is told, then it takes effect.
                 await self._deliver(effect.notification)
