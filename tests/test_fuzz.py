@@ -24,6 +24,7 @@ holds a failed workflow task.
     python -m pytest tests/test_fuzz.py -q                        # 150 messages, CI
     FUZZ_MESSAGES=3000 python -m pytest tests/test_fuzz.py -q -s  # a few thousand
     FUZZ_SEED=1234 ...                                            # replay one sequence
+    FUZZ_SEED=random ...                                          # a new random sequence
 
 The seed is printed with the figures (``-s``) and named in every failure.
 """
@@ -75,7 +76,10 @@ from workflows.model import (
 from workflows.states import can_transition
 
 MESSAGES = int(os.environ.get("FUZZ_MESSAGES", "150"))
-SEED = int(os.environ.get("FUZZ_SEED", str(random.randrange(2**32))))
+# CI replays one fixed sequence, so a run is reproducible and never fails by the luck of
+# the draw; FUZZ_SEED=random explores a new sequence (its seed is printed).
+_SEED_SETTING = os.environ.get("FUZZ_SEED", "2640367198")
+SEED = random.randrange(2**32) if _SEED_SETTING == "random" else int(_SEED_SETTING)
 SIGNALS = [
     names.REPORT_PROGRESS,
     names.REQUEST_CHANGE,
