@@ -254,11 +254,22 @@ async def test_a_stream_of_signals_is_applied_exactly_once_across_many_runs(
             await send(names.RESOLVE_CHANGE, resolution, "late repeat")
         assert sum(sent.values()) >= 290
 
+        seen_forwarded: set[str] = set()
+
         async def forwarded() -> bool:
             order = await get(handle)
+            # What a reader saw never steps back, also while a run hands over to the next.
+            stepped_back = [
+                c.id
+                for c in order.change_requests
+                if c.id in seen_forwarded and c.status == "received"
+            ]
+            assert not stepped_back, f"forwarded, then received again: {stepped_back}"
+            seen_forwarded.update(c.id for c in order.change_requests if c.status != "received")
             return all(c.status != "received" for c in order.change_requests)
 
         await eventually(forwarded)
+        await forwarded()
         order = await get(handle)
 
         # Every invalid message recorded once, and only those.

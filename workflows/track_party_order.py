@@ -118,6 +118,8 @@ class TrackPartyOrder:
         self._timer_at: datetime | None = None
         self._published: dict[str, Any] = {}
         self._details = ""
+        # The order as handed to the next run, once this run has decided to continue.
+        self._handed_over: PartyOrder | None = None
         if workflow.info().continued_run_id is not None:
             # A continued run gets the whole state of the previous one, and sends first
             # the notifications that were still on their way. Should that input not
@@ -157,7 +159,13 @@ class TrackPartyOrder:
                 # Every message is handled: the state, the notifications in flight and
                 # those not yet sent go over to the next run, which sends them.
                 pending = [*self._in_flight.values(), *map(_pending, self._effects)]
-                workflow.continue_as_new(ContinuedRun(state=tracker.state, pending=pending))
+                carried = ContinuedRun(state=tracker.state.model_copy(deep=True), pending=pending)
+                # Until the server closes this run, queries still reach it, and work it
+                # already started may finish here (a notification delivered in the same
+                # workflow task). Answer them with what the next run starts from, so a
+                # reader never sees the order step back when the next run takes over.
+                self._handed_over = carried.state.order
+                workflow.continue_as_new(carried)
             await self._run_effects()
             self._publish()
             if tracker.order.is_final:
@@ -362,6 +370,8 @@ class TrackPartyOrder:
 
     @workflow.query(name=names.GET_ORDER)
     def get_order(self) -> PartyOrder:
+        if self._handed_over is not None:
+            return self._handed_over
         return self.tracker.order
 
 
