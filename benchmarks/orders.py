@@ -5,9 +5,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-
-def iso(instant: datetime) -> str:
-    return instant.isoformat().replace("+00:00", "Z")
+from starter.samples import example_order
+from workflows.jeopardy import iso
 
 
 def duration(value: timedelta) -> str:
@@ -27,41 +26,20 @@ def order_payload(
     tracking_policy: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The contract's example start input, with its dates placed after ``now``."""
-    if milestones is None:
-        milestones = [("survey", now + timedelta(days=20))]
-    policy: dict[str, Any] = {
-        "checkInInterval": "P7D",
-        "responseWindow": "P2D",
-        "unansweredCheckInLimit": 2,
-        "warningLeadTime": "P3D",
-        "changeResolutionWindow": "P2D",
-        "escalation": [
-            {"level": 1, "after": "PT0S", "notify": "order-manager"},
-            {"level": 2, "after": "P1D", "notify": "operations-lead"},
-            {"level": 3, "after": "P3D", "notify": "executive-sponsor"},
-        ],
-    }
-    policy.update(tracking_policy or {})
-    return {
-        "id": order_id,
-        "description": "10G backhaul circuit for site 42",
-        "party": {
-            "id": party_id,
-            "name": "Acme Networks",
-            "role": "supplier",
-            "contactEmail": "orders@acme.example",
-            "webhookUrl": None,
-        },
-        "originatingProcess": {"name": "service-order-handling", "reference": "SO-77"},
-        "orderItems": [{"id": "1", "description": "10G circuit", "quantity": 1}],
-        "requestedCompletionDate": iso(now + due_in + timedelta(days=10)),
-        "expectedCompletionDate": iso(now + due_in),
-        "milestones": [
+    order = example_order(
+        order_id,
+        now,
+        party_id=party_id,
+        expected_in=due_in,
+        requested_in=due_in + timedelta(days=10),
+    )
+    if milestones is not None:
+        order["milestones"] = [
             {"id": mid, "name": f"Milestone {mid}", "milestoneDate": iso(when)}
             for mid, when in milestones
-        ],
-        "trackingPolicy": policy,
-    }
+        ]
+    order["trackingPolicy"].update(tracking_policy or {})
+    return order
 
 
 def lifecycle_reports(order_id: str) -> list[dict[str, Any]]:

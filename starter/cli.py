@@ -374,24 +374,31 @@ async def cmd_list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _given(fields: dict[str, Any]) -> dict[str, Any]:
+    """A message of the fields given on the command line: options left out (None) are
+    left out of the message too, so the contract's defaults apply."""
+    return {name: value for name, value in fields.items() if value is not None}
+
+
 async def cmd_progress(args: argparse.Namespace) -> int:
-    report: dict[str, Any] = {"source": args.source}
-    if args.percent is not None:
-        report["percentComplete"] = args.percent
+    milestones = None
     if args.milestone:
         milestones = []
         for text in args.milestone:
             milestone_id, status = _pair(text, "--milestone")
             milestones.append({"id": milestone_id, "status": status or "completed"})
-        report["milestones"] = milestones
-    if args.expected_date:
-        report["expectedCompletionDate"] = _instant(args.expected_date, "--expected-date")
-    if args.delivered:
-        report["delivered"] = True
-    if args.note is not None:
-        report["note"] = args.note
-    if args.request_id:
-        report["requestId"] = args.request_id
+    expected = _instant(args.expected_date, "--expected-date") if args.expected_date else None
+    report = _given(
+        {
+            "source": args.source,
+            "percentComplete": args.percent,
+            "milestones": milestones,
+            "expectedCompletionDate": expected,
+            "delivered": True if args.delivered else None,
+            "note": args.note,
+            "requestId": args.request_id or None,
+        }
+    )
     client = await _client()
     request_id = await client.report_progress(args.order_id, report, confirm=True)
     _print(
@@ -420,15 +427,16 @@ async def cmd_change(args: argparse.Namespace) -> int:
                 }
             )
         changes["milestones"] = milestones
-    message: dict[str, Any] = {
-        "origin": args.origin,
-        "kind": "forced" if args.forced else "requested",
-        "changes": changes,
-        # A short id a person can type into `resolve` (it becomes the change request's id).
-        "requestId": args.request_id or f"CR-{uuid.uuid4().hex[:8]}",
-    }
-    if args.reason is not None:
-        message["reason"] = args.reason
+    message = _given(
+        {
+            "origin": args.origin,
+            "kind": "forced" if args.forced else "requested",
+            "reason": args.reason,
+            "changes": changes,
+            # A short id a person can type into `resolve` (it becomes the change request's id).
+            "requestId": args.request_id or f"CR-{uuid.uuid4().hex[:8]}",
+        }
+    )
     client = await _client()
     change_id = await client.request_change(args.order_id, message, confirm=True)
     _print(f"Change request {change_id} recorded on {args.order_id}; resolve it with:")
@@ -437,16 +445,15 @@ async def cmd_change(args: argparse.Namespace) -> int:
 
 
 async def cmd_resolve(args: argparse.Namespace) -> int:
-    resolution: dict[str, Any] = {
-        "changeRequestId": args.change_id,
-        "decision": "accepted" if args.accept else "rejected",
-    }
-    if args.by is not None:
-        resolution["resolvedBy"] = args.by
-    if args.note is not None:
-        resolution["note"] = args.note
-    if args.request_id:
-        resolution["requestId"] = args.request_id
+    resolution = _given(
+        {
+            "changeRequestId": args.change_id,
+            "decision": "accepted" if args.accept else "rejected",
+            "resolvedBy": args.by,
+            "note": args.note,
+            "requestId": args.request_id or None,
+        }
+    )
     client = await _client()
     await client.resolve_change(args.order_id, resolution, confirm=True)
     _print(
@@ -457,9 +464,9 @@ async def cmd_resolve(args: argparse.Namespace) -> int:
 
 
 async def cmd_state(args: argparse.Namespace) -> int:
-    request: dict[str, Any] = {"state": args.state, "reason": args.reason}
-    if args.request_id:
-        request["requestId"] = args.request_id
+    request = _given(
+        {"state": args.state, "reason": args.reason, "requestId": args.request_id or None}
+    )
     client = await _client()
     order = await client.change_state(args.order_id, request)
     _print(
@@ -470,11 +477,9 @@ async def cmd_state(args: argparse.Namespace) -> int:
 
 
 async def cmd_cancel(args: argparse.Namespace) -> int:
-    request: dict[str, Any] = {"reason": args.reason}
-    if args.by is not None:
-        request["requestedBy"] = args.by
-    if args.request_id:
-        request["requestId"] = args.request_id
+    request = _given(
+        {"reason": args.reason, "requestedBy": args.by, "requestId": args.request_id or None}
+    )
     client = await _client()
     await client.cancel(args.order_id, request, confirm=True)
     _print(
@@ -485,11 +490,7 @@ async def cmd_cancel(args: argparse.Namespace) -> int:
 
 
 async def cmd_check_in(args: argparse.Namespace) -> int:
-    request: dict[str, Any] = {}
-    if args.by is not None:
-        request["requestedBy"] = args.by
-    if args.request_id:
-        request["requestId"] = args.request_id
+    request = _given({"requestedBy": args.by, "requestId": args.request_id or None})
     client = await _client()
     await client.check_in_now(args.order_id, request, confirm=True)
     order = await client.get(args.order_id)

@@ -20,15 +20,14 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from importlib import resources
 from typing import Any
 
 from starter.client import PartyOrderClient, PartyOrderError
 from starter.query import parse_duration
+from starter.samples import load_sample
 from workflows.model import PartyOrderSpec
 
 DEMO_TEMPLATES = ("demo-deliver", "demo-critical", "demo-cancel", "demo-change")
@@ -38,17 +37,6 @@ _DATE_FIELDS = frozenset(
 )
 
 Out = Callable[[str], None]
-
-
-def sample_text(name: str) -> str:
-    """The JSON text of ``starter/samples/{name}.json`` (installed as package data)."""
-    return (resources.files("starter") / "samples" / f"{name}.json").read_text(encoding="utf-8")
-
-
-def load_sample(name: str) -> dict[str, Any]:
-    data = json.loads(sample_text(name))
-    assert isinstance(data, dict)
-    return data
 
 
 def materialize(template: dict[str, Any], now: datetime, suffix: str) -> PartyOrderSpec:

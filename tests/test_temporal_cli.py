@@ -16,9 +16,10 @@ from typing import Any
 from temporalio.client import Client
 
 from starter.binaries import temporal_cli_path
+from starter.samples import example_order
 from tests.conftest import unique
-from tests.test_track_workflow import iso, order_json
 from workflows.close_party_order import ClosureRecord
+from workflows.jeopardy import iso
 from workflows.model import PartyOrder, close_workflow_id, track_workflow_id
 
 
@@ -65,7 +66,7 @@ async def test_an_order_driven_only_by_the_temporal_cli(
     now = datetime.now(UTC)
     order_id = unique()
     workflow_id = track_workflow_id(order_id)
-    order = order_json(order_id, now)
+    order = example_order(order_id, now)
     await run_cli(
         dev_address, "workflow", "start", "--type", "TrackPartyOrder",
         "--task-queue", dev_task_queue, "--workflow-id", workflow_id,
@@ -132,7 +133,7 @@ async def test_the_readme_queries_find_the_right_orders(
     soon, later = unique(), unique()
     started = []
     for order_id, due_in in ((soon, timedelta(days=3)), (later, timedelta(days=40))):
-        order = order_json(order_id, now, milestones=[])
+        order = example_order(order_id, now, milestones=[])
         order["party"]["id"] = party
         order["originatingProcess"]["name"] = process if order_id == soon else "other"
         order["expectedCompletionDate"] = iso(now + due_in)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,49 +12,11 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
+from starter.samples import example_order
 from tests.conftest import read_outbox, running_worker, unique
 from workflows.close_party_order import ClosureRecord
+from workflows.jeopardy import iso
 from workflows.model import PartyOrder, close_workflow_id, track_workflow_id
-
-
-def iso(instant: datetime) -> str:
-    return instant.isoformat().replace("+00:00", "Z")
-
-
-def order_json(order_id: str, now: datetime, **overrides: Any) -> dict[str, Any]:
-    """The contract's start input, with dates placed months after ``now``."""
-    order: dict[str, Any] = {
-        "id": order_id,
-        "description": "10G backhaul circuit for site 42",
-        "party": {
-            "id": "ACME",
-            "name": "Acme Networks",
-            "role": "supplier",
-            "contactEmail": "orders@acme.example",
-            "webhookUrl": None,
-        },
-        "originatingProcess": {"name": "service-order-handling", "reference": "SO-77"},
-        "orderItems": [{"id": "1", "description": "10G circuit", "quantity": 1}],
-        "requestedCompletionDate": iso(now + timedelta(days=120)),
-        "expectedCompletionDate": iso(now + timedelta(days=110)),
-        "milestones": [
-            {"id": "survey", "name": "Site survey", "milestoneDate": iso(now + timedelta(days=20))}
-        ],
-        "trackingPolicy": {
-            "checkInInterval": "P7D",
-            "responseWindow": "P2D",
-            "unansweredCheckInLimit": 2,
-            "warningLeadTime": "P3D",
-            "changeResolutionWindow": "P2D",
-            "escalation": [
-                {"level": 1, "after": "PT0S", "notify": "order-manager"},
-                {"level": 2, "after": "P1D", "notify": "operations-lead"},
-                {"level": 3, "after": "P3D", "notify": "executive-sponsor"},
-            ],
-        },
-    }
-    order.update(overrides)
-    return order
 
 
 async def start(env: WorkflowEnvironment, task_queue: str, order: dict[str, Any]) -> WorkflowHandle:
@@ -77,7 +39,7 @@ async def test_months_long_order_from_start_to_close(
     async with running_worker(time_env.client, outbox) as (_, task_queue):
         began = await time_env.get_current_time()
         order_id = unique()
-        handle = await start(time_env, task_queue, order_json(order_id, began))
+        handle = await start(time_env, task_queue, example_order(order_id, began))
         order = await get(handle)
         assert order.state == "acknowledged"
         assert order.check_ins.next_at == order.order_date + timedelta(days=7)
@@ -195,7 +157,7 @@ async def test_cancelled_order_ends_cancelled_with_reason_and_date(
 ) -> None:
     async with running_worker(time_env.client, outbox) as (_, task_queue):
         now = await time_env.get_current_time()
-        handle = await start(time_env, task_queue, order_json(unique(), now))
+        handle = await start(time_env, task_queue, example_order(unique(), now))
         await handle.signal("report_progress", {"percentComplete": 5})
         await time_env.sleep(timedelta(days=3))
         await handle.signal(
@@ -221,7 +183,7 @@ async def test_invalid_start_input_fails_at_once_naming_the_field(
 ) -> None:
     async with running_worker(time_env.client, outbox) as (_, task_queue):
         now = await time_env.get_current_time()
-        bad = order_json(unique(), now)
+        bad = example_order(unique(), now)
         bad["trackingPolicy"]["checkInInterval"] = "weekly"
         handle = await start(time_env, task_queue, bad)
         with pytest.raises(WorkflowFailureError) as failure:
@@ -237,7 +199,7 @@ async def test_bad_messages_are_recorded_and_the_order_goes_on(
 ) -> None:
     async with running_worker(time_env.client, outbox) as (_, task_queue):
         now = await time_env.get_current_time()
-        handle = await start(time_env, task_queue, order_json(unique(), now))
+        handle = await start(time_env, task_queue, example_order(unique(), now))
         await handle.signal("report_progress", {"percentComplete": 250, "requestId": "bad-1"})
         await handle.signal("report_progress", {"milestones": [{"id": "nope"}]})
         await handle.signal("report_progress", ["not", "an", "object"])
@@ -280,7 +242,7 @@ async def test_second_order_with_a_running_id_is_refused(
 
     async with running_worker(time_env.client, outbox) as (_, task_queue):
         now = await time_env.get_current_time()
-        order = order_json(unique(), now)
+        order = example_order(unique(), now)
         handle = await start(time_env, task_queue, order)
         with pytest.raises(WorkflowAlreadyStartedError):
             await time_env.client.start_workflow(
@@ -299,7 +261,7 @@ async def test_an_order_id_tracked_again_gets_its_own_notifications_and_closure(
 ) -> None:
     async with running_worker(time_env.client, outbox) as (_, task_queue):
         now = await time_env.get_current_time()
-        order = order_json(unique(), now)
+        order = example_order(unique(), now)
         closures = []
         for _ in range(2):
             handle = await start(time_env, task_queue, order)

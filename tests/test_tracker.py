@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from starter.samples import CONTRACT_EXAMPLE, load_sample
 from workflows.effects import (
     CancelAfterNotice,
     Effect,
@@ -43,36 +44,7 @@ US = timedelta(microseconds=1)
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
 
-CONTRACT_ORDER: dict[str, Any] = {
-    "id": "PO-1001",
-    "description": "10G backhaul circuit for site 42",
-    "party": {
-        "id": "ACME",
-        "name": "Acme Networks",
-        "role": "supplier",
-        "contactEmail": "orders@acme.example",
-        "webhookUrl": None,
-    },
-    "originatingProcess": {"name": "service-order-handling", "reference": "SO-77"},
-    "orderItems": [{"id": "1", "description": "10G circuit", "quantity": 1}],
-    "requestedCompletionDate": "2027-01-15T00:00:00Z",
-    "expectedCompletionDate": "2027-01-10T00:00:00Z",
-    "milestones": [
-        {"id": "survey", "name": "Site survey", "milestoneDate": "2026-12-05T00:00:00Z"}
-    ],
-    "trackingPolicy": {
-        "checkInInterval": "P7D",
-        "responseWindow": "P2D",
-        "unansweredCheckInLimit": 2,
-        "warningLeadTime": "P3D",
-        "changeResolutionWindow": "P2D",
-        "escalation": [
-            {"level": 1, "after": "PT0S", "notify": "order-manager"},
-            {"level": 2, "after": "P1D", "notify": "operations-lead"},
-            {"level": 3, "after": "P3D", "notify": "executive-sponsor"},
-        ],
-    },
-}
+CONTRACT_ORDER: dict[str, Any] = load_sample(CONTRACT_EXAMPLE)  # the contract's PO-1001
 SURVEY_DATE = datetime(2026, 12, 5, tzinfo=UTC)
 
 

@@ -15,8 +15,10 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from starter.samples import example_order
 from tests.conftest import read_outbox, running_worker, unique
-from tests.test_track_workflow import get, iso, order_json, start
+from tests.test_track_workflow import get, start
+from workflows.jeopardy import iso
 from workflows.model import PartyOrder, close_workflow_id, track_workflow_id
 
 MINUTE = timedelta(minutes=1)
@@ -36,7 +38,7 @@ async def test_six_month_order_escalates_in_tiers_and_late_delivery_clears(
     async with running_worker(time_env.client, outbox) as (_, task_queue):
         began = await time_env.get_current_time()
         order_id = unique()
-        order = order_json(order_id, began, milestones=[])
+        order = example_order(order_id, began, milestones=[])
         order["expectedCompletionDate"] = iso(began + timedelta(days=182))
         order["requestedCompletionDate"] = iso(began + timedelta(days=182))
         handle = await start(time_env, task_queue, order)
@@ -92,7 +94,7 @@ async def test_accepted_date_change_replans_with_no_stale_firing(
 ) -> None:
     async with running_worker(time_env.client, outbox) as (_, task_queue):
         began = await time_env.get_current_time()
-        order = order_json(unique(), began)
+        order = example_order(unique(), began)
         order["expectedCompletionDate"] = iso(began + timedelta(days=60))
         order["milestones"] = [{"id": "survey", "milestoneDate": iso(began + timedelta(days=10))}]
         order["trackingPolicy"]["checkInInterval"] = "P90D"
@@ -155,7 +157,7 @@ async def test_check_in_now_and_party_reports_reset_the_rhythm(
 ) -> None:
     async with running_worker(time_env.client, outbox) as (_, task_queue):
         began = await time_env.get_current_time()
-        handle = await start(time_env, task_queue, order_json(unique(), began, milestones=[]))
+        handle = await start(time_env, task_queue, example_order(unique(), began, milestones=[]))
         await time_env.sleep(timedelta(days=3))
         await handle.signal("check_in_now", {"requestedBy": "order-manager"})
         await time_env.sleep(timedelta(hours=1))
@@ -210,7 +212,7 @@ async def test_seconds_long_deadlines_on_the_dev_server(
 ) -> None:
     now = datetime.now().astimezone()
     order_id = unique()
-    order = order_json(order_id, now)
+    order = example_order(order_id, now)
     order["expectedCompletionDate"] = iso(now + timedelta(minutes=10))
     order["requestedCompletionDate"] = iso(now + timedelta(minutes=10))
     order["milestones"] = [{"id": "survey", "milestoneDate": iso(now + timedelta(seconds=3))}]

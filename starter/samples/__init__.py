@@ -1,0 +1,56 @@
+"""Sample party orders shipped with the package.
+
+``PO-1001.json`` is the contract's example order; ``demo-*.json`` are the demo's templates
+(``starter/demo.py``). Tests and the benchmark start from the example too, so that the order
+they exercise is the one the README and the contract show.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from importlib import resources
+from typing import Any
+
+from workflows.jeopardy import iso
+
+CONTRACT_EXAMPLE = "PO-1001"
+
+
+def sample_text(name: str) -> str:
+    """The JSON text of ``starter/samples/{name}.json`` (installed as package data)."""
+    return (resources.files(__name__) / f"{name}.json").read_text(encoding="utf-8")
+
+
+def load_sample(name: str) -> dict[str, Any]:
+    data = json.loads(sample_text(name))
+    if not isinstance(data, dict):
+        raise ValueError(f"sample {name!r} is not a JSON object")
+    return data
+
+
+def example_order(
+    order_id: str,
+    now: datetime,
+    *,
+    party_id: str = "ACME",
+    survey_in: timedelta = timedelta(days=20),
+    expected_in: timedelta = timedelta(days=110),
+    requested_in: timedelta = timedelta(days=120),
+    **overrides: Any,
+) -> dict[str, Any]:
+    """The contract's example order as ``order_id``, its dates placed after ``now``.
+
+    The survey milestone, the expected and the requested completion dates fall
+    ``survey_in``, ``expected_in`` and ``requested_in`` after ``now``; ``overrides`` replace
+    whole top-level fields (camelCase, as on the wire).
+    """
+    order = load_sample(CONTRACT_EXAMPLE)
+    order["id"] = order_id
+    order["party"]["id"] = party_id
+    (survey,) = order["milestones"]
+    survey["milestoneDate"] = iso(now + survey_in)
+    order["expectedCompletionDate"] = iso(now + expected_in)
+    order["requestedCompletionDate"] = iso(now + requested_in)
+    order.update(overrides)
+    return order
