@@ -2,31 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
-from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from starter.binaries import temporal_cli_path, test_server_path
-from workflows.names import SEARCH_ATTRIBUTE_TYPES
-
-_KEY_FACTORIES: dict[str, Callable[[str], SearchAttributeKey[Any]]] = {
-    "Keyword": SearchAttributeKey.for_keyword,
-    "Int": SearchAttributeKey.for_int,
-    "Datetime": SearchAttributeKey.for_datetime,
-}
-_INDEXED_TYPES = {
-    "Keyword": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-    "Int": IndexedValueType.INDEXED_VALUE_TYPE_INT,
-    "Datetime": IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
-}
-CONTRACT_SEARCH_ATTRIBUTES = [
-    _KEY_FACTORIES[kind](name) for name, kind in SEARCH_ATTRIBUTE_TYPES.items()
-]
+from starter.devserver import add_search_attributes
+from workflows.visibility import CONTRACT_SEARCH_ATTRIBUTES
 
 
 async def start_dev_server() -> WorkflowEnvironment:
@@ -47,14 +28,7 @@ async def start_time_skipping_server() -> WorkflowEnvironment:
         test_server_existing_path=test_server_path(),
     )
     try:
-        await env.client.operator_service.add_search_attributes(
-            AddSearchAttributesRequest(
-                namespace=env.client.namespace,
-                search_attributes={
-                    name: _INDEXED_TYPES[kind] for name, kind in SEARCH_ATTRIBUTE_TYPES.items()
-                },
-            )
-        )
+        await add_search_attributes(env.client, env.client.namespace)
     except BaseException:
         await env.shutdown()
         raise

@@ -47,45 +47,31 @@ if str(ROOT) not in sys.path:  # run as a script: make the project importable
 from temporalio.api.common.v1 import Payload  # noqa: E402
 from temporalio.api.enums.v1 import (  # noqa: E402
     EventType,
-    IndexedValueType,
     WorkflowTaskFailedCause,
 )
 from temporalio.api.history.v1 import HistoryEvent  # noqa: E402
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest  # noqa: E402
 from temporalio.client import (  # noqa: E402
     Client,
     WorkflowFailureError,
     WorkflowHistory,
     WorkflowUpdateFailedError,
 )
-from temporalio.common import RawValue, SearchAttributeKey  # noqa: E402
+from temporalio.common import RawValue  # noqa: E402
 from temporalio.contrib.pydantic import pydantic_data_converter  # noqa: E402
 from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
 from activities.settings import NotificationSettings  # noqa: E402
 from starter.binaries import temporal_cli_path, test_server_path  # noqa: E402
+from starter.devserver import add_search_attributes  # noqa: E402
 from worker import build_worker  # noqa: E402
 from workflows import names  # noqa: E402
 from workflows.model import PartyOrder, close_workflow_id, track_workflow_id  # noqa: E402
+from workflows.visibility import CONTRACT_SEARCH_ATTRIBUTES  # noqa: E402
 
 HISTORIES_DIR = ROOT / "tests" / "histories"
 MANIFEST = "manifest.json"
 # The continued-as-new scenario's dev server suggests continue-as-new at this many events.
 CAN_SUGGEST_AT = 40
-
-_SA_KEYS: dict[str, Callable[[str], SearchAttributeKey[Any]]] = {
-    "Keyword": SearchAttributeKey.for_keyword,
-    "Int": SearchAttributeKey.for_int,
-    "Datetime": SearchAttributeKey.for_datetime,
-}
-_SA_INDEXED = {
-    "Keyword": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-    "Int": IndexedValueType.INDEXED_VALUE_TYPE_INT,
-    "Datetime": IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
-}
-SEARCH_ATTRIBUTE_KEYS = [
-    _SA_KEYS[kind](name) for name, kind in names.SEARCH_ATTRIBUTE_TYPES.items()
-]
 
 
 # ---------------------------------------------------------------------- recorded histories
@@ -460,14 +446,7 @@ async def start_time_skipping() -> WorkflowEnvironment:
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=pydantic_data_converter, test_server_existing_path=test_server_path()
     )
-    await env.client.operator_service.add_search_attributes(
-        AddSearchAttributesRequest(
-            namespace=env.client.namespace,
-            search_attributes={
-                name: _SA_INDEXED[kind] for name, kind in names.SEARCH_ATTRIBUTE_TYPES.items()
-            },
-        )
-    )
+    await add_search_attributes(env.client, env.client.namespace)
     return env
 
 
@@ -479,7 +458,7 @@ def suggest_continue_as_new_args(events: int) -> list[str]:
 async def start_dev_server(suggest_continue_as_new_at: int) -> WorkflowEnvironment:
     return await WorkflowEnvironment.start_local(
         data_converter=pydantic_data_converter,
-        search_attributes=SEARCH_ATTRIBUTE_KEYS,
+        search_attributes=CONTRACT_SEARCH_ATTRIBUTES,
         dev_server_existing_path=temporal_cli_path(),
         dev_server_extra_args=suggest_continue_as_new_args(suggest_continue_as_new_at),
     )

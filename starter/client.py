@@ -35,7 +35,6 @@ from temporalio.client import (
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import (
-    SearchAttributeKey,
     SearchAttributePair,
     TypedSearchAttributes,
     WorkflowIDConflictPolicy,
@@ -53,7 +52,7 @@ from starter.query import (
     build_list_query,
     quote,
 )
-from workflows import names
+from workflows import names, visibility
 from workflows.messages import (
     CancelRequest,
     ChangeRequestMessage,
@@ -77,13 +76,6 @@ from workflows.model import (
 # that no worker seems to be running (instead of waiting forever).
 DEFAULT_ANSWER_TIMEOUT = timedelta(seconds=20)
 DEFAULT_CONNECT_TIMEOUT = timedelta(seconds=10)
-
-STATE_KEY = SearchAttributeKey.for_keyword(names.SA_STATE)
-JEOPARDY_KEY = SearchAttributeKey.for_keyword(names.SA_JEOPARDY)
-LEVEL_KEY = SearchAttributeKey.for_int(names.SA_ESCALATION_LEVEL)
-PARTY_KEY = SearchAttributeKey.for_keyword(names.SA_PARTY_ID)
-PROCESS_KEY = SearchAttributeKey.for_keyword(names.SA_ORIGINATING_PROCESS)
-DUE_KEY = SearchAttributeKey.for_datetime(names.SA_DUE_DATE)
 
 
 # ---------------------------------------------------------------- errors
@@ -208,12 +200,12 @@ def initial_search_attributes(spec: PartyOrderSpec) -> TypedSearchAttributes:
     due = spec.expected_completion_date or spec.requested_completion_date
     assert due is not None
     pairs: list[SearchAttributePair[Any]] = [
-        SearchAttributePair(STATE_KEY, "acknowledged"),
-        SearchAttributePair(JEOPARDY_KEY, "none"),
-        SearchAttributePair(LEVEL_KEY, 0),
-        SearchAttributePair(PARTY_KEY, spec.party.id),
-        SearchAttributePair(PROCESS_KEY, spec.originating_process.name),
-        SearchAttributePair(DUE_KEY, due),
+        SearchAttributePair(visibility.STATE, "acknowledged"),
+        SearchAttributePair(visibility.JEOPARDY, "none"),
+        SearchAttributePair(visibility.ESCALATION_LEVEL, 0),
+        SearchAttributePair(visibility.PARTY_ID, spec.party.id),
+        SearchAttributePair(visibility.ORIGINATING_PROCESS, spec.originating_process.name),
+        SearchAttributePair(visibility.DUE_DATE, due),
     ]
     return TypedSearchAttributes(pairs)
 
@@ -226,12 +218,12 @@ def summary_of(execution: WorkflowExecution) -> OrderSummary:
         workflow_id=execution.id,
         run_id=execution.run_id,
         status=run_status(execution.status),
-        state=attributes.get(STATE_KEY),
-        jeopardy=attributes.get(JEOPARDY_KEY),
-        escalation_level=attributes.get(LEVEL_KEY),
-        party_id=attributes.get(PARTY_KEY),
-        originating_process=attributes.get(PROCESS_KEY),
-        due_date=attributes.get(DUE_KEY),
+        state=attributes.get(visibility.STATE),
+        jeopardy=attributes.get(visibility.JEOPARDY),
+        escalation_level=attributes.get(visibility.ESCALATION_LEVEL),
+        party_id=attributes.get(visibility.PARTY_ID),
+        originating_process=attributes.get(visibility.ORIGINATING_PROCESS),
+        due_date=attributes.get(visibility.DUE_DATE),
         start_time=execution.start_time,
         close_time=execution.close_time,
     )

@@ -128,8 +128,30 @@ def port_in_use(host: str, port: int) -> bool:
     return False
 
 
-def _indexed_type(kind: str) -> int:
-    return IndexedValueType.Value(f"INDEXED_VALUE_TYPE_{kind.upper()}")
+_INDEXED_VALUE_TYPES = {
+    "Keyword": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+    "Int": IndexedValueType.INDEXED_VALUE_TYPE_INT,
+    "Datetime": IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
+}
+
+
+def _indexed_type(kind: str) -> IndexedValueType.ValueType:
+    return _INDEXED_VALUE_TYPES[kind]
+
+
+async def add_search_attributes(client: Client, namespace: str = NAMESPACE) -> None:
+    """Register all the contract's search attributes on a fresh server.
+
+    For the time-skipping test server, which starts knowing none and cannot list them.
+    """
+    await client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=namespace,
+            search_attributes={
+                name: _indexed_type(kind) for name, kind in SEARCH_ATTRIBUTE_TYPES.items()
+            },
+        )
+    )
 
 
 async def ensure_search_attributes(client: Client, namespace: str = NAMESPACE) -> list[str]:
@@ -142,7 +164,7 @@ async def ensure_search_attributes(client: Client, namespace: str = NAMESPACE) -
         ListSearchAttributesRequest(namespace=namespace)
     )
     existing = dict(listed.custom_attributes)
-    missing: dict[str, int] = {}
+    missing: dict[str, IndexedValueType.ValueType] = {}
     for name, kind in SEARCH_ATTRIBUTE_TYPES.items():
         wanted = _indexed_type(kind)
         if name not in existing:
@@ -157,7 +179,7 @@ async def ensure_search_attributes(client: Client, namespace: str = NAMESPACE) -
         await client.operator_service.add_search_attributes(
             AddSearchAttributesRequest(
                 namespace=namespace,
-                search_attributes=missing,  # type: ignore[arg-type]
+                search_attributes=missing,
             )
         )
     return sorted(missing)

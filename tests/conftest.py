@@ -10,38 +10,22 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
-from temporalio.common import SearchAttributeKey
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.settings import NotificationSettings
 from starter.binaries import temporal_cli_path, test_server_path
+from starter.devserver import add_search_attributes
 from worker import build_worker
-from workflows.names import SEARCH_ATTRIBUTE_TYPES
-
-_KEY_FACTORIES: dict[str, Callable[[str], SearchAttributeKey[Any]]] = {
-    "Keyword": SearchAttributeKey.for_keyword,
-    "Int": SearchAttributeKey.for_int,
-    "Datetime": SearchAttributeKey.for_datetime,
-}
-_INDEXED_TYPES = {
-    "Keyword": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-    "Int": IndexedValueType.INDEXED_VALUE_TYPE_INT,
-    "Datetime": IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
-}
-CONTRACT_SEARCH_ATTRIBUTES = [
-    _KEY_FACTORIES[kind](name) for name, kind in SEARCH_ATTRIBUTE_TYPES.items()
-]
+from workflows.visibility import CONTRACT_SEARCH_ATTRIBUTES
 
 
 def unique(prefix: str = "PO") -> str:
@@ -63,14 +47,7 @@ async def time_env() -> AsyncIterator[WorkflowEnvironment]:
         test_server_existing_path=test_server_path(),
     )
     # The test server knows no custom search attributes until they are added.
-    await env.client.operator_service.add_search_attributes(
-        AddSearchAttributesRequest(
-            namespace=env.client.namespace,
-            search_attributes={
-                name: _INDEXED_TYPES[kind] for name, kind in SEARCH_ATTRIBUTE_TYPES.items()
-            },
-        )
-    )
+    await add_search_attributes(env.client, env.client.namespace)
     try:
         yield env
     finally:

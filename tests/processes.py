@@ -18,28 +18,20 @@ from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import TypeVar
 
-from temporalio.api.enums.v1 import IndexedValueType, TaskQueueType
-from temporalio.api.operatorservice.v1 import (
-    AddSearchAttributesRequest,
-    ListSearchAttributesRequest,
-)
+from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from starter.binaries import temporal_cli_path
+from starter.devserver import ensure_search_attributes
 from workflows.names import SEARCH_ATTRIBUTE_TYPES
 
 ROOT = Path(__file__).resolve().parent.parent
 NAMESPACE = "default"
 HOST = "127.0.0.1"
 
-_INDEXED_TYPES = {
-    "Keyword": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-    "Int": IndexedValueType.INDEXED_VALUE_TYPE_INT,
-    "Datetime": IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
-}
 # Variables of Temporal's environment configuration that must not leak from the
 # developer's shell into a test worker (it must talk to the test's server only).
 _TEMPORAL_ENV_PREFIXES = ("TEMPORAL_", "PARTY_ORDERS_")
@@ -193,7 +185,7 @@ class DevServer:
             client = await Client.connect(
                 self.address, namespace=NAMESPACE, data_converter=pydantic_data_converter
             )
-            await ensure_search_attributes(client)
+            await ensure_search_attributes(client, NAMESPACE)
             return client
 
         try:
@@ -220,22 +212,6 @@ class DevServer:
     @property
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
-
-
-async def ensure_search_attributes(client: Client) -> None:
-    """Register whichever contract search attributes the server does not know yet."""
-    listed = await client.operator_service.list_search_attributes(
-        ListSearchAttributesRequest(namespace=client.namespace)
-    )
-    missing = {
-        name: _INDEXED_TYPES[kind]
-        for name, kind in SEARCH_ATTRIBUTE_TYPES.items()
-        if name not in listed.custom_attributes
-    }
-    if missing:
-        await client.operator_service.add_search_attributes(
-            AddSearchAttributesRequest(namespace=client.namespace, search_attributes=missing)
-        )
 
 
 class WorkerProcess:

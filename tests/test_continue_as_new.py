@@ -33,7 +33,6 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
 
 from scripts.record_histories import (
-    SEARCH_ATTRIBUTE_KEYS,
     binary_payload,
     events_of,
     failed_workflow_tasks,
@@ -48,6 +47,7 @@ from workflows.close_party_order import ClosePartyOrder, ClosureRecord
 from workflows.model import PartyOrder, close_workflow_id, track_workflow_id
 from workflows.track_party_order import TrackPartyOrder
 from workflows.tracker import TrackerState
+from workflows.visibility import CONTRACT_SEARCH_ATTRIBUTES
 
 SUGGEST_AT = 60
 # A run outgrows the suggestion by what is already on its way when it decides to continue:
@@ -64,7 +64,7 @@ async def can_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=temporal_cli_path(),
         data_converter=pydantic_data_converter,
-        search_attributes=SEARCH_ATTRIBUTE_KEYS,  # = conftest.CONTRACT_SEARCH_ATTRIBUTES, typed
+        search_attributes=CONTRACT_SEARCH_ATTRIBUTES,
         dev_server_extra_args=suggest_continue_as_new_args(SUGGEST_AT),
     )
     try:

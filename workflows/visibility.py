@@ -36,10 +36,17 @@ def search_attribute_values(order: PartyOrder) -> dict[str, Any]:
     }
 
 
-_KEYS: dict[str, SearchAttributeKey[Any]] = {
-    key.name: key
-    for key in (STATE, JEOPARDY, ESCALATION_LEVEL, PARTY_ID, ORIGINATING_PROCESS, DUE_DATE)
-}
+# The contract's search attributes, typed (a server must know them before a workflow sets
+# them: `party-orders up`, and the test and benchmark servers, register them).
+CONTRACT_SEARCH_ATTRIBUTES: list[SearchAttributeKey[Any]] = [
+    STATE,
+    JEOPARDY,
+    ESCALATION_LEVEL,
+    PARTY_ID,
+    ORIGINATING_PROCESS,
+    DUE_DATE,
+]
+_KEYS: dict[str, SearchAttributeKey[Any]] = {key.name: key for key in CONTRACT_SEARCH_ATTRIBUTES}
 
 
 def changed_pairs(
