@@ -36,7 +36,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 
 from starter.binaries import temporal_cli_path
-from workflows.names import SEARCH_ATTRIBUTE_TYPES
+from workflows.visibility import CONTRACT_SEARCH_ATTRIBUTES
 
 DEFAULT_DATA_DIR = Path(".party-orders")
 DATA_DIR_ENV = "PARTY_ORDERS_DATA_DIR"
@@ -102,9 +102,16 @@ def server_command(
     else:
         command += ["--ui-port", str(config.ui_port)]
     if with_search_attributes:
-        for name, kind in SEARCH_ATTRIBUTE_TYPES.items():
-            command += ["--search-attribute", f"{name}={kind}"]
+        command += search_attribute_flags()
     return command
+
+
+def search_attribute_flags() -> list[str]:
+    """``temporal server start-dev`` flags that register the contract's search attributes."""
+    flags: list[str] = []
+    for name, indexed_type in _indexed_types().items():
+        flags += ["--search-attribute", f"{name}={_type_name(indexed_type)}"]
+    return flags
 
 
 def port_in_use(host: str, port: int) -> bool:
@@ -128,15 +135,17 @@ def port_in_use(host: str, port: int) -> bool:
     return False
 
 
-_INDEXED_VALUE_TYPES = {
-    "Keyword": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-    "Int": IndexedValueType.INDEXED_VALUE_TYPE_INT,
-    "Datetime": IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
-}
+def _type_name(indexed_type: IndexedValueType.ValueType) -> str:
+    """A search attribute type as the `temporal` CLI spells it (``Keyword``, ``Int``, ...)."""
+    return IndexedValueType.Name(indexed_type).removeprefix("INDEXED_VALUE_TYPE_").title()
 
 
-def _indexed_type(kind: str) -> IndexedValueType.ValueType:
-    return _INDEXED_VALUE_TYPES[kind]
+def _indexed_types() -> dict[str, IndexedValueType.ValueType]:
+    """The contract's search attributes as the operator service takes them."""
+    return {
+        key.name: IndexedValueType.ValueType(key.indexed_value_type)
+        for key in CONTRACT_SEARCH_ATTRIBUTES
+    }
 
 
 async def add_search_attributes(client: Client, namespace: str = NAMESPACE) -> None:
@@ -147,9 +156,7 @@ async def add_search_attributes(client: Client, namespace: str = NAMESPACE) -> N
     await client.operator_service.add_search_attributes(
         AddSearchAttributesRequest(
             namespace=namespace,
-            search_attributes={
-                name: _indexed_type(kind) for name, kind in SEARCH_ATTRIBUTE_TYPES.items()
-            },
+            search_attributes=_indexed_types(),
         )
     )
 
@@ -165,15 +172,13 @@ async def ensure_search_attributes(client: Client, namespace: str = NAMESPACE) -
     )
     existing = dict(listed.custom_attributes)
     missing: dict[str, IndexedValueType.ValueType] = {}
-    for name, kind in SEARCH_ATTRIBUTE_TYPES.items():
-        wanted = _indexed_type(kind)
+    for name, wanted in _indexed_types().items():
         if name not in existing:
             missing[name] = wanted
         elif existing[name] != wanted:
-            have = IndexedValueType.Name(existing[name]).removeprefix("INDEXED_VALUE_TYPE_")
             raise DevServerError(
-                f"search attribute {name} is registered as {have.title()}, the tracker needs"
-                f" {kind}: use a fresh --data-dir"
+                f"search attribute {name} is registered as {_type_name(existing[name])},"
+                f" the tracker needs {_type_name(wanted)}: use a fresh --data-dir"
             )
     if missing:
         await client.operator_service.add_search_attributes(

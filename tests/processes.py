@@ -25,8 +25,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 from starter.binaries import temporal_cli_path
-from starter.devserver import ensure_search_attributes
-from workflows.names import SEARCH_ATTRIBUTE_TYPES
+from starter.devserver import ensure_search_attributes, search_attribute_flags
 
 ROOT = Path(__file__).resolve().parent.parent
 NAMESPACE = "default"
@@ -144,9 +143,7 @@ class DevServer:
             "--log-level",
             "warn",
         ]
-        for name, kind in SEARCH_ATTRIBUTE_TYPES.items():
-            args += ["--search-attribute", f"{name}={kind}"]
-        return args
+        return args + search_attribute_flags()
 
     def start(self) -> None:
         assert self.proc is None or self.proc.poll() is not None, "already running"

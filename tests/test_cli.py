@@ -30,7 +30,7 @@ from starter.binaries import temporal_cli_path
 from starter.cli import main
 from starter.client import PartyOrderClient, PartyOrderError
 from starter.devserver import DevServer, DevServerConfig, server_command
-from workflows.names import SEARCH_ATTRIBUTE_TYPES
+from workflows.visibility import CONTRACT_SEARCH_ATTRIBUTES
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -493,7 +493,7 @@ async def test_up_serves_ui_and_worker_and_stops_cleanly(
     listed = await client.operator_service.list_search_attributes(
         ListSearchAttributesRequest(namespace="default")
     )
-    assert set(SEARCH_ATTRIBUTE_TYPES) <= set(listed.custom_attributes)
+    assert {key.name for key in CONTRACT_SEARCH_ATTRIBUTES} <= set(listed.custom_attributes)
 
     code, output, took = await _stop(up, signal.SIGINT)
     assert code == 0, output
@@ -584,7 +584,7 @@ async def test_search_attributes_are_added_to_an_existing_database(tmp_path: Pat
         listed = await client.operator_service.list_search_attributes(
             ListSearchAttributesRequest(namespace="default")
         )
-        assert set(SEARCH_ATTRIBUTE_TYPES) <= set(listed.custom_attributes)
+        assert {key.name for key in CONTRACT_SEARCH_ATTRIBUTES} <= set(listed.custom_attributes)
     finally:
         assert await server.stop_async() is not None
     assert not server.running

@@ -20,18 +20,10 @@ GET_ORDER = "get_order"
 ORDER_COMPLETED = "order_completed"
 GET_CLOSURE = "get_closure"
 
-# Custom search attributes (name -> type as the `temporal` CLI spells it).
+# Custom search attributes; their types are on the typed keys in workflows/visibility.py.
 SA_STATE = "PartyOrderState"
 SA_JEOPARDY = "PartyOrderJeopardy"
 SA_ESCALATION_LEVEL = "PartyOrderEscalationLevel"
 SA_PARTY_ID = "PartyId"
 SA_ORIGINATING_PROCESS = "OriginatingProcess"
 SA_DUE_DATE = "PartyOrderDueDate"
-SEARCH_ATTRIBUTE_TYPES: dict[str, str] = {
-    SA_STATE: "Keyword",
-    SA_JEOPARDY: "Keyword",
-    SA_ESCALATION_LEVEL: "Int",
-    SA_PARTY_ID: "Keyword",
-    SA_ORIGINATING_PROCESS: "Keyword",
-    SA_DUE_DATE: "Datetime",
-}
