@@ -319,6 +319,17 @@ async def test_outbox_write_failure_is_retryable(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- webhook
 
 
+async def failed_delivery(url: str, timeout: float = 5.0) -> ApplicationError:
+    """What one delivery through a webhook channel to ``url`` raises (it must raise)."""
+    channel = WebhookChannel(url, SECRET, timeout)
+    try:
+        with pytest.raises(ApplicationError) as info:
+            await channel.deliver(note())
+    finally:
+        await channel.aclose()
+    return info.value
+
+
 async def test_webhook_sends_signed_body_and_headers(server: Server) -> None:
     channel = WebhookChannel(server.url, SECRET, 5.0)
     notification = note("PO-1/changeRequest-1", kind="changeRequest")
@@ -369,40 +380,25 @@ async def test_webhook_without_secret_sends_no_signature(server: Server) -> None
 @pytest.mark.parametrize("status", [500, 502, 503, 408, 429])
 async def test_webhook_transient_status_is_retryable(server: Server, status: int) -> None:
     server.receiver.status = status
-    channel = WebhookChannel(server.url, SECRET, 5.0)
-    try:
-        with pytest.raises(ApplicationError) as info:
-            await channel.deliver(note())
-    finally:
-        await channel.aclose()
-    assert info.value.type == DELIVERY_FAILED
-    assert not info.value.non_retryable
-    assert str(status) in str(info.value)
+    error = await failed_delivery(server.url)
+    assert error.type == DELIVERY_FAILED
+    assert not error.non_retryable
+    assert str(status) in str(error)
 
 
 async def test_webhook_honours_retry_after(server: Server) -> None:
     server.receiver.status = 429
     server.receiver.response_headers = {"Retry-After": "3"}
-    channel = WebhookChannel(server.url, SECRET, 5.0)
-    try:
-        with pytest.raises(ApplicationError) as info:
-            await channel.deliver(note())
-    finally:
-        await channel.aclose()
-    assert info.value.next_retry_delay == timedelta(seconds=3)
+    error = await failed_delivery(server.url)
+    assert error.next_retry_delay == timedelta(seconds=3)
 
 
 @pytest.mark.parametrize("status", [400, 401, 404, 410, 422, 301])
 async def test_webhook_refusal_is_not_retryable(server: Server, status: int) -> None:
     server.receiver.status = status
-    channel = WebhookChannel(server.url, SECRET, 5.0)
-    try:
-        with pytest.raises(ApplicationError) as info:
-            await channel.deliver(note())
-    finally:
-        await channel.aclose()
-    assert info.value.type == REJECTED
-    assert info.value.non_retryable
+    error = await failed_delivery(server.url)
+    assert error.type == REJECTED
+    assert error.non_retryable
     assert len(server.receiver.requests) == 1
 
 
@@ -429,28 +425,18 @@ async def test_webhook_connection_refused_is_retryable() -> None:
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    channel = WebhookChannel(f"http://127.0.0.1:{port}/hook?token={SECRET}", SECRET, 2.0)
-    try:
-        with pytest.raises(ApplicationError) as info:
-            await channel.deliver(note())
-    finally:
-        await channel.aclose()
-    assert info.value.type == DELIVERY_FAILED
-    assert not info.value.non_retryable
-    assert SECRET not in str(info.value)
+    error = await failed_delivery(f"http://127.0.0.1:{port}/hook?token={SECRET}", timeout=2.0)
+    assert error.type == DELIVERY_FAILED
+    assert not error.non_retryable
+    assert SECRET not in str(error)
 
 
 async def test_webhook_timeout_is_retryable(server: Server) -> None:
     server.receiver.delay = 1.0
-    channel = WebhookChannel(server.url, SECRET, 0.2)
-    try:
-        with pytest.raises(ApplicationError) as info:
-            await channel.deliver(note())
-    finally:
-        await channel.aclose()
-    assert info.value.type == DELIVERY_FAILED
-    assert not info.value.non_retryable
-    assert "timed out" in str(info.value)
+    error = await failed_delivery(server.url, timeout=0.2)
+    assert error.type == DELIVERY_FAILED
+    assert not error.non_retryable
+    assert "timed out" in str(error)
 
 
 async def test_flaky_receiver_accepts_each_key_exactly_once(server: Server) -> None:

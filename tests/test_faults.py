@@ -163,6 +163,20 @@ async def start_order(client: Client, task_queue: str, order: dict[str, Any]) ->
     )
 
 
+async def start_orders(
+    client: Client, task_queue: str, ids: list[str], now: datetime, **shape: Any
+) -> list[Handle]:
+    """One order per id, all of the shape ``order_json(..., **shape)`` says, started at once."""
+    return list(
+        await asyncio.gather(
+            *(
+                start_order(client, task_queue, order_json(order_id, now, **shape))
+                for order_id in ids
+            )
+        )
+    )
+
+
 async def get_order(handle: Handle) -> PartyOrder:
     return await handle.query("get_order", result_type=PartyOrder)
 
@@ -258,20 +272,13 @@ async def test_worker_killed_mid_flight_loses_no_message_and_no_notification(
 
     now = datetime.now(UTC)
     ids = [unique("KILL") for _ in range(10)]
-    handles = await asyncio.gather(
-        *(
-            start_order(
-                client,
-                task_queue,
-                order_json(
-                    order_id,
-                    now,
-                    due_in=timedelta(minutes=5),
-                    milestones={"survey": timedelta(seconds=8)},
-                ),
-            )
-            for order_id in ids
-        )
+    handles = await start_orders(
+        client,
+        task_queue,
+        ids,
+        now,
+        due_in=timedelta(minutes=5),
+        milestones={"survey": timedelta(seconds=8)},
     )
 
     rounds = 8
@@ -474,22 +481,15 @@ async def test_server_restart_on_sqlite_keeps_every_order(
         # so nothing changes on its own while the server is down.
         now = datetime.now(UTC)
         ids = [unique("RST") for _ in range(4)]
-        handles = await asyncio.gather(
-            *(
-                start_order(
-                    client,
-                    task_queue,
-                    order_json(
-                        order_id,
-                        now,
-                        due_in=timedelta(minutes=20),
-                        milestones={"survey": timedelta(seconds=3), "install": timedelta(hours=1)},
-                        check_in="PT1H",
-                        response="PT30M",
-                    ),
-                )
-                for order_id in ids
-            )
+        handles = await start_orders(
+            client,
+            task_queue,
+            ids,
+            now,
+            due_in=timedelta(minutes=20),
+            milestones={"survey": timedelta(seconds=3), "install": timedelta(hours=1)},
+            check_in="PT1H",
+            response="PT30M",
         )
         later = iso(now + timedelta(minutes=25))
         for order_id, handle in zip(ids, handles, strict=True):
@@ -645,22 +645,15 @@ async def test_two_workers_on_one_task_queue_share_the_load(
 
     now = datetime.now(UTC)
     ids = [unique("TWO") for _ in range(30)]
-    handles = await asyncio.gather(
-        *(
-            start_order(
-                client,
-                task_queue,
-                order_json(
-                    order_id,
-                    now,
-                    due_in=timedelta(minutes=10),
-                    milestones={"survey": timedelta(minutes=5)},
-                    check_in="PT3S",
-                    response="PT2S",
-                ),
-            )
-            for order_id in ids
-        )
+    handles = await start_orders(
+        client,
+        task_queue,
+        ids,
+        now,
+        due_in=timedelta(minutes=10),
+        milestones={"survey": timedelta(minutes=5)},
+        check_in="PT3S",
+        response="PT2S",
     )
     with_change = set(ids[::3])
     await asyncio.gather(
