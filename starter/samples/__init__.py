@@ -17,13 +17,9 @@ from workflows.jeopardy import iso
 CONTRACT_EXAMPLE = "PO-1001"
 
 
-def sample_text(name: str) -> str:
-    """The JSON text of ``starter/samples/{name}.json`` (installed as package data)."""
-    return (resources.files(__name__) / f"{name}.json").read_text(encoding="utf-8")
-
-
 def load_sample(name: str) -> dict[str, Any]:
-    data = json.loads(sample_text(name))
+    """The order in ``starter/samples/{name}.json`` (installed as package data)."""
+    data = json.loads((resources.files(__name__) / f"{name}.json").read_text(encoding="utf-8"))
     if not isinstance(data, dict):
         raise ValueError(f"sample {name!r} is not a JSON object")
     return data
