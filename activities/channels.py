@@ -29,7 +29,8 @@ import httpx
 from temporalio.exceptions import ApplicationError
 
 from activities.settings import NotificationSettings, redact_url
-from workflows.effects import Notification
+from workflows.domain.effects import Notification
+from workflows.domain.instants import iso
 
 logger = logging.getLogger(__name__)
 
@@ -105,7 +106,7 @@ def encode_body(notification: Notification) -> bytes:
 
 
 def _utc_now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return iso(datetime.now(UTC), "milliseconds")
 
 
 class OutboxChannel:

@@ -17,9 +17,9 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.channels import ChannelRouter, NotificationChannel
 from activities.settings import NotificationSettings
-from workflows.effects import Notification
-from workflows.model import PartyOrder, close_workflow_id
-from workflows.names import CLOSE_WORKFLOW, ORDER_COMPLETED
+from workflows.domain.effects import Notification
+from workflows.domain.model import PartyOrder, close_workflow_id
+from workflows.domain.names import CLOSE_WORKFLOW, ORDER_COMPLETED
 
 # Memo key on ClosePartyOrder: the tracking (first TrackPartyOrder run id) it closes.
 TRACKING_MEMO = "trackingId"

@@ -23,7 +23,7 @@ from benchmarks.baseline import BASELINE_ORDER, baseline_close_id, baseline_orde
 from benchmarks.history import RunStats, run_stats
 from benchmarks.orders import lifecycle_reports, order_payload
 from benchmarks.worker_process import WorkerProcess
-from workflows.model import close_workflow_id, track_workflow_id
+from workflows.domain.model import close_workflow_id, track_workflow_id
 
 ORDERS = "orders"
 BASELINE = "baseline"

@@ -21,7 +21,7 @@ from benchmarks.history import QUIET_CHECK_IN_FLOOR, RunStats, chain, check_in_c
 from benchmarks.orders import order_payload
 from benchmarks.simulator import MilestonePlan, PartySimulation, PartySimulator
 from worker import build_worker
-from workflows.model import close_workflow_id, track_workflow_id
+from workflows.domain.model import close_workflow_id, track_workflow_id
 
 
 def _unique(prefix: str) -> str:

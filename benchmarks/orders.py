@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from starter.samples import example_order
-from workflows.jeopardy import iso
+from workflows.domain.instants import iso
 
 
 def duration(value: timedelta) -> str:

@@ -50,7 +50,7 @@ from benchmarks.report import Figure, machine_lines, progress, table, write_json
 from benchmarks.scale import MEBIBYTE, Scale, percentile, scale
 from benchmarks.servers import start_dev_server, start_time_skipping_server, target_of
 from benchmarks.worker_process import RUNNERS, WorkerProcess
-from starter.binaries import temporal_cli_path
+from starter.local.binaries import temporal_cli_path
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DEFAULT_JSON = RESULTS / "latest.json"

@@ -25,7 +25,7 @@ from benchmarks.lifecycle import bounded
 from benchmarks.orders import order_payload
 from benchmarks.report import progress
 from benchmarks.worker_process import WorkerProcess
-from workflows.model import track_workflow_id
+from workflows.domain.model import track_workflow_id
 
 MEBIBYTE = 1024 * 1024
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from starter.binaries import temporal_cli_path, test_server_path
-from starter.devserver import add_search_attributes
+from starter.local.binaries import temporal_cli_path, test_server_path
+from starter.local.devserver import add_search_attributes
 from workflows.visibility import CONTRACT_SEARCH_ATTRIBUTES
 
 

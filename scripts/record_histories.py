@@ -61,11 +61,12 @@ from temporalio.contrib.pydantic import pydantic_data_converter  # noqa: E402
 from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
 from activities.settings import NotificationSettings  # noqa: E402
-from starter.binaries import temporal_cli_path, test_server_path  # noqa: E402
-from starter.devserver import add_search_attributes  # noqa: E402
+from starter.local.binaries import temporal_cli_path, test_server_path  # noqa: E402
+from starter.local.devserver import add_search_attributes  # noqa: E402
 from worker import build_worker  # noqa: E402
-from workflows import names  # noqa: E402
-from workflows.model import PartyOrder, close_workflow_id, track_workflow_id  # noqa: E402
+from workflows.domain import names  # noqa: E402
+from workflows.domain.instants import iso  # noqa: E402
+from workflows.domain.model import PartyOrder, close_workflow_id, track_workflow_id  # noqa: E402
 from workflows.visibility import CONTRACT_SEARCH_ATTRIBUTES  # noqa: E402
 
 HISTORIES_DIR = ROOT / "tests" / "histories"
@@ -146,10 +147,6 @@ class Ctx:
 
     async def sleep(self, duration: timedelta) -> None:
         await self.env.sleep(duration)
-
-
-def iso(instant: datetime) -> str:
-    return instant.isoformat().replace("+00:00", "Z")
 
 
 def short_order(order_id: str, now: datetime, **overrides: Any) -> dict[str, Any]:

@@ -5,12 +5,12 @@
     await client.report_progress("PO-1001", {"percentComplete": 40})
     order = await client.get("PO-1001")
 
-Every message is validated with its model (``workflows.messages``) before it is sent, so a
+Every message is validated with its model (``workflows.domain.messages``) before it is sent, so a
 mistake is reported here, naming the field, instead of landing in the order's
 ``rejectedMessages``. Messages without a ``requestId`` get one (a UUID), which makes a
 retried call safe: the workflow applies a request id once.
 
-The client talks to the workflows by their contract names only (``workflows.names``); it
+The client talks to the workflows by their contract names only (``workflows.domain.names``); it
 never imports workflow code. Temporal and transport errors come out as the exceptions
 below, each with a message fit to show a person.
 """
@@ -35,7 +35,6 @@ from temporalio.client import (
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.common import (
-    SearchAttributePair,
     TypedSearchAttributes,
     WorkflowIDConflictPolicy,
 )
@@ -52,8 +51,9 @@ from starter.query import (
     build_list_query,
     quote,
 )
-from workflows import names, visibility
-from workflows.messages import (
+from workflows import visibility
+from workflows.domain import names
+from workflows.domain.messages import (
     CancelRequest,
     ChangeRequestMessage,
     ChangeResolution,
@@ -62,7 +62,7 @@ from workflows.messages import (
     StateChangeRequest,
     describe_validation_error,
 )
-from workflows.model import (
+from workflows.domain.model import (
     TRACK_WORKFLOW_ID_PREFIX,
     PartyOrder,
     PartyOrderSpec,
@@ -186,28 +186,16 @@ def checked_order_id(order_id: str) -> str:
 
 def start_summary(spec: PartyOrderSpec) -> str:
     """The one-line static summary shown in the Web UI for an order started here."""
-    due = spec.expected_completion_date or spec.requested_completion_date
-    assert due is not None  # guaranteed by PartyOrderSpec
     return (
         f"Party order {spec.id} with {spec.party.name} ({spec.party.id}),"
-        f" due {due.astimezone(UTC).date().isoformat()}"
+        f" due {spec.due_date.astimezone(UTC).date().isoformat()}"
     )
 
 
 def initial_search_attributes(spec: PartyOrderSpec) -> TypedSearchAttributes:
     """The contract's attributes as the workflow will publish them, set at start so the
     order can be found before its first workflow task has run."""
-    due = spec.expected_completion_date or spec.requested_completion_date
-    assert due is not None
-    pairs: list[SearchAttributePair[Any]] = [
-        SearchAttributePair(visibility.STATE, "acknowledged"),
-        SearchAttributePair(visibility.JEOPARDY, "none"),
-        SearchAttributePair(visibility.ESCALATION_LEVEL, 0),
-        SearchAttributePair(visibility.PARTY_ID, spec.party.id),
-        SearchAttributePair(visibility.ORIGINATING_PROCESS, spec.originating_process.name),
-        SearchAttributePair(visibility.DUE_DATE, due),
-    ]
-    return TypedSearchAttributes(pairs)
+    return visibility.typed_search_attributes(PartyOrder.model_validate(spec.model_dump()))
 
 
 def summary_of(execution: WorkflowExecution) -> OrderSummary:

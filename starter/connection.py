@@ -15,7 +15,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.envconfig import ClientConfig
 
-from workflows.names import DEFAULT_TASK_QUEUE, TASK_QUEUE_ENV
+from workflows.domain.names import DEFAULT_TASK_QUEUE, TASK_QUEUE_ENV
 
 
 def task_queue() -> str:

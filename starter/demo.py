@@ -28,7 +28,8 @@ from typing import Any
 from starter.client import PartyOrderClient, PartyOrderError
 from starter.query import parse_duration
 from starter.samples import load_sample
-from workflows.model import PartyOrderSpec
+from workflows.domain.instants import iso
+from workflows.domain.model import PartyOrderSpec
 
 DEMO_TEMPLATES = ("demo-deliver", "demo-critical", "demo-cancel", "demo-change")
 # Fields of an order template whose "+DURATION" value is relative to the demo start.
@@ -49,7 +50,7 @@ def materialize(template: dict[str, Any], now: datetime, suffix: str) -> PartyOr
             return [walk(item, key) for item in value]
         if key in _DATE_FIELDS and isinstance(value, str) and value.startswith("+"):
             moment = now + parse_duration(value[1:], what=key)
-            return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+            return iso(moment.astimezone(UTC))
         return value
 
     data = walk(copy.deepcopy(template), None)
@@ -99,7 +100,7 @@ def demo_script(client: PartyOrderClient, orders: DemoOrders) -> list[Step]:
     t0 = orders.started_at
 
     def at(seconds: float) -> str:
-        return (t0 + timedelta(seconds=seconds)).astimezone(UTC).isoformat().replace("+00:00", "Z")
+        return iso((t0 + timedelta(seconds=seconds)).astimezone(UTC))
 
     d, k, c, g = orders.deliver, orders.critical, orders.cancel, orders.change
     return [

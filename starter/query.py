@@ -21,8 +21,9 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from pydantic import TypeAdapter, ValidationError
 
-from workflows import names
-from workflows.model import JeopardyStatus, OrderState
+from workflows.domain import names
+from workflows.domain.instants import iso
+from workflows.domain.model import JeopardyStatus, OrderState
 
 STATES: tuple[str, ...] = tuple(state.value for state in OrderState)
 JEOPARDY_LEVELS: tuple[str, ...] = tuple(status.value for status in JeopardyStatus)
@@ -55,8 +56,7 @@ def quote(value: str, *, what: str = "value") -> str:
 def query_instant(instant: datetime) -> str:
     """A date-time as the query language wants it: RFC 3339 in UTC, quoted."""
     utc = instant.astimezone(UTC)
-    text = utc.isoformat(timespec="microseconds" if utc.microsecond else "seconds")
-    return '"' + text.replace("+00:00", "Z") + '"'
+    return '"' + iso(utc, "microseconds" if utc.microsecond else "seconds") + '"'
 
 
 def parse_day_or_instant(text: str, *, what: str, now: datetime | None = None) -> date | datetime:

@@ -22,8 +22,8 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from activities.settings import NotificationSettings
-from starter.binaries import temporal_cli_path, test_server_path
-from starter.devserver import add_search_attributes
+from starter.local.binaries import temporal_cli_path, test_server_path
+from starter.local.devserver import add_search_attributes
 from worker import build_worker
 from workflows.visibility import CONTRACT_SEARCH_ATTRIBUTES
 

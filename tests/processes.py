@@ -24,8 +24,8 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
-from starter.binaries import temporal_cli_path
-from starter.devserver import ensure_search_attributes, search_attribute_flags
+from starter.local.binaries import temporal_cli_path
+from starter.local.devserver import ensure_search_attributes, search_attribute_flags
 
 ROOT = Path(__file__).resolve().parent.parent
 NAMESPACE = "default"

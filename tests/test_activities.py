@@ -22,7 +22,7 @@ from temporalio.testing import ActivityEnvironment
 
 from activities import NotificationSettings, PartyOrderActivities, verify_signature
 from activities.channels import REJECTED
-from workflows.effects import Notification, RecipientKind
+from workflows.domain.effects import Notification, RecipientKind
 
 SECRET = "activity-test-secret-never-logged"
 BODY_MARKER = "confidential-body-text"

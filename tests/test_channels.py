@@ -37,7 +37,7 @@ from activities.channels import (
     verify_signature,
 )
 from activities.settings import NotificationSettings
-from workflows.effects import Notification, RecipientKind
+from workflows.domain.effects import Notification, RecipientKind
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SECRET = "s3cr3t-hmac-key-do-not-leak"
@@ -247,7 +247,7 @@ import asyncio, sys, time
 from datetime import UTC, datetime
 from pathlib import Path
 from activities.channels import OutboxChannel
-from workflows.effects import Notification
+from workflows.domain.effects import Notification
 
 async def main() -> None:
     outbox = OutboxChannel(sys.argv[1])

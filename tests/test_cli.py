@@ -26,10 +26,11 @@ import pytest
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.client import Client
 
-from starter.binaries import temporal_cli_path
-from starter.cli import main
+from starter.cli.commands import main
 from starter.client import PartyOrderClient, PartyOrderError
-from starter.devserver import DevServer, DevServerConfig, server_command
+from starter.local.binaries import temporal_cli_path
+from starter.local.devserver import DevServer, DevServerConfig, server_command
+from workflows.domain.instants import iso
 from workflows.visibility import CONTRACT_SEARCH_ATTRIBUTES
 
 REPO = Path(__file__).resolve().parent.parent
@@ -37,10 +38,6 @@ REPO = Path(__file__).resolve().parent.parent
 
 def unique(prefix: str = "PO") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def iso(instant: datetime) -> str:
-    return instant.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def order_json(order_id: str, party_id: str = "ACME") -> dict[str, Any]:

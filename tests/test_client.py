@@ -26,18 +26,15 @@ from starter.client import (
     start_summary,
 )
 from starter.query import OrderFilters
-from workflows.messages import ProgressReport
-from workflows.model import PartyOrder, PartyOrderSpec
+from workflows.domain.instants import iso
+from workflows.domain.messages import ProgressReport
+from workflows.domain.model import PartyOrder, PartyOrderSpec
 
 T = TypeVar("T")
 
 
 def unique(prefix: str = "PO") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def iso(instant: datetime) -> str:
-    return instant.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 def order_json(order_id: str, party_id: str = "ACME", **changes: Any) -> dict[str, Any]:

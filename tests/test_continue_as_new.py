@@ -40,13 +40,13 @@ from scripts.record_histories import (
     run_chain,
     suggest_continue_as_new_args,
 )
-from starter.binaries import temporal_cli_path
+from starter.local.binaries import temporal_cli_path
 from tests.conftest import read_outbox, running_worker, unique
-from workflows import names
 from workflows.close_party_order import ClosePartyOrder, ClosureRecord
-from workflows.model import PartyOrder, close_workflow_id, track_workflow_id
+from workflows.domain import names
+from workflows.domain.model import PartyOrder, close_workflow_id, track_workflow_id
+from workflows.domain.tracker import TrackerState
 from workflows.track_party_order import TrackPartyOrder
-from workflows.tracker import TrackerState
 from workflows.visibility import CONTRACT_SEARCH_ATTRIBUTES
 
 SUGGEST_AT = 60

@@ -43,8 +43,9 @@ from activities.channels import (
 from tests.conftest import read_outbox, unique
 from tests.processes import HOST, DevServer, WorkerProcess, eventually, free_port, tail
 from workflows.close_party_order import ClosureRecord
-from workflows.effects import Notification
-from workflows.model import PartyOrder, close_workflow_id, track_workflow_id
+from workflows.domain.effects import Notification
+from workflows.domain.instants import iso
+from workflows.domain.model import PartyOrder, close_workflow_id, track_workflow_id
 
 pytestmark = pytest.mark.slow
 
@@ -101,10 +102,6 @@ def spawn_worker(tmp_path: Path) -> Iterator[Spawn]:
                 worker.proc.terminate()
         for worker in started:
             worker.stop(timeout=15)
-
-
-def iso(instant: datetime) -> str:
-    return instant.isoformat().replace("+00:00", "Z")
 
 
 def order_json(

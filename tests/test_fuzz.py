@@ -54,9 +54,9 @@ from temporalio.testing import WorkflowEnvironment
 
 from scripts.record_histories import failed_workflow_tasks, iso, run_chain, start_time_skipping
 from tests.conftest import running_worker, unique
-from workflows import names
 from workflows.close_party_order import ClosureRecord
-from workflows.messages import (
+from workflows.domain import names
+from workflows.domain.messages import (
     MESSAGE_MODELS,
     CancelRequest,
     ChangeRequestMessage,
@@ -66,14 +66,14 @@ from workflows.messages import (
     ProgressReport,
     StateChangeRequest,
 )
-from workflows.model import (
+from workflows.domain.model import (
     MilestoneStatus,
     OrderState,
     PartyOrder,
     close_workflow_id,
     track_workflow_id,
 )
-from workflows.states import can_transition
+from workflows.domain.states import can_transition
 
 MESSAGES = int(os.environ.get("FUZZ_MESSAGES", "150"))
 # CI replays one fixed sequence, so a run is reproducible and never fails by the luck of

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from workflows.jeopardy import NOT_IN_JEOPARDY, assess, behind_plan_instant, is_watched
-from workflows.model import (
+from workflows.domain.jeopardy import NOT_IN_JEOPARDY, assess, behind_plan_instant, is_watched
+from workflows.domain.model import (
     FINAL_STATES,
     ChangeRequest,
     ChangeSet,

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from workflows.messages import (
+from workflows.domain.messages import (
     MESSAGE_MODELS,
     CancelRequest,
     ChangeRequestMessage,
@@ -19,7 +19,7 @@ from workflows.messages import (
     StateChangeRequest,
     describe_validation_error,
 )
-from workflows.model import (
+from workflows.domain.model import (
     ChangeSet,
     MilestoneStatus,
     OrderState,
@@ -30,7 +30,7 @@ from workflows.model import (
     close_workflow_id,
     track_workflow_id,
 )
-from workflows.tracker import PartyOrderTracker, TrackerState
+from workflows.domain.tracker import PartyOrderTracker, TrackerState
 
 # Copied verbatim from CONTRACT.md ("Start input of TrackPartyOrder").
 CONTRACT_START_INPUT = """

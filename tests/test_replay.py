@@ -40,10 +40,10 @@ from scripts.record_histories import (
     events_of,
     run_scenarios,
 )
-from workflows import names
 from workflows.close_party_order import ClosePartyOrder
+from workflows.domain import names
+from workflows.domain.model import PartyOrder
 from workflows.interceptors import interceptors
-from workflows.model import PartyOrder
 from workflows.track_party_order import TrackPartyOrder
 
 HISTORIES = Path(__file__).parent / "histories"

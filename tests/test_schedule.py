@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from workflows.model import (
+from workflows.domain.model import (
     ChangeRequest,
     ChangeSet,
     JeopardyStatus,
@@ -15,8 +15,8 @@ from workflows.model import (
     OrderState,
     PartyOrderSpec,
 )
-from workflows.schedule import Deadline, deadlines, next_due
-from workflows.tracker import PartyOrderTracker
+from workflows.domain.schedule import Deadline, deadlines, next_due
+from workflows.domain.tracker import PartyOrderTracker
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 US = timedelta(microseconds=1)

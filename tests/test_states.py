@@ -6,8 +6,8 @@ import itertools
 
 import pytest
 
-from workflows.model import FINAL_STATES, OrderState
-from workflows.states import TRANSITIONS, IllegalTransition, can_transition, check_transition
+from workflows.domain.model import FINAL_STATES, OrderState
+from workflows.domain.states import TRANSITIONS, IllegalTransition, can_transition, check_transition
 
 S = OrderState
 

@@ -15,12 +15,12 @@ from typing import Any
 
 from temporalio.client import Client
 
-from starter.binaries import temporal_cli_path
+from starter.local.binaries import temporal_cli_path
 from starter.samples import example_order
 from tests.conftest import unique
 from workflows.close_party_order import ClosureRecord
-from workflows.jeopardy import iso
-from workflows.model import PartyOrder, close_workflow_id, track_workflow_id
+from workflows.domain.instants import iso
+from workflows.domain.model import PartyOrder, close_workflow_id, track_workflow_id
 
 
 def temporal(address: str, *args: str) -> str:

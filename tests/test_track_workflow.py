@@ -15,8 +15,8 @@ from temporalio.testing import WorkflowEnvironment
 from starter.samples import example_order
 from tests.conftest import read_outbox, running_worker, unique
 from workflows.close_party_order import ClosureRecord
-from workflows.jeopardy import iso
-from workflows.model import PartyOrder, close_workflow_id, track_workflow_id
+from workflows.domain.instants import iso
+from workflows.domain.model import PartyOrder, close_workflow_id, track_workflow_id
 
 
 async def start(env: WorkflowEnvironment, task_queue: str, order: dict[str, Any]) -> WorkflowHandle:

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from starter.samples import CONTRACT_EXAMPLE, load_sample
-from workflows.effects import (
+from workflows.domain.effects import (
     CancelAfterNotice,
     Effect,
     ForwardChangeRequest,
@@ -20,18 +20,18 @@ from workflows.effects import (
     Notification,
     Notify,
 )
-from workflows.jeopardy import assess
-from workflows.messages import MESSAGE_MODELS
-from workflows.model import (
+from workflows.domain.jeopardy import assess
+from workflows.domain.messages import MESSAGE_MODELS
+from workflows.domain.model import (
     JeopardyStatus,
     MilestoneStatus,
     OrderState,
     PartyOrder,
     PartyOrderSpec,
 )
-from workflows.schedule import next_due
-from workflows.states import IllegalTransition
-from workflows.tracker import (
+from workflows.domain.schedule import next_due
+from workflows.domain.states import IllegalTransition
+from workflows.domain.tracker import (
     APPLIED_REQUEST_IDS_KEPT,
     REJECTED_MESSAGES_KEPT,
     REJECTED_PAYLOAD_CHARS,

@@ -15,8 +15,8 @@ from typing import Any
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from workflows.jeopardy import Assessment, assess
-from workflows.model import (
+from workflows.domain.jeopardy import Assessment, assess
+from workflows.domain.model import (
     ChangeRequest,
     ChangeSet,
     Jeopardy,
@@ -28,8 +28,8 @@ from workflows.model import (
     PartyOrder,
     TrackingPolicy,
 )
-from workflows.schedule import deadlines, next_due
-from workflows.tracker import PartyOrderTracker
+from workflows.domain.schedule import deadlines, next_due
+from workflows.domain.tracker import PartyOrderTracker
 
 NOW = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
 US = timedelta(microseconds=1)

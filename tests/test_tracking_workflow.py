@@ -18,8 +18,8 @@ from temporalio.testing import WorkflowEnvironment
 from starter.samples import example_order
 from tests.conftest import read_outbox, running_worker, unique
 from tests.test_track_workflow import get, start
-from workflows.jeopardy import iso
-from workflows.model import PartyOrder, close_workflow_id, track_workflow_id
+from workflows.domain.instants import iso
+from workflows.domain.model import PartyOrder, close_workflow_id, track_workflow_id
 
 MINUTE = timedelta(minutes=1)
 

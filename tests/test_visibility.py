@@ -27,9 +27,10 @@ from temporalio.common import SearchAttributeKey, TypedSearchAttributes
 from temporalio.converter import decode_typed_search_attributes
 from temporalio.service import RPCError
 
-from starter.binaries import temporal_cli_path
+from starter.local.binaries import temporal_cli_path
 from tests.conftest import unique
-from workflows.model import PartyOrder, track_workflow_id
+from workflows.domain.instants import iso
+from workflows.domain.model import PartyOrder, track_workflow_id
 
 T = TypeVar("T")
 
@@ -50,10 +51,6 @@ CONTRACT_KEYS: list[SearchAttributeKey[Any]] = [
 
 VISIBILITY_DEADLINE = 30.0  # seconds for the dev server's visibility store to catch up
 METADATA_QUERY = "__temporal_workflow_metadata"  # what the Web UI asks for current details
-
-
-def iso(instant: datetime) -> str:
-    return instant.isoformat().replace("+00:00", "Z")
 
 
 def whole_seconds_now() -> datetime:

@@ -22,17 +22,17 @@ with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
 
     from activities.notify import PartyOrderActivities
-    from workflows import names
-    from workflows.effects import Notification
-    from workflows.jeopardy import iso
-    from workflows.messages import describe_validation_error
-    from workflows.model import OrderState, PartyOrder, RejectedMessage, WireModel
+    from workflows.domain import names
+    from workflows.domain.effects import Notification
+    from workflows.domain.instants import iso
+    from workflows.domain.messages import describe_validation_error
+    from workflows.domain.model import OrderState, PartyOrder, RejectedMessage, WireModel
+    from workflows.domain.tracker import notification_key
     from workflows.track_party_order import (
         NOTIFY_RETRY,
         NOTIFY_SCHEDULE_TO_CLOSE,
         NOTIFY_START_TO_CLOSE,
     )
-    from workflows.tracker import notification_key
 
 
 class ClosureRecord(WireModel):

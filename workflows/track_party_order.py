@@ -27,8 +27,8 @@ with workflow.unsafe.imports_passed_through():
     from pydantic import Field, ValidationError
 
     from activities.notify import PartyOrderActivities
-    from workflows import names
-    from workflows.effects import (
+    from workflows.domain import names
+    from workflows.domain.effects import (
         CancelAfterNotice,
         Effect,
         ForwardChangeRequest,
@@ -36,10 +36,10 @@ with workflow.unsafe.imports_passed_through():
         Notification,
         Notify,
     )
-    from workflows.messages import StateChangeRequest, describe_validation_error
-    from workflows.model import PartyOrder, PartyOrderSpec, WireModel
-    from workflows.schedule import Deadline, next_due
-    from workflows.tracker import PartyOrderTracker, TrackerState
+    from workflows.domain.messages import StateChangeRequest, describe_validation_error
+    from workflows.domain.model import PartyOrder, PartyOrderSpec, WireModel
+    from workflows.domain.schedule import Deadline, next_due
+    from workflows.domain.tracker import PartyOrderTracker, TrackerState
     from workflows.visibility import changed_pairs, details_markdown, search_attribute_values
 
 # Notifications retry for up to a day with capped backoff; after that the failure is

@@ -9,12 +9,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from temporalio.common import SearchAttributeKey, SearchAttributeUpdate
+from temporalio.common import (
+    SearchAttributeKey,
+    SearchAttributePair,
+    SearchAttributeUpdate,
+    TypedSearchAttributes,
+)
 
-from workflows import names
-from workflows.jeopardy import iso
-from workflows.model import MilestoneStatus, PartyOrder
-from workflows.schedule import next_due
+from workflows.domain import names
+from workflows.domain.instants import iso
+from workflows.domain.model import MilestoneStatus, PartyOrder
+from workflows.domain.schedule import next_due
 
 STATE = SearchAttributeKey.for_keyword(names.SA_STATE)
 JEOPARDY = SearchAttributeKey.for_keyword(names.SA_JEOPARDY)
@@ -49,6 +54,16 @@ CONTRACT_SEARCH_ATTRIBUTES: list[SearchAttributeKey[Any]] = [
 _KEYS: dict[str, SearchAttributeKey[Any]] = {key.name: key for key in CONTRACT_SEARCH_ATTRIBUTES}
 
 
+def typed_search_attributes(order: PartyOrder) -> TypedSearchAttributes:
+    """All of the order's search attributes, typed, as a starter sets them."""
+    return TypedSearchAttributes(
+        [
+            SearchAttributePair(_KEYS[name], value)
+            for name, value in search_attribute_values(order).items()
+        ]
+    )
+
+
 def changed_pairs(
     values: dict[str, Any], published: dict[str, Any]
 ) -> list[SearchAttributeUpdate[Any]]:
@@ -62,7 +77,7 @@ def changed_pairs(
 
 def _when(instant: datetime) -> str:
     """A date-time for people: to the second."""
-    return iso(instant.replace(microsecond=0))
+    return iso(instant, "seconds")
 
 
 def details_markdown(order: PartyOrder, now: datetime) -> str:

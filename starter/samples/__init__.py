@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from importlib import resources
 from typing import Any
 
-from workflows.jeopardy import iso
+from workflows.domain.instants import iso
 
 CONTRACT_EXAMPLE = "PO-1001"
 

@@ -322,6 +322,13 @@ class PartyOrderSpec(WireModel):
     milestones: list[Milestone] = Field(default_factory=list)
     tracking_policy: TrackingPolicy = Field(default_factory=TrackingPolicy)
 
+    @property
+    def due_date(self) -> datetime:
+        """The date the order is measured against: expected, else requested completion."""
+        due = self.expected_completion_date or self.requested_completion_date
+        assert due is not None  # guaranteed by the validation below
+        return due
+
     @field_validator("id")
     @classmethod
     def _valid_id(cls, value: str) -> str:
@@ -363,13 +370,6 @@ class PartyOrder(PartyOrderSpec):
     rejected_message_count: int = 0
     state_history: list[StateChange] = Field(default_factory=list)
     delivery_failures: list[DeliveryFailure] = Field(default_factory=list)
-
-    @property
-    def due_date(self) -> datetime:
-        """The date the order is measured against: expected, else requested completion."""
-        due = self.expected_completion_date or self.requested_completion_date
-        assert due is not None  # guaranteed by PartyOrderSpec validation
-        return due
 
     @property
     def is_final(self) -> bool:

@@ -41,9 +41,10 @@ from starter.client import (
     PortfolioReport,
     ServerUnavailable,
 )
-from starter.devserver import DevServer, DevServerConfig, DevServerError, default_data_dir
+from starter.local.devserver import DevServer, DevServerConfig, DevServerError, default_data_dir
 from starter.query import JEOPARDY_LEVELS, STATES, OrderFilters, parse_instant
-from workflows.model import TRACK_WORKFLOW_ID_PREFIX, PartyOrder
+from workflows.domain.instants import iso
+from workflows.domain.model import TRACK_WORKFLOW_ID_PREFIX, PartyOrder
 
 PROG = "party-orders"
 EXIT_OK = 0
@@ -84,7 +85,7 @@ def _fail(text: str) -> None:
 def when(instant: datetime | None) -> str:
     if instant is None:
         return "-"
-    return instant.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return iso(instant.astimezone(UTC), "seconds")
 
 
 def relative(instant: datetime | None, now: datetime) -> str:
@@ -259,7 +260,7 @@ def _instant(text: str, what: str) -> str:
         value = parse_instant(text, what=what, now=datetime.now(UTC))
     except ValueError as error:
         raise InvalidInput(str(error)) from None
-    return value.isoformat().replace("+00:00", "Z")
+    return iso(value)
 
 
 def _pair(text: str, what: str) -> tuple[str, str | None]:

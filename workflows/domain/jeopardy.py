@@ -22,7 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from workflows.model import (
+from workflows.domain.instants import iso
+from workflows.domain.model import (
     FINAL_STATES,
     JeopardyStatus,
     MilestoneStatus,
@@ -38,10 +39,6 @@ class Assessment:
 
 
 NOT_IN_JEOPARDY = Assessment(JeopardyStatus.NONE)
-
-
-def iso(instant: datetime) -> str:
-    return instant.isoformat().replace("+00:00", "Z")
 
 
 def is_watched(order: PartyOrder) -> bool:

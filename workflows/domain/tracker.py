@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError
 
-from workflows.effects import (
+from workflows.domain.effects import (
     CancelAfterNotice,
     Effect,
     ForwardChangeRequest,
@@ -25,8 +25,9 @@ from workflows.effects import (
     Notify,
     RecipientKind,
 )
-from workflows.jeopardy import Assessment, assess, is_watched, iso
-from workflows.messages import (
+from workflows.domain.instants import iso
+from workflows.domain.jeopardy import Assessment, assess, is_watched
+from workflows.domain.messages import (
     MESSAGE_MODELS,
     CancelRequest,
     ChangeRequestMessage,
@@ -37,7 +38,7 @@ from workflows.messages import (
     StateChangeRequest,
     describe_validation_error,
 )
-from workflows.model import (
+from workflows.domain.model import (
     Cancellation,
     ChangeRequest,
     ChangeSet,
@@ -53,7 +54,7 @@ from workflows.model import (
     StateChange,
     WireModel,
 )
-from workflows.states import check_transition
+from workflows.domain.states import check_transition
 
 # Bounds that keep a months-long order's state small (it is carried by continue-as-new).
 APPLIED_REQUEST_IDS_KEPT = 2_000

@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from workflows.jeopardy import behind_plan_instant, is_watched
-from workflows.model import JeopardyStatus, MilestoneStatus, PartyOrder
+from workflows.domain.jeopardy import behind_plan_instant, is_watched
+from workflows.domain.model import JeopardyStatus, MilestoneStatus, PartyOrder
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime
 
-from workflows.model import WireModel
+from workflows.domain.model import WireModel
 
 RecipientKind = Literal["party", "originatingProcess", "contact"]
 

@@ -35,7 +35,7 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 
-from starter.binaries import temporal_cli_path
+from starter.local.binaries import temporal_cli_path
 from workflows.visibility import CONTRACT_SEARCH_ATTRIBUTES
 
 DEFAULT_DATA_DIR = Path(".party-orders")

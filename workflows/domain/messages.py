@@ -10,7 +10,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field, ValidationError, model_validator
 
-from workflows.model import ChangeSet, Instant, OrderState, WireModel
+from workflows.domain import names
+from workflows.domain.model import ChangeSet, Instant, OrderState, WireModel
 
 RequestId = Annotated[str, Field(min_length=1, max_length=200)]
 
@@ -102,12 +103,12 @@ InboundMessage = (
 
 # Message name (the signal or update name) -> its model.
 MESSAGE_MODELS: dict[str, type[InboundMessage]] = {
-    "report_progress": ProgressReport,
-    "request_change": ChangeRequestMessage,
-    "resolve_change": ChangeResolution,
-    "cancel_order": CancelRequest,
-    "check_in_now": CheckInRequest,
-    "change_state": StateChangeRequest,
+    names.REPORT_PROGRESS: ProgressReport,
+    names.REQUEST_CHANGE: ChangeRequestMessage,
+    names.RESOLVE_CHANGE: ChangeResolution,
+    names.CANCEL_ORDER: CancelRequest,
+    names.CHECK_IN_NOW: CheckInRequest,
+    names.CHANGE_STATE: StateChangeRequest,
 }
 
 

@@ -8,7 +8,7 @@ through ``pendingCancellation`` while the party is told. ``cancelled``, ``comple
 
 from __future__ import annotations
 
-from workflows.model import OrderState
+from workflows.domain.model import OrderState
 
 S = OrderState
 
