@@ -1,10 +1,15 @@
-"""The party-order worker: runs TrackPartyOrder, ClosePartyOrder and their activities.
+"""The party-order worker (TrackPartyOrder, ClosePartyOrder, their activities), and the
+one way every process of the project connects to Temporal.
 
     python worker.py        (or: party-orders worker)
 
-Connection settings come from Temporal's environment configuration (see the README);
-the task queue is ``party-orders`` unless ``PARTY_ORDERS_TASK_QUEUE`` says otherwise.
-SIGINT and SIGTERM stop it cleanly: polling stops and running activities may finish.
+Connection settings come from Temporal's own environment configuration
+(``temporalio.envconfig``: ``TEMPORAL_ADDRESS``, ``TEMPORAL_NAMESPACE``,
+``TEMPORAL_API_KEY``, ``TEMPORAL_TLS_*``, ``TEMPORAL_PROFILE`` and the ``temporal.toml``
+profile file), defaulting to ``localhost:7233`` and namespace ``default``, always with the
+pydantic data converter. The task queue is ``party-orders`` unless
+``PARTY_ORDERS_TASK_QUEUE`` says otherwise. SIGINT and SIGTERM stop the worker cleanly:
+polling stops and running activities may finish.
 """
 
 from __future__ import annotations
@@ -17,17 +22,46 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.envconfig import ClientConfig
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.notify import PartyOrderActivities
 from activities.settings import NotificationSettings
-from starter.connection import connect, task_queue
 from workflows.close_party_order import ClosePartyOrder
+from workflows.domain.names import DEFAULT_TASK_QUEUE, TASK_QUEUE_ENV
 from workflows.interceptors import interceptors
 from workflows.track_party_order import TrackPartyOrder
 
 WORKFLOWS = [TrackPartyOrder, ClosePartyOrder]
+
+
+# ---------------------------------------------------------------- connecting to Temporal
+
+
+def task_queue() -> str:
+    return os.environ.get(TASK_QUEUE_ENV) or DEFAULT_TASK_QUEUE
+
+
+def connect_config() -> dict[str, Any]:
+    """The keyword arguments of ``Client.connect`` from the environment configuration."""
+    config: dict[str, Any] = dict(ClientConfig.load_client_connect_config())
+    config.setdefault("target_host", "localhost:7233")
+    if not config.get("target_host"):
+        config["target_host"] = "localhost:7233"
+    config.setdefault("namespace", "default")
+    return config
+
+
+async def connect(**overrides: Any) -> Client:
+    config = connect_config()
+    config.update(overrides)
+    target = config.pop("target_host")
+    return await Client.connect(target, data_converter=pydantic_data_converter, **config)
+
+
+# ---------------------------------------------------------------- the worker
 
 # Cached workflow runs bound the worker's memory with many open orders; evicted ones are
 # rebuilt from history when they next have work.

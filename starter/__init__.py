@@ -1,1 +1,2 @@
-"""Client code: a typed async client API and the `party-orders` command line."""
+"""Client code: the typed client API (``client``), the ``party-orders`` CLI (``cli``), the
+local stack (``local``), the demo and the sample orders."""

@@ -2,6 +2,6 @@
 
 import sys
 
-from starter.cli.commands import main
+from starter.cli import main
 
 sys.exit(main())

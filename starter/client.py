@@ -41,7 +41,7 @@ from temporalio.common import (
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from starter import connection
+import worker
 from starter.query import (
     JEOPARDY_LEVELS,
     NOT_CONTINUED,
@@ -236,7 +236,7 @@ def server_unavailable(error: BaseException) -> ServerUnavailable:
 class PartyOrderClient:
     """Start, message, read and list party orders.
 
-    ``client`` must use the pydantic data converter (``starter.connection.connect()``);
+    ``client`` must use the pydantic data converter (``worker.connect()``);
     ``task_queue`` is where orders started here are run.
     """
 
@@ -261,13 +261,13 @@ class PartyOrderClient:
     ) -> PartyOrderClient:
         """Connect with Temporal's environment configuration and the project's task queue."""
         try:
-            target = connection.connect_config().get("target_host", "?")
+            target = worker.connect_config().get("target_host", "?")
         except Exception as error:  # a broken temporal.toml or TEMPORAL_* value
             raise PartyOrderError(
                 f"the Temporal connection settings are invalid: {error}"
             ) from None
         try:
-            client = await connection.connect(connect_timeout=connect_timeout)
+            client = await worker.connect(connect_timeout=connect_timeout)
         except RuntimeError as error:
             # The SDK reports refused connections, DNS and TLS failures as RuntimeError.
             raise ServerUnavailable(
@@ -275,7 +275,7 @@ class PartyOrderClient:
             ) from None
         except RPCError as error:
             raise server_unavailable(error) from None
-        return cls(client, task_queue or connection.task_queue(), answer_timeout=answer_timeout)
+        return cls(client, task_queue or worker.task_queue(), answer_timeout=answer_timeout)
 
     # ------------------------------------------------------------------ start
 

@@ -26,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from starter.client import PartyOrderClient, PartyOrderError
-from starter.query import parse_duration
+from starter.dates import parse_duration
 from starter.samples import load_sample
 from workflows.domain.instants import iso
 from workflows.domain.model import PartyOrderSpec

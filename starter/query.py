@@ -17,10 +17,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 
-from pydantic import TypeAdapter, ValidationError
-
+from starter.dates import midnight, parse_day_or_instant
 from workflows.domain import names
 from workflows.domain.instants import iso
 from workflows.domain.model import JeopardyStatus, OrderState
@@ -35,8 +34,6 @@ NOT_CONTINUED = 'ExecutionStatus != "ContinuedAsNew"'
 # C0 controls and DEL: a NUL byte breaks the dev server's SQLite visibility store (it
 # answers with a retried "SQL logic error"), and no party id or process name needs them.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_DURATION = TypeAdapter(timedelta)
-_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def quote(value: str, *, what: str = "value") -> str:
@@ -57,59 +54,6 @@ def query_instant(instant: datetime) -> str:
     """A date-time as the query language wants it: RFC 3339 in UTC, quoted."""
     utc = instant.astimezone(UTC)
     return '"' + iso(utc, "microseconds" if utc.microsecond else "seconds") + '"'
-
-
-def parse_day_or_instant(text: str, *, what: str, now: datetime | None = None) -> date | datetime:
-    """Parse an ISO 8601 date (``2027-01-10``), date-time, or ``+DURATION`` from ``now``.
-
-    A date-time without an offset is taken as UTC; a ``+P3D`` style value means that long
-    after ``now`` (which the caller must pass: this module never reads the clock).
-    """
-    if not isinstance(text, str) or not text.strip():
-        raise ValueError(f"{what}: expected an ISO 8601 date or date-time, got {text!r}")
-    text = text.strip()
-    if text.startswith("+"):
-        if now is None:
-            raise ValueError(f"{what}: a relative date ({text}) needs the current time")
-        return now + parse_duration(text[1:], what=what)
-    if _DATE_ONLY.match(text):
-        try:
-            return date.fromisoformat(text)
-        except ValueError:
-            raise ValueError(f"{what}: {text!r} is not a valid date") from None
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        raise ValueError(
-            f"{what}: {text!r} is not an ISO 8601 date (2027-01-10) or date-time"
-            " (2027-01-10T12:00:00Z)"
-        ) from None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
-
-
-def parse_instant(text: str, *, what: str, now: datetime | None = None) -> datetime:
-    """Like ``parse_day_or_instant``, with a date meaning midnight UTC at its start."""
-    value = parse_day_or_instant(text, what=what, now=now)
-    return value if isinstance(value, datetime) else _midnight(value)
-
-
-def parse_duration(text: str, *, what: str) -> timedelta:
-    """An ISO 8601 duration (``P7D``, ``PT36H``, ``PT20S``), positive or zero."""
-    try:
-        if not text.lstrip("-").startswith("P"):
-            raise ValueError(text)  # pydantic also takes "20" or "1 day"; ISO 8601 only here
-        value = _DURATION.validate_python(text)
-    except (ValidationError, ValueError):
-        raise ValueError(
-            f"{what}: {text!r} is not an ISO 8601 duration such as PT20S or P7D"
-        ) from None
-    if value < timedelta(0):
-        raise ValueError(f"{what}: the duration {text!r} is negative")
-    return value
-
-
-def _midnight(day: date) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=UTC)
 
 
 def _one_of(value: str, allowed: tuple[str, ...], what: str) -> str:
@@ -181,7 +125,7 @@ def build_list_query(filters: OrderFilters | None = None, *, now: datetime | Non
     after: datetime | None = None
     if filters.due_before is not None:
         bound = _bound(filters.due_before, "due before", now)
-        before = bound if isinstance(bound, datetime) else _midnight(bound)
+        before = bound if isinstance(bound, datetime) else midnight(bound)
         clauses.append(f"{names.SA_DUE_DATE} < {query_instant(before)}")
     if filters.due_after is not None:
         bound = _bound(filters.due_after, "due after", now)
@@ -189,7 +133,7 @@ def build_list_query(filters: OrderFilters | None = None, *, now: datetime | Non
             after = bound
             clauses.append(f"{names.SA_DUE_DATE} > {query_instant(after)}")
         else:
-            after = _midnight(bound + timedelta(days=1))  # after the whole day
+            after = midnight(bound + timedelta(days=1))  # after the whole day
             clauses.append(f"{names.SA_DUE_DATE} >= {query_instant(after)}")
     if before is not None and after is not None and after >= before:
         raise ValueError(

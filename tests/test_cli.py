@@ -26,7 +26,7 @@ import pytest
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.client import Client
 
-from starter.cli.commands import main
+from starter.cli import main
 from starter.client import PartyOrderClient, PartyOrderError
 from starter.local.binaries import temporal_cli_path
 from starter.local.devserver import DevServer, DevServerConfig, server_command

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from starter.dates import parse_day_or_instant, parse_duration, parse_instant
 from starter.query import (
     JEOPARDY_LEVELS,
     NOT_CONTINUED,
@@ -16,9 +17,6 @@ from starter.query import (
     OrderFilters,
     attention_query,
     build_list_query,
-    parse_day_or_instant,
-    parse_duration,
-    parse_instant,
     query_instant,
     quote,
 )

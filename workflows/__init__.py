@@ -1,1 +1,2 @@
-"""Deterministic code: the domain core of party-order tracking and the two workflows."""
+"""Deterministic code: the domain core (``workflows.domain``) and the durable shells
+that run it on Temporal (``TrackPartyOrder``, ``ClosePartyOrder``)."""

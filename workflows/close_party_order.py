@@ -1,9 +1,10 @@
-"""ClosePartyOrder: the Close Party Order process (eTOM 1.6.8, sibling of 1.6.8.3).
+"""ClosePartyOrder: the durable shell of the Close Party Order process (eTOM 1.6.8).
 
 Track & Manage informs it by signal-with-start with ``order_completed`` once an order is
-completed. It does no tracking: it confirms the closure to the party, reports it to the
-process that originated the order, and returns a closure record. A repeated
-``order_completed`` is counted and otherwise ignored, so nothing is closed twice.
+completed. It does no tracking: it sends the closure notices the domain core writes
+(``workflows.domain.closure``), records a notice that could not be delivered, and returns
+a closure record. A repeated ``order_completed`` is counted and otherwise ignored, so
+nothing is closed twice; a malformed one is recorded, the newest records kept.
 """
 
 from __future__ import annotations
@@ -13,26 +14,20 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from pydantic import AwareDatetime
+from pydantic import AwareDatetime, Field
 from temporalio import workflow
 from temporalio.common import RawValue
-from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
 
-    from activities.notify import PartyOrderActivities
+    from workflows.delivery import deliver
     from workflows.domain import names
+    from workflows.domain.closure import check_closable, closure_notices
     from workflows.domain.effects import Notification
-    from workflows.domain.instants import iso
     from workflows.domain.messages import describe_validation_error
-    from workflows.domain.model import OrderState, PartyOrder, RejectedMessage, WireModel
-    from workflows.domain.tracker import notification_key
-    from workflows.track_party_order import (
-        NOTIFY_RETRY,
-        NOTIFY_SCHEDULE_TO_CLOSE,
-        NOTIFY_START_TO_CLOSE,
-    )
+    from workflows.domain.model import DeliveryFailure, PartyOrder, RejectedMessage, WireModel
+    from workflows.domain.tracker import REJECTED_MESSAGES_KEPT, rejected_message
 
 
 class ClosureRecord(WireModel):
@@ -46,7 +41,9 @@ class ClosureRecord(WireModel):
     party_notified: bool
     originating_process_notified: bool
     repeated_signals_ignored: int = 0
-    rejected_messages: list[RejectedMessage] = []
+    rejected_messages: list[RejectedMessage] = Field(default_factory=list)
+    rejected_message_count: int = 0
+    delivery_failures: list[DeliveryFailure] = Field(default_factory=list)
 
 
 @workflow.defn(name=names.CLOSE_WORKFLOW)
@@ -55,44 +52,20 @@ class ClosePartyOrder:
         self._order: PartyOrder | None = None
         self._repeats = 0
         self._rejected: list[RejectedMessage] = []
+        self._rejected_count = 0
+        self._failures: list[DeliveryFailure] = []
 
     @workflow.run
     async def run(self) -> ClosureRecord:
         await workflow.wait_condition(lambda: self._order is not None)
         order = self._order
         assert order is not None
-        now = workflow.now()
-        body: dict[str, Any] = {
-            "completionDate": iso(order.completion_date) if order.completion_date else None,
-            "reference": order.originating_process.reference,
-        }
         # Both notices go out at once: neither depends on the other.
         party_told, process_told = await asyncio.gather(
-            self._notify(
-                Notification(
-                    idempotency_key=notification_key(order, "closure/party"),
-                    order_id=order.id,
-                    recipient_kind="party",
-                    recipient=order.party.id,
-                    kind="orderClosed",
-                    subject=f"Order {order.id} is closed",
-                    occurred_at=now,
-                    webhook_url=order.party.webhook_url,
-                    body=body,
-                )
-            ),
-            self._notify(
-                Notification(
-                    idempotency_key=notification_key(order, "closure/originatingProcess"),
-                    order_id=order.id,
-                    recipient_kind="originatingProcess",
-                    recipient=order.originating_process.name,
-                    kind="orderClosed",
-                    subject=f"Party order {order.id} is delivered and closed",
-                    occurred_at=now,
-                    body=body,
-                )
-            ),
+            *(
+                deliver(notice, self._delivery_failed)
+                for notice in closure_notices(order, workflow.now())
+            )
         )
         return ClosureRecord(
             order_id=order.id,
@@ -104,27 +77,19 @@ class ClosePartyOrder:
             originating_process_notified=process_told,
             repeated_signals_ignored=self._repeats,
             rejected_messages=self._rejected,
+            rejected_message_count=self._rejected_count,
+            delivery_failures=self._failures,
         )
 
-    async def _notify(self, notification: Notification) -> bool:
-        activity = (
-            PartyOrderActivities.notify_party
-            if notification.recipient_kind == "party"
-            else PartyOrderActivities.notify_originating_process
-        )
-        try:
-            await workflow.execute_activity_method(
-                activity,
-                notification,
-                start_to_close_timeout=NOTIFY_START_TO_CLOSE,
-                schedule_to_close_timeout=NOTIFY_SCHEDULE_TO_CLOSE,
-                retry_policy=NOTIFY_RETRY,
-                summary=f"closure of {notification.order_id} to {notification.recipient}",
+    def _delivery_failed(self, notification: Notification, error: str) -> None:
+        self._failures.append(
+            DeliveryFailure(
+                at=workflow.now(),
+                recipient=notification.recipient,
+                kind=notification.kind,
+                error=error,
             )
-            return True
-        except ActivityError:
-            workflow.logger.warning("closure notice to %s not delivered", notification.recipient)
-            return False
+        )
 
     @workflow.signal(name=names.ORDER_COMPLETED)
     def order_completed(self, raw: RawValue) -> None:
@@ -135,8 +100,7 @@ class ClosePartyOrder:
             order = PartyOrder.model_validate(
                 workflow.payload_converter().from_payload(raw.payload)
             )
-            if order.state != OrderState.COMPLETED:
-                raise ValueError(f"state: order is {order.state}, not completed")
+            check_closable(order)
             self._order = order
         except ValidationError as error:
             self._record(raw, describe_validation_error(error))
@@ -150,14 +114,11 @@ class ClosePartyOrder:
 
     def reject_signal(self, name: str, args: Sequence[Any], error: str) -> None:
         """Record a signal that cannot be taken (see workflows/interceptors.py)."""
-        self._rejected.append(
-            RejectedMessage(
-                received_at=workflow.now(),
-                message=name,
-                error=error,
-                payload=json.dumps(list(args), default=str)[:2000],
-            )
-        )
+        text = json.dumps(list(args), default=str)
+        self._rejected.append(rejected_message(name, text, error, workflow.now()))
+        self._rejected_count += 1
+        # The newest records are kept; the count and the workflow history keep the rest.
+        del self._rejected[:-REJECTED_MESSAGES_KEPT]
 
     @workflow.query(name=names.GET_CLOSURE)
     def get_closure(self) -> dict[str, Any]:
@@ -167,4 +128,5 @@ class ClosePartyOrder:
             "received": order is not None,
             "repeatedSignalsIgnored": self._repeats,
             "rejectedMessages": [r.to_json_dict() for r in self._rejected],
+            "rejectedMessageCount": self._rejected_count,
         }

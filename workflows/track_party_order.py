@@ -1,12 +1,14 @@
-"""TrackPartyOrder: one party order, tracked for its whole life (eTOM 1.6.8.3).
+"""TrackPartyOrder: the durable shell of one party order's tracking (eTOM 1.6.8.3).
 
-A thin durable shell around ``PartyOrderTracker``:
+A thin shell around the domain core's ``PartyOrderTracker``:
 
 * every signal takes the RAW payload and validates it in the handler, so a bad message is
   recorded in ``rejectedMessages`` instead of being dropped by the SDK with a log line;
-* one main loop asks the core what is due next and waits for that instant or a message;
-* the core's effects run as activities: notifications in the background (a slow or broken
-  channel never stops tracking), cancellation and closing in order;
+* one main loop asks the core what is due next (``next_due``) and keeps one
+  ``DeadlineTimer`` for that instant, waking for it or for a message;
+* the core's effects run as activities: notifications in the background through
+  ``workflows.delivery`` (a slow or broken channel never stops tracking), cancellation and
+  closing in order;
 * continue-as-new carries the whole state over when the history grows long.
 """
 
@@ -15,18 +17,19 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Awaitable, Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
 from temporalio.api.common.v1 import Payload
 from temporalio.common import RawValue, RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import Field, ValidationError
 
-    from activities.notify import PartyOrderActivities
+    from workflows.deadline_timer import DeadlineTimer
+    from workflows.delivery import deliver
     from workflows.domain import names
     from workflows.domain.effects import (
         CancelAfterNotice,
@@ -38,22 +41,10 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.domain.messages import StateChangeRequest, describe_validation_error
     from workflows.domain.model import PartyOrder, PartyOrderSpec, WireModel
-    from workflows.domain.schedule import Deadline, next_due
+    from workflows.domain.schedule import next_due
     from workflows.domain.tracker import PartyOrderTracker, TrackerState
     from workflows.visibility import changed_pairs, details_markdown, search_attribute_values
 
-# Notifications retry for up to a day with capped backoff; after that the failure is
-# recorded on the order and tracking goes on (a failing channel never fails an order).
-NOTIFY_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=2),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=10),
-    non_retryable_error_types=["NotificationRejected"],
-)
-# Longer than the webhook timeout (10 s), short enough that a crashed worker's
-# notification is retried soon.
-NOTIFY_START_TO_CLOSE = timedelta(seconds=15)
-NOTIFY_SCHEDULE_TO_CLOSE = timedelta(hours=24)
 # Informing the close process only needs the Temporal service itself: retry until it works.
 CLOSE_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1)
@@ -84,13 +75,6 @@ class ContinuedRun(WireModel):
     pending: list[PendingNotification] = Field(default_factory=list)
 
 
-_NOTIFY_ACTIVITY = {
-    "party": PartyOrderActivities.notify_party,
-    "originatingProcess": PartyOrderActivities.notify_originating_process,
-    "contact": PartyOrderActivities.notify_contact,
-}
-
-
 # What a signal handler gets when the signal came with no payload at all (for instance
 # `temporal workflow signal` without --input): recorded as rejected, where a missing
 # argument would otherwise fail the workflow task on every retry.
@@ -114,8 +98,7 @@ class TrackPartyOrder:
         self._effects: list[Effect] = []
         self._wake = False
         self._in_flight: dict[asyncio.Task[object], PendingNotification] = {}
-        self._timer: asyncio.Future[None] | None = None
-        self._timer_at: datetime | None = None
+        self._timer = DeadlineTimer()
         self._published: dict[str, Any] = {}
         self._details = ""
         # The order as handed to the next run, once this run has decided to continue.
@@ -172,16 +155,17 @@ class TrackPartyOrder:
                 break
             if self._wake or self._effects:
                 continue
-            self._plan_timer(next_due(tracker.order, workflow.now()))
+            due = next_due(tracker.order, workflow.now())
+            self._timer.plan(due.at if due else None, due.what if due else "")
             await workflow.wait_condition(
                 lambda: (
                     self._wake
                     or bool(self._effects)
-                    or self._deadline_reached()
+                    or self._timer.reached()
                     or self._ready_to_continue_as_new()
                 )
             )
-        self._plan_timer(None)
+        self._timer.cancel()
         await self._settle_background()
         self._publish()
         return tracker.order
@@ -201,30 +185,6 @@ class TrackPartyOrder:
             and all(isinstance(e, Notify | ForwardChangeRequest) for e in self._effects)
         )
 
-    # ------------------------------------------------------------------ the deadline timer
-
-    def _plan_timer(self, due: Deadline | None) -> None:
-        """Keep one durable timer for the next deadline; replace it only when that moves.
-
-        Most messages leave the next deadline where it was: keeping the timer saves a
-        TimerCanceled and a TimerStarted event per message.
-        """
-        if self._timer is not None and due is not None and self._timer_at == due.at:
-            return
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer, self._timer_at = None, None
-        if due is not None:
-            delay = due.at - workflow.now()
-            self._timer = asyncio.ensure_future(workflow.sleep(delay, summary=due.what))
-            self._timer_at = due.at
-
-    def _deadline_reached(self) -> bool:
-        if self._timer is None or not self._timer.done():
-            return False
-        self._timer, self._timer_at = None, None  # fired: the next advance() handles it
-        return True
-
     # ------------------------------------------------------------------ effects
 
     async def _run_effects(self) -> None:
@@ -240,8 +200,8 @@ class TrackPartyOrder:
                 await self._deliver(effect.notification)
                 self._effects += tracker.finish_cancellation(workflow.now())
             elif isinstance(effect, InformCloseProcess):
-                await workflow.execute_activity_method(
-                    PartyOrderActivities.inform_close_process,
+                await workflow.execute_activity(
+                    names.INFORM_CLOSE_PROCESS,
                     tracker.order,
                     start_to_close_timeout=timedelta(seconds=30),
                     retry_policy=CLOSE_RETRY,
@@ -261,21 +221,11 @@ class TrackPartyOrder:
             await asyncio.gather(*self._in_flight)
 
     async def _deliver(self, notification: Notification) -> bool:
-        try:
-            await workflow.execute_activity_method(
-                _NOTIFY_ACTIVITY[notification.recipient_kind],
-                notification,
-                start_to_close_timeout=NOTIFY_START_TO_CLOSE,
-                schedule_to_close_timeout=NOTIFY_SCHEDULE_TO_CLOSE,
-                retry_policy=NOTIFY_RETRY,
-                summary=f"{notification.kind} to {notification.recipient}: {notification.subject}",
-            )
-            return True
-        except ActivityError as error:
-            cause = error.cause or error
-            self.tracker.delivery_failed(notification, str(cause), workflow.now())
-            self._wake = True
-            return False
+        return await deliver(notification, self._delivery_failed)
+
+    def _delivery_failed(self, notification: Notification, error: str) -> None:
+        self.tracker.delivery_failed(notification, error, workflow.now())
+        self._wake = True
 
     async def _forward(self, effect: ForwardChangeRequest) -> None:
         if await self._deliver(effect.notification):
@@ -309,6 +259,7 @@ class TrackPartyOrder:
             payload = _decode(raw)
         except ValueError as error:
             self.tracker.reject(name, _raw_text(raw), str(error), now)
+            self._wake = True
             return
         self._effects += self.tracker.handle(name, payload, now)
         self._wake = True
@@ -348,12 +299,13 @@ class TrackPartyOrder:
 
     @workflow.update(name=names.CHANGE_STATE)
     def change_state(self, raw: RawValue) -> PartyOrder:
-        request = StateChangeRequest.model_validate(_decode(raw))
-        tracker = self.tracker
-        if not tracker.already_applied(request.request_id):
-            self._effects += tracker.handle(names.CHANGE_STATE, _decode(raw), workflow.now())
-            self._wake = True
-        return tracker.order
+        # The validator has let only a valid change through (it does not run on replay,
+        # so the payload is decoded and validated here once more, and only here).
+        payload = _decode(raw)
+        request = StateChangeRequest.model_validate(payload)
+        self._effects += self.tracker.apply(names.CHANGE_STATE, request, payload, workflow.now())
+        self._wake = True
+        return self.tracker.order
 
     @change_state.validator
     def validate_change_state(self, raw: RawValue) -> None:

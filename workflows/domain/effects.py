@@ -8,11 +8,13 @@ idempotency key fixed when the effect is made, so activity retries resend the sa
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import AwareDatetime
 
-from workflows.domain.model import WireModel
+from workflows.domain.instants import iso
+from workflows.domain.model import PartyOrder, WireModel
 
 RecipientKind = Literal["party", "originatingProcess", "contact"]
 
@@ -29,6 +31,49 @@ class Notification(WireModel):
     occurred_at: AwareDatetime
     webhook_url: str | None = None
     body: dict[str, Any] = {}
+
+
+def notification_key(order: PartyOrder, name: str) -> str:
+    """An idempotency key unique to this order, this tracking of it, and this notification."""
+    if order.tracking_id:
+        return f"{order.id}/{order.tracking_id}/{name}"
+    return f"{order.id}/{name}"
+
+
+def notification_about(
+    order: PartyOrder,
+    name: str,
+    recipient_kind: RecipientKind,
+    recipient: str,
+    kind: str,
+    subject: str,
+    now: datetime,
+    body: dict[str, Any],
+) -> Notification:
+    """A notification about ``order``, keyed by ``name``; the body gains the order's summary.
+
+    Only the party's own notifications carry the party's webhook URL (it may hold a token).
+    """
+    return Notification(
+        idempotency_key=notification_key(order, name),
+        order_id=order.id,
+        recipient_kind=recipient_kind,
+        recipient=recipient,
+        kind=kind,
+        subject=subject,
+        occurred_at=now,
+        webhook_url=order.party.webhook_url if recipient_kind == "party" else None,
+        body={
+            **body,
+            "order": {
+                "id": order.id,
+                "state": order.state.value,
+                "percentComplete": order.percent_complete,
+                "dueDate": iso(order.due_date),
+                "jeopardy": order.jeopardy.status.value,
+            },
+        },
+    )
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ recorded with the reason instead of being dropped by the SDK (see ``tracker.py``
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from enum import Enum
+from typing import Annotated, Literal, get_args, get_origin
 
 from pydantic import Field, ValidationError, model_validator
 
@@ -119,3 +120,18 @@ def describe_validation_error(error: ValidationError) -> str:
         path = ".".join(str(part) for part in item["loc"]) or "(message)"
         problems.append(f"{path}: {item['msg']}")
     return "; ".join(problems)
+
+
+def allowed_values(model: type[WireModel], field: str) -> tuple[str, ...]:
+    """The values an enumerated field of a message accepts, as written on the wire.
+
+    The models are the one home of these sets: the CLI's choices come from here.
+    """
+    annotation = model.model_fields[field].annotation
+    while get_origin(annotation) is not Literal:
+        # Unwrap ``X | None`` and ``Annotated[X, ...]`` down to the Literal.
+        inner = [arg for arg in get_args(annotation) if arg is not type(None)]
+        if not inner:
+            raise TypeError(f"{model.__name__}.{field} is not an enumerated field")
+        annotation = inner[0]
+    return tuple(v.value if isinstance(v, Enum) else str(v) for v in get_args(annotation))

@@ -20,6 +20,12 @@ GET_ORDER = "get_order"
 ORDER_COMPLETED = "order_completed"
 GET_CLOSURE = "get_closure"
 
+# Activities, by the names the worker registers them under (activities/notify.py).
+NOTIFY_PARTY = "notify_party"
+NOTIFY_ORIGINATING_PROCESS = "notify_originating_process"
+NOTIFY_CONTACT = "notify_contact"
+INFORM_CLOSE_PROCESS = "inform_close_process"
+
 # Custom search attributes; their types are on the typed keys in workflows/visibility.py.
 SA_STATE = "PartyOrderState"
 SA_JEOPARDY = "PartyOrderJeopardy"

@@ -1,8 +1,9 @@
 """One source of deadlines: the next instant anything about an order is due.
 
-The workflow never keeps timers of its own. After every message and every wake-up it asks
-``next_due`` and waits until then (or for a message). When a date moves, the answer moves
-with it, so a stale timer can never fire: the old wait is simply abandoned.
+After every message and every wake-up the workflow asks ``next_due`` and keeps one timer
+for that instant (``workflows/deadline_timer.py``). When a date moves, the answer moves
+with it and the workflow replaces its timer; a timer for a deadline that no longer stands
+is cancelled, never acted on.
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ from workflows.domain.effects import (
     Notification,
     Notify,
     RecipientKind,
+    notification_about,
 )
 from workflows.domain.instants import iso
 from workflows.domain.jeopardy import Assessment, assess, is_watched
@@ -62,11 +63,17 @@ REJECTED_MESSAGES_KEPT = 200
 REJECTED_PAYLOAD_CHARS = 2_000
 
 
-def notification_key(order: PartyOrder, name: str) -> str:
-    """An idempotency key unique to this order, this tracking of it, and this notification."""
-    if order.tracking_id:
-        return f"{order.id}/{order.tracking_id}/{name}"
-    return f"{order.id}/{name}"
+def rejected_message(name: str, payload: Any, error: str, now: datetime) -> RejectedMessage:
+    """The record of a message that could not be applied, its payload cut to a bound."""
+    request_id = payload.get("requestId") if isinstance(payload, dict) else None
+    text = payload if isinstance(payload, str) else json.dumps(payload, default=str)
+    return RejectedMessage(
+        received_at=now,
+        message=name,
+        request_id=request_id if isinstance(request_id, str) else None,
+        error=error,
+        payload=text[:REJECTED_PAYLOAD_CHARS],
+    )
 
 
 class MessageRejected(ValueError):
@@ -124,6 +131,13 @@ class PartyOrderTracker:
         except ValidationError as error:
             self.reject(name, payload, describe_validation_error(error), now)
             return []
+        return self.apply(name, message, payload, now)
+
+    def apply(
+        self, name: str, message: InboundMessage, payload: Any, now: datetime
+    ) -> list[Effect]:
+        """Apply one validated message, once per request id; ``payload`` is what arrived,
+        kept with the reason if the message cannot be applied."""
         if self.already_applied(message.request_id):
             return []
         try:
@@ -161,19 +175,9 @@ class PartyOrderTracker:
 
     def reject(self, name: str, payload: Any, error: str, now: datetime) -> None:
         """Record a message that could not be applied, so that nothing is silently lost."""
-        request_id = payload.get("requestId") if isinstance(payload, dict) else None
-        text = payload if isinstance(payload, str) else json.dumps(payload, default=str)
         order = self.order
         order.rejected_message_count += 1
-        order.rejected_messages.append(
-            RejectedMessage(
-                received_at=now,
-                message=name,
-                request_id=request_id if isinstance(request_id, str) else None,
-                error=error,
-                payload=text[:REJECTED_PAYLOAD_CHARS],
-            )
-        )
+        order.rejected_messages.append(rejected_message(name, payload, error, now))
         # The newest records are kept; the count and the workflow history keep the rest.
         del order.rejected_messages[:-REJECTED_MESSAGES_KEPT]
 
@@ -590,26 +594,9 @@ class PartyOrderTracker:
         now: datetime,
         body: dict[str, Any],
     ) -> Notification:
-        order = self.order
-        return Notification(
-            idempotency_key=notification_key(order, self._new_id(kind)),
-            order_id=order.id,
-            recipient_kind=recipient_kind,
-            recipient=recipient,
-            kind=kind,
-            subject=subject,
-            occurred_at=now,
-            webhook_url=order.party.webhook_url if recipient_kind == "party" else None,
-            body={
-                **body,
-                "order": {
-                    "id": order.id,
-                    "state": order.state.value,
-                    "percentComplete": order.percent_complete,
-                    "dueDate": iso(order.due_date),
-                    "jeopardy": order.jeopardy.status.value,
-                },
-            },
+        """A notification numbered in this tracking's sequence (its idempotency key)."""
+        return notification_about(
+            self.order, self._new_id(kind), recipient_kind, recipient, kind, subject, now, body
         )
 
     def _notify_party(self, kind: str, subject: str, now: datetime, body: dict[str, Any]) -> Notify:

@@ -1,0 +1,184 @@
+"""Orders, lists and reports as a person reads them in a terminal."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from starter.client import (
+    OrderSummary,
+    PortfolioReport,
+)
+from workflows.domain.instants import iso
+from workflows.domain.model import PartyOrder
+
+
+def when(instant: datetime | None) -> str:
+    if instant is None:
+        return "-"
+    return iso(instant.astimezone(UTC), "seconds")
+
+
+def relative(instant: datetime | None, now: datetime) -> str:
+    """``in 3m`` / ``5h ago``: how far ``instant`` is from ``now``, roughly."""
+    if instant is None:
+        return ""
+    seconds = (instant - now).total_seconds()
+    size = abs(seconds)
+    for unit, length in (("d", 86_400), ("h", 3_600), ("m", 60)):
+        if size >= length:
+            amount = f"{int(size // length)}{unit}"
+            break
+    else:
+        amount = f"{int(size)}s"
+    return f"in {amount}" if seconds >= 0 else f"{amount} ago"
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    widths = [len(h) for h in headers]
+    for row in rows:
+        widths = [max(w, len(cell)) for w, cell in zip(widths, row, strict=True)]
+    lines = []
+    for row in (headers, *rows):
+        lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    return lines
+
+
+def to_json(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+def order_text(order: PartyOrder, now: datetime) -> list[str]:
+    """The order for a person: the facts first, then milestones, changes, alerts."""
+    party = order.party
+    contact = f" <{party.contact_email}>" if party.contact_email else ""
+    process = order.originating_process
+    lines = [f"Order {order.id}" + (f": {order.description}" if order.description else "")]
+
+    def row(label: str, text: str) -> None:
+        lines.append(f"  {label:<12} {text}")
+
+    row("Party", f"{party.name} ({party.id}, {party.role}){contact}")
+    row("Originating", process.name + (f" ({process.reference})" if process.reference else ""))
+    row("State", order.state.value + (f": {order.state_reason}" if order.state_reason else ""))
+    progress = f"{order.percent_complete}% complete"
+    if order.last_progress_at:
+        progress += f", last report {when(order.last_progress_at)}"
+    if order.last_note:
+        progress += f" ({order.last_note})"
+    row("Progress", progress)
+    due = f"{when(order.due_date)} ({relative(order.due_date, now)})"
+    dates = []
+    if order.expected_completion_date:
+        dates.append(f"expected {when(order.expected_completion_date)}")
+    if order.requested_completion_date:
+        dates.append(f"requested {when(order.requested_completion_date)}")
+    row("Due", f"{due}; " + ", ".join(dates))
+    jeopardy = order.jeopardy
+    text = jeopardy.status.value
+    if jeopardy.since:
+        text += f" since {when(jeopardy.since)}"
+    text += f", escalation level {jeopardy.escalation_level}"
+    row("Jeopardy", text)
+    lines += [f"               - {reason}" for reason in jeopardy.reasons]
+    check_ins = order.check_ins
+    text = f"{check_ins.sent} sent, {check_ins.unanswered_streak} unanswered in a row"
+    if check_ins.answer_by and not order.is_final:
+        text += f"; answer due by {when(check_ins.answer_by)}"
+    if check_ins.next_at and not order.is_final:
+        text += f"; next {when(check_ins.next_at)} ({relative(check_ins.next_at, now)})"
+    row("Check-ins", text)
+    if order.completion_date:
+        row("Completed", when(order.completion_date))
+    if order.cancellation:
+        cancel = order.cancellation
+        text = cancel.reason or "no reason given"
+        if cancel.requested_by:
+            text += f" (by {cancel.requested_by})"
+        if cancel.cancellation_date:
+            text += f", cancelled {when(cancel.cancellation_date)}"
+        row("Cancellation", text)
+
+    if order.milestones:
+        lines += ["", "Milestones"]
+        lines += [
+            "  " + line
+            for line in table(
+                ["ID", "NAME", "DUE", "STATUS", "COMPLETED"],
+                [
+                    [
+                        m.id,
+                        m.name or "",
+                        when(m.milestone_date),
+                        m.status.value,
+                        when(m.completed_at),
+                    ]
+                    for m in order.milestones
+                ],
+            )
+        ]
+    if order.change_requests:
+        open_count = sum(1 for c in order.change_requests if c.open)
+        lines += ["", f"Change requests ({open_count} open)"]
+        lines += [
+            "  " + line
+            for line in table(
+                ["ID", "ORIGIN", "KIND", "STATUS", "RECEIVED", "REASON"],
+                [
+                    [c.id, c.origin, c.kind, c.status, when(c.received_at), c.reason or ""]
+                    for c in sorted(order.change_requests, key=lambda c: not c.open)
+                ],
+            )
+        ]
+    if order.jeopardy_alerts:
+        lines += ["", "Recent alerts"]
+        for alert in order.jeopardy_alerts[-5:]:
+            lines.append(
+                f"  {when(alert.alert_date)}  {alert.jeopardy_type:<8}"
+                f" {alert.name}: {alert.message}"
+            )
+    lines += ["", f"Rejected messages: {order.rejected_message_count}"]
+    if order.rejected_messages:
+        last = order.rejected_messages[-1]
+        lines[-1] += f" (latest {when(last.received_at)}, {last.message}: {last.error})"
+    if order.delivery_failures:
+        lines.append(f"Undelivered notifications: {len(order.delivery_failures)}")
+    return lines
+
+
+def list_text(orders: Sequence[OrderSummary], now: datetime) -> list[str]:
+    if not orders:
+        return ["No orders match."]
+    return table(
+        ["ORDER", "PARTY", "STATE", "JEOPARDY", "LEVEL", "DUE", "PROCESS", "RUN"],
+        [
+            [
+                o.order_id,
+                o.party_id or "-",
+                o.state or "-",
+                o.jeopardy or "-",
+                "-" if o.escalation_level is None else str(o.escalation_level),
+                f"{when(o.due_date)} ({relative(o.due_date, now)})" if o.due_date else "-",
+                o.originating_process or "-",
+                o.status,
+            ]
+            for o in orders
+        ],
+    )
+
+
+def report_text(report: PortfolioReport, now: datetime) -> list[str]:
+    lines = [
+        f"Party orders at {when(report.generated_at)}: {report.total} tracked, {report.open} open",
+        "",
+        "By state (all orders)",
+    ]
+    lines += [f"  {state:<20} {count:>6}" for state, count in report.by_state.items()]
+    lines += ["", "By jeopardy (open orders)"]
+    lines += [f"  {status:<20} {count:>6}" for status, count in report.by_jeopardy.items()]
+    lines += ["", f"Needing attention: {len(report.attention)} (critical or escalated)"]
+    if report.attention:
+        lines += ["  " + line for line in list_text(report.attention, now)]
+    return lines

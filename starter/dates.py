@@ -1,0 +1,68 @@
+"""Dates as people type them on the command line or in list filters.
+
+ISO 8601 dates (``2027-01-10``) and date-times, or a duration from now (``+P7D``,
+``+PT90M``). Pure: the current time comes from the caller, never from the clock here.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, time, timedelta
+
+from pydantic import TypeAdapter, ValidationError
+
+_DURATION = TypeAdapter(timedelta)
+_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def parse_day_or_instant(text: str, *, what: str, now: datetime | None = None) -> date | datetime:
+    """Parse an ISO 8601 date (``2027-01-10``), date-time, or ``+DURATION`` from ``now``.
+
+    A date-time without an offset is taken as UTC; a ``+P3D`` style value means that long
+    after ``now`` (which the caller must pass: this module never reads the clock).
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError(f"{what}: expected an ISO 8601 date or date-time, got {text!r}")
+    text = text.strip()
+    if text.startswith("+"):
+        if now is None:
+            raise ValueError(f"{what}: a relative date ({text}) needs the current time")
+        return now + parse_duration(text[1:], what=what)
+    if _DATE_ONLY.match(text):
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            raise ValueError(f"{what}: {text!r} is not a valid date") from None
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(
+            f"{what}: {text!r} is not an ISO 8601 date (2027-01-10) or date-time"
+            " (2027-01-10T12:00:00Z)"
+        ) from None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def parse_instant(text: str, *, what: str, now: datetime | None = None) -> datetime:
+    """Like ``parse_day_or_instant``, with a date meaning midnight UTC at its start."""
+    value = parse_day_or_instant(text, what=what, now=now)
+    return value if isinstance(value, datetime) else midnight(value)
+
+
+def parse_duration(text: str, *, what: str) -> timedelta:
+    """An ISO 8601 duration (``P7D``, ``PT36H``, ``PT20S``), positive or zero."""
+    try:
+        if not text.lstrip("-").startswith("P"):
+            raise ValueError(text)  # pydantic also takes "20" or "1 day"; ISO 8601 only here
+        value = _DURATION.validate_python(text)
+    except (ValidationError, ValueError):
+        raise ValueError(
+            f"{what}: {text!r} is not an ISO 8601 duration such as PT20S or P7D"
+        ) from None
+    if value < timedelta(0):
+        raise ValueError(f"{what}: the duration {text!r} is negative")
+    return value
+
+
+def midnight(day: date) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=UTC)

@@ -1,0 +1,173 @@
+"""``party-orders up``: the local stack (dev server, worker, demo) supervised as one.
+
+The server starts first and stops last; Ctrl-C (or SIGTERM) stops the worker, then the
+server. A second signal stops waiting."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+from collections.abc import Callable, Coroutine
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from temporalio.client import Client
+
+import worker
+from starter.cli.output import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, fail, say, setup_logging
+from starter.client import (
+    PartyOrderClient,
+    PartyOrderError,
+)
+from starter.local.devserver import DevServer, DevServerConfig, DevServerError
+
+
+def stop_on_signals(stop: asyncio.Event) -> Callable[[], None]:
+    """SIGINT/SIGTERM set ``stop``; a second one cancels the current task (no more waiting).
+
+    Returns a function that removes the handlers. Outside the main thread (tests calling
+    ``main`` in a thread) signals cannot be handled and nothing is installed.
+    """
+    loop = asyncio.get_running_loop()
+    task = asyncio.current_task()
+    installed: list[int] = []
+
+    def on_signal() -> None:
+        if stop.is_set() and task is not None:
+            task.cancel()
+        stop.set()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(signum, on_signal)
+            installed.append(signum)
+        except (RuntimeError, ValueError, NotImplementedError):
+            pass
+
+    def remove() -> None:
+        for signum in installed:
+            loop.remove_signal_handler(signum)
+
+    return remove
+
+
+async def up(args: argparse.Namespace) -> int:
+    from activities.settings import OUTBOX_ENV
+    from worker import run_worker
+
+    setup_logging("WARNING")
+    config = DevServerConfig(
+        data_dir=Path(args.data_dir),
+        ip=args.ip,
+        port=args.port,
+        ui_port=args.ui_port,
+        log_level=args.server_log_level,
+        headless=args.headless,
+    )
+    # Notifications land next to the database unless configured otherwise.
+    os.environ.setdefault(OUTBOX_ENV, str((config.data_dir / "outbox.jsonl").resolve()))
+    task_queue = worker.task_queue()
+    stop = asyncio.Event()
+    remove = stop_on_signals(stop)
+    server = DevServer(config)
+    say(f"Starting the Temporal dev server (database {config.db_path}) ...")
+    try:
+        # Ctrl-C while the server is starting stops the start too.
+        starting = asyncio.create_task(server.start(timeout=timedelta(seconds=args.start_timeout)))
+        stopper = asyncio.create_task(stop.wait())
+        await asyncio.wait({starting, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        stopper.cancel()
+        if not starting.done():
+            starting.cancel()
+            with contextlib.suppress(BaseException):
+                await starting
+            return EXIT_INTERRUPTED
+        try:
+            client = starting.result()
+        except DevServerError as error:
+            fail(str(error))
+            return EXIT_ERROR
+        return await _serve(args, config, server, client, task_queue, stop, run_worker)
+    finally:
+        remove()
+        if server.process is not None:
+            await server.stop_async()
+            say("Stopped.")
+
+
+async def _serve(
+    args: argparse.Namespace,
+    config: DevServerConfig,
+    server: DevServer,
+    client: Client,
+    task_queue: str,
+    stop: asyncio.Event,
+    run_worker: Callable[..., Coroutine[Any, Any, None]],
+) -> int:
+    """Run the worker (and the demo) until a signal or a failure, then stop the worker."""
+    from activities.settings import OUTBOX_ENV
+
+    say(f"Temporal Web UI   {config.ui_url}" if not config.headless else "Web UI disabled")
+    say(f"Temporal server   {config.address} (namespace default)")
+    say(f"Database          {config.db_path}   server log {config.log_path}")
+    say(f"Notifications     {os.environ.get(OUTBOX_ENV)}")
+    say(f"Worker            task queue {task_queue!r}")
+    if config.address != "localhost:7233":
+        say(f"Other commands    export TEMPORAL_ADDRESS={config.address}")
+    say("Ctrl-C stops the worker, then the server.")
+
+    failure: list[str] = []
+
+    def server_exited(code: int) -> None:
+        failure.append(
+            f"the Temporal dev server exited unexpectedly (code {code}): {server.log_tail()}"
+        )
+        stop.set()
+
+    worker = asyncio.create_task(run_worker(client, task_queue, stop=stop))
+    watcher = asyncio.create_task(server.watch(server_exited))
+    background = [watcher]
+    if args.demo:
+        background.append(asyncio.create_task(_demo_in_background(client, task_queue, config)))
+    try:
+        stopper = asyncio.create_task(stop.wait())
+        await asyncio.wait({worker, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        stopper.cancel()
+        if worker.done() and not worker.cancelled() and worker.exception() is not None:
+            failure.append(f"the worker stopped: {worker.exception()}")
+    finally:
+        for task in background:
+            task.cancel()
+        stop.set()
+        if not worker.done():
+            say("Stopping the worker ...")
+            try:
+                await asyncio.wait_for(asyncio.shield(worker), timeout=20)
+            except TimeoutError:
+                worker.cancel()
+                with contextlib.suppress(BaseException):
+                    await worker
+            except Exception as error:  # reported below; the server must still stop
+                failure.append(f"the worker stopped with an error: {error}")
+        say("Stopping the Temporal dev server ...")
+    if failure:
+        fail(failure[0])
+        return EXIT_ERROR
+    return EXIT_OK
+
+
+async def _demo_in_background(client: Client, task_queue: str, config: DevServerConfig) -> None:
+    from starter.demo import describe_demo, run_demo_script, start_demo_orders
+
+    orders_client = PartyOrderClient(client, task_queue)
+    try:
+        orders = await start_demo_orders(orders_client)
+        for line in describe_demo(orders, None if config.headless else config.ui_url):
+            say(line)
+        await run_demo_script(orders_client, orders, say)
+    except PartyOrderError as error:
+        fail(f"demo: {error}")

@@ -1,0 +1,109 @@
+"""The layout's one direction of imports, checked by walking every production module.
+
+    starter    -> workflows, activities, worker   (client code on top)
+    worker     -> workflows, activities
+    activities -> workflows.domain                (side effects carry out the core's effects)
+    workflows  -> workflows                       (the durable shells)
+    workflows.domain -> workflows.domain, and never Temporal (the pure core)
+
+Every import counts, also those inside functions and ``with`` blocks.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# The project's own top-level names, and who may import whom.
+OURS = ("workflows", "activities", "starter", "worker")
+ALLOWED: dict[str, frozenset[str]] = {
+    "starter": frozenset({"starter", "workflows", "workflows.domain", "activities", "worker"}),
+    "worker": frozenset({"workflows", "workflows.domain", "activities"}),
+    "activities": frozenset({"activities", "workflows.domain"}),
+    "workflows": frozenset({"workflows", "workflows.domain"}),
+    "workflows.domain": frozenset({"workflows.domain"}),
+}
+
+
+def layer(module: str) -> str | None:
+    """The layer a dotted module name belongs to, or None when it is not ours."""
+    top = module.split(".")[0]
+    if top not in OURS:
+        return None
+    if module == "workflows.domain" or module.startswith("workflows.domain."):
+        return "workflows.domain"
+    return top
+
+
+def imported_modules(source: str) -> list[tuple[int, str]]:
+    """Every module an import statement names, with its line. ``from x import y`` counts
+    as ``x.y``, so ``from workflows import domain`` is seen as the core, not the shells."""
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found += [(node.lineno, f"{node.module}.{alias.name}") for alias in node.names]
+    return found
+
+
+def violations(module: str, source: str) -> list[str]:
+    here = layer(module)
+    assert here is not None
+    problems = []
+    for line, name in imported_modules(source):
+        if here == "workflows.domain" and name.split(".")[0] == "temporalio":
+            problems.append(f"{module}:{line} imports {name}: the domain core never uses Temporal")
+        there = layer(name)
+        if there is not None and there not in ALLOWED[here]:
+            problems.append(f"{module}:{line} imports {name}: {here} may not use {there}")
+    return problems
+
+
+def production_modules() -> list[tuple[str, Path]]:
+    modules = [("worker", ROOT / "worker.py")]
+    for package in ("workflows", "activities", "starter"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            parts = path.relative_to(ROOT).with_suffix("").parts
+            name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+            modules.append((name, path))
+    return modules
+
+
+def test_every_layer_is_walked() -> None:
+    layers = {layer(name) for name, _ in production_modules()}
+    assert layers == set(ALLOWED)
+
+
+@pytest.mark.parametrize(
+    ("module", "path"), production_modules(), ids=[name for name, _ in production_modules()]
+)
+def test_imports_run_one_way(module: str, path: Path) -> None:
+    assert violations(module, path.read_text(encoding="utf-8")) == []
+
+
+@pytest.mark.parametrize(
+    ("module", "source", "complaint"),
+    [
+        ("workflows.track_party_order", "from activities.notify import X", "workflows may not"),
+        ("activities.notify", "from workflows.visibility import X", "activities may not"),
+        ("activities.notify", "from workflows import visibility", "activities may not"),
+        ("worker", "def f():\n    from starter.client import X", "worker may not"),
+        ("workflows.domain.tracker", "from temporalio import workflow", "never uses Temporal"),
+        ("workflows.domain.tracker", "import workflows.visibility", "may not use workflows"),
+        ("workflows.close_party_order", "with x:\n    import starter.cli", "may not use starter"),
+    ],
+)
+def test_an_arrow_running_back_up_is_caught(module: str, source: str, complaint: str) -> None:
+    problems = violations(module, source)
+    assert len(problems) == 1 and complaint in problems[0]
+
+
+def test_allowed_imports_pass() -> None:
+    assert violations("starter.client", "import worker\nfrom workflows import visibility") == []
+    assert violations("activities.notify", "from workflows.domain import names") == []
+    assert violations("workflows.delivery", "from workflows.domain.effects import X") == []
