@@ -10,6 +10,8 @@ workers (in subprocesses where CPU or memory is measured), and measures:
    reports: the largest run of its continue-as-new chain, in events and bytes;
 4. scale: many open orders on one worker: start rate, worker peak memory, and
    signal-to-query latency;
+5. responsiveness: the longest workflow task while a worker takes ~10,000 signals that
+   waited for it, and the seconds until every order answers again after a kill -9;
 
 then prints every figure against its target and writes them all as JSON.
 """
@@ -47,6 +49,7 @@ from benchmarks.lifecycle import (
 from benchmarks.long_life import LongLife, QuietCheckIn, long_life, quiet_check_in
 from benchmarks.profiling import Profile, PySpy, summarize
 from benchmarks.report import Figure, machine_lines, progress, table, write_json
+from benchmarks.responsiveness import Responsiveness, responsiveness
 from benchmarks.scale import MEBIBYTE, Scale, percentile, scale
 from benchmarks.servers import start_dev_server, start_time_skipping_server, target_of
 from benchmarks.worker_process import RUNNERS, WorkerProcess
@@ -60,6 +63,9 @@ TARGET_RATIO = 0.8
 TARGET_RUN_EVENTS = 10_000
 TARGET_RUN_BYTES = 4 * 1024 * 1024
 TARGET_WORKER_RSS_MB = 500
+# The SDK fails an activation after 2 s (deadlock detection): stay well below it.
+TARGET_LONGEST_TASK_MS = 1_000
+TARGET_RECOVERY_SECONDS = 30
 
 
 @dataclass
@@ -71,6 +77,9 @@ class Config:
     warmup: int = 50
     long_life_days: float = 3 * 365
     latency_samples: int = 200
+    buffered_signals: int = 9_900  # the server refuses a run's 10,001st signal
+    recovery_idle: int = 1_000
+    recovery_stream_seconds: float = 5.0
     profile: bool = False
     # "default" is the project's worker as it is; the others are experiments (worker_process).
     workflow_runner: str = "default"
@@ -85,6 +94,7 @@ class Config:
             "warmup": 10,
             "long_life_days": 28,
             "latency_samples": 50,
+            "recovery_idle": 200,
         }
         values.update(overrides)
         return cls(**values)
@@ -100,6 +110,7 @@ class Results:
     quiet: QuietCheckIn
     long: LongLife
     scale: Scale
+    responsiveness: Responsiveness
     profile: Profile | None
     wall_seconds: float
     figures: list[Figure] = dataclasses.field(default_factory=list)
@@ -134,6 +145,7 @@ class Results:
             "quietCheckIn": self.quiet.to_json(),
             "longLife": self.long.to_json(),
             "scale": self.scale.to_json(),
+            "responsiveness": self.responsiveness.to_json(),
             "profile": self.profile.to_json() if self.profile else None,
         }
 
@@ -270,13 +282,32 @@ def figures(r: Results) -> list[Figure]:
             "ms",
             note=f"{len(latencies)} samples",
         ),
+        Figure(
+            "responsiveness.longestWorkflowTaskMs",
+            f"Flood of {r.responsiveness.buffered_signals:,} waiting signals: longest task",
+            round(r.responsiveness.longest_task_ms, 1),
+            "ms",
+            comparison="<=",
+            bound=TARGET_LONGEST_TASK_MS,
+            note=f"applied in {r.responsiveness.seconds_to_apply:.1f} s over"
+            f" {r.responsiveness.runs} runs",
+        ),
+        Figure(
+            "responsiveness.recoverySeconds",
+            f"Recovery after kill -9 ({r.responsiveness.streaming_orders} streams,"
+            f" {r.responsiveness.idle_orders:,} idle)",
+            round(r.responsiveness.recovery_seconds, 1),
+            "s",
+            comparison="<=",
+            bound=TARGET_RECOVERY_SECONDS,
+        ),
     ]
     return found
 
 
 async def _lifecycle(
     config: Config, workdir: Path
-) -> tuple[list[Round], LifecycleHistory, LifecycleHistory, Profile | None, Scale]:
+) -> tuple[list[Round], LifecycleHistory, LifecycleHistory, Profile | None, Scale, Responsiveness]:
     progress("starting the Temporal dev server")
     env = await start_dev_server()
     try:
@@ -347,7 +378,16 @@ async def _lifecycle(
             samples=config.latency_samples,
             workflow_runner=config.workflow_runner,
         )
-        return rounds, orders_life, baseline_life, profile, scaled
+        responsive = await responsiveness(
+            client,
+            target=target,
+            workdir=workdir,
+            signals=config.buffered_signals,
+            idle=config.recovery_idle,
+            stream_seconds=config.recovery_stream_seconds,
+            concurrency=config.concurrency,
+        )
+        return rounds, orders_life, baseline_life, profile, scaled, responsive
     finally:
         await env.shutdown()
 
@@ -375,7 +415,9 @@ async def run_benchmark(config: Config) -> Results:
     info = machine()
     with tempfile.TemporaryDirectory(prefix="party-orders-bench-") as folder:
         workdir = Path(folder)
-        rounds, orders_life, baseline_life, profile, scaled = await _lifecycle(config, workdir)
+        rounds, orders_life, baseline_life, profile, scaled, responsive = await _lifecycle(
+            config, workdir
+        )
         quiet, long = await _time_skipping(config, workdir)
     results = Results(
         config=config,
@@ -386,6 +428,7 @@ async def run_benchmark(config: Config) -> Results:
         quiet=quiet,
         long=long,
         scale=scaled,
+        responsiveness=responsive,
         profile=profile,
         wall_seconds=time.perf_counter() - began,
     )

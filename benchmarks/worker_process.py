@@ -225,6 +225,11 @@ class WorkerProcess:
     ) -> None:
         await self._stop()
 
+    def kill(self) -> None:
+        """SIGKILL: the worker dies at once, as in a crash (``async with`` then ends)."""
+        if self._process is not None and self._process.returncode is None:
+            self._process.kill()
+
     async def _stop(self) -> None:
         process = self._process
         if process is None or process.returncode is not None:

@@ -76,6 +76,11 @@ from workflows.domain.model import (
 # that no worker seems to be running (instead of waiting forever).
 DEFAULT_ANSWER_TIMEOUT = timedelta(seconds=20)
 DEFAULT_CONNECT_TIMEOUT = timedelta(seconds=10)
+# How long a refused signal is retried (the order's run at the 10,000-signal cap hands over
+# to its next run within seconds), with backoff from the first to the longest pause.
+SIGNAL_RETRY_FOR = timedelta(seconds=60)
+SIGNAL_RETRY_FIRST = 0.1
+SIGNAL_RETRY_LONGEST = 5.0
 
 
 # ---------------------------------------------------------------- errors
@@ -107,6 +112,23 @@ class ServerUnavailable(PartyOrderError):
 
 class NoAnswer(PartyOrderError):
     """The order did not answer in time: usually no worker polls its task queue."""
+
+
+class UpdateQueued(NoAnswer):
+    """A ``change_state`` the Temporal service took, that no worker has applied yet.
+
+    It is applied when a worker runs; sending it again with the same ``request_id``
+    is safe and answers with the order once it has been applied.
+    """
+
+    def __init__(self, message: str, request_id: str) -> None:
+        super().__init__(message)
+        self.request_id = request_id
+
+
+class OrderBusy(PartyOrderError):
+    """The order takes no more messages for now (a run at Temporal's per-run limits, or a
+    rate limit), and kept refusing while the client retried."""
 
 
 class UpdateRejected(PartyOrderError):
@@ -378,15 +400,38 @@ class PartyOrderClient:
         if confirm and given:
             # A caller-chosen id may have been rejected before; only a new rejection counts.
             earlier = len(_rejections(await self.get(order_id), request_id))
-        try:
-            await handle.signal(name, wire(message))
-        except RPCError as error:
-            raise await self._closed_or(error, order_id) from None
+        await self._send(handle, name, wire(message), order_id)
         if confirm:
             rejections = _rejections(await self.get(order_id), request_id)
             if len(rejections) > earlier:
                 raise RejectedByOrder(rejections[-1])
         return request_id
+
+    async def _send(
+        self, handle: WorkflowHandle[Any, Any], name: str, payload: Any, order_id: str
+    ) -> None:
+        """Signal, retrying with backoff while the order is busy (see ``_busy``).
+
+        A refused signal was never recorded, and the order applies a request id once, so
+        sending it again is safe.
+        """
+        loop = asyncio.get_running_loop()
+        give_up_at = loop.time() + SIGNAL_RETRY_FOR.total_seconds()
+        pause = SIGNAL_RETRY_FIRST
+        while True:
+            try:
+                await handle.signal(name, payload)
+                return
+            except RPCError as error:
+                if not _busy(error):
+                    raise await self._closed_or(error, order_id) from None
+                if loop.time() + pause > give_up_at:
+                    raise OrderBusy(
+                        f"order {order_id} kept refusing {name} for"
+                        f" {int(SIGNAL_RETRY_FOR.total_seconds())}s: {error}"
+                    ) from None
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, SIGNAL_RETRY_LONGEST)
 
     # ------------------------------------------------------------------ update and query
 
@@ -411,7 +456,16 @@ class PartyOrderClient:
             reason = getattr(cause, "message", None) or str(cause or error)
             raise UpdateRejected(f"order {order_id} refused the state change: {reason}") from None
         except WorkflowUpdateRPCTimeoutOrCancelledError:
-            raise self._no_answer(order_id) from None
+            request_id = message.request_id
+            seconds = int(self.answer_timeout.total_seconds())
+            raise UpdateQueued(
+                f"order {order_id} has not applied the state change within {seconds}s: no"
+                f" worker seems to run on task queue {self.task_queue!r}. The change waits"
+                f" in Temporal and applies when a worker runs (party-orders worker); see"
+                f" the state with: party-orders show {order_id}. Sending it again with"
+                f" request id {request_id} is safe: it is applied once.",
+                request_id or "",
+            ) from None
         except RPCError as error:
             raise await self._closed_or(error, order_id) from None
 
@@ -560,6 +614,14 @@ class PartyOrderClient:
                 f"order {order_id} is closed (its workflow is {status}): it takes no more messages"
             )
         return self._rpc_error(error, order_id)
+
+
+def _busy(error: RPCError) -> bool:
+    """A refusal that passes: the run is at Temporal's signal cap (the next run takes
+    signals again), or a rate limit."""
+    if error.status == RPCStatusCode.RESOURCE_EXHAUSTED:
+        return True
+    return error.status == RPCStatusCode.INVALID_ARGUMENT and "limit for signal" in str(error)
 
 
 def _rejections(order: PartyOrder, request_id: str) -> builtins.list[RejectedMessage]:

@@ -30,6 +30,8 @@ EXPECTED_FIGURES = {
     "scale.workerPeakRssMiB",
     "scale.signalToQueryP50Ms",
     "scale.signalToQueryP99Ms",
+    "responsiveness.longestWorkflowTaskMs",
+    "responsiveness.recoverySeconds",
 }
 
 
@@ -42,6 +44,9 @@ async def test_a_tiny_benchmark_run_produces_every_figure(tmp_path: Path) -> Non
         warmup=0,
         long_life_days=3,
         latency_samples=5,
+        buffered_signals=300,
+        recovery_idle=10,
+        recovery_stream_seconds=1.0,
         json_path=tmp_path / "latest.json",
     )
     results = await run_benchmark(config)
@@ -83,4 +88,9 @@ async def test_a_tiny_benchmark_run_produces_every_figure(tmp_path: Path) -> Non
     assert document["machine"]["temporalio"]
     assert document["scale"]["latencySamples"] == 5
     assert figures(results) == results.figures
+    # The waiting flood was applied (in more than no time) and every order answered again
+    # after the kill.
+    assert by_key["responsiveness.longestWorkflowTaskMs"].value > 0
+    assert document["responsiveness"]["bufferedSignals"] == 300
+    assert 0 < by_key["responsiveness.recoverySeconds"].value < 300
     assert "Lifecycle: orders / baseline" in render(results)

@@ -26,10 +26,12 @@ import pytest
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.client import Client
 
+from activities.settings import NotificationSettings
 from starter.cli import main
 from starter.client import PartyOrderClient, PartyOrderError
 from starter.local.binaries import temporal_cli_path
 from starter.local.devserver import DevServer, DevServerConfig, server_command
+from worker import build_worker
 from workflows.domain.instants import iso
 from workflows.visibility import CONTRACT_SEARCH_ATTRIBUTES
 
@@ -634,3 +636,40 @@ async def test_worker_command_runs_orders_and_stops_on_sigterm(
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+async def test_a_state_change_with_no_worker_is_queued_and_safe_to_repeat(
+    cli: Cli,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    dev_client: Client,
+) -> None:
+    # A task queue no worker polls yet: the update is taken by Temporal, not applied.
+    task_queue = unique("no-worker")
+    monkeypatch.setenv("PARTY_ORDERS_TASK_QUEUE", task_queue)
+    monkeypatch.setenv("PARTY_ORDERS_ANSWER_TIMEOUT", "2")
+    order_id = unique()
+    path = tmp_path / "order.json"
+    path.write_text(json.dumps(order_json(order_id)))
+    assert await cli("start", str(path)) == 0, cli.err
+
+    code = await cli("state", order_id, "pending", "--reason", "waiting for a floor plan")
+    assert code == 5, cli.err
+    assert "Queued:" in cli.out and "applies when a worker runs" in cli.out
+    request_id = cli.out.split("--request-id ")[-1].strip()
+    assert len(request_id) == 36, cli.out  # the generated UUID, to repeat the command with
+
+    worker = build_worker(
+        dev_client, task_queue, settings=NotificationSettings(outbox_path=tmp_path / "o.jsonl")
+    )
+    async with worker:
+        await cli.eventually_json("show", order_id, check=lambda o: o["state"] == "pending")
+        # Sent again with the printed request id: success, applied once.
+        code = await cli(
+            "state", order_id, "pending", "--reason", "again", "--request-id", request_id
+        )
+        assert code == 0, cli.err
+        assert f"Order {order_id} is now pending" in cli.out
+        order = await cli.json("show", order_id)
+    assert [s["to"] for s in order["stateHistory"]] == ["acknowledged", "pending"]
+    assert order["stateReason"] == "waiting for a floor plan"

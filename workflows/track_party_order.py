@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import deque
 from collections.abc import Awaitable, Sequence
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -42,6 +44,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.domain.messages import StateChangeRequest, describe_validation_error
     from workflows.domain.model import PartyOrder, PartyOrderSpec, WireModel
     from workflows.domain.schedule import next_due
+    from workflows.domain.states import IllegalTransition
     from workflows.domain.tracker import PartyOrderTracker, TrackerState
     from workflows.visibility import changed_pairs, details_markdown, search_attribute_values
 
@@ -51,8 +54,24 @@ CLOSE_RETRY = RetryPolicy(
 )
 
 # Continue-as-new well before Temporal's hard limits (51,200 events / 50 MB; 10,000 signals
-# per run), even if the server never suggests it.
+# per run), even if the server never suggests it. Runs that began before the run budget
+# below (no "bounded-runs" marker in their history) keep this old limit.
 MAX_HISTORY_EVENTS = 8_000
+
+# The run budget ("bounded-runs"): a run continues as new after this many messages or
+# events, whichever comes first, even while messages keep arriving, so that no run nears
+# the 10,000-signal cap and replaying the longest run after a crash stays short.
+MESSAGES_PER_RUN = 2_000
+EVENTS_PER_RUN = 4_000
+# Messages applied per workflow task: a flood of buffered signals is taken in slices, with
+# a workflow task between them, so no activation nears the SDK's 2 s deadlock detector.
+MESSAGES_PER_TASK = 2_000
+# Notification activities in flight per order; the rest wait their turn (and are carried
+# over by continue-as-new like the others), far below the server's 2,000 per workflow.
+NOTIFICATIONS_IN_FLIGHT = 100
+# The pause between two slices of messages: a timer, so the workflow task ends there.
+BETWEEN_SLICES = timedelta(milliseconds=1)
+BOUNDED_RUNS_PATCH = "bounded-runs"
 
 
 class PendingNotification(WireModel):
@@ -97,7 +116,16 @@ class TrackPartyOrder:
         self._start_error: str | None = None
         self._effects: list[Effect] = []
         self._wake = False
+        # Messages as they arrived (name, raw payload, arrival time), applied by the main
+        # loop in order: the handlers stay cheap however many signals one task brings.
+        self._inbox: deque[_Arrival] = deque()
+        self._received = 0  # messages received in this run
+        # Whether this run keeps the run budget: decided (workflow.patched) the first time
+        # the budget would change what the run does, so runs that never reach it record
+        # no patch marker at all.
+        self._bounded: bool | None = None
         self._in_flight: dict[asyncio.Task[object], PendingNotification] = {}
+        self._waiting: deque[Effect] = deque()  # notifications waiting for a free slot
         self._timer = DeadlineTimer()
         self._published: dict[str, Any] = {}
         self._details = ""
@@ -137,11 +165,16 @@ class TrackPartyOrder:
         tracker = self.tracker
         while True:
             self._wake = False
+            await self._take_messages()
             self._effects += tracker.advance(workflow.now())
             if self._ready_to_continue_as_new():
                 # Every message is handled: the state, the notifications in flight and
                 # those not yet sent go over to the next run, which sends them.
-                pending = [*self._in_flight.values(), *map(_pending, self._effects)]
+                pending = [
+                    *self._in_flight.values(),
+                    *map(_pending, self._waiting),
+                    *map(_pending, self._effects),
+                ]
                 carried = ContinuedRun(state=tracker.state.model_copy(deep=True), pending=pending)
                 # Until the server closes this run, queries still reach it, and work it
                 # already started may finish here (a notification delivered in the same
@@ -153,7 +186,7 @@ class TrackPartyOrder:
             self._publish()
             if tracker.order.is_final:
                 break
-            if self._wake or self._effects:
+            if self._wake or self._effects or self._inbox:
                 continue
             due = next_due(tracker.order, workflow.now())
             self._timer.plan(due.at if due else None, due.what if due else "")
@@ -161,29 +194,57 @@ class TrackPartyOrder:
                 lambda: (
                     self._wake
                     or bool(self._effects)
+                    or bool(self._inbox)
                     or self._timer.reached()
-                    or self._ready_to_continue_as_new()
+                    or self._may_continue_as_new()
                 )
             )
         self._timer.cancel()
+        await self._take_messages()  # what arrived while the order ended is recorded too
         await self._settle_background()
         self._publish()
         return tracker.order
 
     def _ready_to_continue_as_new(self) -> bool:
-        """The history is long, every message is handled, and what is left to do is only
-        notifications (cancellation and closing run to their end in this run)."""
-        info = workflow.info()
-        long = (
-            info.is_continue_as_new_suggested()
-            or info.get_current_history_length() > MAX_HISTORY_EVENTS
-        )
+        """The run is long, every message that arrived is applied, and what is left to do
+        is only notifications (cancellation and closing run to their end in this run)."""
+        if not self._quiet():
+            return False
+        if self._long_by_old_rule():
+            return True
+        return self._over_budget() and self._budgeted()
+
+    def _may_continue_as_new(self) -> bool:
+        """``_ready_to_continue_as_new`` without deciding the patch (a wait condition)."""
+        if not self._quiet():
+            return False
+        return self._long_by_old_rule() or (self._over_budget() and self._bounded is not False)
+
+    def _quiet(self) -> bool:
         return (
-            long
-            and not self._wake
+            not self._wake
+            and not self._inbox
             and workflow.all_handlers_finished()
             and all(isinstance(e, Notify | ForwardChangeRequest) for e in self._effects)
         )
+
+    def _long_by_old_rule(self) -> bool:
+        info = workflow.info()
+        return (
+            info.is_continue_as_new_suggested()
+            or info.get_current_history_length() > MAX_HISTORY_EVENTS
+        )
+
+    def _over_budget(self) -> bool:
+        events = workflow.info().get_current_history_length()
+        return events > EVENTS_PER_RUN or self._received >= MESSAGES_PER_RUN
+
+    def _budgeted(self) -> bool:
+        """Whether the run budget applies: ``False`` only on replay of a run that began
+        before it (its history has no ``bounded-runs`` marker where this is first asked)."""
+        if self._bounded is None:
+            self._bounded = workflow.patched(BOUNDED_RUNS_PATCH)
+        return self._bounded
 
     # ------------------------------------------------------------------ effects
 
@@ -191,7 +252,9 @@ class TrackPartyOrder:
         tracker = self.tracker
         while self._effects:
             effect = self._effects.pop(0)
-            if isinstance(effect, Notify):
+            if isinstance(effect, Notify | ForwardChangeRequest) and self._no_free_slot():
+                self._waiting.append(effect)
+            elif isinstance(effect, Notify):
                 self._in_background(self._deliver(effect.notification), _pending(effect))
             elif isinstance(effect, ForwardChangeRequest):
                 self._in_background(self._forward(effect), _pending(effect))
@@ -213,12 +276,20 @@ class TrackPartyOrder:
         self._in_flight[task] = pending
         task.add_done_callback(self._background_done)
 
+    def _no_free_slot(self) -> bool:
+        return len(self._in_flight) >= NOTIFICATIONS_IN_FLIGHT and self._budgeted()
+
     def _background_done(self, task: asyncio.Task[object]) -> None:
         self._in_flight.pop(task, None)
+        if self._waiting:
+            # A slot is free: the main loop (or the settling below) starts the next one.
+            self._effects.append(self._waiting.popleft())
 
     async def _settle_background(self) -> None:
-        while self._in_flight:
-            await asyncio.gather(*self._in_flight)
+        while self._in_flight or self._effects:
+            await self._run_effects()
+            if self._in_flight:
+                await asyncio.gather(*self._in_flight)
 
     async def _deliver(self, notification: Notification) -> bool:
         return await deliver(notification, self._delivery_failed)
@@ -248,21 +319,46 @@ class TrackPartyOrder:
     # ------------------------------------------------------------------ messages
 
     def _receive(self, name: str, raw: RawValue) -> None:
+        """A signal handler's whole work: queue the raw message for the main loop."""
         if self._tracker is None:
             return  # the workflow is failing on its invalid start input
-        now = workflow.now()
+        self._inbox.append(_Arrival(name, workflow.now(), raw))
+        self._received += 1
+
+    async def _take_messages(self) -> None:
+        """Apply the queued messages in arrival order, each at its arrival time.
+
+        Under the run budget at most ``MESSAGES_PER_TASK`` are applied per workflow task:
+        between two slices the notifications so far are started and a 1 ms timer ends
+        the task, so the next slice runs in a fresh activation.
+        """
+        while self._inbox:
+            slice_size = len(self._inbox)
+            if slice_size > MESSAGES_PER_TASK and self._budgeted():
+                slice_size = MESSAGES_PER_TASK
+            for _ in range(slice_size):
+                if not self._inbox:
+                    break
+                self._apply(self._inbox.popleft())
+            if self._inbox:
+                await self._run_effects()
+                await workflow.sleep(BETWEEN_SLICES, summary="take the next slice of messages")
+
+    def _apply(self, arrival: _Arrival) -> None:
+        tracker = self.tracker
+        name, at, raw = arrival.name, arrival.at, arrival.raw
+        if raw is None:
+            tracker.reject(name, arrival.text, arrival.error, at)
+            return
         if raw is _NO_PAYLOAD:
-            self.tracker.reject(name, "", "no payload: send a JSON object ({} for none)", now)
-            self._wake = True
+            tracker.reject(name, "", "no payload: send a JSON object ({} for none)", at)
             return
         try:
             payload = _decode(raw)
         except ValueError as error:
-            self.tracker.reject(name, _raw_text(raw), str(error), now)
-            self._wake = True
+            tracker.reject(name, _raw_text(raw), str(error), at)
             return
-        self._effects += self.tracker.handle(name, payload, now)
-        self._wake = True
+        self._effects += tracker.handle(name, payload, at)
 
     @workflow.signal(name=names.REPORT_PROGRESS)
     def report_progress(self, raw: RawValue = _NO_PAYLOAD) -> None:
@@ -294,30 +390,49 @@ class TrackPartyOrder:
         if self._tracker is None:
             return
         text = json.dumps(list(args), default=str)
-        self.tracker.reject(name, text, error, workflow.now())
-        self._wake = True
+        # Queued like any message, so the rejections keep the order of arrival.
+        self._inbox.append(_Arrival(name, workflow.now(), None, text, error))
+        self._received += 1
 
     @workflow.update(name=names.CHANGE_STATE)
     def change_state(self, raw: RawValue) -> PartyOrder:
-        # The validator has let only a valid change through (it does not run on replay,
-        # so the payload is decoded and validated here once more, and only here).
+        # The validator does not run on replay, so the payload is decoded and validated
+        # here once more (and only once).
         payload = _decode(raw)
         request = StateChangeRequest.model_validate(payload)
-        self._effects += self.tracker.apply(names.CHANGE_STATE, request, payload, workflow.now())
+        # Signals that came before this update are applied before it, in order. They may
+        # have moved the order on since the validator looked, so the transition is judged
+        # again on the order as it is now.
+        while self._inbox:
+            self._apply(self._inbox.popleft())
+        tracker = self.tracker
+        if not tracker.already_applied(request.request_id):
+            try:
+                tracker.validate_state_change(request)
+            except IllegalTransition as error:
+                raise ApplicationError(
+                    str(error), type=type(error).__name__, non_retryable=True
+                ) from None
+        self._received += 1
+        self._effects += tracker.apply(names.CHANGE_STATE, request, payload, workflow.now())
         self._wake = True
-        return self.tracker.order
+        return tracker.order
 
     @change_state.validator
     def validate_change_state(self, raw: RawValue) -> None:
-        """Refuse a bad or illegal state change before it enters the history."""
+        """Refuse a bad or illegal state change before it enters the history.
+
+        With messages still queued the order may yet move, so only the payload is judged
+        here and the transition in the handler, once they are applied.
+        """
         if self._tracker is None:
             raise ValueError("the order failed validation at start")
         try:
             request = StateChangeRequest.model_validate(_decode(raw))
         except ValidationError as error:
             raise ValueError(describe_validation_error(error)) from None
-        if self._tracker.already_applied(request.request_id):
-            return  # a repeat of an applied change: accepted, and not applied twice
+        if self._inbox or self._tracker.already_applied(request.request_id):
+            return  # judged in the handler; or a repeat, accepted and not applied twice
         self._tracker.validate_state_change(request)
 
     @workflow.query(name=names.GET_ORDER)
@@ -325,6 +440,17 @@ class TrackPartyOrder:
         if self._handed_over is not None:
             return self._handed_over
         return self.tracker.order
+
+
+@dataclass(frozen=True)
+class _Arrival:
+    """A message as it arrived: its raw payload, or (``raw`` None) why no handler took it."""
+
+    name: str
+    at: datetime
+    raw: RawValue | None
+    text: str = ""
+    error: str = ""
 
 
 def _pending(effect: Effect) -> PendingNotification:

@@ -39,6 +39,7 @@ from starter.cli.output import (
     EXIT_INTERRUPTED,
     EXIT_NOT_FOUND,
     EXIT_OK,
+    EXIT_QUEUED,
     EXIT_UNREACHABLE,
     PROG,
     fail,
@@ -47,11 +48,13 @@ from starter.cli.output import (
 )
 from starter.cli.render import list_text, order_text, report_text, to_json, when
 from starter.client import (
+    DEFAULT_ANSWER_TIMEOUT,
     InvalidInput,
     OrderNotFound,
     PartyOrderClient,
     PartyOrderError,
     ServerUnavailable,
+    UpdateQueued,
 )
 from starter.local.devserver import DevServerError
 from starter.local.up import stop_on_signals, up
@@ -59,26 +62,30 @@ from starter.query import OrderFilters
 from workflows.domain.model import TRACK_WORKFLOW_ID_PREFIX
 
 CONNECT_TIMEOUT_ENV = "PARTY_ORDERS_CONNECT_TIMEOUT"
+# How long a query or an update may wait for a worker to answer.
+ANSWER_TIMEOUT_ENV = "PARTY_ORDERS_ANSWER_TIMEOUT"
 DEFAULT_CONNECT_SECONDS = 5.0
 
 
-def _connect_timeout() -> timedelta:
-    raw = os.environ.get(CONNECT_TIMEOUT_ENV)
+def _seconds(env: str, default: float) -> timedelta:
+    """A positive number of seconds from the environment variable ``env``."""
+    raw = os.environ.get(env)
     if not raw:
-        return timedelta(seconds=DEFAULT_CONNECT_SECONDS)
+        return timedelta(seconds=default)
     try:
         seconds = float(raw)
     except ValueError:
-        raise InvalidInput(
-            f"{CONNECT_TIMEOUT_ENV} must be a number of seconds, got {raw!r}"
-        ) from None
+        raise InvalidInput(f"{env} must be a number of seconds, got {raw!r}") from None
     if seconds <= 0:
-        raise InvalidInput(f"{CONNECT_TIMEOUT_ENV} must be positive, got {raw!r}")
+        raise InvalidInput(f"{env} must be positive, got {raw!r}")
     return timedelta(seconds=seconds)
 
 
 async def _client() -> PartyOrderClient:
-    return await PartyOrderClient.connect(connect_timeout=_connect_timeout())
+    return await PartyOrderClient.connect(
+        connect_timeout=_seconds(CONNECT_TIMEOUT_ENV, DEFAULT_CONNECT_SECONDS),
+        answer_timeout=_seconds(ANSWER_TIMEOUT_ENV, DEFAULT_ANSWER_TIMEOUT.total_seconds()),
+    )
 
 
 def guess_ui_url() -> str | None:
@@ -236,11 +243,20 @@ async def cmd_resolve(args: argparse.Namespace) -> int:
 
 
 async def cmd_state(args: argparse.Namespace) -> int:
-    request = _given(
-        {"state": args.state, "reason": args.reason, "requestId": args.request_id or None}
-    )
+    # The request id is made here, not by the client, so that it can be shown: the same
+    # change sent again with it is applied once.
+    request_id = args.request_id or str(uuid.uuid4())
+    request = _given({"state": args.state, "reason": args.reason, "requestId": request_id})
     client = await _client()
-    order = await client.change_state(args.order_id, request)
+    try:
+        order = await client.change_state(args.order_id, request)
+    except UpdateQueued as queued:
+        say(f"Queued: {queued}")
+        say(
+            f"To confirm later: {PROG} state {args.order_id} {args.state}"
+            f" --request-id {queued.request_id}"
+        )
+        return EXIT_QUEUED
     say(
         f"Order {order.id} is now {order.state.value}"
         + (f": {order.state_reason}" if order.state_reason else "")

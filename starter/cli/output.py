@@ -13,6 +13,8 @@ EXIT_ERROR = 1
 EXIT_BAD_INPUT = 2
 EXIT_NOT_FOUND = 3
 EXIT_UNREACHABLE = 4
+# Taken by Temporal, not yet applied: no worker answered in time (the change applies later).
+EXIT_QUEUED = 5
 EXIT_INTERRUPTED = 130
 LOG_LEVEL_ENV = "PARTY_ORDERS_LOG_LEVEL"
 
