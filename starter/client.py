@@ -29,6 +29,7 @@ from temporalio.client import (
     Client,
     WorkflowExecution,
     WorkflowExecutionStatus,
+    WorkflowFailureError,
     WorkflowHandle,
     WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
@@ -37,6 +38,7 @@ from temporalio.client import (
 from temporalio.common import (
     TypedSearchAttributes,
     WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
 )
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
@@ -102,8 +104,16 @@ class OrderAlreadyTracked(PartyOrderError):
     """A TrackPartyOrder workflow for the order id is already running."""
 
 
+class OrderTrackedBefore(OrderAlreadyTracked):
+    """The order's tracking has ended; it is tracked once more only when asked (``again``)."""
+
+
 class OrderClosed(PartyOrderError):
     """The order's workflow has ended (completed, cancelled, failed): it takes no messages."""
+
+
+class OrderFailed(PartyOrderError):
+    """The order's tracking workflow failed (its start input was not a valid order)."""
 
 
 class ServerUnavailable(PartyOrderError):
@@ -207,10 +217,14 @@ def checked_order_id(order_id: str) -> str:
 
 
 def start_summary(spec: PartyOrderSpec) -> str:
-    """The one-line static summary shown in the Web UI for an order started here."""
+    """The one-line static summary shown in the Web UI for an order started here.
+
+    A static summary can never change, so it holds only what never changes: the order,
+    its party and the process that placed it. Dates and states are in the current details.
+    """
     return (
         f"Party order {spec.id} with {spec.party.name} ({spec.party.id}),"
-        f" due {spec.due_date.astimezone(UTC).date().isoformat()}"
+        f" placed by {spec.originating_process.name}"
     )
 
 
@@ -301,10 +315,12 @@ class PartyOrderClient:
 
     # ------------------------------------------------------------------ start
 
-    async def start(self, order: PartyOrderSpec | Mapping[str, Any]) -> str:
+    async def start(self, order: PartyOrderSpec | Mapping[str, Any], *, again: bool = False) -> str:
         """Start tracking ``order``; returns the workflow id (``party-order-{id}``).
 
-        Raises OrderAlreadyTracked if the order is already being tracked.
+        Raises OrderAlreadyTracked if the order is being tracked, and OrderTrackedBefore if
+        its tracking has ended (completed, cancelled, failed) unless ``again`` says to track
+        it once more: a second tracking of a delivered order would ask its party again.
         """
         spec = validate_message(PartyOrderSpec, order, "party order")
         workflow_id = track_workflow_id(spec.id)
@@ -316,13 +332,18 @@ class PartyOrderClient:
                 task_queue=self.task_queue,
                 # A second tracker for a running order would double every notification.
                 id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+                # The server itself refuses an ended id unless told otherwise: no race
+                # between a look and the start.
+                id_reuse_policy=(
+                    WorkflowIDReusePolicy.ALLOW_DUPLICATE
+                    if again
+                    else WorkflowIDReusePolicy.REJECT_DUPLICATE
+                ),
                 static_summary=start_summary(spec),
                 search_attributes=initial_search_attributes(spec),
             )
         except WorkflowAlreadyStartedError:
-            raise OrderAlreadyTracked(
-                f"order {spec.id} is already tracked (workflow {workflow_id} is running)"
-            ) from None
+            raise await self._already_started(spec.id) from None
         except RPCError as error:
             raise self._rpc_error(error, spec.id) from None
         return workflow_id
@@ -482,7 +503,7 @@ class PartyOrderClient:
                 names.GET_ORDER, result_type=PartyOrder, rpc_timeout=self.answer_timeout
             )
         except WorkflowQueryFailedError as error:
-            raise PartyOrderError(f"order {order_id} could not answer: {error}") from None
+            raise await self._why_no_order(handle, order_id, error) from None
         except RPCError as error:
             if not _is_timeout(error):
                 raise self._rpc_error(error, order_id) from None
@@ -505,13 +526,29 @@ class PartyOrderClient:
         filters: OrderFilters | None = None,
         *,
         limit: int | None = None,
+        history: bool = False,
     ) -> builtins.list[OrderSummary]:
-        """Orders matching ``filters``, newest first, from the visibility store."""
+        """Orders matching ``filters``, newest first, from the visibility store.
+
+        An order tracked more than once (``start(..., again=True)``) is listed once, by its
+        newest tracking that matches; ``history`` lists every tracking.
+        """
         try:
             query = build_list_query(filters, now=datetime.now(UTC))
         except ValueError as error:
             raise InvalidInput(str(error)) from None
-        return await self._list_query(query, limit)
+        if history:
+            return await self._list_query(query, limit)
+        newest: dict[str, OrderSummary] = {}
+        try:
+            async for execution in self.client.list_workflows(query):
+                summary = summary_of(execution)
+                newest.setdefault(summary.order_id, summary)
+                if limit is not None and len(newest) >= limit:
+                    break
+        except RPCError as error:
+            raise self._rpc_error(error, None) from None
+        return builtins.list(newest.values())
 
     async def report(self) -> PortfolioReport:
         """Counts by state (all orders) and by jeopardy (open orders), and the open orders
@@ -601,6 +638,41 @@ class PartyOrderClient:
         if order_id is not None and _is_timeout(error):
             return self._no_answer(order_id)
         return PartyOrderError(f"the Temporal service answered: {error}")
+
+    async def _why_no_order(
+        self, handle: WorkflowHandle[Any, Any], order_id: str, error: Exception
+    ) -> PartyOrderError:
+        """A query the order could not answer: if its workflow failed (an invalid start
+        input), the reason it failed; otherwise the query's own error."""
+        try:
+            if (await handle.describe()).status == WorkflowExecutionStatus.FAILED:
+                await handle.result(follow_runs=False)
+        except WorkflowFailureError as failure:
+            reason = getattr(failure.cause, "message", None) or str(failure.cause or failure)
+            return OrderFailed(f"order {order_id} failed: {reason}")
+        except RPCError as rpc_error:
+            return self._rpc_error(rpc_error, order_id)
+        return PartyOrderError(f"order {order_id} could not answer: {error}")
+
+    async def _already_started(self, order_id: str) -> PartyOrderError:
+        """Why a start was refused: the order is tracked now, or its tracking has ended."""
+        workflow_id = track_workflow_id(order_id)
+        try:
+            description = await self._handle(order_id).describe()
+        except RPCError as error:
+            return self._rpc_error(error, order_id)
+        if description.status == WorkflowExecutionStatus.RUNNING:
+            return OrderAlreadyTracked(
+                f"order {order_id} is already tracked (workflow {workflow_id} is running)"
+            )
+        state = description.typed_search_attributes.get(visibility.STATE) or run_status(
+            description.status
+        )
+        ended = description.close_time.astimezone(UTC).date() if description.close_time else "?"
+        return OrderTrackedBefore(
+            f"order {order_id} was tracked before: it ended {state} on {ended}. To track it"
+            " once more, start it again deliberately (CLI: --again)"
+        )
 
     async def _closed_or(self, error: RPCError, order_id: str) -> PartyOrderError:
         """A NOT_FOUND from a signal or update: the order ended, or never existed."""

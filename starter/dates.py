@@ -15,11 +15,14 @@ _DURATION = TypeAdapter(timedelta)
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-def parse_day_or_instant(text: str, *, what: str, now: datetime | None = None) -> date | datetime:
+def parse_day_or_instant(
+    text: str, *, what: str, now: datetime | None = None, naive_is_utc: bool = True
+) -> date | datetime:
     """Parse an ISO 8601 date (``2027-01-10``), date-time, or ``+DURATION`` from ``now``.
 
-    A date-time without an offset is taken as UTC; a ``+P3D`` style value means that long
-    after ``now`` (which the caller must pass: this module never reads the clock).
+    A date-time without an offset is taken as UTC (or, with ``naive_is_utc=False``, refused:
+    the contract's messages carry an offset); a ``+P3D`` style value means that long after
+    ``now`` (which the caller must pass: this module never reads the clock).
     """
     if not isinstance(text, str) or not text.strip():
         raise ValueError(f"{what}: expected an ISO 8601 date or date-time, got {text!r}")
@@ -40,12 +43,21 @@ def parse_day_or_instant(text: str, *, what: str, now: datetime | None = None) -
             f"{what}: {text!r} is not an ISO 8601 date (2027-01-10) or date-time"
             " (2027-01-10T12:00:00Z)"
         ) from None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+    if parsed.tzinfo is not None:
+        return parsed
+    if not naive_is_utc:
+        raise ValueError(
+            f"{what}: {text!r} has no offset: write {text}Z for UTC, or the offset such as"
+            f" {text}+01:00"
+        )
+    return parsed.replace(tzinfo=UTC)
 
 
-def parse_instant(text: str, *, what: str, now: datetime | None = None) -> datetime:
+def parse_instant(
+    text: str, *, what: str, now: datetime | None = None, naive_is_utc: bool = True
+) -> datetime:
     """Like ``parse_day_or_instant``, with a date meaning midnight UTC at its start."""
-    value = parse_day_or_instant(text, what=what, now=now)
+    value = parse_day_or_instant(text, what=what, now=now, naive_is_utc=naive_is_utc)
     return value if isinstance(value, datetime) else midnight(value)
 
 

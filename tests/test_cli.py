@@ -546,7 +546,48 @@ async def test_up_refuses_a_taken_port(tmp_path: Path) -> None:
         )
     assert result.returncode == 1
     assert f"port {port} (gRPC) on localhost is already in use" in result.stderr
+    # It names the holder (this test's own process) and how to stop it.
+    assert f"by pid {os.getpid()}" in result.stderr and f"kill {os.getpid()}" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("signum", [signal.SIGHUP, signal.SIGKILL], ids=["SIGHUP", "SIGKILL"])
+async def test_up_leaves_no_server_behind(
+    tmp_path: Path, up_process: list[subprocess.Popen[str]], signum: int
+) -> None:
+    """Closing the terminal (SIGHUP) stops up cleanly; killing it (SIGKILL) still stops
+    its server (the kernel's parent-death signal), so the next up finds its ports free."""
+    data_dir = tmp_path / "data"
+    port, ui_port = free_port(), free_port()
+    task_queue = unique("up-gone")
+    up = _start_up(data_dir, port, ui_port, task_queue)
+    up_process.append(up)
+    await _wait_for_ui(up, ui_port)
+    # Serving: its worker answers an order (so the signal does not land mid-start).
+    orders = PartyOrderClient(await _pydantic_client(port), task_queue)
+    order_id = unique()
+    await orders.start(order_json(order_id))
+    assert (await orders.get(order_id)).state == "acknowledged"
+    server_pid = int((data_dir / "temporal-server.pid").read_text())
+    up.send_signal(signum)
+    await asyncio.to_thread(up.wait, 30)
+    deadline = time.monotonic() + 20
+    while not (_port_closed(port) and _port_closed(ui_port)):
+        assert time.monotonic() < deadline, f"ports still open after {signal.Signals(signum).name}"
+        await asyncio.sleep(0.2)
+    while Path(f"/proc/{server_pid}").exists() and "zombie" not in _process_state(server_pid):
+        assert time.monotonic() < deadline, "the server process is still running"
+        await asyncio.sleep(0.2)
+    if signum == signal.SIGHUP:
+        assert up.returncode == 0
+        assert not (data_dir / "temporal-server.pid").exists()
+
+
+def _process_state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/status").read_text().lower()
+    except OSError:
+        return "zombie"
 
 
 async def test_search_attributes_are_added_to_an_existing_database(tmp_path: Path) -> None:
@@ -673,3 +714,110 @@ async def test_a_state_change_with_no_worker_is_queued_and_safe_to_repeat(
         order = await cli.json("show", order_id)
     assert [s["to"] for s in order["stateHistory"]] == ["acknowledged", "pending"]
     assert order["stateReason"] == "waiting for a floor plan"
+
+
+async def test_an_ended_order_is_tracked_again_only_when_asked(cli: Cli, tmp_path: Path) -> None:
+    order_id = unique()
+    path = tmp_path / "order.json"
+    path.write_text(json.dumps(order_json(order_id)))
+    assert await cli("start", str(path)) == 0
+    assert await cli("progress", order_id, "--delivered") == 0
+    await cli.eventually_json("show", order_id, check=lambda o: o["state"] == "completed")
+
+    async def closed() -> bool:
+        assert await cli("list", "--party", "ACME", "--json", "--history") == 0
+        runs = [o for o in json.loads(cli.out) if o["orderId"] == order_id]
+        return bool(runs) and runs[0]["status"] == "completed"
+
+    deadline = time.monotonic() + 20
+    while not await closed():  # the workflow closes once its close process is informed
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.2)
+
+    assert await cli("start", str(path)) == 1
+    error = one_line_error(cli.err)
+    assert f"order {order_id} was tracked before: it ended completed on" in error
+    assert "--again" in error
+
+    assert await cli("start", str(path), "--again") == 0
+    assert f"Tracking order {order_id}" in cli.out
+    # Listed once (its newest tracking), unless the history is asked for.
+    rows = [o for o in await cli.json("list", "--party", "ACME") if o["orderId"] == order_id]
+    assert [row["status"] for row in rows] == ["running"]
+    history = await cli.json("list", "--party", "ACME", "--history")
+    assert sorted(o["status"] for o in history if o["orderId"] == order_id) == [
+        "completed",
+        "running",
+    ]
+    assert await cli("cancel", order_id, "--reason", "test done") == 0
+
+
+async def test_show_says_why_an_order_failed_at_start(cli: Cli, dev_client: Client) -> None:
+    order_id = unique()
+    bad = order_json(order_id)
+    bad["trackingPolicy"] = {"checkInInterval": "weekly"}
+    # The CLI and client refuse such a start; another starter need not.
+    handle = await dev_client.start_workflow(
+        "TrackPartyOrder",
+        bad,
+        id=f"party-order-{order_id}",
+        task_queue=os.environ["PARTY_ORDERS_TASK_QUEUE"],
+    )
+    with pytest.raises(Exception):  # noqa: B017 - the workflow fails, as it should
+        await handle.result()
+    assert await cli("show", order_id) == 1
+    error = one_line_error(cli.err)
+    assert f"order {order_id} failed: invalid party order" in error
+    assert "trackingPolicy.checkInInterval" in error
+
+
+async def test_a_date_time_without_an_offset_is_refused(cli: Cli) -> None:
+    code = await cli("progress", unique(), "--expected-date", "2027-02-01T00:00:00")
+    assert code == 2
+    error = one_line_error(cli.err)
+    assert "'2027-02-01T00:00:00' has no offset" in error
+    assert "2027-02-01T00:00:00Z" in error
+
+
+async def test_a_closed_pipe_ends_quietly(cli: Cli, dev_address: str) -> None:
+    """`party-orders show ID --json | head -c 100`: the reader leaves early. The order's
+    JSON is far larger than a pipe's buffer, so the writer meets the closed pipe."""
+    order_id = unique()
+    order = order_json(order_id)
+    order["milestones"] = [
+        {"id": f"m{n}", "name": "x" * 200, "milestoneDate": "2027-01-01T00:00:00Z"}
+        for n in range(400)
+    ]
+    path = REPO / "tests" / "output" / f"{order_id}.json"
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(json.dumps(order))
+    try:
+        assert await cli("start", str(path)) == 0, cli.err
+    finally:
+        path.unlink()
+    result = await asyncio.to_thread(
+        subprocess.run,
+        [
+            "bash",
+            "-c",
+            f"set -o pipefail; {sys.executable} -m starter show {order_id} --json"
+            " | head -c 100 >/dev/null",
+        ],
+        cwd=REPO,
+        env=_env(
+            TEMPORAL_ADDRESS=dev_address,
+            PARTY_ORDERS_TASK_QUEUE=os.environ["PARTY_ORDERS_TASK_QUEUE"],
+        ),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode in (0, 141), result.stderr
+    assert result.stderr == ""
+    assert await cli("cancel", order_id, "--reason", "test done") == 0
+
+
+async def test_resolve_explains_accept_and_reject(cli: Cli) -> None:
+    assert await cli("resolve", "--help") == 0
+    assert "accept: the changes are applied" in cli.out
+    assert "reject: the order stays as it is" in cli.out

@@ -87,7 +87,7 @@ async def test_start_tracks_the_order_findable_at_once(
     spec = PartyOrderSpec.model_validate(order_json(order_id))
     assert await description.static_summary() == start_summary(spec)
     assert (await description.static_summary() or "").startswith(
-        f"Party order {order_id} with Acme Networks (ACME), due "
+        f"Party order {order_id} with Acme Networks (ACME), placed by "
     )
     # The six contract attributes are there from the start, before any workflow task.
     names = {key.name for key, _ in description.typed_search_attributes}

@@ -40,9 +40,10 @@ class Parser(argparse.ArgumentParser):
 
 
 def instant_arg(text: str, what: str) -> str:
-    """A date argument as the wire wants it: ISO 8601 with an offset (naive means UTC)."""
+    """A date argument as the wire wants it: ISO 8601 with an offset (a date-time without
+    one is refused, as the contract refuses it; a date alone means midnight UTC)."""
     try:
-        value = parse_instant(text, what=what, now=datetime.now(UTC))
+        value = parse_instant(text, what=what, now=datetime.now(UTC), naive_is_utc=False)
     except ValueError as error:
         raise InvalidInput(str(error)) from None
     return iso(value)
@@ -135,6 +136,11 @@ def build_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
     start = command("start", "start tracking the party order in FILE.json ('-' reads stdin)")
     start.add_argument("file", metavar="FILE.json")
     start.add_argument("--json", action="store_true", help="print the ids as JSON")
+    start.add_argument(
+        "--again",
+        action="store_true",
+        help="track an order whose tracking has ended once more (its party is asked again)",
+    )
 
     show = command("show", "show one order")
     order_id(show)
@@ -157,6 +163,11 @@ def build_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
         "--limit", type=int, default=500, help="at most N orders (default: %(default)s)"
     )
     listing.add_argument("--json", action="store_true", help="print JSON")
+    listing.add_argument(
+        "--history",
+        action="store_true",
+        help="every tracking of an order tracked more than once (default: its newest)",
+    )
 
     progress = command("progress", "report progress on an order (report_progress)")
     order_id(progress)
@@ -206,8 +217,10 @@ def build_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
     order_id(resolve)
     resolve.add_argument("change_id", metavar="CHANGE_ID")
     decision = resolve.add_mutually_exclusive_group(required=True)
-    decision.add_argument("--accept", action="store_true")
-    decision.add_argument("--reject", action="store_true")
+    decision.add_argument(
+        "--accept", action="store_true", help="accept: the changes are applied to the order"
+    )
+    decision.add_argument("--reject", action="store_true", help="reject: the order stays as it is")
     resolve.add_argument("--by", help="who resolved it")
     resolve.add_argument("--note")
     request_id(resolve)

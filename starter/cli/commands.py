@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import os
 import sys
@@ -35,6 +36,7 @@ from starter.cli.arguments import (
 )
 from starter.cli.output import (
     EXIT_BAD_INPUT,
+    EXIT_BROKEN_PIPE,
     EXIT_ERROR,
     EXIT_INTERRUPTED,
     EXIT_NOT_FOUND,
@@ -110,7 +112,7 @@ async def cmd_start(args: argparse.Namespace) -> int:
     if not isinstance(data, dict):
         raise InvalidInput(f"{args.file}: a party order must be a JSON object")
     client = await _client()
-    workflow_id = await client.start(data)
+    workflow_id = await client.start(data, again=args.again)
     order_id = workflow_id.removeprefix(TRACK_WORKFLOW_ID_PREFIX)
     if args.json:
         say(to_json({"orderId": order_id, "workflowId": workflow_id}))
@@ -144,7 +146,7 @@ async def cmd_list(args: argparse.Namespace) -> int:
     if args.limit < 1:
         raise InvalidInput(f"--limit: expected a number of orders >= 1, got {args.limit}")
     client = await _client()
-    orders = await client.list(filters, limit=args.limit)
+    orders = await client.list(filters, limit=args.limit, history=args.history)
     if args.json:
         say(to_json([o.model_dump(mode="json", by_alias=True) for o in orders]))
     else:
@@ -400,6 +402,8 @@ async def _run(argv: Sequence[str] | None) -> int:
     except (PartyOrderError, UsageError, DevServerError) as error:
         fail(str(error))
         return exit_code_for(error)
+    except BrokenPipeError:
+        raise  # the reader of our output is gone: nothing to report (see main)
     except Exception as error:
         if os.environ.get("PARTY_ORDERS_DEBUG"):
             raise
@@ -416,6 +420,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(run(argv))
     except (KeyboardInterrupt, asyncio.CancelledError):  # a second Ctrl-C, or one mid-start
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (`party-orders list | head`): end quietly, as a shell tool
+        # does. Point stdout at /dev/null so the interpreter's final flush cannot fail too.
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":

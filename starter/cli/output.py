@@ -16,6 +16,7 @@ EXIT_UNREACHABLE = 4
 # Taken by Temporal, not yet applied: no worker answered in time (the change applies later).
 EXIT_QUEUED = 5
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a pipe closed early
 LOG_LEVEL_ENV = "PARTY_ORDERS_LOG_LEVEL"
 
 

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import errno
 import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -43,6 +45,8 @@ DATA_DIR_ENV = "PARTY_ORDERS_DATA_DIR"
 DB_FILENAME = "temporal.db"
 LOG_FILENAME = "temporal.log"
 NAMESPACE = "default"  # the dev server always creates it
+PID_FILENAME = "temporal-server.pid"
+_PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
 _LOG_MARK = "--- party-orders up at"  # starts each run's part of the appended server log
 
 
@@ -70,6 +74,11 @@ class DevServerConfig:
     @property
     def log_path(self) -> Path:
         return self.data_dir / LOG_FILENAME
+
+    @property
+    def pid_path(self) -> Path:
+        """The running server's process id, while ``up`` runs it (removed when it stops)."""
+        return self.data_dir / PID_FILENAME
 
     @property
     def address(self) -> str:
@@ -190,6 +199,71 @@ async def ensure_search_attributes(client: Client, namespace: str = NAMESPACE) -
     return sorted(missing)
 
 
+def _stop_with_parent() -> None:
+    """In the server's process, before it runs: ask Linux for SIGTERM when we die.
+
+    Elsewhere (macOS) there is no such request; the pid file then tells the next ``up``
+    which process to stop.
+    """
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def _listening_pids(port: int) -> list[int]:
+    """Processes with a listening TCP socket on ``port`` (Linux /proc; empty elsewhere)."""
+    inodes: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if (
+                len(fields) > 9
+                and fields[3] == "0A"
+                and int(fields[1].rsplit(":", 1)[1], 16) == port
+            ):
+                inodes.add(fields[9])
+    pids = []
+    for fd_dir in Path("/proc").glob("[0-9]*/fd"):
+        try:
+            links = {os.readlink(fd) for fd in fd_dir.iterdir()}
+        except OSError:
+            continue
+        if any(link == f"socket:[{inode}]" for inode in inodes for link in links):
+            pids.append(int(fd_dir.parent.name))
+    return sorted(pids)
+
+
+def _command_line(pid: int) -> str:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return "?"
+    return " ".join(part.decode(errors="replace") for part in raw.split(b"\0") if part)
+
+
+def who_holds(port: int, config: DevServerConfig) -> str:
+    """What holds ``port``, and how to stop it, as far as this machine tells."""
+    try:
+        earlier = int(config.pid_path.read_text().strip())
+        os.kill(earlier, 0)
+    except (OSError, ValueError):
+        earlier = 0
+    holders = _listening_pids(port)
+    if earlier and (not holders or earlier in holders):
+        return (
+            f"by the Temporal server an earlier `party-orders up` of {config.data_dir} left"
+            f" running (pid {earlier}): stop it with `kill {earlier}`"
+        )
+    if holders:
+        pid = holders[0]
+        return f"by pid {pid} ({_command_line(pid)[:120]}): stop it with `kill {pid}`"
+    return "(is another Temporal server running?)"
+
+
 class DevServer:
     """One ``temporal server start-dev`` process, started and stopped in order."""
 
@@ -217,7 +291,10 @@ class DevServer:
             stderr=subprocess.STDOUT,
             # Its own session: the terminal's Ctrl-C goes to us, and we stop it after the worker.
             start_new_session=True,
+            # Should we die without stopping it (kill -9), the kernel stops it for us.
+            preexec_fn=_stop_with_parent,
         )
+        self.config.pid_path.write_text(f"{self.process.pid}\n")
 
     async def start(self, *, timeout: timedelta = timedelta(seconds=60)) -> Client:
         """Start the server, wait until it serves, register missing search attributes.
@@ -231,9 +308,8 @@ class DevServer:
                 continue
             if port_in_use(config.ip, port):
                 raise DevServerError(
-                    f"port {port} ({what}) on {config.ip} is already in use: is another"
-                    f" Temporal server running? Stop it or choose another port"
-                    f" (--port / --ui-port)"
+                    f"port {port} ({what}) on {config.ip} is already in use"
+                    f" {who_holds(port, config)}; choose another port (--port / --ui-port)"
                 )
         self._spawn(with_search_attributes=True)
         try:
@@ -319,6 +395,9 @@ class DevServer:
         if self._log is not None:
             self._log.close()
             self._log = None
+        if process is not None:
+            with contextlib.suppress(OSError):
+                self.config.pid_path.unlink()
         return code
 
     async def stop_async(self, grace: float = 10.0) -> int | None:

@@ -27,7 +27,8 @@ from starter.local.devserver import DevServer, DevServerConfig, DevServerError
 
 
 def stop_on_signals(stop: asyncio.Event) -> Callable[[], None]:
-    """SIGINT/SIGTERM set ``stop``; a second one cancels the current task (no more waiting).
+    """SIGINT, SIGTERM and SIGHUP (the terminal closed) set ``stop``; a second one cancels
+    the current task (no more waiting).
 
     Returns a function that removes the handlers. Outside the main thread (tests calling
     ``main`` in a thread) signals cannot be handled and nothing is installed.
@@ -41,7 +42,7 @@ def stop_on_signals(stop: asyncio.Event) -> Callable[[], None]:
             task.cancel()
         stop.set()
 
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         try:
             loop.add_signal_handler(signum, on_signal)
             installed.append(signum)

@@ -1,0 +1,136 @@
+"""The README's tour, run as written: every command of its block, in order, on a dev server.
+
+A worker runs on the README's task queue (`party-orders`) against a dev server of this
+test's own (the tour's fixed order ids must not meet other tests' orders). Each command
+must succeed, and what the tour says it does must show in the orders afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.testing import WorkflowEnvironment
+
+from activities.settings import NotificationSettings
+from starter.client import PartyOrderClient
+from starter.local.binaries import temporal_cli_path
+from worker import build_worker
+from workflows.visibility import CONTRACT_SEARCH_ATTRIBUTES
+
+REPO = Path(__file__).resolve().parents[1]
+README = REPO / "README.md"
+
+# What each command of the tour prints, as the README describes it (command prefix ->
+# a phrase its output must contain).
+SAYS = {
+    "party-orders start starter/samples/PO-1001.json": "Tracking order PO-1001",
+    "party-orders progress PO-1001 --percent 20": "state inProgress, 20% complete",
+    "party-orders resolve PO-1001 CR-1 --accept": "Change request CR-1 on PO-1001 accepted",
+    "party-orders state PO-1001 held": "Order PO-1001 is now held: site access blocked",
+    "party-orders state PO-1001 inProgress": "Order PO-1001 is now inProgress",
+    "temporal workflow update execute": "state:pending",
+    "party-orders show PO-1001 --json": '"id": "PO-1001"',
+    "party-orders show PO-1001": "Order PO-1001: 10G backhaul circuit for site 42",
+    "party-orders check-in PO-1001": "sent to Acme Networks",
+    "party-orders cancel PO-2002": "Cancellation of PO-2002 accepted",
+}
+
+
+def tour_commands() -> list[str]:
+    """The shell commands of the README's tour block, continuation lines joined."""
+    text = README.read_text(encoding="utf-8")
+    section = text[text.index("## A tour") :]
+    block = re.search(r"```sh\n(.*?)```", section, re.DOTALL)
+    assert block is not None, "the tour has no sh block"
+    commands: list[str] = []
+    pending = ""
+    for line in block.group(1).splitlines():
+        if not pending and (not line.strip() or line.lstrip().startswith("#")):
+            continue
+        if line.endswith("\\"):
+            pending += line[:-1] + " "
+            continue
+        commands.append(pending + line)
+        pending = ""
+    return commands
+
+
+def test_the_tour_is_found_whole() -> None:
+    commands = tour_commands()
+    assert commands[0] == "party-orders start starter/samples/PO-1001.json"
+    assert commands[-1].startswith("party-orders cancel PO-2002")
+    assert len(commands) == 17
+    for prefix in SAYS:
+        assert any(command.startswith(prefix) for command in commands), prefix
+
+
+@pytest.mark.slow
+async def test_the_tour_runs_as_written(tmp_path: Path) -> None:
+    env = await WorkflowEnvironment.start_local(
+        data_converter=pydantic_data_converter,
+        search_attributes=CONTRACT_SEARCH_ATTRIBUTES,
+        dev_server_existing_path=temporal_cli_path(),
+    )
+    try:
+        worker = build_worker(
+            env.client,
+            "party-orders",
+            settings=NotificationSettings(outbox_path=tmp_path / "outbox.jsonl"),
+        )
+        address = env.client.service_client.config.target_host
+        shell_env = {
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("TEMPORAL_", "PARTY_ORDERS_"))
+        }
+        # The README's shell has the project's venv active: its party-orders and temporal.
+        bin_dir = str(Path(temporal_cli_path()).parent)
+        shell_env.update(TEMPORAL_ADDRESS=address, PATH=f"{bin_dir}:{shell_env['PATH']}")
+        async with worker:
+            for command in tour_commands():
+                result = await asyncio.to_thread(
+                    subprocess.run,
+                    ["bash", "-c", command],
+                    cwd=REPO,
+                    env=shell_env,
+                    capture_output=True,
+                    text=True,
+                    timeout=120,
+                )
+                assert result.returncode == 0, f"{command}\n{result.stdout}{result.stderr}"
+                for prefix, phrase in SAYS.items():
+                    if command.startswith(prefix) and (
+                        prefix != "party-orders show PO-1001" or "--json" not in command
+                    ):
+                        assert phrase in result.stdout, f"{command}\n{result.stdout}"
+                        break
+            orders = PartyOrderClient(env.client, "party-orders")
+            delivered = await orders.get("PO-1001")
+            cancelled = None
+            for _ in range(100):  # the cancellation takes effect once the party is told
+                cancelled = await orders.get("PO-2002")
+                if cancelled.state == "cancelled":
+                    break
+                await asyncio.sleep(0.1)
+        assert delivered.state == "completed" and delivered.percent_complete == 100
+        change = delivered.change_request("CR-1")
+        assert change is not None and change.status == "accepted"
+        assert [s.to_state for s in delivered.state_history][:5] == [
+            "acknowledged",
+            "inProgress",
+            "held",
+            "inProgress",
+            "pending",
+        ]
+        assert delivered.check_ins.sent >= 1
+        assert cancelled is not None and cancelled.state == "cancelled"
+        assert cancelled.cancellation is not None
+        assert cancelled.cancellation.reason == "site decommissioned"
+    finally:
+        await env.shutdown()
