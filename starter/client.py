@@ -51,8 +51,10 @@ from starter.query import (
     OrderFilters,
     attention_query,
     build_list_query,
+    query_instant,
     quote,
 )
+from starter.scorecard import PartyScore, score
 from workflows import visibility
 from workflows.domain import names
 from workflows.domain.messages import (
@@ -549,6 +551,45 @@ class PartyOrderClient:
         except RPCError as error:
             raise self._rpc_error(error, None) from None
         return builtins.list(newest.values())
+
+    async def scorecard(
+        self,
+        *,
+        since: datetime | None = None,
+        party: str | None = None,
+        concurrency: int = 20,
+    ) -> builtins.list[PartyScore]:
+        """The supplier scorecard (``starter.scorecard``) of every tracking started since
+        ``since`` (all when None), for one party or all, read from Temporal itself: the
+        final order of each ended tracking (its workflow result), the current order of
+        each open one (``get_order``). A tracking whose start input was invalid has no
+        order and is left out."""
+        clauses = [f"WorkflowType = {quote(names.TRACK_WORKFLOW)}", NOT_CONTINUED]
+        if since is not None:
+            clauses.append(f"StartTime >= {query_instant(since)}")
+        if party is not None:
+            clauses.append(f"{names.SA_PARTY_ID} = {quote(party, what='party')}")
+        gate = asyncio.Semaphore(concurrency)
+
+        async def order_of(execution: WorkflowExecution) -> PartyOrder | None:
+            async with gate:
+                if execution.status == WorkflowExecutionStatus.RUNNING:
+                    return await self.get(execution.id.removeprefix(TRACK_WORKFLOW_ID_PREFIX))
+                if execution.status != WorkflowExecutionStatus.COMPLETED:
+                    return None
+                handle = self.client.get_workflow_handle(
+                    execution.id, run_id=execution.run_id, result_type=PartyOrder
+                )
+                return await handle.result(follow_runs=False)
+
+        try:
+            executions = [
+                execution async for execution in self.client.list_workflows(" AND ".join(clauses))
+            ]
+            orders = await asyncio.gather(*(order_of(e) for e in executions))
+        except RPCError as error:
+            raise self._rpc_error(error, None) from None
+        return score(order for order in orders if order is not None)
 
     async def report(self) -> PortfolioReport:
         """Counts by state (all orders) and by jeopardy (open orders), and the open orders

@@ -246,4 +246,12 @@ def build_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
 
     report = command("report", "counts by state and jeopardy, and the orders needing attention")
     report.add_argument("--json", action="store_true", help="print JSON")
+    report.add_argument(
+        "--by",
+        choices=["party"],
+        help="party: the supplier scorecard (on-time rate, slip, check-in answers, ...)",
+    )
+    report.add_argument(
+        "--since", metavar="DATE", help="the scorecard of trackings started since DATE (ISO 8601)"
+    )
     return parser

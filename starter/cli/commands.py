@@ -48,7 +48,7 @@ from starter.cli.output import (
     say,
     setup_logging,
 )
-from starter.cli.render import list_text, order_text, report_text, to_json, when
+from starter.cli.render import list_text, order_text, report_text, scorecard_text, to_json, when
 from starter.client import (
     DEFAULT_ANSWER_TIMEOUT,
     InvalidInput,
@@ -58,6 +58,7 @@ from starter.client import (
     ServerUnavailable,
     UpdateQueued,
 )
+from starter.dates import parse_instant
 from starter.local.devserver import DevServerError
 from starter.local.up import stop_on_signals, up
 from starter.query import OrderFilters
@@ -293,6 +294,22 @@ async def cmd_check_in(args: argparse.Namespace) -> int:
 
 async def cmd_report(args: argparse.Namespace) -> int:
     client = await _client()
+    if args.by == "party":
+        since = None
+        if args.since:
+            try:
+                since = parse_instant(args.since, what="--since", now=datetime.now(UTC))
+            except ValueError as error:
+                raise InvalidInput(str(error)) from None
+        scores = await client.scorecard(since=since)
+        if args.json:
+            say(to_json([row.model_dump(mode="json", by_alias=True) for row in scores]))
+        else:
+            for line in scorecard_text(scores):
+                say(line)
+        return EXIT_OK
+    if args.since:
+        raise InvalidInput("--since: only with --by party (the scorecard)")
     report = await client.report()
     if args.json:
         say(to_json(report.model_dump(mode="json", by_alias=True)))

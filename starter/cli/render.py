@@ -11,6 +11,7 @@ from starter.client import (
     OrderSummary,
     PortfolioReport,
 )
+from starter.scorecard import PartyScore
 from workflows.domain.instants import iso
 from workflows.domain.model import PartyOrder
 
@@ -182,3 +183,47 @@ def report_text(report: PortfolioReport, now: datetime) -> list[str]:
     if report.attention:
         lines += ["  " + line for line in list_text(report.attention, now)]
     return lines
+
+
+def _rate(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.0f}%"
+
+
+def _number(value: float | None, unit: str = "") -> str:
+    return "-" if value is None else f"{value:g}{unit}"
+
+
+def scorecard_text(scores: Sequence[PartyScore]) -> list[str]:
+    """The supplier scorecard as a table, one party a row."""
+    if not scores:
+        return ["No orders."]
+    rows = [
+        [
+            f"{s.party_name} ({s.party_id})",
+            str(s.orders),
+            str(s.open),
+            ", ".join(f"{count} {state}" for state, count in s.ended.items()) or "-",
+            _rate(s.on_time_rate),
+            _number(s.mean_slip_days, "d"),
+            _number(s.worst_slip_days, "d"),
+            _rate(s.check_in_response_rate),
+            _number(s.median_response_hours, "h"),
+            f"{s.change_requests_per_order:g}",
+            f"{s.jeopardy_episodes_per_order:g}",
+        ]
+        for s in scores
+    ]
+    headers = [
+        "PARTY",
+        "ORDERS",
+        "OPEN",
+        "ENDED",
+        "ON TIME",
+        "MEAN SLIP",
+        "WORST SLIP",
+        "CHECK-INS ANSWERED",
+        "MEDIAN ANSWER",
+        "CHANGES/ORDER",
+        "JEOPARDY/ORDER",
+    ]
+    return table(headers, rows)

@@ -266,6 +266,9 @@ class ChangeRequest(WireModel):
         return self.status in ("received", "forwarded")
 
 
+RESPONSE_TIMES_KEPT = 100
+
+
 class CheckIns(WireModel):
     sent: int = 0
     unanswered_streak: int = 0
@@ -273,6 +276,10 @@ class CheckIns(WireModel):
     # The check-in still waiting for the party's answer, if any, and its deadline.
     awaiting_since: AwareDatetime | None = None
     answer_by: AwareDatetime | None = None
+    # Check-ins the party answered within their window, and how long the newest answers
+    # took in seconds (at most RESPONSE_TIMES_KEPT): what a supplier scorecard reads.
+    answered: int = 0
+    response_seconds: list[int] = Field(default_factory=list)
 
 
 class Cancellation(WireModel):

@@ -40,6 +40,7 @@ from workflows.domain.messages import (
     describe_validation_error,
 )
 from workflows.domain.model import (
+    RESPONSE_TIMES_KEPT,
     Cancellation,
     ChangeRequest,
     ChangeSet,
@@ -223,6 +224,11 @@ class PartyOrderTracker:
     def _party_answered(self, now: datetime) -> None:
         """Any report from the party answers the open check-in and restarts the rhythm."""
         check_ins = self.order.check_ins
+        if check_ins.awaiting_since is not None:
+            check_ins.answered += 1
+            waited = int((now - check_ins.awaiting_since).total_seconds())
+            check_ins.response_seconds.append(waited)
+            del check_ins.response_seconds[:-RESPONSE_TIMES_KEPT]
         check_ins.unanswered_streak = 0
         check_ins.awaiting_since = None
         check_ins.answer_by = None
