@@ -30,11 +30,12 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.notify import PartyOrderActivities
 from activities.settings import NotificationSettings
 from workflows.close_party_order import ClosePartyOrder
+from workflows.digest import PartyOrderDigest
 from workflows.domain.names import DEFAULT_TASK_QUEUE, TASK_QUEUE_ENV
 from workflows.interceptors import interceptors
 from workflows.track_party_order import TrackPartyOrder
 
-WORKFLOWS = [TrackPartyOrder, ClosePartyOrder]
+WORKFLOWS = [TrackPartyOrder, ClosePartyOrder, PartyOrderDigest]
 
 
 # ---------------------------------------------------------------- connecting to Temporal

@@ -8,18 +8,32 @@ Logs name the kind, recipient and key, never a body or a secret.
 
 from __future__ import annotations
 
+import asyncio
+import base64
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from temporalio import activity
+from temporalio.client import WorkflowQueryFailedError
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.channels import ChannelRouter, NotificationChannel
 from activities.settings import NotificationSettings
+from workflows.domain import names
+from workflows.domain.digest import DigestPage, digest_entry
 from workflows.domain.effects import Notification
 from workflows.domain.model import PartyOrder, close_workflow_id
 from workflows.domain.names import CLOSE_WORKFLOW, ORDER_COMPLETED
+
+# The open orders in jeopardy, as the digest lists them (values are the contract's).
+IN_JEOPARDY_QUERY = (
+    f'WorkflowType = "{names.TRACK_WORKFLOW}" AND ExecutionStatus = "Running"'
+    f' AND {names.SA_JEOPARDY} IN ("hazard", "critical")'
+)
+DIGEST_PAGE_SIZE = 100
+DIGEST_QUERIES_AT_ONCE = 20
 
 # Memo key on ClosePartyOrder: the tracking (first TrackPartyOrder run id) it closes.
 TRACKING_MEMO = "trackingId"
@@ -103,6 +117,45 @@ class PartyOrderActivities:
         )
         activity.logger.info("close process %s informed of order %s", workflow_id, order.id)
 
+    @activity.defn(name=names.LIST_ORDERS_IN_JEOPARDY)
+    async def list_orders_in_jeopardy(self, page_token: str | None) -> DigestPage:
+        """One page of the open orders in jeopardy, each read with ``get_order`` (the
+        reasons and the contacts are in the order, not in visibility).
+
+        An order that does not answer is left out of this digest, with a warning: one stuck
+        order must not hold back every contact's morning digest.
+        """
+        client = activity.client()
+        pages = client.list_workflows(
+            IN_JEOPARDY_QUERY,
+            page_size=DIGEST_PAGE_SIZE,
+            next_page_token=base64.b64decode(page_token) if page_token else None,
+        )
+        await pages.fetch_next_page()
+        now = datetime.now(UTC)
+        gate = asyncio.Semaphore(DIGEST_QUERIES_AT_ONCE)
+
+        async def read(workflow_id: str) -> PartyOrder | None:
+            async with gate:
+                try:
+                    return await client.get_workflow_handle(workflow_id).query(
+                        names.GET_ORDER, result_type=PartyOrder, rpc_timeout=timedelta(seconds=10)
+                    )
+                except (RPCError, WorkflowQueryFailedError) as error:
+                    activity.logger.warning("digest: %s did not answer: %s", workflow_id, error)
+                    return None
+
+        orders = await asyncio.gather(*(read(e.id) for e in pages.current_page or []))
+        entries = [
+            entry
+            for order in orders
+            if order is not None and (entry := digest_entry(order, now)) is not None
+        ]
+        token = pages.next_page_token
+        return DigestPage(
+            entries=entries, next_page_token=base64.b64encode(token).decode() if token else None
+        )
+
     def all(self) -> list[Callable[..., Any]]:
         """The bound activities, for ``Worker(activities=...)``."""
         return [
@@ -110,6 +163,7 @@ class PartyOrderActivities:
             self.notify_originating_process,
             self.notify_contact,
             self.inform_close_process,
+            self.list_orders_in_jeopardy,
         ]
 
     async def aclose(self) -> None:

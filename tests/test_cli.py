@@ -568,6 +568,16 @@ async def test_up_leaves_no_server_behind(
     order_id = unique()
     await orders.start(order_json(order_id))
     assert (await orders.get(order_id)).state == "acknowledged"
+    # up made the morning digest's schedule.
+    described = await asyncio.to_thread(
+        subprocess.run,
+        [temporal_cli_path(), "schedule", "describe", "--schedule-id", "party-orders-digest"]
+        + ["--address", f"localhost:{port}"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert described.returncode == 0 and "PartyOrderDigest" in described.stdout, described
     server_pid = int((data_dir / "temporal-server.pid").read_text())
     up.send_signal(signum)
     await asyncio.to_thread(up.wait, 30)

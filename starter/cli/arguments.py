@@ -18,6 +18,7 @@ from starter.client import (
 from starter.dates import parse_instant
 from starter.local.devserver import default_data_dir
 from starter.query import JEOPARDY_LEVELS, STATES
+from starter.schedules import DEFAULT_CRON, DEFAULT_TIME_ZONE
 from workflows.domain.instants import iso
 from workflows.domain.messages import (
     ChangeRequestMessage,
@@ -245,6 +246,16 @@ def build_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
     request_id(check_in)
 
     report = command("report", "counts by state and jeopardy, and the orders needing attention")
+    digest = command("digest", "the morning digest of orders in jeopardy (a Temporal Schedule)")
+    digest.add_argument(
+        "action",
+        choices=["schedule", "run"],
+        help="schedule: create or update the schedule; run: one digest now",
+    )
+    digest.add_argument("--cron", default=DEFAULT_CRON, help="when (default: %(default)s)")
+    digest.add_argument(
+        "--time-zone", default=DEFAULT_TIME_ZONE, help="of the cron (default: %(default)s)"
+    )
     report.add_argument("--json", action="store_true", help="print JSON")
     report.add_argument(
         "--by",

@@ -24,6 +24,9 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from temporalio.service import RPCError, RPCStatusCode
 
 import worker
 from starter.cli import arguments
@@ -62,6 +65,8 @@ from starter.dates import parse_instant
 from starter.local.devserver import DevServerError
 from starter.local.up import stop_on_signals, up
 from starter.query import OrderFilters
+from starter.schedules import ensure_digest_schedule, run_digest_now
+from workflows.domain import names
 from workflows.domain.model import TRACK_WORKFLOW_ID_PREFIX
 
 CONNECT_TIMEOUT_ENV = "PARTY_ORDERS_CONNECT_TIMEOUT"
@@ -319,6 +324,40 @@ async def cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+async def cmd_digest(args: argparse.Namespace) -> int:
+    client = await _client()
+    try:
+        if args.action == "run":
+            await run_digest_now(client.client)
+            say(
+                f"Digest run triggered ({names.DIGEST_SCHEDULE_ID}):"
+                " see the Web UI's Schedules page"
+            )
+            return EXIT_OK
+        try:
+            ZoneInfo(args.time_zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise InvalidInput(
+                f"--time-zone: {args.time_zone!r} is not an IANA time zone (Europe/Berlin, UTC)"
+            ) from None
+        created = await ensure_digest_schedule(
+            client.client, client.task_queue, cron=args.cron, time_zone=args.time_zone
+        )
+    except RPCError as error:
+        if error.status == RPCStatusCode.INVALID_ARGUMENT:
+            raise InvalidInput(f"the Temporal service refused the schedule: {error}") from None
+        if error.status == RPCStatusCode.NOT_FOUND:
+            raise OrderNotFound(
+                f"no schedule {names.DIGEST_SCHEDULE_ID}: create it with {PROG} digest schedule"
+            ) from None
+        raise ServerUnavailable(f"the Temporal service answered: {error}") from None
+    say(
+        f"Digest schedule {names.DIGEST_SCHEDULE_ID} {'created' if created else 'updated'}:"
+        f" cron {args.cron!r} in {args.time_zone}, task queue {client.task_queue!r}"
+    )
+    return EXIT_OK
+
+
 async def cmd_worker(args: argparse.Namespace) -> int:
     from worker import run_worker  # the worker pulls in every workflow and activity
 
@@ -376,6 +415,7 @@ HANDLERS: dict[str, Handler] = {
     "cancel": cmd_cancel,
     "check-in": cmd_check_in,
     "report": cmd_report,
+    "digest": cmd_digest,
 }
 
 

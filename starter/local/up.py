@@ -24,6 +24,8 @@ from starter.client import (
     PartyOrderError,
 )
 from starter.local.devserver import DevServer, DevServerConfig, DevServerError
+from starter.schedules import DEFAULT_CRON, DEFAULT_TIME_ZONE, ensure_digest_schedule
+from workflows.domain import names
 
 
 def stop_on_signals(stop: asyncio.Event) -> Callable[[], None]:
@@ -117,6 +119,11 @@ async def _serve(
     say(f"Database          {config.db_path}   server log {config.log_path}")
     say(f"Notifications     {os.environ.get(OUTBOX_ENV)}")
     say(f"Worker            task queue {task_queue!r}")
+    await ensure_digest_schedule(client, task_queue)
+    say(
+        f"Digest            schedule {names.DIGEST_SCHEDULE_ID}, {DEFAULT_CRON!r}"
+        f" {DEFAULT_TIME_ZONE} (Web UI: Schedules)"
+    )
     if config.address != "localhost:7233":
         say(f"Other commands    export TEMPORAL_ADDRESS={config.address}")
     say("Ctrl-C stops the worker, then the server.")

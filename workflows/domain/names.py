@@ -4,6 +4,9 @@ from __future__ import annotations
 
 TRACK_WORKFLOW = "TrackPartyOrder"
 CLOSE_WORKFLOW = "ClosePartyOrder"
+# The morning digest, run by the Temporal Schedule of this id.
+DIGEST_WORKFLOW = "PartyOrderDigest"
+DIGEST_SCHEDULE_ID = "party-orders-digest"
 
 DEFAULT_TASK_QUEUE = "party-orders"
 TASK_QUEUE_ENV = "PARTY_ORDERS_TASK_QUEUE"
@@ -25,6 +28,7 @@ NOTIFY_PARTY = "notify_party"
 NOTIFY_ORIGINATING_PROCESS = "notify_originating_process"
 NOTIFY_CONTACT = "notify_contact"
 INFORM_CLOSE_PROCESS = "inform_close_process"
+LIST_ORDERS_IN_JEOPARDY = "list_orders_in_jeopardy"
 
 # Custom search attributes; their types are on the typed keys in workflows/visibility.py.
 SA_STATE = "PartyOrderState"
