@@ -571,8 +571,11 @@ async def test_up_leaves_no_server_behind(
     # up made the morning digest's schedule.
     described = await asyncio.to_thread(
         subprocess.run,
-        [temporal_cli_path(), "schedule", "describe", "--schedule-id", "party-orders-digest"]
-        + ["--address", f"localhost:{port}"],
+        [
+            temporal_cli_path(),
+            *("schedule", "describe", "--schedule-id", "party-orders-digest"),
+            *("--address", f"localhost:{port}"),
+        ],
         capture_output=True,
         text=True,
         timeout=30,
