@@ -1,0 +1,130 @@
+"""Working-time arithmetic of a party's calendar: properties, and the daylight-saving days."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from workflows.domain.calendar import (
+    WEEKDAYS,
+    PartyCalendar,
+    add_working_time,
+    next_working_instant,
+)
+
+BERLIN = PartyCalendar(time_zone="Europe/Berlin", holidays=[date(2026, 12, 25), date(2026, 12, 26)])
+NEW_YORK = PartyCalendar(time_zone="America/New_York")
+
+
+def local(calendar: PartyCalendar, instant: datetime) -> datetime:
+    return instant.astimezone(ZoneInfo(calendar.time_zone))
+
+
+def is_working(calendar: PartyCalendar, instant: datetime) -> bool:
+    moment = local(calendar, instant)
+    hours = calendar.working_hours
+    return calendar.works_on(moment.date()) and hours.start <= moment.time() < hours.end
+
+
+calendars = st.builds(
+    PartyCalendar,
+    time_zone=st.sampled_from(["UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata"]),
+    working_days=st.lists(st.sampled_from(WEEKDAYS), min_size=1, max_size=7, unique=True),
+    holidays=st.lists(st.dates(date(2026, 1, 1), date(2028, 12, 31)), max_size=30),
+)
+instants = st.datetimes(datetime(2026, 1, 1), datetime(2028, 6, 30), timezones=st.just(UTC))
+amounts = st.timedeltas(timedelta(0), timedelta(days=20))
+
+
+@settings(max_examples=300)
+@given(calendars, instants)
+def test_the_next_working_instant_is_never_earlier_and_always_working(
+    calendar: PartyCalendar, instant: datetime
+) -> None:
+    found = next_working_instant(calendar, instant)
+    assert found >= instant
+    assert is_working(calendar, found)
+
+
+@settings(max_examples=300)
+@given(calendars, instants, amounts, amounts)
+def test_adding_working_time_is_monotonic_and_additive(
+    calendar: PartyCalendar, start: datetime, first: timedelta, second: timedelta
+) -> None:
+    one = add_working_time(calendar, start, first)
+    both = add_working_time(calendar, start, first + second)
+    assert start <= one <= both
+    if second > timedelta(0):
+        assert add_working_time(calendar, one, second) == both
+
+
+def test_a_check_in_after_hours_waits_for_the_next_morning_in_the_partys_zone() -> None:
+    friday_evening = datetime(2026, 12, 4, 18, 30, tzinfo=UTC)  # 19:30 in Berlin
+    monday_nine = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)  # 09:00 in Berlin
+    assert next_working_instant(BERLIN, friday_evening) == monday_nine
+
+
+def test_christmas_is_skipped() -> None:
+    thursday_evening = datetime(2026, 12, 24, 17, 0, tzinfo=UTC)
+    # 25 and 26 December are holidays, 27 is a Sunday: Monday 28th, 09:00 local.
+    assert next_working_instant(BERLIN, thursday_evening) == datetime(
+        2026, 12, 28, 8, 0, tzinfo=UTC
+    )
+
+
+@pytest.mark.parametrize(
+    ("calendar", "before", "after"),
+    [
+        # Berlin moves to summer time on Sunday 29 March 2026, back on Sunday 25 October.
+        (BERLIN, date(2026, 3, 27), date(2026, 3, 30)),
+        (BERLIN, date(2026, 10, 23), date(2026, 10, 26)),
+        # New York: Sunday 8 March and Sunday 1 November 2026.
+        (NEW_YORK, date(2026, 3, 6), date(2026, 3, 9)),
+        (NEW_YORK, date(2026, 10, 30), date(2026, 11, 2)),
+    ],
+)
+def test_nine_oclock_stays_nine_oclock_across_a_daylight_saving_change(
+    calendar: PartyCalendar, before: date, after: date
+) -> None:
+    zone = ZoneInfo(calendar.time_zone)
+    friday_evening = datetime.combine(before, time(20), tzinfo=zone)
+    found = next_working_instant(calendar, friday_evening)
+    assert local(calendar, found).replace(tzinfo=None) == datetime.combine(after, time(9))
+    # Sixteen working hours from Friday evening: Monday's and Tuesday's, to 17:00 local.
+    answer_by = add_working_time(calendar, friday_evening, timedelta(hours=16))
+    assert local(calendar, answer_by).replace(tzinfo=None) == datetime.combine(
+        after + timedelta(days=1), time(17)
+    )
+
+
+def test_working_time_within_a_day() -> None:
+    monday_ten = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)  # 10:00 Berlin
+    assert add_working_time(BERLIN, monday_ten, timedelta(hours=3)) == monday_ten + timedelta(
+        hours=3
+    )
+    # Eight hours from 10:00 is 10:00 the next working day.
+    assert add_working_time(BERLIN, monday_ten, timedelta(hours=8)) == monday_ten + timedelta(
+        days=1
+    )
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("timeZone", "Mars/Olympus", "is not an IANA time zone"),
+        ("workingHours", {"start": "17:00", "end": "09:00"}, "must be before end"),
+        ("workingDays", ["Funday"], "workingDays.0"),
+        ("workingDays", [], "workingDays"),
+    ],
+)
+def test_a_bad_calendar_is_refused_naming_the_field(
+    field: str, value: object, message: str
+) -> None:
+    with pytest.raises(ValidationError) as refused:
+        PartyCalendar.model_validate({field: value})
+    assert message in str(refused.value)

@@ -1,0 +1,115 @@
+"""A party's working time: its time zone, working days and hours, and holidays.
+
+Pure arithmetic on instants: the next working instant at or after a moment, and a moment
+plus an amount of working time. Working hours are wall-clock hours in the party's zone, so
+a 09:00 start stays 09:00 local across a daylight-saving change. Holidays are plain dates
+stored on the order (resolved from a country's calendar when tracking starts), so replaying
+an order never depends on a library's data.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator, model_validator
+
+from workflows.domain.model import WireModel
+
+Weekday = Literal["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+WEEKDAYS: tuple[Weekday, ...] = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+# Far enough to cross any run of holidays a calendar can list (at most MAX_HOLIDAYS).
+MAX_HOLIDAYS = 400
+_SEARCH_DAYS = MAX_HOLIDAYS + 14
+
+
+class WorkingHours(WireModel):
+    start: time = time(9, 0)
+    end: time = time(17, 0)
+
+    @model_validator(mode="after")
+    def _start_before_end(self) -> WorkingHours:
+        if self.start >= self.end:
+            raise ValueError(
+                f"workingHours: start {self.start:%H:%M} must be before end {self.end:%H:%M}"
+            )
+        return self
+
+
+class PartyCalendar(WireModel):
+    """When a party works (``party.calendar`` in the contract)."""
+
+    time_zone: str = "UTC"
+    working_days: Annotated[list[Weekday], Field(min_length=1, max_length=7)] = Field(
+        default_factory=lambda: list(WEEKDAYS[:5])
+    )
+    working_hours: WorkingHours = Field(default_factory=WorkingHours)
+    holidays: Annotated[list[date], Field(max_length=MAX_HOLIDAYS)] = Field(default_factory=list)
+    holiday_country: Annotated[str, Field(min_length=2, max_length=3)] | None = None
+    holiday_subdivision: Annotated[str, Field(min_length=1, max_length=10)] | None = None
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"timeZone: {value!r} is not an IANA time zone (such as Europe/Berlin)"
+            ) from None
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.time_zone)
+
+    def works_on(self, day: date) -> bool:
+        return WEEKDAYS[day.weekday()] in self.working_days and day not in self.holidays
+
+
+def _local(day: date, clock: time, zone: ZoneInfo) -> datetime:
+    """The instant (UTC) of a wall-clock time on a local day (a time a spring change skips
+    is taken as the instant just after the gap)."""
+    local = datetime.combine(day, clock, tzinfo=zone)
+    # Round-tripping through UTC moves a nonexistent local time past the gap.
+    return local.astimezone(UTC)
+
+
+def working_periods(calendar: PartyCalendar, since: datetime) -> list[tuple[datetime, datetime]]:
+    """The working periods (UTC start, end) from the local day of ``since`` on, until one
+    has been found on a working day after a run of at most MAX_HOLIDAYS days off."""
+    zone = calendar.zone
+    day = since.astimezone(zone).date()
+    hours = calendar.working_hours
+    periods = []
+    for offset in range(_SEARCH_DAYS):
+        current = day + timedelta(days=offset)
+        if calendar.works_on(current):
+            periods.append((_local(current, hours.start, zone), _local(current, hours.end, zone)))
+            if len(periods) >= 2:
+                break
+    return periods
+
+
+def next_working_instant(calendar: PartyCalendar, instant: datetime) -> datetime:
+    """The first instant at or after ``instant`` inside the party's working time (UTC)."""
+    cursor = instant.astimezone(UTC)
+    for start, end in working_periods(calendar, cursor):
+        if cursor < end:
+            return max(cursor, start)
+    raise ValueError(f"the calendar has no working time after {instant.isoformat()}")
+
+
+def add_working_time(calendar: PartyCalendar, start: datetime, amount: timedelta) -> datetime:
+    """The instant at which ``amount`` of the party's working time has passed since
+    ``start`` (time outside working hours, on days off and on holidays does not count)."""
+    cursor = next_working_instant(calendar, start)
+    left = amount
+    while True:
+        period_end = next(end for begin, end in working_periods(calendar, cursor) if cursor < end)
+        available = period_end - cursor
+        if left <= available:
+            return cursor + left
+        left -= available
+        cursor = next_working_instant(calendar, period_end)
