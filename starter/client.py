@@ -44,6 +44,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 import worker
+from starter.calendars import resolve_holidays
 from starter.query import (
     JEOPARDY_LEVELS,
     NOT_CONTINUED,
@@ -324,6 +325,11 @@ class PartyOrderClient:
         its tracking has ended (completed, cancelled, failed) unless ``again`` says to track
         it once more: a second tracking of a delivered order would ask its party again.
         """
+        if not isinstance(order, PartyOrderSpec):
+            try:
+                order = resolve_holidays(dict(order))
+            except ValueError as error:
+                raise InvalidInput(f"party order: {error}") from None
         spec = validate_message(PartyOrderSpec, order, "party order")
         workflow_id = track_workflow_id(spec.id)
         try:

@@ -10,12 +10,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from starter.calendars import resolve_holidays
+from starter.samples import example_order
 from workflows.domain.calendar import (
     WEEKDAYS,
     PartyCalendar,
     add_working_time,
     next_working_instant,
 )
+from workflows.domain.effects import Notify
+from workflows.domain.model import PartyOrderSpec
+from workflows.domain.schedule import next_due
+from workflows.domain.tracker import PartyOrderTracker
 
 BERLIN = PartyCalendar(time_zone="Europe/Berlin", holidays=[date(2026, 12, 25), date(2026, 12, 26)])
 NEW_YORK = PartyCalendar(time_zone="America/New_York")
@@ -128,3 +134,83 @@ def test_a_bad_calendar_is_refused_naming_the_field(
     with pytest.raises(ValidationError) as refused:
         PartyCalendar.model_validate({field: value})
     assert message in str(refused.value)
+
+
+def check_in_times(calendar: dict[str, object], start: datetime, days: int) -> list[datetime]:
+    """When an order of a party with ``calendar`` sends its daily check-ins, local time."""
+    spec = example_order("CAL-1", start, expected_in=timedelta(days=90))
+    spec["party"]["calendar"] = calendar
+    spec["milestones"] = []
+    spec["trackingPolicy"].update(
+        checkInInterval="P1D", responseWindow="PT8H", unansweredCheckInLimit=1000
+    )
+    tracker = PartyOrderTracker.start(PartyOrderSpec.model_validate(spec), start)
+    sent, now = [], start
+    while now < start + timedelta(days=days):
+        due = next_due(tracker.order, now)
+        assert due is not None
+        now = due.at
+        for effect in tracker.advance(now):
+            if isinstance(effect, Notify) and effect.notification.kind == "checkIn":
+                sent.append(now.astimezone(ZoneInfo(str(calendar["timeZone"]))))
+    return sent
+
+
+def test_check_ins_land_at_nine_on_working_days_over_christmas() -> None:
+    friday_evening = datetime(2026, 12, 18, 17, 0, tzinfo=UTC)  # 18:00 in Berlin
+    sent = check_in_times(
+        {"timeZone": "Europe/Berlin", "holidays": ["2026-12-25", "2026-12-26"]},
+        friday_evening,
+        days=10,
+    )
+    assert [(moment.date().isoformat(), moment.time()) for moment in sent][:5] == [
+        (day, time(9))
+        for day in ("2026-12-21", "2026-12-22", "2026-12-23", "2026-12-24", "2026-12-28")
+    ]
+
+
+def test_check_ins_keep_nine_oclock_across_the_autumn_change() -> None:
+    friday_evening = datetime(2026, 10, 23, 16, 0, tzinfo=UTC)  # 18:00 summer time
+    sent = check_in_times({"timeZone": "Europe/Berlin"}, friday_evening, days=4)[:2]
+    # Monday and Tuesday after the change, 09:00 local in winter time.
+    assert [(moment.date().isoformat(), moment.time()) for moment in sent] == [
+        ("2026-10-26", time(9)),
+        ("2026-10-27", time(9)),
+    ]
+    assert [moment.utcoffset() for moment in sent] == [timedelta(hours=1)] * 2
+
+
+def test_without_a_calendar_every_instant_counts() -> None:
+    spec = example_order("NOCAL", datetime(2026, 12, 18, 17, 0, tzinfo=UTC))
+    tracker = PartyOrderTracker.start(
+        PartyOrderSpec.model_validate(spec), datetime(2026, 12, 18, 17, 0, tzinfo=UTC)
+    )
+    assert tracker.order.check_ins.next_at == datetime(2026, 12, 25, 17, 0, tzinfo=UTC)
+
+
+def test_a_country_calendar_is_resolved_into_dates_at_start() -> None:
+    order = example_order("HOL-1", datetime(2026, 12, 1, tzinfo=UTC))
+    order["party"]["calendar"] = {
+        "timeZone": "Europe/Berlin",
+        "holidayCountry": "DE",
+        "holidaySubdivision": "BY",
+        "holidays": ["2026-12-31"],
+    }
+    resolved = resolve_holidays(order)
+    calendar = PartyCalendar.model_validate(resolved["party"]["calendar"])
+    assert date(2026, 12, 25) in calendar.holidays and date(2027, 1, 6) in calendar.holidays
+    assert date(2026, 12, 31) in calendar.holidays  # the listed ones are kept
+    assert calendar.holidays == sorted(set(calendar.holidays))
+    # The order's dates are in 2027: resolved through the end of the year after.
+    assert calendar.holidays_resolved_through == date(2028, 12, 31)
+    assert "holidaysResolvedThrough" not in order["party"]["calendar"]  # input untouched
+    assert resolve_holidays(resolved) == resolved  # once only
+
+
+def test_an_unresolved_or_unknown_country_is_refused_naming_the_field() -> None:
+    with pytest.raises(ValidationError, match="holidayCountry: the holidays of 'DE'"):
+        PartyCalendar.model_validate({"holidayCountry": "DE"})
+    order = example_order("HOL-2", datetime(2026, 12, 1, tzinfo=UTC))
+    order["party"]["calendar"] = {"holidayCountry": "XQ"}
+    with pytest.raises(ValueError, match=r"party\.calendar\.holidayCountry: Country XQ"):
+        resolve_holidays(order)

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 
-from workflows.domain.model import WireModel
+from workflows.domain.wire import WireModel
 
 Weekday = Literal["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
@@ -48,6 +48,19 @@ class PartyCalendar(WireModel):
     holidays: Annotated[list[date], Field(max_length=MAX_HOLIDAYS)] = Field(default_factory=list)
     holiday_country: Annotated[str, Field(min_length=2, max_length=3)] | None = None
     holiday_subdivision: Annotated[str, Field(min_length=1, max_length=10)] | None = None
+    # The last day up to which the country's holidays are in ``holidays``: set when they are
+    # resolved (starter.calendars), so the order never depends on a library at replay.
+    holidays_resolved_through: date | None = None
+
+    @model_validator(mode="after")
+    def _country_resolved(self) -> PartyCalendar:
+        if self.holiday_country is not None and self.holidays_resolved_through is None:
+            raise ValueError(
+                f"holidayCountry: the holidays of {self.holiday_country!r} are resolved when"
+                " tracking starts through the client API or the CLI; a start made otherwise"
+                " lists the dates in holidays"
+            )
+        return self
 
     @field_validator("time_zone")
     @classmethod

@@ -10,18 +10,19 @@ import itertools
 import re
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
     AwareDatetime,
-    BaseModel,
     ConfigDict,
     Field,
     field_validator,
     model_validator,
 )
-from pydantic.alias_generators import to_camel
+
+from workflows.domain.calendar import PartyCalendar
+from workflows.domain.wire import WireModel
 
 ORDER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 _ORDER_ID_RE = re.compile(ORDER_ID_PATTERN)
@@ -46,25 +47,6 @@ def check_order_id(order_id: str) -> str:
             " starting with a letter or digit"
         )
     return order_id
-
-
-class WireModel(BaseModel):
-    """Base of every model on the wire: camelCase JSON, unknown fields refused.
-
-    Refusing unknown fields turns a typo ("percentComplet") into a clear error instead
-    of a silently ignored value.
-    """
-
-    model_config = ConfigDict(
-        alias_generator=to_camel,
-        populate_by_name=True,
-        serialize_by_alias=True,
-        extra="forbid",
-        ser_json_timedelta="iso8601",
-    )
-
-    def to_json_dict(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", by_alias=True)
 
 
 class OrderState(StrEnum):
@@ -125,6 +107,9 @@ class Party(WireModel):
     role: Literal["customer", "supplier", "partner"] = "supplier"
     contact_email: str | None = None
     webhook_url: str | None = None
+    # When the party works: check-ins go out in its working time, and the response window
+    # counts working time only. Without one, every instant counts.
+    calendar: PartyCalendar | None = None
 
     @field_validator("webhook_url")
     @classmethod

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import Field, ValidationError
 
+from workflows.domain.calendar import add_working_time, next_working_instant
 from workflows.domain.effects import (
     CancelAfterNotice,
     Effect,
@@ -64,6 +65,20 @@ REJECTED_MESSAGES_KEPT = 200
 REJECTED_PAYLOAD_CHARS = 2_000
 
 
+def check_in_time(order: PartyOrder, due: datetime) -> datetime:
+    """When a check-in due at ``due`` goes out: then, or with a party calendar, at the
+    party's next working instant."""
+    calendar = order.party.calendar
+    return due if calendar is None else next_working_instant(calendar, due)
+
+
+def working_time_after(order: PartyOrder, start: datetime, amount: timedelta) -> datetime:
+    """``start`` plus ``amount``, counting only the party's working time when it has a
+    calendar (a response window over a weekend waits for Monday)."""
+    calendar = order.party.calendar
+    return start + amount if calendar is None else add_working_time(calendar, start, amount)
+
+
 def rejected_message(name: str, payload: Any, error: str, now: datetime) -> RejectedMessage:
     """The record of a message that could not be applied, its payload cut to a bound."""
     request_id = payload.get("requestId") if isinstance(payload, dict) else None
@@ -105,7 +120,9 @@ class PartyOrderTracker:
         order.tracking_id = tracking_id
         if order.order_date is None:
             order.order_date = now
-        order.check_ins.next_at = now + order.tracking_policy.check_in_interval
+        order.check_ins.next_at = check_in_time(
+            order, now + order.tracking_policy.check_in_interval
+        )
         order.state_history.append(
             StateChange(at=now, to_state=OrderState.ACKNOWLEDGED, reason="tracking started")
         )
@@ -232,7 +249,9 @@ class PartyOrderTracker:
         check_ins.unanswered_streak = 0
         check_ins.awaiting_since = None
         check_ins.answer_by = None
-        check_ins.next_at = now + self.order.tracking_policy.check_in_interval
+        check_ins.next_at = check_in_time(
+            self.order, now + self.order.tracking_policy.check_in_interval
+        )
 
     def _complete(self, now: datetime) -> list[Effect]:
         order = self.order
@@ -387,8 +406,8 @@ class PartyOrderTracker:
         # already ended were counted by advance()).
         check_ins.sent += 1
         check_ins.awaiting_since = now
-        check_ins.answer_by = now + order.tracking_policy.response_window
-        check_ins.next_at = now + order.tracking_policy.check_in_interval
+        check_ins.answer_by = working_time_after(order, now, order.tracking_policy.response_window)
+        check_ins.next_at = check_in_time(order, now + order.tracking_policy.check_in_interval)
         return self._notify_party(
             "checkIn",
             f"Progress check-in on order {order.id}",
