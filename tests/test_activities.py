@@ -216,7 +216,7 @@ async def test_activities_log_kind_recipient_and_key_but_no_secret_or_body(
     assert SECRET not in repr(acts.settings)
 
 
-def test_all_lists_the_four_activities_by_contract_name() -> None:
+def test_all_lists_the_activities_by_their_contract_names() -> None:
     acts = PartyOrderActivities(NotificationSettings())
     names = set()
     for fn in acts.all():
@@ -228,4 +228,5 @@ def test_all_lists_the_four_activities_by_contract_name() -> None:
         "notify_originating_process",
         "notify_contact",
         "inform_close_process",
+        "list_orders_in_jeopardy",
     }
