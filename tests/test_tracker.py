@@ -1305,9 +1305,10 @@ def _check_applied(
     before: dict[str, Any],
     tracker: PartyOrderTracker,
     effects: list[Effect],
+    now: datetime,
 ) -> None:
     """An applied message did what its name says, not merely changed something."""
-    order, now = tracker.order, NOW + 8 * DAY
+    order = tracker.order
     notes = notifications(effects)
     if isinstance(message, ProgressReport):
         assert order.last_progress_at == now
@@ -1387,7 +1388,8 @@ def _check_every_message_is_accounted_for(base: str, name: str, payload: Any) ->
             assert (effects, after) == ([], before)  # a repeat: not applied twice
         else:
             assert name in MESSAGE_MODELS
-            _check_applied(MESSAGE_MODELS[name].model_validate(payload), before, tracker, effects)
+            message = MESSAGE_MODELS[name].model_validate(payload)
+            _check_applied(message, before, tracker, effects, now)
             if isinstance(request_id, str):
                 assert tracker.already_applied(request_id)
     # whatever came in, the order stays trackable and serializable
