@@ -247,3 +247,13 @@ def test_an_unknown_message_is_recorded_with_its_payload_and_request_id() -> Non
     assert rejected.payload is not None
     assert json.loads(rejected.payload) == payload
     assert tracker.order.rejected_message_count == 1
+
+
+def test_cancelling_a_closed_order_is_refused_as_closed_not_as_a_transition() -> None:
+    """The reason names the order's state and the message, not the state machine's table."""
+    tracker = start()
+    tracker.handle("report_progress", {"delivered": True}, NOW)
+    assert tracker.handle("cancel_order", {"reason": "too late"}, NOW + HOUR) == []
+    assert tracker.order.rejected_messages[-1].error == (
+        "order PO-1001 is completed: cancellation is no longer accepted"
+    )
