@@ -353,7 +353,14 @@ async def test_worker_killed_mid_flight_loses_no_message_and_no_notification(
             for order_id, handle in zip(ids, handles, strict=True)
         )
     )
-    await asyncio.sleep(0.2)
+
+    # Kill the worker as soon as it has begun on the endings: the first order to leave
+    # inProgress has its notices (and perhaps its close process) still to run.
+    async def ending_begun() -> bool:
+        orders = await asyncio.gather(*(get_order(handle) for handle in handles))
+        return any(o.state != "inProgress" for o in orders)
+
+    await eventually(ending_begun, timeout=60, interval=0.05, what="the worker began the endings")
     second.kill()
     third = spawn("C")
     await third.wait_polling(client)
@@ -878,7 +885,12 @@ async def test_webhook_notifications_arrive_exactly_once_signed_despite_failures
             webhook_url=f"{base_url}/party/ACME?token={url_token}",
         ),
     )
-    await asyncio.sleep(4.5)  # two periodic check-ins go out (the first one fails twice)
+
+    # Two periodic check-ins go out (the first one fails twice) before the party reports.
+    async def two_check_ins() -> bool:
+        return (await get_order(handle)).check_ins.sent >= 2
+
+    await eventually(two_check_ins, timeout=60, interval=0.1, what="two periodic check-ins")
     await handle.signal(
         "report_progress", {"requestId": "p1", "percentComplete": 30, "note": "survey booked"}
     )
@@ -900,7 +912,15 @@ async def test_webhook_notifications_arrive_exactly_once_signed_despite_failures
         "resolve_change", {"changeRequestId": "CR-1", "decision": "accepted", "resolvedBy": "SO"}
     )
     await handle.signal("check_in_now", {"requestId": "ci-1", "requestedBy": "order-manager"})
-    await asyncio.sleep(1.0)
+
+    async def asked_check_in_arrived() -> bool:
+        with state.lock:  # the receiver's threads write it
+            return any(
+                body["kind"] == "checkIn" and body["body"]["requestedBy"] == "order-manager"
+                for _, body in state.accepted.values()
+            )
+
+    await eventually(asked_check_in_arrived, timeout=60, what="the asked-for check-in delivered")
     await handle.signal("report_progress", {"requestId": "done", "delivered": True})
 
     final = await asyncio.wait_for(handle.result(), timeout=90)
@@ -930,7 +950,9 @@ async def test_webhook_notifications_arrive_exactly_once_signed_despite_failures
             if e.activity_task_started_event_attributes.scheduled_event_id in notifications
         ]
     kinds = Counter(n.kind for n in sent.values())
-    assert kinds["checkIn"] >= 2 and kinds["changeRequest"] == 1
+    asked_by = Counter(n.body["requestedBy"] for n in sent.values() if n.kind == "checkIn")
+    assert asked_by["periodic tracking"] >= 2 and asked_by["order-manager"] == 1, asked_by
+    assert kinds["changeRequest"] == 1
     assert kinds["changeResolved"] == 1 and kinds["completed"] == 1 and kinds["orderClosed"] == 2
 
     # What the receiver saw: each key accepted (applied) exactly once, with the body the

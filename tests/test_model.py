@@ -601,18 +601,36 @@ def test_progress_report_defaults() -> None:
 
 
 @pytest.mark.parametrize(
-    "payload",
+    ("payload", "parsed"),
     [
-        {"percentComplete": 0},
-        {"percentComplete": 100},
-        {"milestones": [{"id": "a"}]},
-        {"expectedCompletionDate": "2027-01-01T00:00:00Z"},
-        {"delivered": True},
-        {"note": ""},
+        ({"percentComplete": 0}, {"percent_complete": 0}),
+        ({"percentComplete": 100}, {"percent_complete": 100}),
+        (
+            {"milestones": [{"id": "a"}]},
+            {"milestones": [{"id": "a", "status": "completed", "completed_at": None}]},
+        ),
+        (
+            {"expectedCompletionDate": "2027-01-01T00:00:00Z"},
+            {"expected_completion_date": datetime(2027, 1, 1, tzinfo=UTC)},
+        ),
+        ({"delivered": True}, {"delivered": True}),
+        ({"note": ""}, {"note": ""}),
     ],
 )
-def test_a_progress_report_needs_one_thing(payload: dict[str, Any]) -> None:
-    ProgressReport.model_validate(payload)
+def test_a_progress_report_needs_one_thing(payload: dict[str, Any], parsed: dict[str, Any]) -> None:
+    report = ProgressReport.model_validate(payload)
+    # The one thing given is what was parsed, and every other field keeps its default.
+    expected = {
+        "request_id": None,
+        "source": "party",
+        "percent_complete": None,
+        "milestones": None,
+        "expected_completion_date": None,
+        "delivered": False,
+        "note": None,
+        **parsed,
+    }
+    assert report.model_dump(by_alias=False) == expected
 
 
 @pytest.mark.parametrize(

@@ -164,11 +164,13 @@ async def test_the_readme_queries_find_the_right_orders(
             f' AND PartyId = "{party}"',
             {track_workflow_id(soon)},
         )
-        await eventually_listed(
-            dev_address,
-            f'PartyOrderState IN ("held", "pending") AND PartyId = "{party}"',
-            set(),
-        )
+        # The negative case needs visibility to have caught up, or an empty answer proves
+        # nothing: move one order to pending until the query finds it, then back to
+        # inProgress until it is gone again.
+        on_hold = f'PartyOrderState IN ("held", "pending") AND PartyId = "{party}"'
+        for state, expected in (("pending", {track_workflow_id(later)}), ("inProgress", set())):
+            await started[1].execute_update("change_state", {"state": state, "reason": "test"})
+            await eventually_listed(dev_address, on_hold, expected)
     finally:
         for handle in started:
             await handle.terminate(reason="test finished")

@@ -20,8 +20,17 @@ from workflows.domain.effects import (
     Notification,
     Notify,
 )
-from workflows.domain.jeopardy import assess
-from workflows.domain.messages import MESSAGE_MODELS
+from workflows.domain.jeopardy import assess, is_watched
+from workflows.domain.messages import (
+    MESSAGE_MODELS,
+    CancelRequest,
+    ChangeRequestMessage,
+    ChangeResolution,
+    CheckInRequest,
+    InboundMessage,
+    ProgressReport,
+    StateChangeRequest,
+)
 from workflows.domain.model import (
     JeopardyStatus,
     MilestoneStatus,
@@ -258,7 +267,8 @@ def test_delivery_ends_a_jeopardy_episode_with_de_escalation() -> None:
 
 
 def test_change_request_is_recorded_and_forwarded() -> None:
-    tracker = start()
+    # A party with a webhook: its URL (which may carry a token) must not go to the process.
+    tracker = start(party={"id": "ACME", "name": "Acme", "webhookUrl": "https://acme.example/h"})
     at = NOW + HOUR
     effects = tracker.handle(
         "request_change",
@@ -294,7 +304,7 @@ def test_change_request_is_recorded_and_forwarded() -> None:
     assert note.body["changeRequest"]["changes"]["expectedCompletionDate"] == (
         "2027-02-01T00:00:00Z"
     )
-    assert note.webhook_url is None  # webhooks are the party's
+    assert note.webhook_url is None  # the party's webhook is for the party's notices only
     tracker.change_forwarded("chg-1")
     assert change.status == "forwarded"
     tracker.change_forwarded("unknown")  # harmless
@@ -1270,7 +1280,86 @@ field_payloads = st.dictionaries(
 ) | st.lists(st.sampled_from(sorted(FIELD_VALUES)), unique=True, max_size=6).flatmap(
     lambda keys: st.fixed_dictionaries({key: FIELD_VALUES[key] for key in keys})
 )
+# Payloads made only of a message's own fields, so that many of them are applied and what
+# an applied message did can be checked (random field names are nearly always refused).
+# Half the resolutions name the open change request of the busy base, so some apply.
+OWN_FIELD_VALUES = {**FIELD_VALUES, "changeRequestId": st.just("CR-open") | ids}
+own_field_payloads = st.sampled_from(sorted(MESSAGE_MODELS)).flatmap(
+    lambda name: st.tuples(
+        st.just(name),
+        st.fixed_dictionaries(
+            {},
+            optional={
+                field.alias: OWN_FIELD_VALUES[field.alias]
+                for field in MESSAGE_MODELS[name].model_fields.values()
+                if field.alias in OWN_FIELD_VALUES
+            },
+        ),
+    )
+)
 FAST = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _check_applied(
+    message: InboundMessage,
+    before: dict[str, Any],
+    tracker: PartyOrderTracker,
+    effects: list[Effect],
+    now: datetime,
+) -> None:
+    """An applied message did what its name says, not merely changed something."""
+    order = tracker.order
+    notes = notifications(effects)
+    if isinstance(message, ProgressReport):
+        assert order.last_progress_at == now
+        if message.delivered:
+            assert (order.state, order.percent_complete) == (OrderState.COMPLETED, 100)
+            assert InformCloseProcess() in effects
+        elif message.percent_complete is not None:
+            assert order.percent_complete == message.percent_complete
+        if message.expected_completion_date is not None:
+            assert order.expected_completion_date == message.expected_completion_date
+        if message.note is not None:
+            assert order.last_note == message.note
+        reported = {item.id: item.status for item in message.milestones or []}  # last wins
+        for milestone_id, status in reported.items():
+            milestone = order.milestone(milestone_id)
+            assert milestone is not None and milestone.status == status
+    elif isinstance(message, ChangeRequestMessage):
+        assert len(order.change_requests) == len(before["changeRequests"]) + 1
+        change = order.change_requests[-1]
+        assert change.id not in {c["id"] for c in before["changeRequests"]}
+        if message.request_id is not None:
+            assert change.id == message.request_id
+        assert (change.changes, change.status, change.received_at) == (
+            message.changes,
+            "received",
+            now,
+        )
+        (effect,) = effects
+        assert isinstance(effect, ForwardChangeRequest)
+        assert effect.change_request_id == change.id
+    elif isinstance(message, ChangeResolution):
+        change = order.change_request(message.change_request_id)
+        assert change is not None
+        assert (change.status, change.resolved_at) == (message.decision, now)
+        assert [n.kind for n in notes] == ["changeResolved"]
+    elif isinstance(message, CancelRequest):
+        assert order.state == OrderState.PENDING_CANCELLATION
+        assert order.state_reason == message.reason
+        assert order.cancellation is not None
+        assert order.cancellation.reason == message.reason
+        (effect,) = effects
+        assert isinstance(effect, CancelAfterNotice)
+    elif isinstance(message, CheckInRequest):
+        assert order.check_ins.sent == before["checkIns"]["sent"] + 1
+        assert order.check_ins.awaiting_since == now
+        assert [n.kind for n in notes] == ["checkIn"]
+    else:
+        assert isinstance(message, StateChangeRequest)
+        assert (order.state, order.state_reason) == (message.state, message.reason)
+        assert order.state_history[-1].to_state == message.state
+        assert notes[-1].kind == "stateChanged"
 
 
 def _check_every_message_is_accounted_for(base: str, name: str, payload: Any) -> None:
@@ -1299,7 +1388,8 @@ def _check_every_message_is_accounted_for(base: str, name: str, payload: Any) ->
             assert (effects, after) == ([], before)  # a repeat: not applied twice
         else:
             assert name in MESSAGE_MODELS
-            assert after != before  # applied: the order changed
+            message = MESSAGE_MODELS[name].model_validate(payload)
+            _check_applied(message, before, tracker, effects, now)
             if isinstance(request_id, str):
                 assert tracker.already_applied(request_id)
     # whatever came in, the order stays trackable and serializable
@@ -1307,7 +1397,13 @@ def _check_every_message_is_accounted_for(base: str, name: str, payload: Any) ->
     tracker.advance(later)
     due = next_due(tracker.order, later)
     assert due is None or due.at > later
-    assess(tracker.order, later)
+    # After a wake-up the recorded jeopardy is the rule's verdict at that instant.
+    assessment = assess(tracker.order, later)
+    jeopardy = tracker.order.jeopardy
+    if is_watched(tracker.order) or tracker.order.is_final:
+        assert (jeopardy.status, tuple(jeopardy.reasons)) == (assessment.status, assessment.reasons)
+    else:  # being cancelled: no longer assessed, the record waits for the cancellation
+        assert assessment.status == JeopardyStatus.NONE
     PartyOrder.model_validate_json(tracker.order.model_dump_json())
     TrackerState.model_validate_json(tracker.state.model_dump_json())
 
@@ -1323,4 +1419,13 @@ def test_handle_never_raises_for_arbitrary_json(base: str, name: str, payload: A
 def test_handle_never_raises_for_payloads_with_real_field_names(
     base: str, name: str, payload: dict[str, Any]
 ) -> None:
+    _check_every_message_is_accounted_for(base, name, payload)
+
+
+@FAST
+@given(base=st.sampled_from(BASES), message=own_field_payloads)
+def test_handle_applies_what_each_message_says(
+    base: str, message: tuple[str, dict[str, Any]]
+) -> None:
+    name, payload = message
     _check_every_message_is_accounted_for(base, name, payload)

@@ -7,6 +7,7 @@ real dev server, as an operator would see them.
 from __future__ import annotations
 
 import asyncio
+import itertools
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -237,11 +238,12 @@ async def test_seconds_long_deadlines_on_the_dev_server(
     )
     critical = await _poll(dev_client, order_id, lambda o: o.jeopardy.status == "critical")
     assert critical.milestone("survey").status == "violated"  # type: ignore[union-attr]
-    assert critical.check_ins.sent >= 1
-    level_one = critical.jeopardy.escalation_level
-    assert level_one >= 1
+    assert any(r.startswith("milestone survey violated") for r in critical.jeopardy.reasons)
+    assert critical.jeopardy.escalation_level >= 1  # level 1 fires at once (after PT0S)
+    since = critical.jeopardy.since
+    assert since is not None
     escalated = await _poll(dev_client, order_id, lambda o: o.jeopardy.escalation_level == 3)
-    assert escalated.jeopardy.escalation_level > level_one or level_one == 3
+    assert escalated.jeopardy.since == since  # hazard turning critical is one episode
     assert any(a.name == "Milestone survey violated" for a in escalated.jeopardy_alerts)
     assert any(a.jeopardy_type == "critical" for a in escalated.jeopardy_alerts)
 
@@ -253,5 +255,24 @@ async def test_seconds_long_deadlines_on_the_dev_server(
     assert final.state == "completed"
     assert final.jeopardy.status == "none"
     assert final.jeopardy_alerts[-1].jeopardy_type == "cleared"
-    kinds = {n["kind"] for n in read_outbox(session_outbox) if n["orderId"] == order_id}
+    notices = [n for n in read_outbox(session_outbox) if n["orderId"] == order_id]
+    kinds = {n["kind"] for n in notices}
     assert {"checkIn", "milestoneViolated", "escalation", "deEscalation", "completed"} <= kinds
+    # Each level once, in turn, to its contact, and none before since + after.
+    escalations = [n for n in notices if n["kind"] == "escalation"]
+    assert [(n["recipient"], n["body"]["level"]) for n in escalations] == [
+        ("order-manager", 1),
+        ("operations-lead", 2),
+        ("executive-sponsor", 3),
+    ]
+    for note, after in zip(escalations, (0, 3, 6), strict=True):
+        assert sent_at(note) >= since + timedelta(seconds=after), note
+    # Periodic check-ins, numbered one by one, never closer than checkInInterval (PT2S).
+    check_ins = sorted((n for n in notices if n["kind"] == "checkIn"), key=sent_at)
+    assert [n["body"]["checkInNumber"] for n in check_ins] == list(
+        range(1, final.check_ins.sent + 1)
+    )
+    assert final.check_ins.sent >= 2  # the order lived past two intervals (level 3 at 6 s)
+    for earlier, later in itertools.pairwise(check_ins):
+        assert sent_at(later) - sent_at(earlier) >= timedelta(seconds=2), (earlier, later)
+    assert {n["body"]["requestedBy"] for n in check_ins} == {"periodic tracking"}
