@@ -11,7 +11,9 @@ import asyncio
 import os
 import re
 import subprocess
+from datetime import date, time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -20,6 +22,7 @@ from temporalio.testing import WorkflowEnvironment
 from activities.settings import NotificationSettings
 from starter.client import PartyOrderClient
 from starter.local.binaries import temporal_cli_path
+from starter.schedules import ensure_digest_schedule
 from worker import build_worker
 from workflows.visibility import CONTRACT_SEARCH_ATTRIBUTES
 
@@ -39,6 +42,9 @@ SAYS = {
     "party-orders show PO-1001": "Order PO-1001: 10G backhaul circuit for site 42",
     "party-orders check-in PO-1001": "sent to Acme Networks",
     "party-orders cancel PO-2002": "Cancellation of PO-2002 accepted",
+    "party-orders start starter/samples/PO-3003.json": "Tracking order PO-3003",
+    "party-orders digest run": "Digest run triggered",
+    "temporal schedule describe": "PartyOrderDigest",
 }
 
 
@@ -65,7 +71,7 @@ def test_the_tour_is_found_whole() -> None:
     commands = tour_commands()
     assert commands[0] == "party-orders start starter/samples/PO-1001.json"
     assert commands[-1].startswith("party-orders cancel PO-2002")
-    assert len(commands) == 17
+    assert len(commands) == 21
     for prefix in SAYS:
         assert any(command.startswith(prefix) for command in commands), prefix
 
@@ -93,6 +99,8 @@ async def test_the_tour_runs_as_written(tmp_path: Path) -> None:
         bin_dir = str(Path(temporal_cli_path()).parent)
         shell_env.update(TEMPORAL_ADDRESS=address, PATH=f"{bin_dir}:{shell_env['PATH']}")
         async with worker:
+            # As `party-orders up` does before the tour.
+            await ensure_digest_schedule(env.client, "party-orders")
             for command in tour_commands():
                 result = await asyncio.to_thread(
                     subprocess.run,
@@ -112,6 +120,7 @@ async def test_the_tour_runs_as_written(tmp_path: Path) -> None:
                         break
             orders = PartyOrderClient(env.client, "party-orders")
             delivered = await orders.get("PO-1001")
+            calendar_order = await orders.get("PO-3003")
             cancelled = None
             for _ in range(100):  # the cancellation takes effect once the party is told
                 cancelled = await orders.get("PO-2002")
@@ -132,5 +141,13 @@ async def test_the_tour_runs_as_written(tmp_path: Path) -> None:
         assert cancelled is not None and cancelled.state == "cancelled"
         assert cancelled.cancellation is not None
         assert cancelled.cancellation.reason == "site decommissioned"
+        # The calendar's country holidays were resolved into dates at start, and the first
+        # check-in is in the party's working time (09:00 to 17:00 in Munich, a weekday).
+        assert calendar_order.party.calendar is not None
+        assert date(2026, 12, 25) in calendar_order.party.calendar.holidays
+        first = calendar_order.check_ins.next_at
+        assert first is not None
+        munich = first.astimezone(ZoneInfo("Europe/Berlin"))
+        assert munich.weekday() < 5 and time(9) <= munich.time() < time(17)
     finally:
         await env.shutdown()
