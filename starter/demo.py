@@ -1,6 +1,6 @@
 """A few sample orders that move within minutes, to watch in the Web UI.
 
-``party-orders demo`` (or ``party-orders up --demo``) starts four orders from the
+``party-orders demo`` (or ``party-orders up --demo``) starts five orders from the
 templates in ``starter/samples/demo-*.json`` and then plays a short script against them:
 
 * ``DEMO-DELIVER``: the party reports progress and milestones, then delivers (about 2 min);
@@ -11,6 +11,8 @@ templates in ``starter/samples/demo-*.json`` and then plays a short script again
 * ``DEMO-CANCEL``: the customer withdraws the order after 20 seconds.
 * ``DEMO-CHANGE``: the party asks for new dates, the originating process accepts, the
   order is held and resumed, then delivered (about 3 min).
+* ``DEMO-CALENDAR``: a party with a calendar whose working day is over (a zone where it is
+  20:00 now): its check-ins are due every minute, yet the first waits for 09:00 its time.
 
 Template dates are written ``+PT1M`` (that long after the demo starts) so the JSON stays
 readable; every run appends a timestamp to the ids so runs never collide.
@@ -31,7 +33,10 @@ from starter.samples import load_sample
 from workflows.domain.instants import iso
 from workflows.domain.model import PartyOrderSpec
 
-DEMO_TEMPLATES = ("demo-deliver", "demo-critical", "demo-cancel", "demo-change")
+DEMO_TEMPLATES = ("demo-deliver", "demo-critical", "demo-cancel", "demo-change", "demo-calendar")
+# The demo-calendar party's time zone is chosen when the demo starts: one where it is
+# evening now, so that its next check-in visibly waits for the morning.
+AFTER_HOURS = "AFTER-HOURS"
 # Fields of an order template whose "+DURATION" value is relative to the demo start.
 _DATE_FIELDS = frozenset(
     {"requestedCompletionDate", "expectedCompletionDate", "milestoneDate", "orderDate"}
@@ -54,8 +59,18 @@ def materialize(template: dict[str, Any], now: datetime, suffix: str) -> PartyOr
         return value
 
     data = walk(copy.deepcopy(template), None)
+    calendar = data.get("party", {}).get("calendar")
+    if calendar is not None and calendar.get("timeZone") == AFTER_HOURS:
+        calendar["timeZone"] = evening_zone(now)
     data["id"] = f"{data['id']}-{suffix}"
     return PartyOrderSpec.model_validate(data)
+
+
+def evening_zone(now: datetime) -> str:
+    """A fixed-offset zone (``Etc/GMT-3`` is UTC+3) where the local time is now 20:00 to
+    20:59: the working day (09:00 to 17:00) is over and the next begins in about 12 h."""
+    offset = (20 - now.astimezone(UTC).hour + 12) % 24 - 12  # hours east of UTC, -12..11
+    return "Etc/GMT" if offset == 0 else f"Etc/GMT{-offset:+d}"
 
 
 def demo_suffix(now: datetime) -> str:
@@ -69,10 +84,11 @@ class DemoOrders:
     critical: str
     cancel: str
     change: str
+    calendar: str
 
     @property
     def ids(self) -> list[str]:
-        return [self.deliver, self.critical, self.cancel, self.change]
+        return [self.deliver, self.critical, self.cancel, self.change, self.calendar]
 
 
 async def start_demo_orders(client: PartyOrderClient, now: datetime | None = None) -> DemoOrders:

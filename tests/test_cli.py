@@ -18,8 +18,10 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from datetime import time as clock
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -399,10 +401,16 @@ async def test_report(cli: Cli) -> None:
 async def test_demo_starts_its_orders(cli: Cli) -> None:
     assert await cli("demo", "--no-script") == 0
     ids = [line.strip() for line in cli.out.splitlines() if line.startswith("  DEMO-")]
-    assert [i.split("-")[1] for i in ids] == ["DELIVER", "CRITICAL", "CANCEL", "CHANGE"]
+    assert [i.split("-")[1] for i in ids] == ["DELIVER", "CRITICAL", "CANCEL", "CHANGE", "CALENDAR"]
     order = await cli.json("show", ids[1])
     assert order["trackingPolicy"]["checkInInterval"] == "PT20S"
     assert order["party"]["id"] == "INITECH"
+    # The calendar party's day is over: its first check-in waits for its 09:00, hours away,
+    # though its interval is a minute.
+    calendar = await cli.json("show", ids[4])
+    zone = ZoneInfo(calendar["party"]["calendar"]["timeZone"])
+    first = datetime.fromisoformat(calendar["checkIns"]["nextAt"]).astimezone(zone)
+    assert first.time() == clock(9) and first - datetime.now(zone) > timedelta(hours=11)
     for order_id in ids:
         assert await cli("cancel", order_id, "--reason", "test done") == 0
 
