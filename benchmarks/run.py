@@ -53,6 +53,7 @@ from benchmarks.responsiveness import Responsiveness, responsiveness
 from benchmarks.scale import MEBIBYTE, Scale, percentile, scale
 from benchmarks.servers import start_dev_server, start_time_skipping_server, target_of
 from benchmarks.worker_process import RUNNERS, WorkerProcess
+from starter.client import PartyOrderClient
 from starter.local.binaries import temporal_cli_path
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -111,6 +112,7 @@ class Results:
     long: LongLife
     scale: Scale
     responsiveness: Responsiveness
+    scorecard: ScorecardTiming
     profile: Profile | None
     wall_seconds: float
     figures: list[Figure] = dataclasses.field(default_factory=list)
@@ -146,6 +148,7 @@ class Results:
             "longLife": self.long.to_json(),
             "scale": self.scale.to_json(),
             "responsiveness": self.responsiveness.to_json(),
+            "scorecard": dataclasses.asdict(self.scorecard),
             "profile": self.profile.to_json() if self.profile else None,
         }
 
@@ -283,6 +286,13 @@ def figures(r: Results) -> list[Figure]:
             note=f"{len(latencies)} samples",
         ),
         Figure(
+            "scorecard.secondsPerThousandOrders",
+            f"Scorecard over {r.scorecard.orders:,} ended orders, per 1,000",
+            round(1000 * r.scorecard.seconds / max(1, r.scorecard.orders), 2),
+            "s",
+            note=f"{r.scorecard.seconds:.1f} s in all",
+        ),
+        Figure(
             "responsiveness.longestWorkflowTaskMs",
             f"Flood of {r.responsiveness.buffered_signals:,} waiting signals: longest task",
             round(r.responsiveness.longest_task_ms, 1),
@@ -305,9 +315,34 @@ def figures(r: Results) -> list[Figure]:
     return found
 
 
+@dataclass
+class ScorecardTiming:
+    orders: int
+    seconds: float
+
+
+async def time_scorecard(client: Any) -> ScorecardTiming:
+    """The supplier scorecard over every ended lifecycle order (party ACME): each is read
+    from its workflow result, as ``party-orders report --by party`` reads them."""
+    progress("scorecard: the lifecycle's ended orders, as report --by party reads them")
+    began = time.perf_counter()
+    scores = await PartyOrderClient(client).scorecard(party="ACME")
+    return ScorecardTiming(
+        orders=sum(score.orders for score in scores), seconds=time.perf_counter() - began
+    )
+
+
 async def _lifecycle(
     config: Config, workdir: Path
-) -> tuple[list[Round], LifecycleHistory, LifecycleHistory, Profile | None, Scale, Responsiveness]:
+) -> tuple[
+    list[Round],
+    LifecycleHistory,
+    LifecycleHistory,
+    Profile | None,
+    Scale,
+    Responsiveness,
+    ScorecardTiming,
+]:
     progress("starting the Temporal dev server")
     env = await start_dev_server()
     try:
@@ -355,6 +390,7 @@ async def _lifecycle(
                     rounds.append(result)
                     last[kind] = batch[-1]
             orders_life = await lifecycle_history(client, ORDERS, last[ORDERS])
+            scorecard = await time_scorecard(client)
             baseline_life = await lifecycle_history(client, BASELINE, last[BASELINE])
             profile = None
             if config.profile:
@@ -387,7 +423,7 @@ async def _lifecycle(
             stream_seconds=config.recovery_stream_seconds,
             concurrency=config.concurrency,
         )
-        return rounds, orders_life, baseline_life, profile, scaled, responsive
+        return rounds, orders_life, baseline_life, profile, scaled, responsive, scorecard
     finally:
         await env.shutdown()
 
@@ -415,9 +451,15 @@ async def run_benchmark(config: Config) -> Results:
     info = machine()
     with tempfile.TemporaryDirectory(prefix="party-orders-bench-") as folder:
         workdir = Path(folder)
-        rounds, orders_life, baseline_life, profile, scaled, responsive = await _lifecycle(
-            config, workdir
-        )
+        (
+            rounds,
+            orders_life,
+            baseline_life,
+            profile,
+            scaled,
+            responsive,
+            scorecard,
+        ) = await _lifecycle(config, workdir)
         quiet, long = await _time_skipping(config, workdir)
     results = Results(
         config=config,
@@ -429,6 +471,7 @@ async def run_benchmark(config: Config) -> Results:
         long=long,
         scale=scaled,
         responsiveness=responsive,
+        scorecard=scorecard,
         profile=profile,
         wall_seconds=time.perf_counter() - began,
     )

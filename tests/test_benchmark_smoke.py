@@ -31,6 +31,7 @@ EXPECTED_FIGURES = {
     "scale.signalToQueryP50Ms",
     "scale.signalToQueryP99Ms",
     "responsiveness.longestWorkflowTaskMs",
+    "scorecard.secondsPerThousandOrders",
     "responsiveness.recoverySeconds",
 }
 
@@ -93,4 +94,6 @@ async def test_a_tiny_benchmark_run_produces_every_figure(tmp_path: Path) -> Non
     assert by_key["responsiveness.longestWorkflowTaskMs"].value > 0
     assert document["responsiveness"]["bufferedSignals"] == 300
     assert 0 < by_key["responsiveness.recoverySeconds"].value < 300
+    # The scorecard read every ended order of the lifecycle rounds (party ACME).
+    assert results.scorecard.orders == 3 and results.scorecard.seconds > 0
     assert "Lifecycle: orders / baseline" in render(results)
