@@ -175,8 +175,14 @@ async def test_order_flow(cli: Cli, tmp_path: Path) -> None:
         == 0
     )
     order = await cli.json("show", order_id)
-    (change,) = order["changeRequests"]
+    change, asked = order["changeRequests"]
     assert (change["id"], change["status"], change["resolvedBy"]) == ("CR-flow", "accepted", "som")
+    # The new forecast is past the agreed date: the order asks to move that, by itself.
+    assert (asked["origin"], asked["changes"]["requestedCompletionDate"]) == (
+        "party",
+        "2027-03-01T00:00:00Z",
+    )
+    assert order["requestedCompletionDate"] != "2027-03-01T00:00:00Z"
     assert order["expectedCompletionDate"] == "2027-03-01T00:00:00Z"
     assert order["milestones"][0]["milestoneDate"] == "2027-02-01T12:00:00Z"
 
@@ -237,7 +243,7 @@ async def test_the_contract_sample_starts(cli: Cli, tmp_path: Path) -> None:
         (
             '{"id": "PO-1", "party": {"id": "ACME"},'
             ' "expectedCompletionDate": "2027-01-10T00:00:00Z"}',
-            "invalid party order: party.name: Field required",
+            "invalid party order: party.name: is required",
         ),
         (
             '{"id": "PO-1", "party": {"id": "A", "name": "B"}}',
@@ -246,7 +252,7 @@ async def test_the_contract_sample_starts(cli: Cli, tmp_path: Path) -> None:
         (
             '{"id": "PO-1", "party": {"id": "A", "name": "B", "role": "boss"},'
             ' "expectedCompletionDate": "2027-01-10T00:00:00Z"}',
-            "party.role: Input should be 'customer', 'supplier' or 'partner'",
+            "party.role: 'boss' is not one of customer, supplier, partner",
         ),
     ],
 )

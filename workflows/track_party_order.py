@@ -36,9 +36,19 @@ with workflow.unsafe.imports_passed_through():
         Notification,
         Notify,
     )
-    from workflows.domain.messages import StateChangeRequest, describe_validation_error
-    from workflows.domain.model import PartyOrder, PartyOrderSpec, WireModel
-    from workflows.domain.schedule import Deadline, next_due
+    from workflows.domain.messages import (
+        EscalationAcknowledgement,
+        StateChangeRequest,
+        describe_validation_error,
+    )
+    from workflows.domain.model import (
+        CURRENT_RULES,
+        RULES_V1,
+        PartyOrder,
+        PartyOrderSpec,
+        WireModel,
+    )
+    from workflows.domain.schedule import Deadline
     from workflows.domain.tracker import PartyOrderTracker, TrackerState
     from workflows.visibility import changed_pairs, details_markdown, search_attribute_values
 
@@ -58,6 +68,10 @@ NOTIFY_SCHEDULE_TO_CLOSE = timedelta(hours=24)
 CLOSE_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1)
 )
+
+# The patch that brought the tracking rules 2 (docs/versioning.md): a run that starts with
+# it, fresh or continued, tracks by rules 2; one whose history predates it keeps rules 1.
+RULES_PATCH = "tracking-rules-2"
 
 # Continue-as-new well before Temporal's hard limits (51,200 events / 50 MB; 10,000 signals
 # per run), even if the server never suggests it.
@@ -127,12 +141,18 @@ class TrackPartyOrder:
             # fails only the workflow task, which a newer worker retries: the order lives.
             continued = ContinuedRun.model_validate(_decode(raw))
             self._tracker = PartyOrderTracker(continued.state)
+            if workflow.patched(RULES_PATCH):
+                self._tracker.use_rules(CURRENT_RULES)  # an older order moves on here
             self._effects = [_resume(pending) for pending in continued.pending]
             return
         try:
+            rules = CURRENT_RULES if workflow.patched(RULES_PATCH) else RULES_V1
             spec = PartyOrderSpec.model_validate(_decode(raw))
             self._tracker = PartyOrderTracker.start(
-                spec, workflow.now(), tracking_id=workflow.info().first_execution_run_id
+                spec,
+                workflow.now(),
+                tracking_id=workflow.info().first_execution_run_id,
+                rules_version=rules,
             )
         except ValidationError as error:
             self._start_error = f"invalid party order: {describe_validation_error(error)}"
@@ -172,7 +192,7 @@ class TrackPartyOrder:
                 break
             if self._wake or self._effects:
                 continue
-            self._plan_timer(next_due(tracker.order, workflow.now()))
+            self._plan_timer(tracker.next_due(workflow.now()))
             await workflow.wait_condition(
                 lambda: (
                     self._wake
@@ -350,7 +370,7 @@ class TrackPartyOrder:
     def change_state(self, raw: RawValue) -> PartyOrder:
         request = StateChangeRequest.model_validate(_decode(raw))
         tracker = self.tracker
-        if not tracker.already_applied(request.request_id):
+        if not tracker.already_applied(request.request_id, names.CHANGE_STATE):
             self._effects += tracker.handle(names.CHANGE_STATE, _decode(raw), workflow.now())
             self._wake = True
         return tracker.order
@@ -358,15 +378,29 @@ class TrackPartyOrder:
     @change_state.validator
     def validate_change_state(self, raw: RawValue) -> None:
         """Refuse a bad or illegal state change before it enters the history."""
+        self._validate_update(names.CHANGE_STATE, raw)
+
+    @workflow.update(name=names.ACKNOWLEDGE_ESCALATION)
+    def acknowledge_escalation(self, raw: RawValue) -> PartyOrder:
+        request = EscalationAcknowledgement.model_validate(_decode(raw))
+        tracker = self.tracker
+        if not tracker.already_applied(request.request_id, names.ACKNOWLEDGE_ESCALATION):
+            self._effects += tracker.handle(
+                names.ACKNOWLEDGE_ESCALATION, _decode(raw), workflow.now()
+            )
+            self._wake = True
+        return tracker.order
+
+    @acknowledge_escalation.validator
+    def validate_acknowledge_escalation(self, raw: RawValue) -> None:
+        """Refuse an acknowledgement of a level not reached before it enters the history."""
+        self._validate_update(names.ACKNOWLEDGE_ESCALATION, raw)
+
+    def _validate_update(self, name: str, raw: RawValue) -> None:
         if self._tracker is None:
             raise ValueError("the order failed validation at start")
-        try:
-            request = StateChangeRequest.model_validate(_decode(raw))
-        except ValidationError as error:
-            raise ValueError(describe_validation_error(error)) from None
-        if self._tracker.already_applied(request.request_id):
-            return  # a repeat of an applied change: accepted, and not applied twice
-        self._tracker.validate_state_change(request)
+        # A repeat of an applied update is accepted, and not applied twice.
+        self._tracker.validate_update(name, _decode(raw))
 
     @workflow.query(name=names.GET_ORDER)
     def get_order(self) -> PartyOrder:
