@@ -545,7 +545,7 @@ def test_thousands_of_milestones_are_refused_naming_the_limit() -> None:
     with pytest.raises(ValueError) as raised:
         order_spec(milestones=milestones)
     assert _describe(raised.value) == (
-        f"milestones: has 5000 entries; at most {MAX_MILESTONES} entries are allowed"
+        f"milestones: 5000 entries received, at most {MAX_MILESTONES} allowed"
     )
 
 
@@ -553,7 +553,7 @@ def test_a_megabyte_requested_by_is_refused() -> None:
     tracker = start()
     tracker.handle("cancel_order", {"requestedBy": "x" * 1_000_000}, NOW)
     error = tracker.order.rejected_messages[-1].error
-    assert error == "requestedBy: has 1000000 characters; at most 1000 characters are allowed"
+    assert error == "requestedBy: 1000000 characters received, at most 1000 allowed"
     assert tracker.order.state == OrderState.ACKNOWLEDGED
 
 
@@ -583,7 +583,7 @@ def test_a_megabyte_requested_by_is_refused() -> None:
     ],
 )
 def test_cross_field_rules_of_the_start_input(changes: dict[str, Any], error: str) -> None:
-    with pytest.raises(ValueError, match="") as raised:
+    with pytest.raises(ValueError) as raised:
         PartyOrderTracker.start(order_spec(**changes), NOW)
     assert error in str(raised.value)
 

@@ -32,9 +32,7 @@ from workflows.domain.model import (
 from workflows.domain.schedule import next_due
 from workflows.domain.states import IllegalTransition
 from workflows.domain.tracker import (
-    APPLIED_REQUEST_IDS_KEPT,
     REJECTED_MESSAGES_KEPT,
-    REJECTED_PAYLOAD_CHARS,
     PartyOrderTracker,
     TrackerState,
 )
@@ -698,17 +696,18 @@ def test_messages_without_request_id_are_always_applied() -> None:
 
 def test_applied_request_ids_are_bounded_oldest_first() -> None:
     tracker = start()
-    for number in range(APPLIED_REQUEST_IDS_KEPT + 1):
+    kept = tracker.limits.applied_messages
+    for number in range(kept + 1):
         tracker.handle("report_progress", {"requestId": f"r{number}", "note": str(number)}, NOW)
     ids = list(tracker.state.applied_messages)
-    assert len(ids) == APPLIED_REQUEST_IDS_KEPT
+    assert len(ids) == kept
     assert ids[0] == "report_progress/r1"
-    assert ids[-1] == f"report_progress/r{APPLIED_REQUEST_IDS_KEPT}"
+    assert ids[-1] == f"report_progress/r{kept}"
     assert not tracker.already_applied("r0", "report_progress")
     assert tracker.already_applied("r1", "report_progress")
     # the forgotten id is applied again; a remembered one is not
     tracker.handle("report_progress", {"requestId": "r1", "note": "1"}, NOW)
-    assert tracker.order.last_note == str(APPLIED_REQUEST_IDS_KEPT)
+    assert tracker.order.last_note == str(kept)
     tracker.handle("report_progress", {"requestId": "r0", "note": "again"}, NOW)
     assert tracker.order.last_note == "again"
     # what is remembered survives continue-as-new
@@ -719,12 +718,14 @@ def test_applied_request_ids_are_bounded_oldest_first() -> None:
 
 def test_rejected_messages_are_bounded_but_all_counted() -> None:
     tracker = start()
-    total = REJECTED_MESSAGES_KEPT + 50
+    kept = tracker.limits.rejected_messages
+    assert kept == 100 and REJECTED_MESSAGES_KEPT == 200  # rules 2 keep fewer than rules 1
+    total = kept + 50
     for number in range(total):
         tracker.handle("report_progress", {"requestId": f"bad-{number}"}, NOW)
     order = tracker.order
     assert order.rejected_message_count == total
-    assert len(order.rejected_messages) == REJECTED_MESSAGES_KEPT
+    assert len(order.rejected_messages) == kept
     assert order.rejected_messages[0].request_id == "bad-50"  # the newest are kept
     assert order.rejected_messages[-1].request_id == f"bad-{total - 1}"
 
@@ -734,7 +735,8 @@ def test_rejected_payload_text_is_kept_and_cut() -> None:
     tracker.handle("report_progress", {"note": "x" * 5000}, NOW)
     rejected = tracker.order.rejected_messages[-1]
     assert rejected.error.startswith("note:")
-    assert rejected.payload is not None and len(rejected.payload) == REJECTED_PAYLOAD_CHARS
+    assert rejected.payload is not None
+    assert len(rejected.payload) == tracker.limits.rejected_payload_chars
     assert rejected.payload.startswith('{"note": "xxx')
     tracker.reject("report_progress", "not json at all", "payload is not valid JSON", NOW)
     assert tracker.order.rejected_messages[-1].payload == "not json at all"
@@ -1034,10 +1036,10 @@ def test_completing_a_violated_milestone_clears_that_reason() -> None:
 def test_delivery_failure_is_recorded_and_bounded() -> None:
     tracker = start()
     (note,) = notifications(tracker.advance(NOW + 7 * DAY))
-    for _ in range(REJECTED_MESSAGES_KEPT + 5):
+    for _ in range(tracker.limits.delivery_failures + 5):
         tracker.delivery_failed(note, "HTTP 503", NOW + 8 * DAY)
     failures = tracker.order.delivery_failures
-    assert len(failures) == REJECTED_MESSAGES_KEPT
+    assert len(failures) == tracker.limits.delivery_failures
     assert (failures[0].recipient, failures[0].kind, failures[0].error) == (
         "ACME",
         "checkIn",

@@ -178,8 +178,8 @@ def _problem(item: Any) -> str:
         return str(context.get("error", item["msg"]))
     if kind.endswith(("too_long", "too_short")) and isinstance(value, list | dict | str):
         what = "characters" if isinstance(value, str) else "entries"
-        return f"has {len(value)} {what}; {_bound_text(kind, context)} {what} are allowed"
-    message = str(item["msg"]).replace("Input should be", "should be")
+        return f"{len(value)} {what} received, {_bound_text(kind, context)} allowed"
+    message = str(item["msg"]).replace("Input should", "should")
     return f"{message} (received {describe_value(value)})"
 
 

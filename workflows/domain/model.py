@@ -110,6 +110,7 @@ LongText = Annotated[str, Field(max_length=4000)]
 MAX_MILESTONES = 200
 MAX_ORDER_ITEMS = 200
 MAX_CHANGE_REQUESTS = 200
+MAX_ITEMS_PER_CHANGE = 50
 MAX_ITEM_CHARS = 2_000  # one order item as JSON, extra TMF fields included
 # How far in the future a completedAt may lie: a party writing its local date, or a
 # clock that is ahead, is tolerated; a completion next month is not.
@@ -294,7 +295,8 @@ class ChangeSet(WireModel):
     expected_completion_date: Instant | None = None
     requested_completion_date: Instant | None = None
     milestones: Annotated[list[MilestoneDateChange], Field(max_length=MAX_MILESTONES)] | None = None
-    order_items: Annotated[list[OrderItem], Field(max_length=MAX_ORDER_ITEMS)] | None = None
+    # A change touches a few items; the order's own bound applies after the change.
+    order_items: Annotated[list[OrderItem], Field(max_length=MAX_ITEMS_PER_CHANGE)] | None = None
 
     @model_validator(mode="after")
     def _not_empty(self) -> ChangeSet:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
@@ -71,20 +72,48 @@ from workflows.domain.states import check_transition
 APPLIED_REQUEST_IDS_KEPT = 2_000
 REJECTED_MESSAGES_KEPT = 200
 REJECTED_PAYLOAD_CHARS = 2_000
-# Rules 2 also bound what the passing of time makes grow, and the order as a whole.
-JEOPARDY_ALERTS_KEPT = 200
-STATE_HISTORY_KEPT = 200
-ALERT_MESSAGE_CHARS = 2_000
-ERROR_CHARS = 2_000
-# The order without the lists trimmed to their newest entries (alerts, state history,
-# rejected messages, delivery failures): a message that would make it larger is refused.
-# With those lists at their bounds, the state carried by continue-as-new stays under
-# about 1.5 MB, below Temporal's 2 MB payload limit (tests/test_bounds.py).
-ORDER_CHARS_LIMIT = 600_000
-START_INPUT_CHARS_LIMIT = 300_000
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How much of each growing record an order keeps: its newest entries, cut to size."""
+
+    applied_messages: int = APPLIED_REQUEST_IDS_KEPT
+    rejected_messages: int = REJECTED_MESSAGES_KEPT
+    rejected_payload_chars: int = REJECTED_PAYLOAD_CHARS
+    jeopardy_alerts: int | None = None  # None: all of them (rules 1)
+    state_history: int | None = None
+    delivery_failures: int = REJECTED_MESSAGES_KEPT
+    text_chars: int | None = None  # an error, an alert's message, a reason in a record
+
+
+LIMITS_V1 = Limits()
+# Rules 2 bound everything that grows. The order apart from these records may not pass
+# ORDER_CHARS_LIMIT (a message that would make it larger is refused); with every record
+# at its bound too, the state carried by continue-as-new stays near 1.2 MB at the very
+# most, below Temporal's 2 MB payload limit (tests/test_bounds.py builds it).
+LIMITS_V2 = Limits(
+    applied_messages=1_000,
+    rejected_messages=100,
+    rejected_payload_chars=1_000,
+    jeopardy_alerts=100,
+    state_history=100,
+    delivery_failures=100,
+    text_chars=500,
+)
+ORDER_CHARS_LIMIT = 400_000
+START_INPUT_CHARS_LIMIT = 200_000
 _TRIMMED_LISTS = frozenset(
     {"jeopardy_alerts", "state_history", "rejected_messages", "delivery_failures"}
 )
+
+
+def _cut(text: str | None, limit: int | None) -> str | None:
+    if text is None or limit is None or len(text) <= limit:
+        return text
+    return text[: limit - 1] + "…"
+
+
 RANK = {JeopardyStatus.NONE: 0, JeopardyStatus.HAZARD: 1, JeopardyStatus.CRITICAL: 2}
 
 
@@ -163,6 +192,10 @@ class PartyOrderTracker:
     @property
     def v2(self) -> bool:
         return self.state.rules_version != RULES_V1
+
+    @property
+    def limits(self) -> Limits:
+        return LIMITS_V1 if self.state.rules_version == RULES_V1 else LIMITS_V2
 
     def use_rules(self, rules_version: int) -> None:
         """Move a running order onto other rules (the shell decides, at a run's start)."""
@@ -275,7 +308,7 @@ class PartyOrderTracker:
             return
         applied = self.state.applied_messages
         applied[_message_key(name, request_id)] = _digest(payload)
-        while len(applied) > APPLIED_REQUEST_IDS_KEPT:
+        while len(applied) > self.limits.applied_messages:
             del applied[next(iter(applied))]  # the oldest
 
     def _restore(self, saved: TrackerState) -> None:
@@ -323,18 +356,19 @@ class PartyOrderTracker:
         request_id = payload.get("requestId") if isinstance(payload, dict) else None
         text = payload if isinstance(payload, str) else json.dumps(payload, default=str)
         order = self.order
+        limits = self.limits
         order.rejected_message_count += 1
         order.rejected_messages.append(
             RejectedMessage(
                 received_at=now,
                 message=name[:200],
                 request_id=request_id[:200] if isinstance(request_id, str) else None,
-                error=error[:ERROR_CHARS],
-                payload=text[:REJECTED_PAYLOAD_CHARS],
+                error=_cut(error, limits.text_chars) or "",
+                payload=text[: limits.rejected_payload_chars],
             )
         )
         # The newest records are kept; the count and the workflow history keep the rest.
-        del order.rejected_messages[:-REJECTED_MESSAGES_KEPT]
+        del order.rejected_messages[: -limits.rejected_messages]
 
     def _require_open(self, what: str) -> None:
         if not is_watched(self.order):
@@ -688,8 +722,9 @@ class PartyOrderTracker:
         )
         order.state = target
         order.state_reason = reason
-        if self.v2:
-            del order.state_history[:-STATE_HISTORY_KEPT]
+        if self.limits.state_history is not None:
+            order.state_history[-1].reason = _cut(reason, self.limits.text_chars)
+            del order.state_history[: -self.limits.state_history]
 
     # acknowledge_escalation ------------------------------------------------------
 
@@ -1027,8 +1062,8 @@ class PartyOrderTracker:
             # Numbered by the count of all alerts, so ids stay unique once old ones go.
             order.jeopardy_alert_count = max(order.jeopardy_alert_count, len(alerts)) + 1
             number = order.jeopardy_alert_count
-            message = message[:ALERT_MESSAGE_CHARS]
-            exception = exception[:ALERT_MESSAGE_CHARS]
+            message = _cut(message, 2 * (self.limits.text_chars or 0)) or ""
+            exception = _cut(exception, self.limits.text_chars) or ""
         else:
             number = len(alerts) + 1
         alerts.append(
@@ -1041,20 +1076,23 @@ class PartyOrderTracker:
                 message=message,
             )
         )
-        if self.v2:
-            del alerts[:-JEOPARDY_ALERTS_KEPT]
+        if self.limits.jeopardy_alerts is not None:
+            del alerts[: -self.limits.jeopardy_alerts]
 
     # ------------------------------------------------------------------ delivery outcomes
 
     def delivery_failed(self, notification: Notification, error: str, now: datetime) -> None:
         """A notification gave up after its retries: keep a record, the order goes on."""
+        limits = self.limits
         self.order.delivery_failures.append(
             DeliveryFailure(
-                at=now, recipient=notification.recipient, kind=notification.kind, error=error
+                at=now,
+                recipient=_cut(notification.recipient, limits.text_chars) or "",
+                kind=notification.kind,
+                error=_cut(error, limits.text_chars) or "",
             )
         )
-        del self.order.delivery_failures[:-REJECTED_MESSAGES_KEPT]
-        self.order.delivery_failures[-1].error = error[:ERROR_CHARS]
+        del self.order.delivery_failures[: -limits.delivery_failures]
 
     # ------------------------------------------------------------------ notifications
 
