@@ -327,7 +327,8 @@ async def bad_messages(ctx: Ctx) -> list[Recorded]:
     await signal(ctx, wid, names.CANCEL_ORDER, {"reason": "done"})
     final = await result(ctx, wid)
     assert final.state == "cancelled" and final.percent_complete == 10, final
-    assert final.rejected_message_count == 10, final.rejected_messages
+    # Ten bad messages, and (rules 2) the reused requestId ok-1 with other content.
+    assert final.rejected_message_count == 11, final.rejected_messages
     return named("bad-messages.track", await run_chain(ctx.client, wid))
 
 

@@ -63,6 +63,7 @@ from workflows.domain.messages import (
     ChangeRequestMessage,
     ChangeResolution,
     CheckInRequest,
+    EscalationAcknowledgement,
     ProgressReport,
     StateChangeRequest,
     describe_validation_error,
@@ -495,6 +496,33 @@ class PartyOrderClient:
                 f" request id {request_id} is safe: it is applied once.",
                 request_id or "",
             ) from None
+        except RPCError as error:
+            raise await self._closed_or(error, order_id) from None
+
+    async def acknowledge_escalation(
+        self, order_id: str, request: EscalationAcknowledgement | Mapping[str, Any]
+    ) -> PartyOrder:
+        """Take an escalation in hand: reminders stop until the jeopardy worsens again.
+        Returns the order. A level not reached is refused (UpdateRejected)."""
+        order_id = checked_order_id(order_id)
+        message = validate_message(EscalationAcknowledgement, request, "acknowledgement")
+        if message.request_id is None:
+            message = message.model_copy(update={"request_id": str(uuid.uuid4())})
+        try:
+            return await self._handle(order_id).execute_update(
+                names.ACKNOWLEDGE_ESCALATION,
+                wire(message),
+                result_type=PartyOrder,
+                rpc_timeout=self.answer_timeout,
+            )
+        except WorkflowUpdateFailedError as error:
+            cause = error.cause
+            reason = getattr(cause, "message", None) or str(cause or error)
+            raise UpdateRejected(
+                f"order {order_id} refused the acknowledgement: {reason}"
+            ) from None
+        except WorkflowUpdateRPCTimeoutOrCancelledError:
+            raise self._no_answer(order_id) from None
         except RPCError as error:
             raise await self._closed_or(error, order_id) from None
 

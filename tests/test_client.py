@@ -141,7 +141,10 @@ async def test_start_validates_before_sending(
 async def test_progress_is_validated_and_gets_a_request_id(orders: PartyOrderClient) -> None:
     order_id = unique()
     await orders.start(order_json(order_id))
-    with pytest.raises(InvalidInput, match="percentComplete: Input should be less than or equal"):
+    with pytest.raises(
+        InvalidInput,
+        match="percentComplete: should be less than or equal to 100 \\(received 101\\)",
+    ):
         await orders.report_progress(order_id, {"percentComplete": 101})
     with pytest.raises(InvalidInput, match="a progress report needs at least one of"):
         await orders.report_progress(order_id, {})
@@ -234,6 +237,35 @@ async def test_change_state_returns_the_order_or_is_rejected(orders: PartyOrderC
     assert order.state == "inProgress"
     order = await orders.change_state(order_id, {"state": "held", "reason": "site closed"})
     assert (order.state, order.state_reason) == ("held", "site closed")
+
+
+async def test_acknowledge_escalation_returns_the_order_or_is_rejected(
+    orders: PartyOrderClient,
+) -> None:
+    order_id = unique()
+    late = iso(datetime.now(UTC) - timedelta(hours=1))  # critical from the start: level 1
+    await orders.start(
+        order_json(
+            order_id,
+            requestedCompletionDate=late,
+            expectedCompletionDate=late,
+            orderDate=iso(datetime.now(UTC) - timedelta(days=2)),
+        )
+    )
+    await eventually(lambda: orders.get(order_id), lambda o: o.jeopardy.escalation_level == 1)
+    with pytest.raises(UpdateRejected, match="level: 2 has not been reached"):
+        await orders.acknowledge_escalation(order_id, {"level": 2, "by": "ops"})
+    with pytest.raises(InvalidInput, match="level"):
+        await orders.acknowledge_escalation(order_id, {"level": 0})
+    order = await orders.acknowledge_escalation(
+        order_id, {"level": 1, "by": "order-manager", "note": "calling the party"}
+    )
+    assert isinstance(order, PartyOrder)
+    assert (order.jeopardy.acknowledged_by, order.jeopardy.acknowledged_level) == (
+        "order-manager",
+        1,
+    )
+    assert order.jeopardy.acknowledged_note == "calling the party"
 
 
 # ---------------------------------------------------------------- ending, errors

@@ -236,22 +236,26 @@ async def test_a_stream_of_signals_is_applied_exactly_once_across_many_runs(
         middle = await run_chain(client, workflow_id)
         assert len(middle) >= 3, f"only {len(middle)} run(s): continue-as-new was not exercised"
 
-        # Repeats of messages applied runs ago, with other content: none may take effect.
+        # Messages applied runs ago, again: none may take effect. The same requestId with
+        # other content is recorded as rejected; a true repeat is dropped.
         for i in range(10):
             await send(
                 names.REPORT_PROGRESS,
                 {"requestId": f"p-{i}", "percentComplete": 3, "note": "REPEAT"},
-                "late repeat",
+                "late reuse",
             )
         for i in range(5):
             again = {"requestId": f"cr-{i}", "changes": {"expectedCompletionDate": iso(now)}}
-            await send(names.REQUEST_CHANGE, again, "late repeat")
+            await send(names.REQUEST_CHANGE, again, "late reuse")
             resolution = {
                 "requestId": f"rs-{2 * i}",
                 "changeRequestId": f"cr-{2 * i}",
                 "decision": "accepted",
             }
-            await send(names.RESOLVE_CHANGE, resolution, "late repeat")
+            # accepted the first time when 2i % 4 == 0: then this is a true repeat
+            await send(
+                names.RESOLVE_CHANGE, resolution, "late repeat" if i % 2 == 0 else "late reuse"
+            )
         assert sum(sent.values()) >= 290
 
         seen_forwarded: set[str] = set()
@@ -272,11 +276,12 @@ async def test_a_stream_of_signals_is_applied_exactly_once_across_many_runs(
         await forwarded()
         order = await get(handle)
 
-        # Every invalid message recorded once, and only those.
-        assert order.rejected_message_count == sent["invalid"] == 50
+        # Every invalid message and every reused requestId recorded once, and only those.
+        assert sent["invalid"] == 50 and sent["late reuse"] == 17
+        assert order.rejected_message_count == sent["invalid"] + sent["late reuse"]
         expected_names = Counter(
             INVALID_TEMPLATES[k % len(INVALID_TEMPLATES)][0] for k in range(50)
-        )
+        ) + Counter({names.REPORT_PROGRESS: 10, names.REQUEST_CHANGE: 5, names.RESOLVE_CHANGE: 2})
         assert Counter(r.message for r in order.rejected_messages) == expected_names
         # Progress: the last report of the only progress sender wins; no repeat applied.
         assert order.percent_complete == 99 and order.last_note == "n-119"
@@ -297,7 +302,13 @@ async def test_a_stream_of_signals_is_applied_exactly_once_across_many_runs(
             + len(order.change_requests)
             + resolved
             + order.rejected_message_count
-        ) == sent["check-in"] + sent["change"] + sent["resolution"] + sent["invalid"]
+        ) == (
+            sent["check-in"]
+            + sent["change"]
+            + sent["resolution"]
+            + sent["invalid"]
+            + sent["late reuse"]
+        )
         m1 = order.milestone("m1")
         assert m1 is not None and m1.milestone_date == m1_date(16)
         assert order.expected_completion_date == now + timedelta(days=110)
@@ -305,14 +316,18 @@ async def test_a_stream_of_signals_is_applied_exactly_once_across_many_runs(
         # The latest run started with the requestIds applied in the first one.
         latest = (await run_chain(client, workflow_id))[-1]
         carried = carried_state(latest)
-        assert {"p-0", "ci-0", "cr-0", "rs-0"} <= set(carried.applied_request_ids)
-        assert len(carried.applied_request_ids) == len(set(carried.applied_request_ids))
+        assert {
+            "report_progress/p-0",
+            "check_in_now/ci-0",
+            "request_change/cr-0",
+            "resolve_change/rs-0",
+        } <= set(carried.applied_messages)
 
         # Delivery completes the order; the close process runs.
         await send(names.REPORT_PROGRESS, {"requestId": "delivered", "delivered": True}, "delivery")
         final = await client.get_workflow_handle(workflow_id, result_type=PartyOrder).result()
         assert final.state == "completed" and final.percent_complete == 100
-        assert final.rejected_message_count == 50
+        assert final.rejected_message_count == 67
         closure = await client.get_workflow_handle(
             close_workflow_id(order_id), result_type=ClosureRecord
         ).result()
@@ -403,7 +418,9 @@ async def test_the_whole_order_survives_continue_as_new(
         # The notification sequence goes on where it was: no idempotency key is reused.
         await handle.signal(names.CHECK_IN_NOW, {"requestId": "ci-3"})
         await handle.signal(names.CHECK_IN_NOW, {"requestId": "ci-1"})  # applied runs ago
-        await handle.execute_update(names.CHANGE_STATE, {"requestId": "s-1", "state": "held"})
+        await handle.execute_update(  # applied runs ago, the very same message
+            names.CHANGE_STATE, {"requestId": "s-1", "state": "held", "reason": "x"}
+        )
         await handle.execute_update(names.CHANGE_STATE, {"requestId": "s-2", "state": "inProgress"})
         await handle.signal(
             names.RESOLVE_CHANGE, {"changeRequestId": "CR-1", "decision": "accepted"}

@@ -13,7 +13,9 @@ asserts that every message is accounted for, one way only:
 * applied: what it says is now true of the order (and its ``requestId`` is remembered);
 * recorded: ``rejectedMessageCount`` went up by one, the newest record names the message,
   and nothing else about the order changed;
-* a repeat of an applied ``requestId``: ignored, nothing changed, nothing recorded;
+* a repeat of an applied message (the same name, ``requestId`` and content): ignored,
+  nothing changed, nothing recorded; the same name and ``requestId`` with other content is
+  recorded (``requestId`` is unique per message name, so other names may reuse it);
 * ``change_state``: applied and returned, or refused with an error (an illegal or bad
   update never enters the history), as the state machine says;
 
@@ -32,6 +34,7 @@ The seed is printed with the figures (``-s``) and named in every failure.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import random
 from collections import Counter
@@ -357,6 +360,10 @@ def generate(count: int, seed_value: int = SEED) -> list[Message]:
 # ---------------------------------------------------------------------- the oracle
 
 
+def canonical(payload: Any) -> str:
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+
+
 def as_received(message: Message) -> Any:
     """The payload as the workflow decodes it (a JSON round trip through the converter)."""
     return CONVERTER.from_payload(CONVERTER.to_payload(message.payload))
@@ -470,7 +477,8 @@ class Target:
     env: WorkflowEnvironment
     task_queue: str
     workflow_ids: list[str] = field(default_factory=list)
-    applied_ids: set[str] = field(default_factory=set)
+    # (message name, requestId) -> the payload applied with it, as canonical JSON
+    applied_ids: dict[tuple[str, str], str] = field(default_factory=dict)
     tally: Counter[str] = field(default_factory=Counter)
 
     @property
@@ -500,7 +508,7 @@ class Target:
             names.TRACK_WORKFLOW, order, id=workflow_id, task_queue=self.task_queue
         )
         self.workflow_ids.append(workflow_id)
-        self.applied_ids = set()
+        self.applied_ids = {}
         self.tally["orders"] += 1
 
     async def order(self) -> PartyOrder:
@@ -530,16 +538,25 @@ class Target:
         before = await self.order()
         message = bind(message, before)
         model = validated(message)
-        repeat = model is not None and model.request_id in self.applied_ids
+        seen = (
+            self.applied_ids.get((message.handler, model.request_id))
+            if model is not None and model.request_id is not None
+            else None
+        )
+        content = canonical(as_received(message)) if model is not None else ""
+        repeat = seen is not None and seen == content
+        reused = seen is not None and seen != content
         if message.handler == names.CHANGE_STATE:
-            verdict = await self._update(message, model, repeat, before)
+            verdict = await self._update(message, model, repeat or reused, before)
         else:
             await self.handle.signal(message.handler, args=message.args())
             verdict = self._judge(message, model, repeat, before, await self.order())
+            if reused:
+                assert verdict == "recorded", f"a reused requestId was {verdict} {message}"
         self.tally[verdict] += 1
         self.tally[f"{message.handler} {verdict}"] += 1
         if verdict == "applied" and model is not None and model.request_id is not None:
-            self.applied_ids.add(model.request_id)
+            self.applied_ids[(message.handler, model.request_id)] = content
         after = await self.order()
         if after.is_final or after.state == OrderState.PENDING_CANCELLATION:
             final = await self.handle.result()

@@ -46,6 +46,7 @@ def make_order(
         party=Party(id="ACME", name="Acme"),
         order_date=order_date,
         expected_completion_date=due,
+        requested_completion_date=due,  # agreed and forecast alike unless a test moves one
         milestones=milestones or [],
         change_requests=changes or [],
         tracking_policy=TrackingPolicy(
@@ -97,8 +98,9 @@ def test_critical_at_the_exact_due_instant() -> None:
     at_due = assess(order, due)
     assert at_due.status == CRITICAL
     assert at_due.reasons == (
-        "due date 2026-11-06T12:00:00Z has passed with the order not delivered",
+        "agreed date 2026-11-06T12:00:00Z has passed with the order not delivered",
     )
+    assert at_due.critical_causes == ("agreedDatePassed",)
     assert status(order, due + 365 * DAY) == CRITICAL
 
 
@@ -135,10 +137,18 @@ def test_requested_date_is_the_due_date_when_nothing_is_expected() -> None:
     assert status(order, NOW + DAY) == CRITICAL
 
 
-def test_expected_date_wins_over_requested() -> None:
+def test_rules_1_expected_date_wins_over_requested() -> None:
     order = make_order(due=NOW + 20 * DAY)
     order.requested_completion_date = NOW - DAY  # passed, but the expected date rules
-    assert status(order, NOW) == NONE
+    assert assess(order, NOW, rules=1).status == NONE
+
+
+def test_a_passed_agreed_date_is_critical_whatever_the_forecast() -> None:
+    order = make_order(due=NOW + 20 * DAY)
+    order.requested_completion_date = NOW - DAY
+    assessment = assess(order, NOW)
+    assert assessment.status == CRITICAL
+    assert assessment.critical_causes == ("agreedDatePassed", "forecastLate")
 
 
 def test_due_boundary_is_exact_across_offsets() -> None:

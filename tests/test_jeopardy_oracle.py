@@ -18,15 +18,31 @@ import re
 from datetime import datetime, timedelta
 from fractions import Fraction
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from tests.test_tracker_properties import DAY, MESSAGES, NOW, US, orders, tracked
+from tests.test_tracker_properties import DAY, MESSAGES, NOW, US, orders
 from workflows.domain.effects import Effect, Notify
 from workflows.domain.jeopardy import Assessment, assess
-from workflows.domain.model import PartyOrder
+from workflows.domain.model import RULES_V1, Jeopardy, PartyOrder
 from workflows.domain.schedule import next_due
 from workflows.domain.tracker import PartyOrderTracker
+
+
+@st.composite
+def tracked_by_rules_1(draw: st.DrawFn) -> PartyOrderTracker:
+    """An order tracked by rules 1, the rules this oracle restates (the README's rules as
+    they stood before rules 2; orders that began before rules 2 keep them)."""
+    order = draw(orders())
+    order.jeopardy = Jeopardy()
+    order.check_ins = type(order.check_ins)()
+    order.state_history = []
+    try:
+        return PartyOrderTracker.start(order, NOW, rules_version=RULES_V1)
+    except ValueError:  # a start input that breaks a cross-field rule is refused
+        assume(False)
+        raise
+
 
 FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -146,7 +162,7 @@ def rules_of(assessment: Assessment) -> list[Rule]:
 
 def check_against_oracle(order: PartyOrder, now: datetime) -> None:
     status, rules = oracle(order, now)
-    assessment = assess(order, now)
+    assessment = assess(order, now, RULES_V1)
     found = rules_of(assessment)
     assert (assessment.status.value, set(found)) == (status, rules), now
     assert len(found) == len(set(found)), "a rule is listed twice"
@@ -245,7 +261,7 @@ EPISODE_MESSAGES = st.sampled_from(
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    tracker=tracked(),
+    tracker=tracked_by_rules_1(),
     steps=st.lists(
         st.none() | st.timedeltas(US, 5 * DAY) | MESSAGES | EPISODE_MESSAGES,
         min_size=1,
@@ -263,7 +279,7 @@ def test_a_tracker_escalates_as_the_readme_says(
     for step in steps:
         effects: list[Effect] = []
         if step is None:  # the workflow's timer: the next deadline
-            due = next_due(tracker.order, now)
+            due = next_due(tracker.order, now, RULES_V1)
             if due is None:
                 continue
             now = due.at

@@ -26,7 +26,7 @@ from workflows.domain.effects import (
     ForwardChangeRequest,
     Notify,
 )
-from workflows.domain.model import PartyOrderSpec
+from workflows.domain.model import CURRENT_RULES, RULES_V1, PartyOrderSpec
 from workflows.domain.tracker import PartyOrderTracker
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
@@ -36,12 +36,14 @@ SURVEY_DATE = datetime(2026, 12, 5, tzinfo=UTC)
 PARTY_HOOK = "https://acme.example/hooks/orders?token=s3cret"
 
 
-def start(**policy: Any) -> PartyOrderTracker:
+def start(rules: int = CURRENT_RULES, **policy: Any) -> PartyOrderTracker:
     """The contract's PO-1001, its party with a webhook, behind-plan off unless asked for."""
     data = load_sample(CONTRACT_EXAMPLE)
     data["party"]["webhookUrl"] = PARTY_HOOK
     data["trackingPolicy"].update({"behindPlanTolerance": 100, **policy})
-    return PartyOrderTracker.start(PartyOrderSpec.model_validate(data), NOW, "t1")
+    return PartyOrderTracker.start(
+        PartyOrderSpec.model_validate(data), NOW, "t1", rules_version=rules
+    )
 
 
 def received(effects: list[Effect], kind: str) -> list[dict[str, Any]]:
@@ -305,7 +307,9 @@ def test_escalation_to_each_level_contact() -> None:
 
 
 def test_de_escalation_to_each_contact_escalated_to() -> None:
-    tracker = start()
+    # Rules 1, where a jeopardy that clears ends its episode at once (rules 2 keep it for
+    # reopenWithin first: tests/test_escalation_rules.py).
+    tracker = start(RULES_V1)
     tracker.handle("report_progress", {"percentComplete": 10}, NOW)
     tracker.handle(
         "request_change", {"requestId": "c1", "changes": {"orderItems": [{"id": "2"}]}}, NOW

@@ -138,11 +138,19 @@ def test_no_deadline_once_everything_is_past() -> None:
 def test_a_moved_due_date_moves_the_deadline() -> None:
     t = tracker(due=NOW + 4 * DAY, checkInInterval="P30D")
     assert next_due(t.order, NOW + 2 * DAY) == Deadline(NOW + 4 * DAY, "order due date")
+    # the agreed date moves by agreement: a change request, accepted
     t.handle(
-        "report_progress",
-        {"source": "enterprise", "expectedCompletionDate": "2026-11-20T00:00:00Z"},
+        "request_change",
+        {
+            "requestId": "later",
+            "changes": {
+                "requestedCompletionDate": "2026-11-20T00:00:00Z",
+                "expectedCompletionDate": "2026-11-20T00:00:00Z",
+            },
+        },
         NOW + 2 * DAY,
     )
+    t.handle("resolve_change", {"changeRequestId": "later", "decision": "accepted"}, NOW + 2 * DAY)
     found = whats(deadlines(t.order))
     assert found["order due date"] == datetime(2026, 11, 20, tzinfo=UTC)
     assert found["due date warning lead time"] == datetime(2026, 11, 17, tzinfo=UTC)

@@ -7,14 +7,20 @@ import itertools
 import pytest
 
 from workflows.domain.model import FINAL_STATES, OrderState
-from workflows.domain.states import TRANSITIONS, IllegalTransition, can_transition, check_transition
+from workflows.domain.states import (
+    TRANSITIONS,
+    TRANSITIONS_V1,
+    IllegalTransition,
+    can_transition,
+    check_transition,
+)
 
 S = OrderState
 
 # Written out independently of ``states.TRANSITIONS`` (TMF622/TMF641 v4, see TMF.md):
 # treatment starts, information is waited for and supplied, an issue holds the order and is
 # solved, and cancellation goes through pendingCancellation. Final states have no way out.
-LEGAL: set[tuple[OrderState, OrderState]] = {
+LEGAL_V1: set[tuple[OrderState, OrderState]] = {
     (S.ACKNOWLEDGED, S.IN_PROGRESS),
     (S.ACKNOWLEDGED, S.PENDING),
     (S.ACKNOWLEDGED, S.PENDING_CANCELLATION),
@@ -29,6 +35,8 @@ LEGAL: set[tuple[OrderState, OrderState]] = {
     (S.HELD, S.PENDING_CANCELLATION),
     (S.PENDING_CANCELLATION, S.CANCELLED),
 }
+# Rules 2 (the contract's second part): failed from every open state.
+LEGAL = LEGAL_V1 | {(S.ACKNOWLEDGED, S.FAILED), (S.PENDING, S.FAILED), (S.HELD, S.FAILED)}
 
 ALL_PAIRS = list(itertools.product(OrderState, OrderState))
 ILLEGAL = [pair for pair in ALL_PAIRS if pair not in LEGAL]
@@ -49,6 +57,12 @@ def test_there_are_eight_states_and_three_final_ones() -> None:
     assert set(TRANSITIONS) == set(OrderState)
     assert len(ALL_PAIRS) == 64
     assert len(ILLEGAL) == 64 - len(LEGAL)
+
+
+def test_rules_1_transitions_are_kept_for_older_orders() -> None:
+    assert {(a, b) for a, targets in TRANSITIONS_V1.items() for b in targets} == LEGAL_V1
+    assert not can_transition(S.HELD, S.FAILED, rules=1)
+    assert can_transition(S.HELD, S.FAILED, rules=2)
 
 
 @pytest.mark.parametrize(("current", "target"), sorted(LEGAL), ids=lambda s: str(s))

@@ -209,14 +209,18 @@ async def test_bad_messages_are_recorded_and_the_order_goes_on(
         await handle.signal("report_progress", {"percentComplete": 99, "requestId": "ok-1"})
         order = await get(handle)
         errors = [(r.message, r.error) for r in order.rejected_messages]
-        assert len(errors) == 5
+        assert len(errors) == 6
         assert (
             "percentComplete" in errors[0][1] and order.rejected_messages[0].request_id == "bad-1"
         )
         assert "unknown milestone 'nope'" in errors[1][1]
         assert errors[3][0] == "resolve_change" and "CR-404" in errors[3][1]
         assert errors[4] == ("no_such_signal", "unknown message 'no_such_signal'")
-        assert order.percent_complete == 10  # the repeated requestId was not applied again
+        assert errors[5] == (
+            "report_progress",
+            "requestId 'ok-1' already used for a different report_progress message",
+        )
+        assert order.percent_complete == 10  # the reused requestId was not applied
         assert order.state == "inProgress"
 
         with pytest.raises(WorkflowUpdateFailedError) as refused:
@@ -232,7 +236,7 @@ async def test_bad_messages_are_recorded_and_the_order_goes_on(
         final = await handle.result()
         assert final.state == "cancelled"
         # After the end, the workflow takes no messages; the order was returned whole.
-        assert len(final.rejected_messages) == 5
+        assert len(final.rejected_messages) == 6
 
 
 async def test_second_order_with_a_running_id_is_refused(

@@ -41,9 +41,7 @@ from workflows.domain.model import (
 from workflows.domain.schedule import next_due
 from workflows.domain.states import IllegalTransition
 from workflows.domain.tracker import (
-    APPLIED_REQUEST_IDS_KEPT,
     REJECTED_MESSAGES_KEPT,
-    REJECTED_PAYLOAD_CHARS,
     PartyOrderTracker,
     TrackerState,
 )
@@ -211,7 +209,7 @@ def test_invalid_progress_report_is_recorded_with_the_field_named() -> None:
     assert tracker.order.percent_complete == 0
     assert tracker.order.state == OrderState.ACKNOWLEDGED
     rejected = tracker.order.rejected_messages[-1]
-    assert rejected.error == "percentComplete: Input should be less than or equal to 100"
+    assert rejected.error == "percentComplete: should be less than or equal to 100 (received 101)"
     assert rejected.request_id == "r9"
 
 
@@ -404,7 +402,7 @@ def test_accepted_change_is_applied_and_the_party_told() -> None:
     body = notifications(effects)[0].body
     assert body["changeRequest"]["status"] == "accepted"
     assert body["order"]["dueDate"] == "2027-02-01T00:00:00Z"  # the party sees the new date
-    assert tracker.already_applied("res-1")
+    assert tracker.already_applied("res-1", "resolve_change")
 
 
 def test_rejected_change_leaves_the_order_unchanged_and_the_party_told() -> None:
@@ -614,11 +612,10 @@ def test_legal_state_change_is_applied_and_the_party_told() -> None:
     ("setup", "target"),
     [
         ([], "held"),
-        ([], "failed"),
         (["pending"], "held"),
         (["pending"], "pending"),
-        (["inProgress", "held"], "failed"),
         (["inProgress"], "inProgress"),
+        (["failed"], "inProgress"),
     ],
 )
 def test_illegal_state_change_is_rejected_naming_both_states(setup: list[str], target: str) -> None:
@@ -635,8 +632,26 @@ def test_illegal_state_change_is_rejected_naming_both_states(setup: list[str], t
     assert f"from {current.value} to {target}" in error
 
 
-def test_failing_an_order_in_jeopardy_de_escalates_and_tells_the_party() -> None:
+def test_failing_an_order_in_jeopardy_closes_it_and_tells_the_originating_process() -> None:
     tracker = start()
+    in_progress(tracker)
+    tracker.order.check_ins.unanswered_streak = 2
+    tracker.advance(NOW + DAY)
+    tracker.advance(NOW + 2 * DAY)  # escalation level 2
+    effects = tracker.handle(
+        "change_state", {"state": "failed", "reason": "site lost"}, NOW + 3 * DAY
+    )
+    assert tracker.order.state == OrderState.FAILED
+    assert sent(effects) == [
+        ("originatingProcess", "service-order-handling", "failed"),
+        ("party", "ACME", "stateChanged"),
+    ]
+    assert tracker.order.jeopardy_alerts[-1].jeopardy_type == "closed"
+
+
+def test_rules_1_failing_an_order_in_jeopardy_de_escalates_and_tells_the_party() -> None:
+    """Orders started before rules 2 keep the old rules to their end."""
+    tracker = PartyOrderTracker.start(spec(), NOW, rules_version=1)
     in_progress(tracker)
     tracker.order.check_ins.unanswered_streak = 2
     tracker.advance(NOW + DAY)
@@ -658,7 +673,7 @@ def test_failing_an_order_in_jeopardy_de_escalates_and_tells_the_party() -> None
 def test_a_repeated_request_id_is_not_applied_twice() -> None:
     tracker = start()
     tracker.handle("report_progress", {"requestId": "r1", "percentComplete": 10}, NOW)
-    assert tracker.handle("report_progress", {"requestId": "r1", "percentComplete": 50}, NOW) == []
+    assert tracker.handle("report_progress", {"requestId": "r1", "percentComplete": 10}, NOW) == []
     assert tracker.order.percent_complete == 10
     assert tracker.order.rejected_message_count == 0  # a repeat is not an error
     assert tracker.handle("check_in_now", {"requestId": "k1"}, NOW) != []
@@ -674,8 +689,8 @@ def test_a_repeated_request_id_is_not_applied_twice() -> None:
     assert tracker.order.rejected_message_count == 0
 
 
-def test_request_ids_are_shared_across_message_kinds() -> None:
-    tracker = start()
+def test_rules_1_request_ids_are_shared_across_message_kinds() -> None:
+    tracker = PartyOrderTracker.start(spec(), NOW, rules_version=1)
     tracker.handle("check_in_now", {"requestId": "same"}, NOW)
     assert tracker.handle("cancel_order", {"requestId": "same"}, NOW) == []
     assert tracker.order.state == OrderState.ACKNOWLEDGED
@@ -691,32 +706,36 @@ def test_messages_without_request_id_are_always_applied() -> None:
 
 def test_applied_request_ids_are_bounded_oldest_first() -> None:
     tracker = start()
-    for number in range(APPLIED_REQUEST_IDS_KEPT + 1):
+    kept = tracker.limits.applied_messages
+    for number in range(kept + 1):
         tracker.handle("report_progress", {"requestId": f"r{number}", "note": str(number)}, NOW)
-    ids = tracker.state.applied_request_ids
-    assert len(ids) == APPLIED_REQUEST_IDS_KEPT
-    assert ids[0] == "r1" and ids[-1] == f"r{APPLIED_REQUEST_IDS_KEPT}"
-    assert not tracker.already_applied("r0")
-    assert tracker.already_applied("r1")
+    ids = list(tracker.state.applied_messages)
+    assert len(ids) == kept
+    assert ids[0] == "report_progress/r1"
+    assert ids[-1] == f"report_progress/r{kept}"
+    assert not tracker.already_applied("r0", "report_progress")
+    assert tracker.already_applied("r1", "report_progress")
     # the forgotten id is applied again; a remembered one is not
-    tracker.handle("report_progress", {"requestId": "r1", "note": "again"}, NOW)
-    assert tracker.order.last_note == str(APPLIED_REQUEST_IDS_KEPT)
+    tracker.handle("report_progress", {"requestId": "r1", "note": "1"}, NOW)
+    assert tracker.order.last_note == str(kept)
     tracker.handle("report_progress", {"requestId": "r0", "note": "again"}, NOW)
     assert tracker.order.last_note == "again"
     # what is remembered survives continue-as-new
     restored = PartyOrderTracker(TrackerState.model_validate_json(tracker.state.model_dump_json()))
-    assert restored.already_applied("r0")
-    assert not restored.already_applied("r1")
+    assert restored.already_applied("r0", "report_progress")
+    assert not restored.already_applied("r1", "report_progress")
 
 
 def test_rejected_messages_are_bounded_but_all_counted() -> None:
     tracker = start()
-    total = REJECTED_MESSAGES_KEPT + 50
+    kept = tracker.limits.rejected_messages
+    assert kept == 100 and REJECTED_MESSAGES_KEPT == 200  # rules 2 keep fewer than rules 1
+    total = kept + 50
     for number in range(total):
         tracker.handle("report_progress", {"requestId": f"bad-{number}"}, NOW)
     order = tracker.order
     assert order.rejected_message_count == total
-    assert len(order.rejected_messages) == REJECTED_MESSAGES_KEPT
+    assert len(order.rejected_messages) == kept
     assert order.rejected_messages[0].request_id == "bad-50"  # the newest are kept
     assert order.rejected_messages[-1].request_id == f"bad-{total - 1}"
 
@@ -726,7 +745,8 @@ def test_rejected_payload_text_is_kept_and_cut() -> None:
     tracker.handle("report_progress", {"note": "x" * 5000}, NOW)
     rejected = tracker.order.rejected_messages[-1]
     assert rejected.error.startswith("note:")
-    assert rejected.payload is not None and len(rejected.payload) == REJECTED_PAYLOAD_CHARS
+    assert rejected.payload is not None
+    assert len(rejected.payload) == tracker.limits.rejected_payload_chars
     assert rejected.payload.startswith('{"note": "xxx')
     tracker.reject("report_progress", "not json at all", "payload is not valid JSON", NOW)
     assert tracker.order.rejected_messages[-1].payload == "not json at all"
@@ -824,9 +844,10 @@ def test_check_in_now() -> None:
         at + 2 * DAY,
         at + 7 * DAY,
     )
-    # another one while the first is open supersedes it: the party gets a full window
+    # another one while the first is open supersedes it: the party gets a full window,
+    # and the first counts as unanswered
     tracker.handle("check_in_now", {}, at + HOUR)
-    assert (check_ins.sent, check_ins.unanswered_streak) == (2, 0)
+    assert (check_ins.sent, check_ins.unanswered_streak) == (2, 1)
     assert check_ins.answer_by == at + HOUR + 2 * DAY
     assert (
         notifications(tracker.handle("check_in_now", {}, at + 2 * HOUR))[0].body["requestedBy"]
@@ -873,7 +894,8 @@ def escalations(effects: list[Effect]) -> list[tuple[str, int]]:
 
 
 def test_escalation_levels_fire_in_turn_once_per_episode_then_clear() -> None:
-    tracker = start(milestones=[])
+    # Contacts hear of the clearing at once when a cleared jeopardy cannot reopen.
+    tracker = start(milestones=[], trackingPolicy={"reopenWithin": "PT0S"})
     since = _hazard_from_change(tracker, NOW, "c1")
     jeopardy = tracker.order.jeopardy
     assert tracker.advance(since - US) == []
@@ -922,7 +944,9 @@ def test_clearing_before_any_level_fired_sends_no_de_escalation() -> None:
         trackingPolicy={"escalation": [{"level": 1, "after": "P1D", "notify": "order-manager"}]}
     )
     since = _hazard_from_change(tracker, NOW, "c1")
-    assert tracker.advance(since) == []
+    # the worsening itself is heard by the level-1 contact, though level 1 is not due
+    assert sent(tracker.advance(since)) == [("contact", "order-manager", "jeopardyWorsened")]
+    assert tracker.order.jeopardy.escalation_level == 0
     tracker.handle(
         "resolve_change", {"changeRequestId": "c1", "decision": "accepted"}, since + HOUR
     )
@@ -1005,7 +1029,10 @@ def test_completed_milestone_is_not_violated() -> None:
 
 
 def test_completing_a_violated_milestone_clears_that_reason() -> None:
-    tracker = start(expectedCompletionDate="2027-06-01T00:00:00Z")
+    tracker = start(
+        expectedCompletionDate="2027-06-01T00:00:00Z",
+        requestedCompletionDate="2027-06-01T00:00:00Z",
+    )
     tracker.advance(SURVEY_DATE)
     assert tracker.order.jeopardy.status == JeopardyStatus.CRITICAL
     tracker.handle("report_progress", {"milestones": [{"id": "survey"}]}, SURVEY_DATE + HOUR)
@@ -1019,10 +1046,10 @@ def test_completing_a_violated_milestone_clears_that_reason() -> None:
 def test_delivery_failure_is_recorded_and_bounded() -> None:
     tracker = start()
     (note,) = notifications(tracker.advance(NOW + 7 * DAY))
-    for _ in range(REJECTED_MESSAGES_KEPT + 5):
+    for _ in range(tracker.limits.delivery_failures + 5):
         tracker.delivery_failed(note, "HTTP 503", NOW + 8 * DAY)
     failures = tracker.order.delivery_failures
-    assert len(failures) == REJECTED_MESSAGES_KEPT
+    assert len(failures) == tracker.limits.delivery_failures
     assert (failures[0].recipient, failures[0].kind, failures[0].error) == (
         "ACME",
         "checkIn",
@@ -1391,7 +1418,7 @@ def _check_every_message_is_accounted_for(base: str, name: str, payload: Any) ->
             message = MESSAGE_MODELS[name].model_validate(payload)
             _check_applied(message, before, tracker, effects, now)
             if isinstance(request_id, str):
-                assert tracker.already_applied(request_id)
+                assert tracker.already_applied(request_id, name)
     # whatever came in, the order stays trackable and serializable
     later = now + HOUR
     tracker.advance(later)

@@ -72,13 +72,30 @@ async def test_six_month_order_escalates_in_tiers_and_late_delivery_clears(
         await time_env.sleep(timedelta(days=200 - 20))
         late = await get(handle)
         assert late.check_ins.sent == 200 // 7  # days 7, 14, ..., 196
-        assert any("due date" in r and "has passed" in r for r in late.jeopardy.reasons)
+        assert any("agreed date" in r and "has passed" in r for r in late.jeopardy.reasons)
+        # Every level fired: the top contact is reminded daily (escalationRepeatInterval),
+        # from level 3 on day 19 to day 200, with the passed due date (day 182, a new
+        # critical reason) heard at once in between.
+        outbox_now = read_outbox(outbox)
+        reminders = [n for n in outbox_now if n["kind"] == "escalationReminder"]
+        worsened = [n for n in outbox_now if n["kind"] == "jeopardyWorsened"]
+        assert {n["recipient"] for n in reminders + worsened} == {"executive-sponsor"}
+        assert len(worsened) == 1 and close_to(sent_at(worsened[0]), began + timedelta(days=182))
+        top = sent_at(escalations[2])  # every level has fired from here on
+        heard = sorted(sent_at(n) for n in [escalations[2], *reminders, *worsened])
+        assert heard[0] == top
+        assert max(b - a for a, b in itertools.pairwise(heard)) <= timedelta(days=1, minutes=1)
+        assert heard[-1] > began + timedelta(days=199)
 
         await handle.signal("report_progress", {"delivered": True, "note": "finally live"})
         final = await handle.result()
         assert final.state == "completed"
         assert final.jeopardy.status == "none" and final.jeopardy.escalation_level == 0
-        assert [a.jeopardy_type for a in final.jeopardy_alerts] == ["critical", "cleared"]
+        assert [a.jeopardy_type for a in final.jeopardy_alerts] == [
+            "critical",
+            "critical",  # the passed due date, a new critical reason
+            "cleared",
+        ]
         de_escalations = [
             n["recipient"] for n in read_outbox(outbox) if n["kind"] == "deEscalation"
         ]

@@ -41,10 +41,17 @@ with workflow.unsafe.imports_passed_through():
         Notification,
         Notify,
     )
-    from workflows.domain.messages import StateChangeRequest, describe_validation_error
-    from workflows.domain.model import PartyOrder, PartyOrderSpec, WireModel
-    from workflows.domain.schedule import next_due
-    from workflows.domain.states import IllegalTransition
+    from workflows.domain.messages import (
+        MESSAGE_MODELS,
+        describe_validation_error,
+    )
+    from workflows.domain.model import (
+        CURRENT_RULES,
+        RULES_V1,
+        PartyOrder,
+        PartyOrderSpec,
+        WireModel,
+    )
     from workflows.domain.tracker import PartyOrderTracker, TrackerState
     from workflows.visibility import changed_pairs, details_markdown, search_attribute_values
 
@@ -52,6 +59,10 @@ with workflow.unsafe.imports_passed_through():
 CLOSE_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1)
 )
+
+# The patch that brought the tracking rules 2 (docs/versioning.md): a run that starts with
+# it, fresh or continued, tracks by rules 2; one whose history predates it keeps rules 1.
+RULES_PATCH = "tracking-rules-2"
 
 # Continue-as-new well before Temporal's hard limits (51,200 events / 50 MB; 10,000 signals
 # per run), even if the server never suggests it. Runs that began before the run budget
@@ -138,12 +149,18 @@ class TrackPartyOrder:
             # fails only the workflow task, which a newer worker retries: the order lives.
             continued = ContinuedRun.model_validate(_decode(raw))
             self._tracker = PartyOrderTracker(continued.state)
+            if workflow.patched(RULES_PATCH):
+                self._tracker.use_rules(CURRENT_RULES)  # an older order moves on here
             self._effects = [_resume(pending) for pending in continued.pending]
             return
         try:
+            rules = CURRENT_RULES if workflow.patched(RULES_PATCH) else RULES_V1
             spec = PartyOrderSpec.model_validate(_decode(raw))
             self._tracker = PartyOrderTracker.start(
-                spec, workflow.now(), tracking_id=workflow.info().first_execution_run_id
+                spec,
+                workflow.now(),
+                tracking_id=workflow.info().first_execution_run_id,
+                rules_version=rules,
             )
         except ValidationError as error:
             self._start_error = f"invalid party order: {describe_validation_error(error)}"
@@ -188,7 +205,7 @@ class TrackPartyOrder:
                 break
             if self._wake or self._effects or self._inbox:
                 continue
-            due = next_due(tracker.order, workflow.now())
+            due = tracker.next_due(workflow.now())
             self._timer.plan(due.at if due else None, due.what if due else "")
             await workflow.wait_condition(
                 lambda: (
@@ -396,44 +413,59 @@ class TrackPartyOrder:
 
     @workflow.update(name=names.CHANGE_STATE)
     def change_state(self, raw: RawValue) -> PartyOrder:
-        # The validator does not run on replay, so the payload is decoded and validated
-        # here once more (and only once).
-        payload = _decode(raw)
-        request = StateChangeRequest.model_validate(payload)
-        # Signals that came before this update are applied before it, in order. They may
-        # have moved the order on since the validator looked, so the transition is judged
-        # again on the order as it is now.
-        while self._inbox:
-            self._apply(self._inbox.popleft())
-        tracker = self.tracker
-        if not tracker.already_applied(request.request_id):
-            try:
-                tracker.validate_state_change(request)
-            except IllegalTransition as error:
-                raise ApplicationError(
-                    str(error), type=type(error).__name__, non_retryable=True
-                ) from None
-        self._received += 1
-        self._effects += tracker.apply(names.CHANGE_STATE, request, payload, workflow.now())
-        self._wake = True
-        return tracker.order
+        return self._take_update(names.CHANGE_STATE, raw)
 
     @change_state.validator
     def validate_change_state(self, raw: RawValue) -> None:
-        """Refuse a bad or illegal state change before it enters the history.
+        """Refuse a bad or illegal state change before it enters the history."""
+        self._validate_update(names.CHANGE_STATE, raw)
 
-        With messages still queued the order may yet move, so only the payload is judged
-        here and the transition in the handler, once they are applied.
+    @workflow.update(name=names.ACKNOWLEDGE_ESCALATION)
+    def acknowledge_escalation(self, raw: RawValue) -> PartyOrder:
+        return self._take_update(names.ACKNOWLEDGE_ESCALATION, raw)
+
+    @acknowledge_escalation.validator
+    def validate_acknowledge_escalation(self, raw: RawValue) -> None:
+        """Refuse an acknowledgement of a level not reached before it enters the history."""
+        self._validate_update(names.ACKNOWLEDGE_ESCALATION, raw)
+
+    def _take_update(self, name: str, raw: RawValue) -> PartyOrder:
+        """Apply an accepted update, once per request id, and answer with the order.
+
+        The validator does not run on replay, so the payload is decoded and validated here
+        once more (and only once). Signals that came before the update are applied before
+        it, in order; they may have moved the order on since the validator looked, so the
+        update is judged again on the order as it is now.
         """
+        payload = _decode(raw)
+        message = MESSAGE_MODELS[name].model_validate(payload)
+        while self._inbox:
+            self._apply(self._inbox.popleft())
+        tracker = self.tracker
+        try:
+            tracker.validate_update(name, payload)  # a repeat passes, and is not applied twice
+        except ValueError as error:
+            raise ApplicationError(
+                str(error), type=type(error).__name__, non_retryable=True
+            ) from None
+        self._received += 1
+        self._effects += tracker.apply(name, message, payload, workflow.now())
+        self._wake = True
+        return tracker.order
+
+    def _validate_update(self, name: str, raw: RawValue) -> None:
         if self._tracker is None:
             raise ValueError("the order failed validation at start")
-        try:
-            request = StateChangeRequest.model_validate(_decode(raw))
-        except ValidationError as error:
-            raise ValueError(describe_validation_error(error)) from None
-        if self._inbox or self._tracker.already_applied(request.request_id):
-            return  # judged in the handler; or a repeat, accepted and not applied twice
-        self._tracker.validate_state_change(request)
+        payload = _decode(raw)
+        if self._inbox:
+            # Messages still queued may yet move the order: only the payload is judged
+            # here, the rest in the handler once they are applied.
+            try:
+                MESSAGE_MODELS[name].model_validate(payload)
+            except ValidationError as error:
+                raise ValueError(describe_validation_error(error)) from None
+            return
+        self._tracker.validate_update(name, payload)
 
     @workflow.query(name=names.GET_ORDER)
     def get_order(self) -> PartyOrder:

@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import gc
 import os
+import shlex
 import sys
 import uuid
 from collections.abc import Sequence
@@ -260,10 +261,12 @@ async def cmd_state(args: argparse.Namespace) -> int:
         order = await client.change_state(args.order_id, request)
     except UpdateQueued as queued:
         say(f"Queued: {queued}")
-        say(
-            f"To confirm later: {PROG} state {args.order_id} {args.state}"
-            f" --request-id {queued.request_id}"
-        )
+        # The very same message: a request id names one message, so the repeat must say
+        # exactly what the first one said.
+        repeat = [PROG, "state", args.order_id, args.state, "--request-id", queued.request_id]
+        if args.reason is not None:
+            repeat += ["--reason", args.reason]
+        say(f"To confirm later: {shlex.join(repeat)}")
         return EXIT_QUEUED
     say(
         f"Order {order.id} is now {order.state.value}"

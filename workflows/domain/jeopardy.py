@@ -1,6 +1,23 @@
-"""Jeopardy assessment: a pure function of the order and the instant.
+"""Jeopardy assessment: a pure function of the order, the instant and the rules version.
 
-Rules (each true reason is listed; the worst status wins):
+Rules 2 (each true reason is listed; the worst status wins). ``requestedCompletionDate``
+is the agreed date, ``expectedCompletionDate`` the party's forecast; the earlier of the
+two is the target that hazards are measured against:
+
+critical
+  * the agreed date has passed with the order not delivered;
+  * the forecast has passed with the order not delivered;
+  * the forecast is later than the agreed date;
+  * a milestone is violated (its milestoneDate passed before it was completed);
+  * ``unansweredCheckInLimit`` check-ins in a row went unanswered.
+hazard
+  * the target date, or a milestone's date, is within ``warningLeadTime``;
+  * progress is behind plan: the elapsed share of the schedule (orderDate to the target
+    date), in percent, exceeds ``percentComplete`` by more than ``behindPlanTolerance``;
+  * a change request is still unresolved ``changeResolutionWindow`` after it was received.
+
+Rules 1 (orders started before rules 2) measure everything against one due date, the
+forecast if there is one, else the agreed date:
 
 critical
   * the due date (expectedCompletionDate, else requestedCompletionDate) has passed;
@@ -24,7 +41,9 @@ from datetime import datetime, timedelta
 
 from workflows.domain.instants import iso
 from workflows.domain.model import (
+    CURRENT_RULES,
     FINAL_STATES,
+    RULES_V1,
     JeopardyStatus,
     MilestoneStatus,
     OrderState,
@@ -36,6 +55,9 @@ from workflows.domain.model import (
 class Assessment:
     status: JeopardyStatus
     reasons: tuple[str, ...] = ()
+    # A stable name for each critical reason ("agreedDatePassed", "milestone:survey"):
+    # a new name is a worsening, a reason that only reads differently is not.
+    critical_causes: tuple[str, ...] = ()
 
 
 NOT_IN_JEOPARDY = Assessment(JeopardyStatus.NONE)
@@ -46,7 +68,16 @@ def is_watched(order: PartyOrder) -> bool:
     return order.state not in FINAL_STATES and order.state != OrderState.PENDING_CANCELLATION
 
 
-def behind_plan_instant(order: PartyOrder) -> datetime | None:
+def target_date(order: PartyOrder, rules: int = CURRENT_RULES) -> datetime:
+    """The date hazards are measured against: under rules 2 the earlier of the agreed
+    date and the forecast, under rules 1 the forecast, else the agreed date."""
+    if rules == RULES_V1:
+        return order.due_date
+    dates = [d for d in (order.requested_completion_date, order.expected_completion_date) if d]
+    return min(dates)
+
+
+def behind_plan_instant(order: PartyOrder, rules: int = CURRENT_RULES) -> datetime | None:
     """The first instant at which the order counts as behind plan at its current progress.
 
     Behind plan at t means (t - start) * 100 > (percentComplete + tolerance) * (due - start),
@@ -58,23 +89,28 @@ def behind_plan_instant(order: PartyOrder) -> datetime | None:
     threshold = order.percent_complete + order.tracking_policy.behind_plan_tolerance
     if threshold >= 100:
         return None  # cannot trail by more than the tolerance before the due date passes
-    span_us = _micros(order.due_date - start)
+    span_us = _micros(target_date(order, rules) - start)
     if span_us <= 0:
         return None  # no schedule to be behind on; the passed due date is critical anyway
     return start + timedelta(microseconds=(threshold * span_us) // 100 + 1)
 
 
-def assess(order: PartyOrder, now: datetime) -> Assessment:
+def assess(order: PartyOrder, now: datetime, rules: int = CURRENT_RULES) -> Assessment:
     if not is_watched(order):
         return NOT_IN_JEOPARDY
     policy = order.tracking_policy
     critical: list[str] = []
+    causes: list[str] = []
     hazard: list[str] = []
 
-    due = order.due_date
-    if now >= due:
-        critical.append(f"due date {iso(due)} has passed with the order not delivered")
-    elif now >= due - policy.warning_lead_time:
+    due = target_date(order, rules)
+    if rules == RULES_V1:
+        if now >= due:
+            critical.append(f"due date {iso(due)} has passed with the order not delivered")
+            causes.append("dueDatePassed")
+    else:
+        causes += _dates_critical(order, now, critical)
+    if due - policy.warning_lead_time <= now < due:  # once passed, it is critical above
         hazard.append(
             f"due date {iso(due)} is within the warning lead time with"
             f" {order.percent_complete}% complete"
@@ -86,6 +122,7 @@ def assess(order: PartyOrder, now: datetime) -> Assessment:
             milestone.status == MilestoneStatus.YET_TO_REACH and when is not None and now >= when
         ):
             critical.append(f"milestone {milestone.id} violated (due {iso(when) if when else '?'})")
+            causes.append(f"milestone:{milestone.id}")
         elif (
             milestone.status == MilestoneStatus.YET_TO_REACH
             and when is not None
@@ -100,8 +137,9 @@ def assess(order: PartyOrder, now: datetime) -> Assessment:
         critical.append(
             f"{streak} check-ins in a row unanswered (limit {policy.unanswered_check_in_limit})"
         )
+        causes.append("checkInsUnanswered")
 
-    behind_from = behind_plan_instant(order)
+    behind_from = behind_plan_instant(order, rules)
     if behind_from is not None and now >= behind_from and now < due:
         hazard.append(
             f"progress {order.percent_complete}% is behind plan by more than"
@@ -113,10 +151,27 @@ def assess(order: PartyOrder, now: datetime) -> Assessment:
             hazard.append(f"change request {change.id} unresolved since {iso(change.received_at)}")
 
     if critical:
-        return Assessment(JeopardyStatus.CRITICAL, tuple(critical + hazard))
+        return Assessment(JeopardyStatus.CRITICAL, tuple(critical + hazard), tuple(causes))
     if hazard:
         return Assessment(JeopardyStatus.HAZARD, tuple(hazard))
     return NOT_IN_JEOPARDY
+
+
+def _dates_critical(order: PartyOrder, now: datetime, critical: list[str]) -> list[str]:
+    """Rules 2: the agreed date and the forecast; appends the reasons, returns the causes."""
+    agreed = order.requested_completion_date
+    forecast = order.expected_completion_date
+    causes: list[str] = []
+    if agreed is not None and now >= agreed:
+        critical.append(f"agreed date {iso(agreed)} has passed with the order not delivered")
+        causes.append("agreedDatePassed")
+    if forecast is not None and forecast != agreed and now >= forecast:
+        critical.append(f"forecast date {iso(forecast)} has passed with the order not delivered")
+        causes.append("forecastPassed")
+    if agreed is not None and forecast is not None and forecast > agreed:
+        critical.append(f"forecast {iso(forecast)} is later than the agreed date {iso(agreed)}")
+        causes.append("forecastLate")
+    return causes
 
 
 def _micros(delta: timedelta) -> int:

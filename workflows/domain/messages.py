@@ -6,19 +6,29 @@ recorded with the reason instead of being dropped by the SDK (see ``tracker.py``
 
 from __future__ import annotations
 
+import json
+import re
 from enum import Enum
-from typing import Annotated, Literal, get_args, get_origin
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 from pydantic import Field, ValidationError, model_validator
 
 from workflows.domain import names
-from workflows.domain.model import ChangeSet, Instant, OrderState, WireModel
+from workflows.domain.model import (
+    MAX_MILESTONES,
+    ChangeSet,
+    Instant,
+    LongText,
+    NonEmptyStr,
+    ShortText,
+    WireModel,
+)
 
 RequestId = Annotated[str, Field(min_length=1, max_length=200)]
 
 
 class MilestoneProgress(WireModel):
-    id: Annotated[str, Field(min_length=1)]
+    id: NonEmptyStr
     status: Literal["yetToReach", "completed"] = "completed"
     completed_at: Instant | None = None
 
@@ -29,10 +39,10 @@ class ProgressReport(WireModel):
     request_id: RequestId | None = None
     source: Literal["party", "enterprise"] = "party"
     percent_complete: Annotated[int, Field(ge=0, le=100)] | None = None
-    milestones: list[MilestoneProgress] | None = None
+    milestones: Annotated[list[MilestoneProgress], Field(max_length=MAX_MILESTONES)] | None = None
     expected_completion_date: Instant | None = None
     delivered: bool = False
-    note: Annotated[str, Field(max_length=4000)] | None = None
+    note: LongText | None = None
 
     @model_validator(mode="after")
     def _says_something(self) -> ProgressReport:
@@ -56,7 +66,7 @@ class ChangeRequestMessage(WireModel):
     request_id: RequestId | None = None
     origin: Literal["party", "enterprise", "external"] = "party"
     kind: Literal["requested", "forced"] = "requested"
-    reason: Annotated[str, Field(max_length=4000)] | None = None
+    reason: LongText | None = None
     changes: ChangeSet
 
 
@@ -64,33 +74,43 @@ class ChangeResolution(WireModel):
     """``resolve_change``: the originating process's decision on a change request."""
 
     request_id: RequestId | None = None
-    change_request_id: Annotated[str, Field(min_length=1)]
+    change_request_id: NonEmptyStr
     decision: Literal["accepted", "rejected"]
-    resolved_by: str | None = None
-    note: Annotated[str, Field(max_length=4000)] | None = None
+    resolved_by: ShortText | None = None
+    note: LongText | None = None
 
 
 class CancelRequest(WireModel):
     """``cancel_order``: another process says the order is no longer required."""
 
     request_id: RequestId | None = None
-    reason: Annotated[str, Field(max_length=4000)] | None = None
-    requested_by: str | None = None
+    reason: LongText | None = None
+    requested_by: ShortText | None = None
 
 
 class CheckInRequest(WireModel):
     """``check_in_now``: an enterprise-driven check-in outside the periodic rhythm."""
 
     request_id: RequestId | None = None
-    requested_by: str | None = None
+    requested_by: ShortText | None = None
 
 
 class StateChangeRequest(WireModel):
     """``change_state`` (update): an operator moves the order to another state."""
 
     request_id: RequestId | None = None
-    state: Literal[OrderState.IN_PROGRESS, OrderState.PENDING, OrderState.HELD, OrderState.FAILED]
-    reason: Annotated[str, Field(max_length=4000)] | None = None
+    # Plain strings, so that an error lists them as they are written on the wire.
+    state: Literal["inProgress", "pending", "held", "failed"]
+    reason: LongText | None = None
+
+
+class EscalationAcknowledgement(WireModel):
+    """``acknowledge_escalation`` (update): a contact takes the escalation in hand."""
+
+    request_id: RequestId | None = None
+    level: Annotated[int, Field(ge=1)]
+    by: ShortText | None = None
+    note: LongText | None = None
 
 
 InboundMessage = (
@@ -100,6 +120,7 @@ InboundMessage = (
     | CancelRequest
     | CheckInRequest
     | StateChangeRequest
+    | EscalationAcknowledgement
 )
 
 # Message name (the signal or update name) -> its model.
@@ -110,15 +131,36 @@ MESSAGE_MODELS: dict[str, type[InboundMessage]] = {
     names.CANCEL_ORDER: CancelRequest,
     names.CHECK_IN_NOW: CheckInRequest,
     names.CHANGE_STATE: StateChangeRequest,
+    names.ACKNOWLEDGE_ESCALATION: EscalationAcknowledgement,
 }
+
+# Values are quoted in errors up to this length, so that a huge value cannot make a huge
+# rejection record.
+VALUE_CHARS = 100
+
+
+def describe_value(value: Any) -> str:
+    """A value as the sender wrote it: JSON, strings in single quotes, cut when long."""
+    if isinstance(value, str):
+        text = f"'{value}'"
+    else:
+        try:
+            text = json.dumps(value, default=str)
+        except ValueError:
+            text = str(value)
+    return text if len(text) <= VALUE_CHARS else text[: VALUE_CHARS - 1] + "…"
 
 
 def describe_validation_error(error: ValidationError) -> str:
-    """One readable line per problem, each naming the field (camelCase path) and the rule."""
+    """One readable line per problem: the field (camelCase path), the value, what is allowed.
+
+    Pydantic's own wording names Python types and reprs ("Input should be
+    <OrderState.HELD: 'held'>"); this names the JSON a sender wrote.
+    """
     problems = []
     for item in error.errors():
         path = ".".join(str(part) for part in item["loc"]) or "(message)"
-        problems.append(f"{path}: {item['msg']}")
+        problems.append(f"{path}: {_problem(item)}")
     return "; ".join(problems)
 
 
@@ -135,3 +177,29 @@ def allowed_values(model: type[WireModel], field: str) -> tuple[str, ...]:
             raise TypeError(f"{model.__name__}.{field} is not an enumerated field")
         annotation = inner[0]
     return tuple(v.value if isinstance(v, Enum) else str(v) for v in get_args(annotation))
+
+
+def _problem(item: Any) -> str:
+    kind = item["type"]
+    value = item.get("input")
+    context = item.get("ctx") or {}
+    if kind in ("literal_error", "enum"):
+        allowed = re.findall(r"'([^']*)'", str(context.get("expected", "")))
+        return f"{describe_value(value)} is not one of {', '.join(allowed)}"
+    if kind == "missing":
+        return "is required"
+    if kind in ("model_type", "dict_type", "model_attributes_type"):
+        return f"should be a JSON object (received {describe_value(value)})"
+    if kind == "value_error":
+        return str(context.get("error", item["msg"]))
+    if kind.endswith(("too_long", "too_short")) and isinstance(value, list | dict | str):
+        what = "characters" if isinstance(value, str) else "entries"
+        return f"{len(value)} {what} received, {_bound_text(kind, context)} allowed"
+    message = str(item["msg"]).replace("Input should", "should")
+    return f"{message} (received {describe_value(value)})"
+
+
+def _bound_text(kind: str, context: dict[str, Any]) -> str:
+    if kind.endswith("too_long"):
+        return f"at most {context.get('max_length')}"
+    return f"at least {context.get('min_length')}"

@@ -64,6 +64,13 @@ class OrderState(StrEnum):
 
 FINAL_STATES = frozenset({OrderState.CANCELLED, OrderState.COMPLETED, OrderState.FAILED})
 
+# The rules an order is tracked by. Orders that started before rules 2 existed keep
+# rules 1 for the rest of their run (their history was made by them, see
+# docs/versioning.md); the workflow decides the version when a run starts.
+RULES_V1 = 1  # due date = forecast else agreed; escalation once per level, then silence
+RULES_V2 = 2  # agreed date vs forecast, escalation that never goes silent, no loose ends
+CURRENT_RULES = RULES_V2
+
 
 class JeopardyStatus(StrEnum):
     NONE = "none"
@@ -78,6 +85,18 @@ class MilestoneStatus(StrEnum):
 
 
 NonEmptyStr = Annotated[str, Field(min_length=1, max_length=1000)]
+# Every string a message can put into the order is bounded, so that the state carried by
+# continue-as-new stays well under Temporal's 2 MB payload limit (see BOUNDS in README).
+ShortText = Annotated[str, Field(max_length=1000)]
+LongText = Annotated[str, Field(max_length=4000)]
+MAX_MILESTONES = 200
+MAX_ORDER_ITEMS = 200
+MAX_CHANGE_REQUESTS = 200
+MAX_ITEMS_PER_CHANGE = 50
+MAX_ITEM_CHARS = 2_000  # one order item as JSON, extra TMF fields included
+# How far in the future a completedAt may lie: a party writing its local date, or a
+# clock that is ahead, is tolerated; a completion next month is not.
+COMPLETED_AT_SLACK = timedelta(days=1)
 # Bounds that keep every date computation (a date minus a lead time, now plus an interval)
 # inside what datetime can hold (years 1 to 9999): a date-time given from outside lies in
 # years 1900 to 8999, a policy duration is at most 100 years. Past them, a single message
@@ -105,8 +124,8 @@ class Party(WireModel):
     id: NonEmptyStr
     name: NonEmptyStr
     role: Literal["customer", "supplier", "partner"] = "supplier"
-    contact_email: str | None = None
-    webhook_url: str | None = None
+    contact_email: ShortText | None = None
+    webhook_url: ShortText | None = None
     # When the party works: check-ins go out in its working time, and the response window
     # counts working time only. Without one, every instant counts.
     calendar: PartyCalendar | None = None
@@ -123,24 +142,38 @@ class OriginatingProcess(WireModel):
     """The business process that placed the order and resolves its change requests."""
 
     name: NonEmptyStr = "party-order-handling"
-    reference: str | None = None
+    reference: ShortText | None = None
 
 
 class OrderItem(WireModel):
     model_config = ConfigDict(extra="allow")  # TMF order items carry many optional fields
 
     id: NonEmptyStr
-    description: str | None = None
+    description: LongText | None = None
     quantity: Annotated[int, Field(ge=1)] = 1
+
+    @model_validator(mode="after")
+    def _bounded(self) -> OrderItem:
+        # Extra TMF fields are free-form JSON: bound the item as a whole.
+        size = len(self.model_dump_json())
+        if size > MAX_ITEM_CHARS:
+            raise ValueError(
+                f"order item {self.id} is {size} characters of JSON;"
+                f" at most {MAX_ITEM_CHARS} are allowed"
+            )
+        return self
 
 
 class Milestone(WireModel):
     id: NonEmptyStr
-    name: str | None = None
-    description: str | None = None
+    name: ShortText | None = None
+    description: LongText | None = None
     milestone_date: Instant | None = None
     status: MilestoneStatus = MilestoneStatus.YET_TO_REACH
     completed_at: Instant | None = None
+    # The milestoneDate whose violation was announced (rules 2): a milestone is violated
+    # once per date, however often its status is re-sent.
+    violated_date: AwareDatetime | None = None
 
 
 class EscalationLevel(WireModel):
@@ -170,7 +203,15 @@ class TrackingPolicy(WireModel):
     behind_plan_tolerance: Annotated[int, Field(ge=0, le=100)] = 25
     # Who hears of violated milestones besides the party.
     order_manager: NonEmptyStr = "order-manager"
-    escalation: list[EscalationLevel] = Field(default_factory=_default_escalation)
+    escalation: Annotated[list[EscalationLevel], Field(max_length=20)] = Field(
+        default_factory=_default_escalation
+    )
+    # Rules 2: with every level fired, the top contact is reminded this often until the
+    # jeopardy clears or is acknowledged.
+    escalation_repeat_interval: PositiveDuration = timedelta(days=1)
+    # Rules 2: a jeopardy that returns within this long after clearing continues its
+    # episode at the level it had reached.
+    reopen_within: NonNegativeDuration = timedelta(days=1)
 
     @model_validator(mode="after")
     def _window_fits_interval(self) -> TrackingPolicy:
@@ -193,11 +234,34 @@ class TrackingPolicy(WireModel):
         return levels
 
 
+class ClearedEpisode(WireModel):
+    """A jeopardy episode that cleared, kept for ``reopenWithin`` in case it returns."""
+
+    since: AwareDatetime
+    escalation_level: int
+    cleared_at: AwareDatetime
+    acknowledged_by: str | None = None
+    acknowledged_at: AwareDatetime | None = None
+    acknowledged_level: int | None = None
+
+
 class Jeopardy(WireModel):
     status: JeopardyStatus = JeopardyStatus.NONE
     since: AwareDatetime | None = None
     reasons: list[str] = Field(default_factory=list)
     escalation_level: Annotated[int, Field(ge=0)] = 0
+    # Rules 2 (escalation never goes silent):
+    # stable names of the critical reasons, so that a new one is told apart from a
+    # reason whose wording changed (say, a longer unanswered streak);
+    critical_causes: list[str] = Field(default_factory=list)
+    worsened_at: AwareDatetime | None = None  # the last worsening of this episode
+    last_escalated_at: AwareDatetime | None = None  # the last word to a contact
+    acknowledged_by: str | None = None
+    acknowledged_at: AwareDatetime | None = None
+    acknowledged_level: int | None = None
+    acknowledged_note: str | None = None
+    # The episode that cleared last, while it may still come back (``reopenWithin``).
+    cleared_episode: ClearedEpisode | None = None
 
 
 class JeopardyAlert(WireModel):
@@ -206,7 +270,8 @@ class JeopardyAlert(WireModel):
     id: str
     name: str
     alert_date: AwareDatetime
-    jeopardy_type: Literal["hazard", "critical", "cleared"]
+    # ``closed``: the jeopardy ended because the order failed (it did not clear).
+    jeopardy_type: Literal["hazard", "critical", "cleared", "closed"]
     exception: str
     message: str
 
@@ -214,8 +279,9 @@ class JeopardyAlert(WireModel):
 class ChangeSet(WireModel):
     expected_completion_date: Instant | None = None
     requested_completion_date: Instant | None = None
-    milestones: list[MilestoneDateChange] | None = None
-    order_items: list[OrderItem] | None = None
+    milestones: Annotated[list[MilestoneDateChange], Field(max_length=MAX_MILESTONES)] | None = None
+    # A change touches a few items; the order's own bound applies after the change.
+    order_items: Annotated[list[OrderItem], Field(max_length=MAX_ITEMS_PER_CHANGE)] | None = None
 
     @model_validator(mode="after")
     def _not_empty(self) -> ChangeSet:
@@ -240,7 +306,8 @@ class ChangeRequest(WireModel):
     kind: Literal["requested", "forced"]
     reason: str | None = None
     changes: ChangeSet
-    status: Literal["received", "forwarded", "accepted", "rejected"] = "received"
+    # ``withdrawn``: the order ended while the request was still open (rules 2).
+    status: Literal["received", "forwarded", "accepted", "rejected", "withdrawn"] = "received"
     received_at: AwareDatetime
     resolved_at: AwareDatetime | None = None
     resolved_by: str | None = None
@@ -304,14 +371,18 @@ class PartyOrderSpec(WireModel):
     """The start input of TrackPartyOrder: what the enterprise knows when tracking starts."""
 
     id: Annotated[str, Field(min_length=1, max_length=64)]
-    description: str | None = None
+    description: LongText | None = None
     party: Party
     originating_process: OriginatingProcess = Field(default_factory=OriginatingProcess)
-    order_items: list[OrderItem] = Field(default_factory=list)
+    order_items: Annotated[list[OrderItem], Field(max_length=MAX_ORDER_ITEMS)] = Field(
+        default_factory=list
+    )
     order_date: Instant | None = None
     requested_completion_date: Instant | None = None
     expected_completion_date: Instant | None = None
-    milestones: list[Milestone] = Field(default_factory=list)
+    milestones: Annotated[list[Milestone], Field(max_length=MAX_MILESTONES)] = Field(
+        default_factory=list
+    )
     tracking_policy: TrackingPolicy = Field(default_factory=TrackingPolicy)
 
     @property
@@ -343,6 +414,10 @@ class PartyOrder(PartyOrderSpec):
 
     # Read-back documents may carry more than a start input; keep them tolerant.
     model_config = ConfigDict(extra="ignore")
+    # The bounds on a start input are checked there (and on change requests); an order
+    # read back, or carried over continue-as-new, from before they existed still loads.
+    order_items: list[OrderItem] = Field(default_factory=list)
+    milestones: list[Milestone] = Field(default_factory=list)
 
     # The first run id of this tracking (stable across continue-as-new): it tells apart
     # two trackings of one order id, so their notification keys never collide.
@@ -355,6 +430,7 @@ class PartyOrder(PartyOrderSpec):
     completion_date: AwareDatetime | None = None
     jeopardy: Jeopardy = Field(default_factory=Jeopardy)
     jeopardy_alerts: list[JeopardyAlert] = Field(default_factory=list)
+    jeopardy_alert_count: int = 0  # rules 2: all alerts ever; the newest are kept
     change_requests: list[ChangeRequest] = Field(default_factory=list)
     check_ins: CheckIns = Field(default_factory=CheckIns)
     cancellation: Cancellation | None = None

@@ -18,6 +18,7 @@ RESOLVE_CHANGE = "resolve_change"
 CANCEL_ORDER = "cancel_order"
 CHECK_IN_NOW = "check_in_now"
 CHANGE_STATE = "change_state"
+ACKNOWLEDGE_ESCALATION = "acknowledge_escalation"
 GET_ORDER = "get_order"
 # Signal of ClosePartyOrder, and its query.
 ORDER_COMPLETED = "order_completed"

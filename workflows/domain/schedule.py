@@ -11,8 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from workflows.domain.jeopardy import behind_plan_instant, is_watched
-from workflows.domain.model import JeopardyStatus, MilestoneStatus, PartyOrder
+from workflows.domain.jeopardy import behind_plan_instant, is_watched, target_date
+from workflows.domain.model import (
+    CURRENT_RULES,
+    RULES_V1,
+    JeopardyStatus,
+    MilestoneStatus,
+    PartyOrder,
+)
 
 
 @dataclass(frozen=True)
@@ -21,7 +27,7 @@ class Deadline:
     what: str  # shown as the timer's summary in the Web UI
 
 
-def deadlines(order: PartyOrder) -> list[Deadline]:
+def deadlines(order: PartyOrder, rules: int = CURRENT_RULES) -> list[Deadline]:
     """Every instant at which something about the order is due, past ones included."""
     if not is_watched(order):
         return []
@@ -49,10 +55,15 @@ def deadlines(order: PartyOrder) -> list[Deadline]:
                 )
             )
 
-    due = order.due_date
-    found.append(Deadline(due, "order due date"))
+    due = target_date(order, rules)
+    agreed, forecast = order.requested_completion_date, order.expected_completion_date
+    if rules == RULES_V1 or agreed is None or forecast is None or agreed == forecast:
+        found.append(Deadline(due, "order due date"))
+    else:  # rules 2: either date passing is critical
+        found.append(Deadline(agreed, "agreed completion date"))
+        found.append(Deadline(forecast, "forecast completion date"))
     found.append(Deadline(due - policy.warning_lead_time, "due date warning lead time"))
-    behind = behind_plan_instant(order)
+    behind = behind_plan_instant(order, rules)
     if behind is not None:
         found.append(Deadline(behind, "progress falls behind plan"))
 
@@ -73,10 +84,59 @@ def deadlines(order: PartyOrder) -> list[Deadline]:
                     Deadline(jeopardy.since + level.after, f"escalation level {level.level}")
                 )
                 break  # levels fire in turn: only the next one is due
+    if rules != RULES_V1:
+        found += _escalation_v2(order)
     return found
 
 
-def next_due(order: PartyOrder, now: datetime) -> Deadline | None:
+def reminder_due(order: PartyOrder) -> datetime | None:
+    """Rules 2: when the top contact is next reminded of a standing jeopardy, if at all.
+
+    Reminders run once every level has fired, counted from the last word to a contact,
+    and pause while the current level is acknowledged and nothing worsened since.
+    """
+    jeopardy = order.jeopardy
+    levels = order.tracking_policy.escalation
+    if jeopardy.status == JeopardyStatus.NONE or jeopardy.last_escalated_at is None:
+        return None
+    if levels and jeopardy.escalation_level < levels[-1].level:
+        return None  # the next level is still to come
+    if is_acknowledged(order):
+        return None
+    return jeopardy.last_escalated_at + order.tracking_policy.escalation_repeat_interval
+
+
+def is_acknowledged(order: PartyOrder) -> bool:
+    """The current level was acknowledged and nothing worsened since."""
+    jeopardy = order.jeopardy
+    return (
+        jeopardy.acknowledged_at is not None
+        and jeopardy.acknowledged_level is not None
+        and jeopardy.acknowledged_level >= jeopardy.escalation_level
+        and (jeopardy.worsened_at is None or jeopardy.acknowledged_at >= jeopardy.worsened_at)
+    )
+
+
+def episode_over_at(order: PartyOrder) -> datetime | None:
+    """Rules 2: when a cleared episode can no longer come back (then its contacts hear)."""
+    cleared = order.jeopardy.cleared_episode
+    if cleared is None:
+        return None
+    return cleared.cleared_at + order.tracking_policy.reopen_within
+
+
+def _escalation_v2(order: PartyOrder) -> list[Deadline]:
+    found = []
+    reminder = reminder_due(order)
+    if reminder is not None:
+        found.append(Deadline(reminder, "remind the top escalation contact"))
+    over = episode_over_at(order)
+    if over is not None and order.jeopardy.status == JeopardyStatus.NONE:
+        found.append(Deadline(over, "a cleared jeopardy can no longer reopen"))
+    return found
+
+
+def next_due(order: PartyOrder, now: datetime, rules: int = CURRENT_RULES) -> Deadline | None:
     """The earliest deadline strictly after ``now``; those at or before it are handled."""
-    upcoming = [d for d in deadlines(order) if d.at > now]
+    upcoming = [d for d in deadlines(order, rules) if d.at > now]
     return min(upcoming, key=lambda d: d.at, default=None)

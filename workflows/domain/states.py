@@ -8,27 +8,42 @@ through ``pendingCancellation`` while the party is told. ``cancelled``, ``comple
 
 from __future__ import annotations
 
-from workflows.domain.model import OrderState
+from workflows.domain.model import CURRENT_RULES, RULES_V1, OrderState
 
 S = OrderState
 
+# Rules 2: an order can fail from every open state (a party that goes out of business
+# fails an order that is waiting, held or just acknowledged just as well).
 TRANSITIONS: dict[OrderState, frozenset[OrderState]] = {
-    S.ACKNOWLEDGED: frozenset({S.IN_PROGRESS, S.PENDING, S.PENDING_CANCELLATION}),
+    S.ACKNOWLEDGED: frozenset({S.IN_PROGRESS, S.PENDING, S.FAILED, S.PENDING_CANCELLATION}),
     S.IN_PROGRESS: frozenset({S.PENDING, S.HELD, S.COMPLETED, S.FAILED, S.PENDING_CANCELLATION}),
-    S.PENDING: frozenset({S.IN_PROGRESS, S.PENDING_CANCELLATION}),
-    S.HELD: frozenset({S.IN_PROGRESS, S.PENDING_CANCELLATION}),
+    S.PENDING: frozenset({S.IN_PROGRESS, S.FAILED, S.PENDING_CANCELLATION}),
+    S.HELD: frozenset({S.IN_PROGRESS, S.FAILED, S.PENDING_CANCELLATION}),
     S.PENDING_CANCELLATION: frozenset({S.CANCELLED}),
     S.CANCELLED: frozenset(),
     S.COMPLETED: frozenset(),
     S.FAILED: frozenset(),
 }
+# Rules 1 (orders started before rules 2): only an order in progress could fail.
+TRANSITIONS_V1: dict[OrderState, frozenset[OrderState]] = {
+    **TRANSITIONS,
+    S.ACKNOWLEDGED: frozenset({S.IN_PROGRESS, S.PENDING, S.PENDING_CANCELLATION}),
+    S.PENDING: frozenset({S.IN_PROGRESS, S.PENDING_CANCELLATION}),
+    S.HELD: frozenset({S.IN_PROGRESS, S.PENDING_CANCELLATION}),
+}
+
+
+def transitions(rules: int = CURRENT_RULES) -> dict[OrderState, frozenset[OrderState]]:
+    return TRANSITIONS_V1 if rules == RULES_V1 else TRANSITIONS
 
 
 class IllegalTransition(ValueError):
     """A state change TMF622 does not allow; the message names both states."""
 
-    def __init__(self, current: OrderState, target: OrderState) -> None:
-        allowed = ", ".join(sorted(TRANSITIONS[current])) or "none: the state is final"
+    def __init__(self, current: OrderState, target: OrderState, rules: int = CURRENT_RULES) -> None:
+        order = [state.value for state in OrderState]  # the TMF order, not the alphabet
+        allowed_states = sorted(transitions(rules)[current], key=lambda s: order.index(s.value))
+        allowed = ", ".join(allowed_states) or "none: the state is final"
         super().__init__(
             f"illegal transition from {current} to {target} (allowed from {current}: {allowed})"
         )
@@ -36,10 +51,10 @@ class IllegalTransition(ValueError):
         self.target = target
 
 
-def can_transition(current: OrderState, target: OrderState) -> bool:
-    return target in TRANSITIONS[current]
+def can_transition(current: OrderState, target: OrderState, rules: int = CURRENT_RULES) -> bool:
+    return target in transitions(rules)[current]
 
 
-def check_transition(current: OrderState, target: OrderState) -> None:
-    if not can_transition(current, target):
-        raise IllegalTransition(current, target)
+def check_transition(current: OrderState, target: OrderState, rules: int = CURRENT_RULES) -> None:
+    if not can_transition(current, target, rules):
+        raise IllegalTransition(current, target, rules)

@@ -9,8 +9,10 @@ directly, and the workflow deterministic by construction.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -35,17 +37,26 @@ from workflows.domain.messages import (
     ChangeRequestMessage,
     ChangeResolution,
     CheckInRequest,
+    EscalationAcknowledgement,
     InboundMessage,
     ProgressReport,
     StateChangeRequest,
     describe_validation_error,
+    describe_value,
 )
 from workflows.domain.model import (
+    COMPLETED_AT_SLACK,
+    CURRENT_RULES,
+    MAX_CHANGE_REQUESTS,
+    MAX_ORDER_ITEMS,
     RESPONSE_TIMES_KEPT,
+    RULES_V1,
     Cancellation,
     ChangeRequest,
     ChangeSet,
+    ClearedEpisode,
     DeliveryFailure,
+    EscalationLevel,
     JeopardyAlert,
     JeopardyStatus,
     MilestoneStatus,
@@ -57,12 +68,56 @@ from workflows.domain.model import (
     StateChange,
     WireModel,
 )
+from workflows.domain.schedule import Deadline, episode_over_at, next_due, reminder_due
 from workflows.domain.states import check_transition
 
 # Bounds that keep a months-long order's state small (it is carried by continue-as-new).
 APPLIED_REQUEST_IDS_KEPT = 2_000
 REJECTED_MESSAGES_KEPT = 200
 REJECTED_PAYLOAD_CHARS = 2_000
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How much of each growing record an order keeps: its newest entries, cut to size."""
+
+    applied_messages: int = APPLIED_REQUEST_IDS_KEPT
+    rejected_messages: int = REJECTED_MESSAGES_KEPT
+    rejected_payload_chars: int = REJECTED_PAYLOAD_CHARS
+    jeopardy_alerts: int | None = None  # None: all of them (rules 1)
+    state_history: int | None = None
+    delivery_failures: int = REJECTED_MESSAGES_KEPT
+    text_chars: int | None = None  # an error, an alert's message, a reason in a record
+
+
+LIMITS_V1 = Limits()
+# Rules 2 bound everything that grows. The order apart from these records may not pass
+# ORDER_CHARS_LIMIT (a message that would make it larger is refused); with every record
+# at its bound too, the state carried by continue-as-new stays near 1.2 MB at the very
+# most, below Temporal's 2 MB payload limit (tests/test_bounds.py builds it).
+LIMITS_V2 = Limits(
+    applied_messages=1_000,
+    rejected_messages=100,
+    rejected_payload_chars=1_000,
+    jeopardy_alerts=100,
+    state_history=100,
+    delivery_failures=100,
+    text_chars=500,
+)
+ORDER_CHARS_LIMIT = 400_000
+START_INPUT_CHARS_LIMIT = 200_000
+_TRIMMED_LISTS = frozenset(
+    {"jeopardy_alerts", "state_history", "rejected_messages", "delivery_failures"}
+)
+
+
+def _cut(text: str | None, limit: int | None) -> str | None:
+    if text is None or limit is None or len(text) <= limit:
+        return text
+    return text[: limit - 1] + "…"
+
+
+RANK = {JeopardyStatus.NONE: 0, JeopardyStatus.HAZARD: 1, JeopardyStatus.CRITICAL: 2}
 
 
 def check_in_time(order: PartyOrder, due: datetime) -> datetime:
@@ -79,16 +134,18 @@ def working_time_after(order: PartyOrder, start: datetime, amount: timedelta) ->
     return start + amount if calendar is None else add_working_time(calendar, start, amount)
 
 
-def rejected_message(name: str, payload: Any, error: str, now: datetime) -> RejectedMessage:
-    """The record of a message that could not be applied, its payload cut to a bound."""
+def rejected_message(
+    name: str, payload: Any, error: str, now: datetime, limits: Limits = LIMITS_V1
+) -> RejectedMessage:
+    """The record of a message that could not be applied, every part cut to its bound."""
     request_id = payload.get("requestId") if isinstance(payload, dict) else None
     text = payload if isinstance(payload, str) else json.dumps(payload, default=str)
     return RejectedMessage(
         received_at=now,
-        message=name,
-        request_id=request_id if isinstance(request_id, str) else None,
-        error=error,
-        payload=text[:REJECTED_PAYLOAD_CHARS],
+        message=name[:200],
+        request_id=request_id[:200] if isinstance(request_id, str) else None,
+        error=_cut(error, limits.text_chars) or "",
+        payload=text[: limits.rejected_payload_chars],
     )
 
 
@@ -100,23 +157,46 @@ class TrackerState(WireModel):
     """Everything a TrackPartyOrder run holds; continue-as-new carries it over as is."""
 
     order: PartyOrder
+    # Rules 1: request ids applied, whatever the message. Rules 2 uses applied_messages.
     applied_request_ids: list[str] = Field(default_factory=list)
     next_sequence: int = 1  # numbers notifications and generated ids, never reused
+    # The rules this order is tracked by. The default is what a state carried over from
+    # before rules versions existed was tracked by: rules 1.
+    rules_version: int = RULES_V1
+    # Rules 2: "message name/requestId" -> a digest of the payload, oldest first.
+    applied_messages: dict[str, str] = Field(default_factory=dict)
+    # Rules 2: the forecast for which the agreed-date change request was last considered,
+    # so that a rejected request is not opened again for the same forecast.
+    forecast_reviewed: datetime | None = None
 
 
 class PartyOrderTracker:
     def __init__(self, state: TrackerState) -> None:
         self.state = state
         self._applied = set(state.applied_request_ids)
+        self._worsened = False  # set by the assessment of the current advance()
 
     # ------------------------------------------------------------------ start
 
     @classmethod
     def start(
-        cls, spec: PartyOrderSpec, now: datetime, tracking_id: str | None = None
+        cls,
+        spec: PartyOrderSpec,
+        now: datetime,
+        tracking_id: str | None = None,
+        rules_version: int = CURRENT_RULES,
     ) -> PartyOrderTracker:
-        """Begin tracking: the order is ``acknowledged`` and its first check-in planned."""
+        """Begin tracking: the order is ``acknowledged`` and its first check-in planned.
+
+        Raises ValueError (naming the field) for a start input that breaks a rule across
+        fields (rules 2): dates out of order, a completion in the future, an id twice.
+        """
         order = PartyOrder.model_validate(spec.model_dump())
+        if rules_version != RULES_V1:
+            _check_start(spec, now)
+            # The agreed date is the requested one; given only a forecast, that is it.
+            if order.requested_completion_date is None:
+                order.requested_completion_date = order.expected_completion_date
         order.tracking_id = tracking_id
         if order.order_date is None:
             order.order_date = now
@@ -126,11 +206,34 @@ class PartyOrderTracker:
         order.state_history.append(
             StateChange(at=now, to_state=OrderState.ACKNOWLEDGED, reason="tracking started")
         )
-        return cls(TrackerState(order=order))
+        return cls(TrackerState(order=order, rules_version=rules_version))
 
     @property
     def order(self) -> PartyOrder:
         return self.state.order
+
+    @property
+    def rules(self) -> int:
+        return self.state.rules_version
+
+    @property
+    def v2(self) -> bool:
+        return self.state.rules_version != RULES_V1
+
+    @property
+    def limits(self) -> Limits:
+        return LIMITS_V1 if self.state.rules_version == RULES_V1 else LIMITS_V2
+
+    def use_rules(self, rules_version: int) -> None:
+        """Move a running order onto other rules (the shell decides, at a run's start)."""
+        self.state.rules_version = rules_version
+
+    def next_due(self, now: datetime) -> Deadline | None:
+        """The next instant anything is due, by this order's rules."""
+        return next_due(self.order, now, self.rules)
+
+    def assess(self, now: datetime) -> Assessment:
+        return assess(self.order, now, self.rules)
 
     # ------------------------------------------------------------------ inbound messages
 
@@ -154,8 +257,10 @@ class PartyOrderTracker:
     def apply(
         self, name: str, message: InboundMessage, payload: Any, now: datetime
     ) -> list[Effect]:
-        """Apply one validated message, once per request id; ``payload`` is what arrived,
-        kept with the reason if the message cannot be applied."""
+        """Apply one validated message, once per request id (rules 2: per message name);
+        ``payload`` is what arrived, kept with the reason if it cannot be applied."""
+        if self.v2:
+            return self._handle_v2(name, payload, message, now)
         if self.already_applied(message.request_id):
             return []
         try:
@@ -166,8 +271,96 @@ class PartyOrderTracker:
         self._remember(message.request_id)
         return effects
 
-    def already_applied(self, request_id: str | None) -> bool:
-        return request_id is not None and request_id in self._applied
+    def _handle_v2(
+        self, name: str, payload: Any, message: InboundMessage, now: datetime
+    ) -> list[Effect]:
+        """Rules 2: exactly once per message name, and an order that stays bounded."""
+        try:
+            if self._check_request_id(name, message.request_id, payload):
+                return []  # the same message again: applied once already
+        except MessageRejected as error:
+            self.reject(name, payload, str(error), now)
+            return []
+        # A message that fails half-way, or would make the order too large, leaves the
+        # order exactly as it was.
+        before = self.state.model_dump_json()
+        try:
+            effects = self._apply(message, now)
+            self._check_size()
+        except (MessageRejected, ValueError) as error:
+            self._restore(TrackerState.model_validate_json(before))
+            self.reject(name, payload, str(error), now)
+            return []
+        self._remember_v2(name, message.request_id, payload)
+        return effects
+
+    def already_applied(self, request_id: str | None, name: str | None = None) -> bool:
+        """Whether this message was applied (rules 2: per message name)."""
+        if request_id is None:
+            return False
+        if self.v2 and name is not None:
+            return _message_key(name, request_id) in self.state.applied_messages
+        return request_id in self._applied
+
+    def validate_update(self, name: str, payload: Any) -> None:
+        """Raise ValueError, with a readable reason, for an update that must be refused.
+
+        Run by the workflow's update validators, so that a refused update never enters
+        the history. A repeat of an applied update is accepted (and not applied twice).
+        """
+        model = MESSAGE_MODELS[name]
+        try:
+            message = model.model_validate(payload)
+        except ValidationError as error:
+            raise ValueError(describe_validation_error(error)) from None
+        if self.v2:
+            if self._check_request_id(name, message.request_id, payload):
+                return
+        elif self.already_applied(message.request_id):
+            return
+        if isinstance(message, StateChangeRequest):
+            self.validate_state_change(message)
+        elif isinstance(message, EscalationAcknowledgement):
+            self.validate_acknowledgement(message)
+
+    def _check_request_id(self, name: str, request_id: str | None, payload: Any) -> bool:
+        """True for a repeat of an applied message; MessageRejected for a reused id."""
+        if request_id is None:
+            return False
+        seen = self.state.applied_messages.get(_message_key(name, request_id))
+        if seen is None:
+            return False
+        if seen != _digest(payload):
+            raise MessageRejected(
+                f"requestId {describe_value(request_id)} already used for a different"
+                f" {name} message"
+            )
+        return True
+
+    def _remember_v2(self, name: str, request_id: str | None, payload: Any) -> None:
+        if request_id is None:
+            return
+        applied = self.state.applied_messages
+        applied[_message_key(name, request_id)] = _digest(payload)
+        while len(applied) > self.limits.applied_messages:
+            del applied[next(iter(applied))]  # the oldest
+
+    def _restore(self, saved: TrackerState) -> None:
+        """Put the saved state back into the same objects (callers may hold the order)."""
+        for field in PartyOrder.model_fields:
+            setattr(self.state.order, field, getattr(saved.order, field))
+        for field in TrackerState.model_fields:
+            if field != "order":
+                setattr(self.state, field, getattr(saved, field))
+
+    def _check_size(self) -> None:
+        size = len(self.order.model_dump_json(exclude=set(_TRIMMED_LISTS)))
+        if size > ORDER_CHARS_LIMIT:
+            raise MessageRejected(
+                f"the order would be {size} characters of JSON; at most"
+                f" {ORDER_CHARS_LIMIT} are kept (change requests and items are bounded"
+                " together)"
+            )
 
     def _apply(self, message: InboundMessage, now: datetime) -> list[Effect]:
         handlers: dict[type, Callable[[Any, datetime], list[Effect]]] = {
@@ -177,6 +370,7 @@ class PartyOrderTracker:
             CancelRequest: self.cancel,
             CheckInRequest: self.check_in_now,
             StateChangeRequest: self.change_state,
+            EscalationAcknowledgement: self.acknowledge_escalation,
         }
         return handlers[type(message)](message, now)
 
@@ -194,10 +388,11 @@ class PartyOrderTracker:
     def reject(self, name: str, payload: Any, error: str, now: datetime) -> None:
         """Record a message that could not be applied, so that nothing is silently lost."""
         order = self.order
+        limits = self.limits
         order.rejected_message_count += 1
-        order.rejected_messages.append(rejected_message(name, payload, error, now))
+        order.rejected_messages.append(rejected_message(name, payload, error, now, limits))
         # The newest records are kept; the count and the workflow history keep the rest.
-        del order.rejected_messages[:-REJECTED_MESSAGES_KEPT]
+        del order.rejected_messages[: -limits.rejected_messages]
 
     def _require_open(self, what: str) -> None:
         if not is_watched(self.order):
@@ -213,6 +408,11 @@ class PartyOrderTracker:
         for item in report.milestones or []:
             if order.milestone(item.id) is None:
                 raise MessageRejected(f"milestones: unknown milestone {item.id!r}")
+            if self.v2 and item.completed_at and item.completed_at > now + COMPLETED_AT_SLACK:
+                raise MessageRejected(
+                    f"milestones.completedAt: {iso(item.completed_at)} is in the future;"
+                    f" a completion must lie before {iso(now + COMPLETED_AT_SLACK)}"
+                )
 
         if order.state == OrderState.ACKNOWLEDGED:
             self._transition(OrderState.IN_PROGRESS, now, "first progress report")
@@ -224,6 +424,8 @@ class PartyOrderTracker:
             if item.status == MilestoneStatus.COMPLETED:
                 milestone.status = MilestoneStatus.COMPLETED
                 milestone.completed_at = item.completed_at or now
+            elif self.v2 and milestone.status == MilestoneStatus.VIOLATED:
+                pass  # still not reached: it stays violated (and is not violated again)
             else:
                 milestone.status = MilestoneStatus.YET_TO_REACH
                 milestone.completed_at = None
@@ -260,7 +462,8 @@ class PartyOrderTracker:
         self._transition(OrderState.COMPLETED, now, "delivered")
         order.percent_complete = 100
         order.completion_date = now
-        effects = self._set_jeopardy(assess(order, now), now)
+        effects = self._set_jeopardy(self.assess(now), now)
+        effects += self._tie_loose_ends(now)
         effects.append(
             self._notify_party(
                 "completed", f"Order {order.id} completed", now, {"completionDate": iso(now)}
@@ -278,6 +481,18 @@ class PartyOrderTracker:
         change_id = message.request_id or self._next_change_request_id()
         if order.change_request(change_id) is not None:
             raise MessageRejected(f"requestId: change request {change_id!r} already exists")
+        return [self._open_change(change_id, message, now)]
+
+    def _open_change(
+        self, change_id: str, message: ChangeRequestMessage, now: datetime
+    ) -> ForwardChangeRequest:
+        """Record a change request and forward it to the originating process."""
+        order = self.order
+        if self.v2 and len(order.change_requests) >= MAX_CHANGE_REQUESTS:
+            raise MessageRejected(
+                f"changeRequests: order {order.id} has {len(order.change_requests)} change"
+                f" requests; at most {MAX_CHANGE_REQUESTS} are allowed"
+            )
         change = ChangeRequest(
             id=change_id,
             origin=message.origin,
@@ -298,7 +513,7 @@ class PartyOrderTracker:
                 "reference": order.originating_process.reference,
             },
         )
-        return [ForwardChangeRequest(notification, change_id)]
+        return ForwardChangeRequest(notification, change_id)
 
     def change_forwarded(self, change_request_id: str) -> None:
         """The originating process has the change request (the forwarding activity ended)."""
@@ -355,12 +570,23 @@ class PartyOrderTracker:
                 milestone.status = MilestoneStatus.YET_TO_REACH
         for new_item in changes.order_items or []:
             self._upsert_item(new_item)
+        if self.v2 and len(order.order_items) > MAX_ORDER_ITEMS:
+            raise MessageRejected(
+                f"changes.orderItems: the order would have {len(order.order_items)} items;"
+                f" at most {MAX_ORDER_ITEMS} are allowed"
+            )
 
     def _upsert_item(self, new_item: OrderItem) -> None:
         items = self.order.order_items
         for index, item in enumerate(items):
             if item.id == new_item.id:
-                items[index] = new_item
+                if self.v2:
+                    # Field by field: a change names only what changes. (Rules 1
+                    # replaced the whole item, dropping every field not sent again.)
+                    merged = {**item.model_dump(), **new_item.model_dump(exclude_unset=True)}
+                    items[index] = OrderItem.model_validate(merged)
+                else:
+                    items[index] = new_item
                 return
         items.append(new_item)
 
@@ -390,7 +616,7 @@ class PartyOrderTracker:
         self._transition(OrderState.CANCELLED, now, reason)
         if order.cancellation is not None:
             order.cancellation.cancellation_date = now
-        return self._set_jeopardy(assess(order, now), now)
+        return self._set_jeopardy(self.assess(now), now) + self._tie_loose_ends(now)
 
     # check_in_now ---------------------------------------------------------------
 
@@ -403,7 +629,10 @@ class PartyOrderTracker:
         check_ins = order.check_ins
         # An earlier check-in whose window is still open is superseded by this one, not
         # counted as unanswered: the party gets a full window to answer (windows that
-        # already ended were counted by advance()).
+        # already ended were counted by advance()). Rules 2 counts it: otherwise daily
+        # manual check-ins would keep a silent party from ever being flagged.
+        if self.v2 and check_ins.answer_by is not None:
+            check_ins.unanswered_streak += 1
         check_ins.sent += 1
         check_ins.awaiting_since = now
         check_ins.answer_by = working_time_after(order, now, order.tracking_policy.response_window)
@@ -423,14 +652,18 @@ class PartyOrderTracker:
 
     def validate_state_change(self, request: StateChangeRequest) -> None:
         """Raise IllegalTransition (naming both states) if the change is not allowed."""
-        check_transition(self.order.state, OrderState(request.state))
+        check_transition(self.order.state, OrderState(request.state), self.rules)
 
     def change_state(self, request: StateChangeRequest, now: datetime) -> list[Effect]:
         self.validate_state_change(request)
         order = self.order
         target = OrderState(request.state)
         self._transition(target, now, request.reason)
-        effects = self._set_jeopardy(assess(order, now), now) if order.is_final else []
+        effects: list[Effect] = []
+        if target == OrderState.FAILED and self.v2:
+            effects += self._fail(request.reason, now)
+        elif order.is_final:
+            effects += self._set_jeopardy(self.assess(now), now)
         effects.append(
             self._notify_party(
                 "stateChanged",
@@ -441,14 +674,116 @@ class PartyOrderTracker:
         )
         return effects
 
+    def _fail(self, reason: str | None, now: datetime) -> list[Effect]:
+        """Rules 2: the originating process must re-source; the jeopardy is closed.
+
+        Failing does not get the order out of jeopardy, so nobody is told it is "no
+        longer in jeopardy": the episode ends with a ``closed`` alert.
+        """
+        order = self.order
+        jeopardy = order.jeopardy
+        if jeopardy.status != JeopardyStatus.NONE:
+            self._alert(
+                "closed",
+                "Jeopardy closed",
+                "orderFailed",
+                f"Order {order.id} failed while in {jeopardy.status.value} jeopardy",
+                now,
+            )
+        self._end_episode()
+        effects: list[Effect] = [
+            Notify(
+                self._notification(
+                    "originatingProcess",
+                    order.originating_process.name,
+                    "failed",
+                    f"Order {order.id} failed",
+                    now,
+                    {"reason": reason, "reference": order.originating_process.reference},
+                )
+            )
+        ]
+        return effects + self._tie_loose_ends(now)
+
+    def _end_episode(self) -> None:
+        jeopardy = self.order.jeopardy
+        jeopardy.status = JeopardyStatus.NONE
+        jeopardy.reasons = []
+        jeopardy.critical_causes = []
+        jeopardy.since = None
+        jeopardy.escalation_level = 0
+        jeopardy.cleared_episode = None
+
+    def _tie_loose_ends(self, now: datetime) -> list[Effect]:
+        """Rules 2, when an order ends: open change requests are withdrawn (and the
+        originating process told), a cleared episode's contacts hear it is over."""
+        if not self.v2:
+            return []
+        order = self.order
+        effects: list[Effect] = self._close_cleared_episode(now)
+        for change in order.change_requests:
+            if not change.open:
+                continue
+            change.status = "withdrawn"
+            change.resolved_at = now
+            change.note = f"withdrawn: the order is {order.state}"
+            effects.append(
+                Notify(
+                    self._notification(
+                        "originatingProcess",
+                        order.originating_process.name,
+                        "changeWithdrawn",
+                        f"Change request {change.id} on order {order.id} is withdrawn:"
+                        f" the order is {order.state}",
+                        now,
+                        {
+                            "changeRequest": change.to_json_dict(),
+                            "reference": order.originating_process.reference,
+                        },
+                    )
+                )
+            )
+        return effects
+
     def _transition(self, target: OrderState, now: datetime, reason: str | None) -> None:
         order = self.order
-        check_transition(order.state, target)
+        check_transition(order.state, target, self.rules)
         order.state_history.append(
             StateChange(at=now, from_state=order.state, to_state=target, reason=reason)
         )
         order.state = target
         order.state_reason = reason
+        if self.limits.state_history is not None:
+            order.state_history[-1].reason = _cut(reason, self.limits.text_chars)
+            del order.state_history[: -self.limits.state_history]
+
+    # acknowledge_escalation ------------------------------------------------------
+
+    def validate_acknowledgement(self, message: EscalationAcknowledgement) -> None:
+        """Raise MessageRejected unless the level named has been reached."""
+        self._require_open("an acknowledgement")
+        jeopardy = self.order.jeopardy
+        if jeopardy.status == JeopardyStatus.NONE:
+            raise MessageRejected(
+                f"order {self.order.id} is not in jeopardy: there is no escalation to acknowledge"
+            )
+        if message.level > jeopardy.escalation_level:
+            raise MessageRejected(
+                f"level: {message.level} has not been reached; the escalation is at level"
+                f" {jeopardy.escalation_level}"
+            )
+
+    def acknowledge_escalation(
+        self, message: EscalationAcknowledgement, now: datetime
+    ) -> list[Effect]:
+        """A contact has the escalation in hand: reminders stop until the next worsening."""
+        self.validate_acknowledgement(message)
+        jeopardy = self.order.jeopardy
+        jeopardy.acknowledged_by = message.by
+        jeopardy.acknowledged_at = now
+        jeopardy.acknowledged_level = message.level
+        jeopardy.acknowledged_note = message.note
+        return []
 
     # ------------------------------------------------------------------ the passing of time
 
@@ -465,10 +800,85 @@ class PartyOrderTracker:
             check_ins.answer_by = None
         if check_ins.next_at is not None and now >= check_ins.next_at:
             effects.append(self._send_check_in(now, "periodic tracking"))
+        if self.v2:
+            effects += self._review_forecast(now)
         effects += self._check_milestones(now)
-        effects += self._set_jeopardy(assess(order, now), now)
-        effects += self._escalate(now)
+        if not self.v2:
+            effects += self._set_jeopardy(self.assess(now), now)  # by rules 1, as it began
+            effects += self._escalate(now)
+            return effects
+        self._worsened = False
+        effects += self._set_jeopardy(self.assess(now), now)
+        escalated = self._escalate(now)
+        effects += escalated
+        jeopardy = order.jeopardy
+        if self._worsened and not escalated:
+            # Every worsening is heard at once, by the contact of the highest level
+            # reached in the episode (a new episode: level 1, which _escalate tells
+            # when its "after" is zero, as in the default policy).
+            effects.append(self._tell_contact("jeopardyWorsened", now))
+        elif not escalated:
+            reminder = reminder_due(order)
+            if reminder is not None and now >= reminder:
+                effects.append(self._tell_contact("escalationReminder", now))
+        if jeopardy.status == JeopardyStatus.NONE:
+            effects += self._close_cleared_episode(now)
         return effects
+
+    def _tell_contact(self, kind: str, now: datetime) -> Effect:
+        """Tell the contact of the highest level reached (or level 1) how things stand."""
+        order = self.order
+        jeopardy = order.jeopardy
+        level = self._level_reached()
+        jeopardy.last_escalated_at = now
+        subject = f"Order {order.id} in {jeopardy.status.value} jeopardy" + (
+            ": it got worse" if kind == "jeopardyWorsened" else ": still unresolved"
+        )
+        return self._notify_contact(
+            level.notify if level else order.tracking_policy.order_manager,
+            kind,
+            subject,
+            now,
+            {
+                "level": level.level if level else 0,
+                "reasons": jeopardy.reasons,
+                "since": iso(jeopardy.since) if jeopardy.since else None,
+            },
+        )
+
+    def _level_reached(self) -> EscalationLevel | None:
+        levels = self.order.tracking_policy.escalation
+        reached = [lvl for lvl in levels if lvl.level <= self.order.jeopardy.escalation_level]
+        if reached:
+            return reached[-1]
+        return levels[0] if levels else None
+
+    def _review_forecast(self, now: datetime) -> list[Effect]:
+        """Rules 2: a forecast past the agreed date asks the originating process to agree.
+
+        Opened once per forecast: a rejected request is not asked again until the party
+        forecasts another date. Skipped while a change to the agreed date is open.
+        """
+        order = self.order
+        agreed = order.requested_completion_date
+        forecast = order.expected_completion_date
+        if agreed is None or forecast is None or forecast <= agreed:
+            self.state.forecast_reviewed = None
+            return []
+        if self.state.forecast_reviewed == forecast:
+            return []
+        self.state.forecast_reviewed = forecast
+        if any(c.open and c.changes.requested_completion_date for c in order.change_requests):
+            return []
+        if len(order.change_requests) >= MAX_CHANGE_REQUESTS:
+            return []  # the order stays critical; nothing more can be asked
+        message = ChangeRequestMessage(
+            origin="party",
+            kind="requested",
+            reason=f"the party forecasts {iso(forecast)}, later than the agreed date {iso(agreed)}",
+            changes=ChangeSet(requested_completion_date=forecast),
+        )
+        return [self._open_change(self._next_change_request_id(), message, now)]
 
     def _check_milestones(self, now: datetime) -> list[Effect]:
         order = self.order
@@ -478,6 +888,10 @@ class PartyOrderTracker:
             if milestone.status != MilestoneStatus.YET_TO_REACH or when is None or now < when:
                 continue
             milestone.status = MilestoneStatus.VIOLATED
+            if self.v2:
+                if milestone.violated_date == when:
+                    continue  # this date's violation was announced already
+                milestone.violated_date = when
             text = (
                 f"Milestone {milestone.id} ({milestone.name or milestone.id})"
                 f" due {iso(when)} was not completed"
@@ -496,6 +910,8 @@ class PartyOrderTracker:
 
     def _set_jeopardy(self, assessment: Assessment, now: datetime) -> list[Effect]:
         """Record a change of jeopardy as a JeopardyAlert; end the episode when it clears."""
+        if self.v2:
+            return self._set_jeopardy_v2(assessment, now)
         jeopardy = self.order.jeopardy
         previous = jeopardy.status
         jeopardy.reasons = list(assessment.reasons)
@@ -540,6 +956,102 @@ class PartyOrderTracker:
         )
         return []
 
+    def _set_jeopardy_v2(self, assessment: Assessment, now: datetime) -> list[Effect]:
+        """Rules 2: every worsening is an alert (advance() tells a contact at once).
+
+        A worsening is ``none`` to ``hazard``, ``hazard`` to ``critical``, or a critical
+        reason that was not there before. A jeopardy that clears is remembered for
+        ``reopenWithin``: if it returns by then, its episode goes on at the level reached,
+        so a flapping order still climbs; the contacts hear that it is over only once it
+        can no longer return (or the order ends).
+        """
+        order = self.order
+        jeopardy = order.jeopardy
+        previous = jeopardy.status
+        new_causes = [c for c in assessment.critical_causes if c not in jeopardy.critical_causes]
+        jeopardy.reasons = list(assessment.reasons)
+        jeopardy.critical_causes = list(assessment.critical_causes)
+        jeopardy.status = assessment.status
+        if assessment.status == JeopardyStatus.NONE:
+            if previous != JeopardyStatus.NONE:
+                self._alert(
+                    "cleared",
+                    "Jeopardy cleared",
+                    "none",
+                    f"Order {order.id} is no longer in jeopardy",
+                    now,
+                )
+                assert jeopardy.since is not None
+                jeopardy.cleared_episode = ClearedEpisode(
+                    since=jeopardy.since,
+                    escalation_level=jeopardy.escalation_level,
+                    cleared_at=now,
+                    acknowledged_by=jeopardy.acknowledged_by,
+                    acknowledged_at=jeopardy.acknowledged_at,
+                    acknowledged_level=jeopardy.acknowledged_level,
+                )
+                jeopardy.since = None
+                jeopardy.escalation_level = 0
+                if not is_watched(order):
+                    return self._close_cleared_episode(now)
+            return []
+        worse = RANK[assessment.status] > RANK[previous] or bool(new_causes)
+        if not worse:
+            return []
+        if previous == JeopardyStatus.NONE:
+            self._begin_episode(now)
+        jeopardy.worsened_at = now
+        self._worsened = True
+        self._alert(
+            "critical" if assessment.status == JeopardyStatus.CRITICAL else "hazard",
+            f"Order {assessment.status.value}",
+            assessment.reasons[0] if assessment.reasons else "",
+            "; ".join(assessment.reasons),
+            now,
+        )
+        return []
+
+    def _begin_episode(self, now: datetime) -> None:
+        """A new episode, or the last one again if it cleared within ``reopenWithin``."""
+        jeopardy = self.order.jeopardy
+        cleared = jeopardy.cleared_episode
+        over_at = episode_over_at(self.order)
+        jeopardy.cleared_episode = None
+        if cleared is not None and over_at is not None and now < over_at:
+            jeopardy.since = cleared.since
+            jeopardy.escalation_level = cleared.escalation_level
+            jeopardy.acknowledged_by = cleared.acknowledged_by
+            jeopardy.acknowledged_at = cleared.acknowledged_at
+            jeopardy.acknowledged_level = cleared.acknowledged_level
+            return
+        jeopardy.since = now  # a new episode: escalation starts over
+        jeopardy.escalation_level = 0
+        jeopardy.last_escalated_at = None
+        jeopardy.acknowledged_by = None
+        jeopardy.acknowledged_at = None
+        jeopardy.acknowledged_level = None
+        jeopardy.acknowledged_note = None
+
+    def _close_cleared_episode(self, now: datetime) -> list[Effect]:
+        """The cleared episode is over: each contact escalated to hears it."""
+        order = self.order
+        cleared = order.jeopardy.cleared_episode
+        over_at = episode_over_at(order)
+        if cleared is None or over_at is None or (is_watched(order) and now < over_at):
+            return []
+        order.jeopardy.cleared_episode = None
+        return [
+            self._notify_contact(
+                level.notify,
+                "deEscalation",
+                f"Order {order.id} is no longer in jeopardy",
+                now,
+                {"level": level.level, "state": order.state.value},
+            )
+            for level in order.tracking_policy.escalation
+            if level.level <= cleared.escalation_level
+        ]
+
     def _escalate(self, now: datetime) -> list[Effect]:
         jeopardy = self.order.jeopardy
         if jeopardy.status == JeopardyStatus.NONE or jeopardy.since is None:
@@ -549,6 +1061,8 @@ class PartyOrderTracker:
             if level.level <= jeopardy.escalation_level or now < jeopardy.since + level.after:
                 continue
             jeopardy.escalation_level = level.level
+            if self.v2:
+                jeopardy.last_escalated_at = now
             effects.append(
                 self._notify_contact(
                     level.notify,
@@ -567,16 +1081,25 @@ class PartyOrderTracker:
 
     def _alert(
         self,
-        jeopardy_type: Literal["hazard", "critical", "cleared"],
+        jeopardy_type: Literal["hazard", "critical", "cleared", "closed"],
         name: str,
         exception: str,
         message: str,
         now: datetime,
     ) -> None:
-        alerts = self.order.jeopardy_alerts
+        order = self.order
+        alerts = order.jeopardy_alerts
+        if self.v2:
+            # Numbered by the count of all alerts, so ids stay unique once old ones go.
+            order.jeopardy_alert_count = max(order.jeopardy_alert_count, len(alerts)) + 1
+            number = order.jeopardy_alert_count
+            message = _cut(message, 2 * (self.limits.text_chars or 0)) or ""
+            exception = _cut(exception, self.limits.text_chars) or ""
+        else:
+            number = len(alerts) + 1
         alerts.append(
             JeopardyAlert(
-                id=f"{self.order.id}-JA-{len(alerts) + 1}",
+                id=f"{order.id}-JA-{number}",
                 name=name,
                 alert_date=now,
                 jeopardy_type=jeopardy_type,
@@ -584,17 +1107,23 @@ class PartyOrderTracker:
                 message=message,
             )
         )
+        if self.limits.jeopardy_alerts is not None:
+            del alerts[: -self.limits.jeopardy_alerts]
 
     # ------------------------------------------------------------------ delivery outcomes
 
     def delivery_failed(self, notification: Notification, error: str, now: datetime) -> None:
         """A notification gave up after its retries: keep a record, the order goes on."""
+        limits = self.limits
         self.order.delivery_failures.append(
             DeliveryFailure(
-                at=now, recipient=notification.recipient, kind=notification.kind, error=error
+                at=now,
+                recipient=_cut(notification.recipient, limits.text_chars) or "",
+                kind=notification.kind,
+                error=_cut(error, limits.text_chars) or "",
             )
         )
-        del self.order.delivery_failures[:-REJECTED_MESSAGES_KEPT]
+        del self.order.delivery_failures[: -limits.delivery_failures]
 
     # ------------------------------------------------------------------ notifications
 
@@ -631,3 +1160,54 @@ class PartyOrderTracker:
         self, contact: str, kind: str, subject: str, now: datetime, body: dict[str, Any]
     ) -> Notify:
         return Notify(self._notification("contact", contact, kind, subject, now, body))
+
+
+def _message_key(name: str, request_id: str) -> str:
+    return f"{name}/{request_id}"
+
+
+def _digest(payload: Any) -> str:
+    """A short fingerprint of a payload: the same JSON, in any key order, gives the same."""
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _check_start(spec: PartyOrderSpec, now: datetime) -> None:
+    """Rules 2: what a start input must satisfy across its fields."""
+    dates = [
+        (name, date)
+        for name, date in (
+            ("requestedCompletionDate", spec.requested_completion_date),
+            ("expectedCompletionDate", spec.expected_completion_date),
+        )
+        if date is not None
+    ]
+    if spec.order_date is not None:
+        for name, date in dates:
+            if spec.order_date > date:
+                raise ValueError(
+                    f"orderDate: {iso(spec.order_date)} is after {name} {iso(date)};"
+                    " an order is placed before it is due"
+                )
+    _unique("orderItems", [item.id for item in spec.order_items])
+    for milestone in spec.milestones:
+        if milestone.completed_at and milestone.completed_at > now + COMPLETED_AT_SLACK:
+            raise ValueError(
+                f"milestones.completedAt: {iso(milestone.completed_at)} (milestone"
+                f" {milestone.id}) is in the future; a completion must lie before"
+                f" {iso(now + COMPLETED_AT_SLACK)}"
+            )
+    size = len(spec.model_dump_json())
+    if size > START_INPUT_CHARS_LIMIT:
+        raise ValueError(
+            f"the order is {size} characters of JSON; at most {START_INPUT_CHARS_LIMIT}"
+            " are accepted"
+        )
+
+
+def _unique(field: str, ids: list[str]) -> None:
+    seen: set[str] = set()
+    for item_id in ids:
+        if item_id in seen:
+            raise ValueError(f"{field}: id {describe_value(item_id)} appears twice")
+        seen.add(item_id)
