@@ -247,14 +247,19 @@ class PartyOrderTracker:
         except MessageRejected as error:
             self.reject(name, payload, str(error), now)
             return []
-        # A message that fails half-way, or would make the order too large, leaves the
-        # order exactly as it was.
-        before = self.state.model_dump_json()
+        # Only change requests and their resolutions can make the order grow beyond the
+        # bounds of its fields (more requests, more items); one that fails half-way, or
+        # would make the order too large, leaves the order exactly as it was. Every other
+        # message is checked in full before it changes anything.
+        grows = isinstance(message, ChangeRequestMessage | ChangeResolution)
+        before = self.state.model_dump_json() if grows else None
         try:
             effects = self._apply(message, now)
-            self._check_size()
+            if grows:
+                self._check_size()
         except (MessageRejected, ValueError) as error:
-            self._restore(TrackerState.model_validate_json(before))
+            if before is not None:
+                self._restore(TrackerState.model_validate_json(before))
             self.reject(name, payload, str(error), now)
             return []
         self._remember_v2(name, message.request_id, payload)
