@@ -270,7 +270,8 @@ class PartyOrderTracker:
         if request_id is None:
             return False
         if self.v2 and name is not None:
-            return _message_key(name, request_id) in self.state.applied_messages
+            key = _message_key(name, request_id)
+            return key in self.state.applied_messages or request_id in self._applied
         return request_id in self._applied
 
     def validate_update(self, name: str, payload: Any) -> None:
@@ -300,7 +301,9 @@ class PartyOrderTracker:
             return False
         seen = self.state.applied_messages.get(_message_key(name, request_id))
         if seen is None:
-            return False
+            # Applied under rules 1, before this order moved on to rules 2: its content
+            # was not kept, so any message with that id counts as the repeat.
+            return request_id in self._applied
         if seen != _digest(payload):
             raise MessageRejected(
                 f"requestId {describe_value(request_id)} already used for a different"
