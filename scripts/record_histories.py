@@ -8,7 +8,8 @@ downloaded): the time-skipping test server for the lifecycle, cancellation, bad-
 and invalid-start scenarios (months-long orders in seconds), and a dev server started with
 ``limit.historyCount.suggestContinueAsNew`` at 40 events for the orders that
 continue-as-new: quietly (``continued``), and while notifications are in flight, until a
-run hands them over to the next (``continued-carry``); the time-skipping server
+run hands them over to the next (``continued-carry``), and the rules-2 path in seconds
+(``rules-2``: reminders, ``acknowledge_escalation``, failure); the time-skipping server
 never suggests continue-as-new. Every run's history is written as ``history.to_json()``
 (the format ``temporal workflow show --output json`` and every SDK's replayer read) to
 ``<out>/<scenario>.<track|close>[.runN].json``, and ``manifest.json`` lists each file with
@@ -293,6 +294,52 @@ async def cancellation(ctx: Ctx) -> list[Recorded]:
     return named("cancellation.track", await run_chain(ctx.client, wid))
 
 
+async def rules_2(ctx: Ctx) -> list[Recorded]:
+    """Rules 2 (patch ``tracking-rules-2``): a forecast past the agreed date opens a change
+    request by itself; silence makes the order critical, every level fires and the top
+    contact is reminded; an acknowledgement stops the reminders; the order fails from
+    ``held``, its jeopardy closed and the open change request withdrawn."""
+    began = await ctx.now()
+    order = short_order(new_order_id("rules-2"), began)
+    # Seconds, not days: recorded on the dev server (real time), where updates after long
+    # skipped sleeps do not trip the time-skipping test server.
+    order["trackingPolicy"]["escalation"] = [
+        {"level": 1, "after": "PT0S", "notify": "order-manager"},
+        {"level": 2, "after": "PT3S", "notify": "operations-lead"},
+    ]
+    order["trackingPolicy"]["escalationRepeatInterval"] = "PT3S"
+    wid = await start_order(ctx, order)
+    handle = ctx.client.get_workflow_handle(wid)
+    await signal(
+        ctx,
+        wid,
+        names.REPORT_PROGRESS,
+        {"requestId": "p-1", "expectedCompletionDate": iso(began + timedelta(days=20))},
+    )
+    await ctx.sleep(timedelta(seconds=8))  # critical, level 1, level 2, reminders
+    await handle.execute_update(
+        names.ACKNOWLEDGE_ESCALATION, {"requestId": "a-1", "level": 2, "by": "operations-lead"}
+    )
+    await ctx.sleep(timedelta(seconds=4))  # quiet: acknowledged
+    await handle.execute_update(names.CHANGE_STATE, {"requestId": "s-1", "state": "held"})
+    await handle.execute_update(
+        names.CHANGE_STATE, {"requestId": "s-2", "state": "failed", "reason": "party insolvent"}
+    )
+    final = await result(ctx, wid)
+    assert final.state == "failed", final.state
+    assert [c.status for c in final.change_requests] == ["withdrawn"]
+    assert final.jeopardy_alerts[-1].jeopardy_type == "closed"
+    assert final.jeopardy.acknowledged_level == 2
+    runs = await run_chain(ctx.client, wid)
+    activities = [
+        event.activity_task_scheduled_event_attributes.activity_type.name
+        for run in runs
+        for event in events_of(run, EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED)
+    ]
+    assert activities.count("notify_contact") >= 3, activities  # two levels, a reminder
+    return named("rules-2.track", runs)
+
+
 def binary_payload(data: bytes) -> RawValue:
     """A payload that is not JSON at all, as a misbehaving client could send."""
     return RawValue(Payload(metadata={"encoding": b"binary/plain"}, data=data))
@@ -434,6 +481,7 @@ TIME_SKIPPING_SCENARIOS: dict[str, Scenario] = {
 DEV_SERVER_SCENARIOS: dict[str, Scenario] = {
     "continued": continued,
     "continued-carry": continued_carrying,
+    "rules-2": rules_2,
 }
 
 

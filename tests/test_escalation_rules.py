@@ -717,3 +717,16 @@ def test_a_state_from_before_rules_versions_keeps_rules_1() -> None:
     with pytest.raises(IllegalTransition):  # rules 1: only an order in progress fails
         restored.validate_state_change(StateChangeRequest(state="failed"))
     assert restored.next_due(NOW) == next_due(restored.order, NOW, rules=1)
+
+
+def test_an_order_moved_onto_rules_2_still_knows_the_ids_applied_before() -> None:
+    old = PartyOrderTracker.start(order_spec(), NOW, rules_version=1)
+    old.handle("report_progress", {"requestId": "r1", "percentComplete": 10}, NOW)
+    carried = PartyOrderTracker(TrackerState.model_validate_json(old.state.model_dump_json()))
+    carried.use_rules(2)  # what the workflow does at continue-as-new, with the patch
+    carried.handle("report_progress", {"requestId": "r1", "percentComplete": 10}, NOW + HOUR)
+    carried.handle("report_progress", {"requestId": "r1", "percentComplete": 90}, NOW + HOUR)
+    assert carried.order.percent_complete == 10  # not applied twice
+    assert carried.already_applied("r1", "report_progress")
+    carried.handle("report_progress", {"requestId": "r2", "percentComplete": 20}, NOW + HOUR)
+    assert carried.order.percent_complete == 20

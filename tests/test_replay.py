@@ -103,7 +103,21 @@ def test_committed_histories_cover_the_contract() -> None:
         for history in histories
         for event in events_of(history, EventType.EVENT_TYPE_WORKFLOW_EXECUTION_UPDATE_ACCEPTED)
     }
-    assert updates == {names.CHANGE_STATE}
+    assert updates == {names.CHANGE_STATE, names.ACKNOWLEDGE_ESCALATION}
+    # Runs from before the rules-2 patch (rules 1) and runs with it, fresh and continued.
+    patched = [
+        h
+        for h in histories
+        if any(
+            e.marker_recorded_event_attributes.marker_name == "core_patch"
+            for e in events_of(h, EventType.EVENT_TYPE_MARKER_RECORDED)
+        )
+    ]
+    assert patched and len(patched) < len(histories)
+    assert any(
+        h.events[0].workflow_execution_started_event_attributes.continued_execution_run_id
+        for h in patched
+    ), "no continued run that took the rules-2 patch"
     assert {entry["workflowType"] for entry in ENTRIES} == {
         names.TRACK_WORKFLOW,
         names.CLOSE_WORKFLOW,

@@ -1392,7 +1392,11 @@ def _check_applied(
 def _check_every_message_is_accounted_for(base: str, name: str, payload: Any) -> None:
     tracker = PartyOrderTracker(TrackerState.model_validate_json(base))
     before = tracker.order.model_dump(mode="json")
-    applied_before = list(tracker.state.applied_request_ids)
+    # Ids applied before: any message's under rules 1, this message name's under rules 2.
+    applied_before = list(tracker.state.applied_request_ids) + [
+        key.split("/", 1)[1] for key in tracker.state.applied_messages if key.startswith(f"{name}/")
+    ]
+    remembered = (list(tracker.state.applied_request_ids), dict(tracker.state.applied_messages))
     count = tracker.order.rejected_message_count
     now = NOW + 8 * DAY
     request_id = payload.get("requestId") if isinstance(payload, dict) else None
@@ -1408,7 +1412,7 @@ def _check_every_message_is_accounted_for(base: str, name: str, payload: Any) ->
         for volatile in ("rejectedMessages", "rejectedMessageCount"):
             before.pop(volatile), after.pop(volatile)
         assert after == before  # a rejected message changes nothing else
-        assert tracker.state.applied_request_ids == applied_before
+        assert remembered == (tracker.state.applied_request_ids, tracker.state.applied_messages)
     else:
         assert tracker.order.rejected_message_count == count
         if isinstance(request_id, str) and request_id in applied_before:

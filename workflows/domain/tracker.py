@@ -281,14 +281,19 @@ class PartyOrderTracker:
         except MessageRejected as error:
             self.reject(name, payload, str(error), now)
             return []
-        # A message that fails half-way, or would make the order too large, leaves the
-        # order exactly as it was.
-        before = self.state.model_dump_json()
+        # Only change requests and their resolutions can make the order grow beyond the
+        # bounds of its fields (more requests, more items); one that fails half-way, or
+        # would make the order too large, leaves the order exactly as it was. Every other
+        # message is checked in full before it changes anything.
+        grows = isinstance(message, ChangeRequestMessage | ChangeResolution)
+        before = self.state.model_dump_json() if grows else None
         try:
             effects = self._apply(message, now)
-            self._check_size()
+            if grows:
+                self._check_size()
         except (MessageRejected, ValueError) as error:
-            self._restore(TrackerState.model_validate_json(before))
+            if before is not None:
+                self._restore(TrackerState.model_validate_json(before))
             self.reject(name, payload, str(error), now)
             return []
         self._remember_v2(name, message.request_id, payload)
@@ -299,7 +304,8 @@ class PartyOrderTracker:
         if request_id is None:
             return False
         if self.v2 and name is not None:
-            return _message_key(name, request_id) in self.state.applied_messages
+            key = _message_key(name, request_id)
+            return key in self.state.applied_messages or request_id in self._applied
         return request_id in self._applied
 
     def validate_update(self, name: str, payload: Any) -> None:
@@ -329,7 +335,9 @@ class PartyOrderTracker:
             return False
         seen = self.state.applied_messages.get(_message_key(name, request_id))
         if seen is None:
-            return False
+            # Applied under rules 1, before this order moved on to rules 2: its content
+            # was not kept, so any message with that id counts as the repeat.
+            return request_id in self._applied
         if seen != _digest(payload):
             raise MessageRejected(
                 f"requestId {describe_value(request_id)} already used for a different"
