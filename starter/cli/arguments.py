@@ -233,4 +233,26 @@ def build_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
 
     report = command("report", "counts by state and jeopardy, and the orders needing attention")
     report.add_argument("--json", action="store_true", help="print JSON")
+
+    api = command("api", "serve the HTTP API for parties and originating processes")
+    api.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
+    api.add_argument("--port", type=int, default=8080, help="port (default: %(default)s)")
+
+    api_key = commands.add_parser(
+        "api-key", help="make, list and revoke the HTTP API's keys", description="API keys"
+    )
+    key_commands = api_key.add_subparsers(dest="key_command", metavar="ACTION", parser_class=Parser)
+    key_commands.required = True
+    create = key_commands.add_parser("create", help="make a key (printed once, as the last line)")
+    create.set_defaults(handler=handlers["api-key create"])
+    create.add_argument("--role", required=True, choices=["party", "process", "manager"])
+    create.add_argument("--party", metavar="PARTY_ID", help="the party a party key is bound to")
+    create.add_argument("--process", metavar="NAME", help="the process a process key is bound to")
+    create.add_argument("--label", help="a note on who holds the key")
+    list_keys = key_commands.add_parser("list", help="list the keys (never the keys themselves)")
+    list_keys.set_defaults(handler=handlers["api-key list"])
+    list_keys.add_argument("--json", action="store_true", help="print JSON")
+    revoke = key_commands.add_parser("revoke", help="revoke a key by its id")
+    revoke.set_defaults(handler=handlers["api-key revoke"])
+    revoke.add_argument("key_id", metavar="KEY_ID")
     return parser

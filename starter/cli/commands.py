@@ -317,6 +317,70 @@ async def cmd_worker(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+async def cmd_api(args: argparse.Namespace) -> int:
+    from starter.api.routes import BASE_PATH
+    from starter.api.server import server
+
+    setup_logging("INFO")
+    api = server(args.host, args.port)
+    say(f"API on http://{args.host}:{args.port}{BASE_PATH} (OpenAPI: {BASE_PATH}/openapi.json,")
+    say(f"  docs: http://{args.host}:{args.port}{BASE_PATH}/docs); Ctrl-C stops it")
+    await api.serve()
+    return EXIT_OK
+
+
+def _key_store() -> Any:
+    from starter.api.keys import KeyStore
+
+    return KeyStore()
+
+
+async def cmd_api_key_create(args: argparse.Namespace) -> int:
+    from starter.api.keys import ApiKeyError
+
+    store = _key_store()
+    try:
+        record, key = store.create(
+            args.role, party_id=args.party, process=args.process, label=args.label
+        )
+    except ApiKeyError as error:
+        raise InvalidInput(str(error)) from None
+    say(f"API key {record.id} for {record.subject} stored (as a hash) in {store.path}.")
+    say("The key is shown this once; send it as Authorization: Bearer <key>:")
+    say(key)  # the last line of stdout, so scripts can take it with `tail -n 1`
+    return EXIT_OK
+
+
+async def cmd_api_key_list(args: argparse.Namespace) -> int:
+    from starter.api.keys import ApiKeyError, key_summary
+
+    try:
+        keys = list(_key_store().keys().values())
+    except ApiKeyError as error:
+        raise InvalidInput(str(error)) from None
+    if args.json:
+        say(to_json([key_summary(key) for key in keys]))
+        return EXIT_OK
+    if not keys:
+        say("No API keys (make one with: party-orders api-key create --role ...)")
+    for key in keys:
+        status = f"revoked {when(key.revoked_at)}" if key.revoked_at else "active"
+        label = f"  {key.label}" if key.label else ""
+        say(f"{key.id}  {key.subject:<40} created {when(key.created_at)}  {status}{label}")
+    return EXIT_OK
+
+
+async def cmd_api_key_revoke(args: argparse.Namespace) -> int:
+    from starter.api.keys import ApiKeyError
+
+    try:
+        key = _key_store().revoke(args.key_id)
+    except ApiKeyError as error:
+        raise InvalidInput(str(error)) from None
+    say(f"API key {key.id} ({key.subject}) revoked")
+    return EXIT_OK
+
+
 async def cmd_demo(args: argparse.Namespace) -> int:
     from starter.demo import describe_demo, run_demo_script, start_demo_orders
 
@@ -357,6 +421,10 @@ HANDLERS: dict[str, Handler] = {
     "cancel": cmd_cancel,
     "check-in": cmd_check_in,
     "report": cmd_report,
+    "api": cmd_api,
+    "api-key create": cmd_api_key_create,
+    "api-key list": cmd_api_key_list,
+    "api-key revoke": cmd_api_key_revoke,
 }
 
 
