@@ -319,13 +319,18 @@ async def cmd_worker(args: argparse.Namespace) -> int:
 
 async def cmd_api(args: argparse.Namespace) -> int:
     from starter.api.routes import BASE_PATH
-    from starter.api.server import server
+    from starter.api.server import api_server, serve_until
 
     setup_logging("INFO")
-    api = server(args.host, args.port)
-    say(f"API on http://{args.host}:{args.port}{BASE_PATH} (OpenAPI: {BASE_PATH}/openapi.json,")
-    say(f"  docs: http://{args.host}:{args.port}{BASE_PATH}/docs); Ctrl-C stops it")
-    await api.serve()
+    root = f"http://{args.host}:{args.port}{BASE_PATH}"
+    say(f"API on {root} (OpenAPI: {root}/openapi.json, docs: {root}/docs); Ctrl-C stops it")
+    stop = asyncio.Event()
+    remove = stop_on_signals(stop)
+    try:
+        await serve_until(api_server(args.host, args.port), stop)
+    finally:
+        remove()
+    say("API stopped")
     return EXIT_OK
 
 

@@ -1,0 +1,171 @@
+"""``party-orders api-key create|list|revoke`` and ``party-orders api`` as a process."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+
+from starter.api.keys import KeyStore
+from starter.api.routes import BASE_PATH
+from starter.cli.commands import run
+from starter.samples import example_order
+from tests.conftest import unique
+from tests.processes import free_port
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def key_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "keys" / "api-keys.json"
+    monkeypatch.setenv("PARTY_ORDERS_API_KEYS", str(path))
+    return path
+
+
+async def party_orders(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    capsys.readouterr()
+    code = await run(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+async def test_keys_are_printed_once_and_stored_as_hashes(
+    key_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = await party_orders(
+        capsys, "api-key", "create", "--role", "party", "--party", "ACME"
+    )
+    assert code == 0
+    key = out.strip().splitlines()[-1]  # the last line of stdout is the key
+    assert key.startswith("pok_")
+    stored = key_file.read_text()
+    assert key not in stored
+    assert key.split("_", 2)[2] not in stored  # nor its secret part
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    record = KeyStore(key_file).authenticate(key)
+    assert record is not None and record.party_id == "ACME"
+
+    code, out, _ = await party_orders(
+        capsys,
+        "api-key",
+        "create",
+        "--role",
+        "process",
+        "--process",
+        "so-handling",
+        "--label",
+        "SO",
+    )
+    assert code == 0
+    code, out, _ = await party_orders(capsys, "api-key", "list", "--json")
+    assert code == 0
+    listed = json.loads(out)
+    assert [(k["role"], k["partyId"], k["process"]) for k in listed] == [
+        ("party", "ACME", None),
+        ("process", None, "so-handling"),
+    ]
+    assert "secretSha256" not in out and key not in out
+
+    code, out, _ = await party_orders(capsys, "api-key", "revoke", listed[0]["id"])
+    assert code == 0 and "revoked" in out
+    assert KeyStore(key_file).authenticate(key) is None
+    code, out, _ = await party_orders(capsys, "api-key", "list")
+    assert "revoked" in out.splitlines()[0] and "active" in out.splitlines()[1]
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["--role", "party"], "party id"),
+        (["--role", "manager", "--party", "ACME"], "party id"),
+        (["--role", "process"], "process"),
+        (["--role", "owner"], "invalid choice"),
+    ],
+)
+async def test_a_key_request_that_breaks_a_rule_is_exit_2(
+    key_file: Path, capsys: pytest.CaptureFixture[str], argv: list[str], words: str
+) -> None:
+    code, out, err = await party_orders(capsys, "api-key", "create", *argv)
+    assert code == 2
+    assert words in err
+    assert out == "" or "pok_" not in out
+    assert not key_file.exists() or "pok_" not in key_file.read_text()
+
+
+async def test_revoking_an_unknown_key_is_exit_2(
+    key_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = await party_orders(capsys, "api-key", "revoke", "nope")
+    assert code == 2 and "no API key 'nope'" in err
+
+
+async def test_the_api_command_serves_the_contract(
+    dev_address: str, dev_task_queue: str, key_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, out, _ = await party_orders(
+        capsys, "api-key", "create", "--role", "process", "--process", "service-order-handling"
+    )
+    process_key = out.strip().splitlines()[-1]
+    _, out, _ = await party_orders(
+        capsys, "api-key", "create", "--role", "party", "--party", "ACME"
+    )
+    party_key = out.strip().splitlines()[-1]
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "PARTY_ORDERS_"))}
+    env.update(
+        TEMPORAL_ADDRESS=dev_address,
+        PARTY_ORDERS_TASK_QUEUE=dev_task_queue,
+        PARTY_ORDERS_API_KEYS=str(key_file),
+    )
+    api = subprocess.Popen(
+        [sys.executable, "-m", "starter", "api", "--port", str(port)],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}{BASE_PATH}"
+    try:
+        async with httpx.AsyncClient(base_url=base, timeout=10) as http:
+            deadline = time.monotonic() + 30
+            while True:
+                assert api.poll() is None, api.stdout.read() if api.stdout else ""
+                try:
+                    document = await http.get("/openapi.json")
+                    break
+                except httpx.HTTPError:
+                    assert time.monotonic() < deadline, "the API did not answer"
+                    await asyncio.sleep(0.2)
+            assert document.json()["info"]["title"] == "Party order tracking"
+
+            order = example_order(unique(), datetime.now(UTC))
+            started = await http.post(
+                "/partyOrder", json=order, headers={"Authorization": f"Bearer {process_key}"}
+            )
+            assert started.status_code == 201, started.text
+            seen = await http.get(
+                f"/partyOrder/{order['id']}", headers={"Authorization": f"Bearer {party_key}"}
+            )
+            assert seen.status_code == 200, seen.text
+            assert seen.json()["state"] == "acknowledged"
+    finally:
+        api.send_signal(signal.SIGTERM)
+        code = await asyncio.to_thread(api.wait, 30)
+    output = api.stdout.read() if api.stdout else ""
+    assert code == 0, output
+    assert "openapi.json" in output  # it says where the docs are
+    assert f"GET {BASE_PATH}/partyOrder/{order['id']}" in output  # uvicorn's access log
+    assert process_key not in output and party_key not in output
