@@ -169,3 +169,65 @@ async def test_the_api_command_serves_the_contract(
     assert "openapi.json" in output  # it says where the docs are
     assert f"GET {BASE_PATH}/partyOrder/{order['id']}" in output  # uvicorn's access log
     assert process_key not in output and party_key not in output
+
+
+async def test_up_serves_the_api_and_prints_demo_keys(tmp_path: Path) -> None:
+    port, ui_port, api_port = free_port(), free_port(), free_port()
+    log = tmp_path / "up.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "PARTY_ORDERS_"))}
+    env["PARTY_ORDERS_TASK_QUEUE"] = unique("up-api")
+    with log.open("w") as out:
+        up = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "starter", "up", "--headless", "--demo"),
+                *("--data-dir", str(tmp_path / "data"), "--port", str(port)),
+                *("--ui-port", str(ui_port), "--api-port", str(api_port)),
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    try:
+        keys: dict[str, str] = {}
+        deadline = time.monotonic() + 90
+        while len(keys) < 3:
+            assert up.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            for line in log.read_text().splitlines():
+                if line.startswith("API key"):
+                    subject, key = line.split()[-2:]
+                    keys[subject] = key
+            await asyncio.sleep(0.3)
+        text = log.read_text()
+        assert f"http://127.0.0.1:{api_port}{BASE_PATH}/openapi.json" in text
+        base = f"http://127.0.0.1:{api_port}{BASE_PATH}"
+        async with httpx.AsyncClient(base_url=base, timeout=10) as http:
+            (manager_key,) = [k for s, k in keys.items() if s.startswith("manager:")]
+            manager = {"Authorization": f"Bearer {manager_key}"}
+
+            async def demo_order() -> str | None:
+                answer = await http.get("/partyOrder", headers=manager)
+                assert answer.status_code == 200, answer.text
+                ids = [summary["orderId"] for summary in answer.json()]
+                return next((i for i in ids if i.startswith("DEMO-DELIVER")), None)
+
+            while (demo := await demo_order()) is None:
+                assert time.monotonic() < deadline, log.read_text()
+                await asyncio.sleep(0.5)
+            party = {"Authorization": f"Bearer {keys['party:ACME']}"}
+            # The demo orders belong to other parties: invisible to ACME's key.
+            hidden = await http.get(f"/partyOrder/{demo}", headers=party)
+            assert hidden.status_code == 404
+            order = example_order(unique(), datetime.now(UTC))
+            process = {"Authorization": f"Bearer {keys['process:service-order-handling']}"}
+            assert (await http.post("/partyOrder", json=order, headers=process)).status_code == 201
+            mine = await http.get(f"/partyOrder/{order['id']}", headers=party)
+            assert mine.status_code == 200, mine.text
+    finally:
+        up.send_signal(signal.SIGINT)
+        code = await asyncio.to_thread(up.wait, 60)
+    assert code == 0, log.read_text()
+    stored = (tmp_path / "data" / "api-keys.json").read_text()
+    assert all(key not in stored for key in keys.values())

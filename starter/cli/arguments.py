@@ -124,8 +124,14 @@ def build_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
         help="seconds to wait for the server (default: %(default)s)",
     )
     up.add_argument(
-        "--demo", action="store_true", help="also start the demo orders and play the demo script"
+        "--demo",
+        action="store_true",
+        help="also start the demo orders, play the demo script and print API keys for it",
     )
+    up.add_argument(
+        "--api-port", type=int, default=8080, help="HTTP API port (default: %(default)s)"
+    )
+    up.add_argument("--no-api", action="store_true", help="do not serve the HTTP API")
 
     command("worker", "run a worker (like `python worker.py`)")
 
