@@ -38,7 +38,7 @@ def api_server(
     *,
     keys: KeyStore | None = None,
     client: PartyOrderClient | None = None,
-    access_log: bool = True,
+    log_level: str = "info",
 ) -> ApiServer:
     """uvicorn serving the API (over ``client``, else one from Temporal's environment
     configuration). Its access log names method, path and status only, never a header, so
@@ -47,10 +47,9 @@ def api_server(
         create_app(keys=keys, client=client),
         host=host,
         port=port,
-        log_level="info",
+        log_level=log_level,
         proxy_headers=False,
         server_header=False,
-        access_log=access_log,
     )
     return ApiServer(config)
 

@@ -192,8 +192,8 @@ def _api(args: argparse.Namespace, client: Client, task_queue: str) -> ApiServer
             record, key = keys.create(role, label="demo", **bound)
             say(f"API key           {record.subject:<32} {key}")
     orders = PartyOrderClient(client, task_queue)
-    # No access log here: up's output is for the stack's own news (and the demo's script).
-    return api_server(host, args.api_port, keys=keys, client=orders, access_log=False)
+    # Warnings only (no access log): up's output is the stack's own news and the demo's script.
+    return api_server(host, args.api_port, keys=keys, client=orders, log_level="warning")
 
 
 async def _serve_api(api: ApiServer, stop: asyncio.Event, failure: list[str]) -> None:
