@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import stat
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -110,8 +112,54 @@ async def test_revoking_an_unknown_key_is_exit_2(
     assert code == 2 and "no API key 'nope'" in err
 
 
+class ApiProcess:
+    """``party-orders api`` in a process of its own, on the session's server and worker."""
+
+    def __init__(self, process: subprocess.Popen[str], url: str) -> None:
+        self.process = process
+        self.url = url
+
+
+@pytest.fixture
+async def api_process(
+    dev_address: str, dev_task_queue: str, key_file: Path
+) -> AsyncIterator[ApiProcess]:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "PARTY_ORDERS_"))}
+    env.update(
+        TEMPORAL_ADDRESS=dev_address,
+        PARTY_ORDERS_TASK_QUEUE=dev_task_queue,
+        PARTY_ORDERS_API_KEYS=str(key_file),
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "starter", "api", "--port", str(port)],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    api = ApiProcess(process, f"http://127.0.0.1:{port}{BASE_PATH}")
+    try:
+        async with httpx.AsyncClient(timeout=5) as http:
+            deadline = time.monotonic() + 30
+            while True:
+                assert process.poll() is None, process.stdout.read() if process.stdout else ""
+                try:
+                    await http.get(f"{api.url}/openapi.json")
+                    break
+                except httpx.HTTPError:
+                    assert time.monotonic() < deadline, "the API did not answer"
+                    await asyncio.sleep(0.2)
+        yield api
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            await asyncio.to_thread(process.wait, 30)
+
+
 async def test_the_api_command_serves_the_contract(
-    dev_address: str, dev_task_queue: str, key_file: Path, capsys: pytest.CaptureFixture[str]
+    api_process: ApiProcess, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _, out, _ = await party_orders(
         capsys, "api-key", "create", "--role", "process", "--process", "service-order-handling"
@@ -121,54 +169,69 @@ async def test_the_api_command_serves_the_contract(
         capsys, "api-key", "create", "--role", "party", "--party", "ACME"
     )
     party_key = out.strip().splitlines()[-1]
-
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "PARTY_ORDERS_"))}
-    env.update(
-        TEMPORAL_ADDRESS=dev_address,
-        PARTY_ORDERS_TASK_QUEUE=dev_task_queue,
-        PARTY_ORDERS_API_KEYS=str(key_file),
-    )
-    api = subprocess.Popen(
-        [sys.executable, "-m", "starter", "api", "--port", str(port)],
-        cwd=REPO,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}{BASE_PATH}"
-    try:
-        async with httpx.AsyncClient(base_url=base, timeout=10) as http:
-            deadline = time.monotonic() + 30
-            while True:
-                assert api.poll() is None, api.stdout.read() if api.stdout else ""
-                try:
-                    document = await http.get("/openapi.json")
-                    break
-                except httpx.HTTPError:
-                    assert time.monotonic() < deadline, "the API did not answer"
-                    await asyncio.sleep(0.2)
-            assert document.json()["info"]["title"] == "Party order tracking"
-
-            order = example_order(unique(), datetime.now(UTC))
-            started = await http.post(
-                "/partyOrder", json=order, headers={"Authorization": f"Bearer {process_key}"}
-            )
-            assert started.status_code == 201, started.text
-            seen = await http.get(
-                f"/partyOrder/{order['id']}", headers={"Authorization": f"Bearer {party_key}"}
-            )
-            assert seen.status_code == 200, seen.text
-            assert seen.json()["state"] == "acknowledged"
-    finally:
-        api.send_signal(signal.SIGTERM)
-        code = await asyncio.to_thread(api.wait, 30)
-    output = api.stdout.read() if api.stdout else ""
+    async with httpx.AsyncClient(base_url=api_process.url, timeout=10) as http:
+        document = await http.get("/openapi.json")
+        assert document.json()["info"]["title"] == "Party order tracking"
+        order = example_order(unique(), datetime.now(UTC))
+        started = await http.post(
+            "/partyOrder", json=order, headers={"Authorization": f"Bearer {process_key}"}
+        )
+        assert started.status_code == 201, started.text
+        seen = await http.get(
+            f"/partyOrder/{order['id']}", headers={"Authorization": f"Bearer {party_key}"}
+        )
+        assert seen.status_code == 200, seen.text
+        assert seen.json()["state"] == "acknowledged"
+    # Stop it and look at what it printed.
+    api_process.process.send_signal(signal.SIGTERM)
+    code = await asyncio.to_thread(api_process.process.wait, 30)
+    output = api_process.process.stdout.read() if api_process.process.stdout else ""
     assert code == 0, output
     assert "openapi.json" in output  # it says where the docs are
     assert f"GET {BASE_PATH}/partyOrder/{order['id']}" in output  # uvicorn's access log
     assert process_key not in output and party_key not in output
+
+
+def readme_curl_block() -> str:
+    readme = (REPO / "README.md").read_text()
+    section = readme[readme.index("## The HTTP API") :]
+    start = section.index("```sh\nAPI=")
+    return section[start + len("```sh\n") : section.index("```", start + 5)]
+
+
+async def test_the_readmes_curl_examples_work(
+    api_process: ApiProcess, key_file: Path, tmp_path: Path
+) -> None:
+    order_id = unique("PO-1001")
+    sample = json.loads((REPO / "starter" / "samples" / "PO-1001.json").read_text())
+    (tmp_path / "starter" / "samples").mkdir(parents=True)
+    # The script below names the order (and so the sample's file) by the new id.
+    (tmp_path / "starter" / "samples" / f"{order_id}.json").write_text(
+        json.dumps({**sample, "id": order_id})
+    )
+    script = readme_curl_block().replace("PO-1001", order_id)
+    script = re.sub(r"^API=.*$", f"API={api_process.url}", script, flags=re.MULTILINE)
+    # Every answer's status on a line of its own, to check below.
+    prelude = "set -eu\ncurl() { command curl -sS -w '\\nHTTP %{http_code}\\n' \"$@\"; }\n"
+    env = {**os.environ, "PARTY_ORDERS_API_KEYS": str(key_file)}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    result = await asyncio.to_thread(
+        subprocess.run,
+        ["bash", "-c", prelude + script],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    statuses = re.findall(r"^HTTP (\d{3})$", result.stdout, flags=re.MULTILINE)
+    assert statuses == ["201", "202", "200", "202", "202", "200", "202", "200", "201"], (
+        result.stdout
+    )
+    assert f'"id":"{order_id}"' in result.stdout
+    assert '"state":"held"' in result.stdout
+    assert "x-total-count: 1" in result.stdout.lower()
 
 
 async def test_up_serves_the_api_and_prints_demo_keys(tmp_path: Path) -> None:
