@@ -20,6 +20,7 @@ from temporalio.client import Client
 
 from starter.api.app import create_app
 from starter.api.keys import KeyStore
+from starter.api.ratelimit import RateLimit, RateLimiter
 from starter.api.routes import BASE_PATH
 from starter.client import PartyOrderClient, ServerUnavailable
 from starter.samples import example_order
@@ -442,13 +443,32 @@ async def test_cancel_party_order(api: httpx.AsyncClient, keys: Keys) -> None:
     )
 
 
-# ---------------------------------------------------------------- 503 and the rest
+# ---------------------------------------------------------------- 429, 503 and the rest
+
+
+async def test_each_key_has_its_own_rate_limit(keys: Keys) -> None:
+    now = [0.0]
+    app = create_app(keys=keys.store, connect=refuse)
+    # A clock of the test's own: the limit is checked without waiting for real seconds.
+    app.state.rate_limiter = RateLimiter(RateLimit(rate=1, burst=3), clock=lambda: now[0])
+    async with api_for(app) as api:
+        for _ in range(3):  # the burst; Temporal is unreachable here, which is beside the point
+            assert (await api.get(f"/partyOrder/{unique()}", headers=keys.acme)).status_code == 503
+        limited = await api.get(f"/partyOrder/{unique()}", headers=keys.acme)
+        assert_error(limited, 429, "rate limit")
+        assert limited.headers["Retry-After"] == "1"
+        # Another key is not held back; after a second, the first key may go on.
+        assert (await api.get("/partyOrder", headers=keys.manager)).status_code == 503
+        now[0] += 1.0
+        assert (await api.get(f"/partyOrder/{unique()}", headers=keys.acme)).status_code == 503
+        assert (await api.get(f"/partyOrder/{unique()}", headers=keys.acme)).status_code == 429
+
+
+async def refuse() -> PartyOrderClient:
+    raise ServerUnavailable("cannot reach the Temporal service at localhost:1: refused")
 
 
 async def test_temporal_unreachable_is_503_with_retry_after(keys: Keys) -> None:
-    async def refuse() -> PartyOrderClient:
-        raise ServerUnavailable("cannot reach the Temporal service at localhost:1: refused")
-
     async with api_for(create_app(keys=keys.store, connect=refuse)) as api:
         answer = await api.get(f"/partyOrder/{unique()}", headers=keys.manager)
         assert_error(answer, 503, "cannot reach")

@@ -18,6 +18,7 @@ from starter.api import errors
 from starter.api.auth import BEARER_SCHEME
 from starter.api.keys import KeyStore
 from starter.api.limits import DEFAULT_MAX_BODY_BYTES, BodySizeLimit
+from starter.api.ratelimit import RateLimit, RateLimiter
 from starter.api.routes import BASE_PATH, router
 from starter.client import PartyOrderClient, PartyOrderError, ServerUnavailable
 
@@ -62,9 +63,11 @@ def create_app(
     client: PartyOrderClient | None = None,
     connect: Connect | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    rate_limit: RateLimit | None = None,
 ) -> FastAPI:
     """The API over ``client`` (or one made by ``connect``, by default from Temporal's
-    environment configuration), with the keys in ``keys``."""
+    environment configuration), with the keys in ``keys`` and a rate limit per key
+    (default from ``PARTY_ORDERS_API_RATE`` and ``PARTY_ORDERS_API_BURST``)."""
     app = FastAPI(
         title="Party order tracking",
         version="1.0.0",
@@ -75,6 +78,7 @@ def create_app(
     )
     app.state.keys = keys or KeyStore()
     app.state.clients = Clients(connect, client)
+    app.state.rate_limiter = RateLimiter(rate_limit or RateLimit.from_env())
     errors.install(app)
     app.include_router(router)
     app.add_middleware(BodySizeLimit, limit=max_body_bytes)

@@ -16,7 +16,7 @@ from typing import Any
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
-from starter.api.errors import forbidden, unauthorized
+from starter.api.errors import forbidden, too_many_requests, unauthorized
 from starter.api.keys import ApiKey, KeyStore, Role
 
 ROLES_EXTENSION = "x-roles"
@@ -65,6 +65,9 @@ class GuardedRoute(APIRoute):
             key = store.authenticate(token)
             if key is None:
                 raise unauthorized("the API key is not valid")
+            wait = request.app.state.rate_limiter.take(key.id)
+            if wait > 0:
+                raise too_many_requests(wait)
             if key.role not in allowed:
                 raise forbidden(
                     f"a {key.role.value} key may not {request.method} {self.path_format};"

@@ -10,6 +10,7 @@ passes (Temporal unreachable, no worker answering, a run at its limits) 503 with
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -76,6 +77,15 @@ def forbidden(message: str) -> ApiError:
 def not_found(order_id: str) -> ApiError:
     # One text for an unknown order and for another party's: the answer tells nothing apart.
     return ApiError(404, "notFound", "Not found", f"no party order {order_id} was found", None)
+
+
+def too_many_requests(wait: float) -> ApiError:
+    seconds = max(1, math.ceil(wait))
+    return ApiError(
+        429, "tooManyRequests", "Too many requests",
+        f"this API key is over its rate limit; retry after {seconds}s",
+        {"Retry-After": str(seconds)},
+    )  # fmt: skip
 
 
 def unavailable(message: str) -> ApiError:
