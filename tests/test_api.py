@@ -178,6 +178,12 @@ async def test_a_process_starts_only_orders_it_originates(
     assert own.json()["originatingProcess"]["name"] == "somebody-else"
     assert_error(await api.post("/partyOrder", json=new_order(), headers=keys.acme), 403)
 
+    # A reference without a name: the name is the key's process too.
+    order = new_order(originatingProcess={"reference": "SO-9"})
+    referenced = await api.post("/partyOrder", json=order, headers=keys.process)
+    assert referenced.status_code == 201, referenced.text
+    assert referenced.json()["originatingProcess"] == {"name": PROCESS, "reference": "SO-9"}
+
 
 @pytest.mark.parametrize(
     ("mutate", "words"),
@@ -209,6 +215,8 @@ async def test_malformed_json_wrong_types_and_oversize_bodies_are_400(
         assert_error(bad_json, 400, "not valid JSON")
         not_object = await api.post("/partyOrder", json=[1, 2], headers=keys.manager)
         assert_error(not_object, 400)
+        untyped = await api.post("/partyOrder", content=b'{"id": "PO-1"}', headers=keys.manager)
+        assert_error(untyped, 400, "Content-Type: application/json")
         huge = new_order(description="x" * 4000)
         assert_error(await api.post("/partyOrder", json=huge, headers=keys.manager), 400, "2048")
 
@@ -466,6 +474,16 @@ async def test_each_key_has_its_own_rate_limit(keys: Keys) -> None:
 
 async def refuse() -> PartyOrderClient:
     raise ServerUnavailable("cannot reach the Temporal service at localhost:1: refused")
+
+
+async def test_a_damaged_key_file_is_503_not_a_way_in(tmp_path: Path) -> None:
+    path = tmp_path / "api-keys.json"
+    store = KeyStore(path)
+    _, key = store.create("manager")
+    path.write_text("{not json")
+    async with api_for(create_app(keys=store, connect=refuse)) as api:
+        answer = await api.get("/partyOrder", headers={"Authorization": f"Bearer {key}"})
+        assert_error(answer, 503, "API keys cannot be read")
 
 
 async def test_temporal_unreachable_is_503_with_retry_after(keys: Keys) -> None:

@@ -10,14 +10,17 @@ see is answered exactly like an order that does not exist (404).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
-from starter.api.errors import forbidden, too_many_requests, unauthorized
-from starter.api.keys import ApiKey, KeyStore, Role
+from starter.api.errors import forbidden, too_many_requests, unauthorized, unavailable
+from starter.api.keys import ApiKey, ApiKeyError, KeyStore, Role
+
+log = logging.getLogger(__name__)
 
 ROLES_EXTENSION = "x-roles"
 BEARER_SCHEME = "bearerAuth"
@@ -62,7 +65,11 @@ class GuardedRoute(APIRoute):
             token = bearer_token(request)
             if token is None:
                 raise unauthorized("an API key is required: Authorization: Bearer <key>")
-            key = store.authenticate(token)
+            try:
+                key = store.authenticate(token)
+            except ApiKeyError as error:  # a damaged key file: nobody can be let in
+                log.error("cannot check API keys: %s", error)
+                raise unavailable("the API keys cannot be read; the operator is told") from None
             if key is None:
                 raise unauthorized("the API key is not valid")
             wait = request.app.state.rate_limiter.take(key.id)

@@ -151,7 +151,12 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, error: RequestValidationError) -> JSONResponse:
-        return error_response(bad_request(describe_request_errors(error)))
+        message = describe_request_errors(error)
+        content_type = request.headers.get("content-type", "")
+        if request.method in ("POST", "PATCH") and "json" not in content_type.lower():
+            # FastAPI reads a body as JSON only when it is declared so.
+            message += " (send the body as JSON, with Content-Type: application/json)"
+        return error_response(bad_request(message))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:

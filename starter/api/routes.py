@@ -152,14 +152,12 @@ async def create_party_order(
 ) -> PartyOrder:
     key = principal(request)
     if key.role == Role.PROCESS:
-        if "originating_process" not in spec.model_fields_set:
-            spec = spec.model_copy(
-                update={
-                    "originating_process": spec.originating_process.model_copy(
-                        update={"name": key.process}
-                    )
-                }
-            )
+        named = "originating_process" in spec.model_fields_set and (
+            "name" in spec.originating_process.model_fields_set
+        )
+        if not named:
+            process = spec.originating_process.model_copy(update={"name": key.process})
+            spec = spec.model_copy(update={"originating_process": process})
         elif spec.originating_process.name != key.process:
             raise forbidden(
                 f"originatingProcess.name: a key of process {key.process!r} may start only"

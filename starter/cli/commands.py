@@ -322,12 +322,12 @@ async def cmd_api(args: argparse.Namespace) -> int:
     from starter.api.server import api_server, serve_until
 
     setup_logging("INFO")
-    root = f"http://{args.host}:{args.port}{BASE_PATH}"
-    say(f"API on {root} (OpenAPI: {root}/openapi.json, docs: {root}/docs); Ctrl-C stops it")
     try:
         server = api_server(args.host, args.port)
     except ValueError as error:  # a rate limit setting that is not a number
         raise InvalidInput(str(error)) from None
+    root = f"http://{args.host}:{args.port}{BASE_PATH}"
+    say(f"API on {root} (OpenAPI: {root}/openapi.json, docs: {root}/docs); Ctrl-C stops it")
     stop = asyncio.Event()
     remove = stop_on_signals(stop)
     try:
