@@ -38,6 +38,7 @@ from typing import Any
 import temporalio
 
 from benchmarks import procfs
+from benchmarks.api import ApiThroughput, api_throughput
 from benchmarks.lifecycle import (
     BASELINE,
     ORDERS,
@@ -80,6 +81,7 @@ class Config:
     buffered_signals: int = 9_900  # the server refuses a run's 10,001st signal
     recovery_idle: int = 1_000
     recovery_stream_seconds: float = 5.0
+    api_requests: int = 1_000  # of each kind, through the HTTP API and directly
     profile: bool = False
     # "default" is the project's worker as it is; the others are experiments (worker_process).
     workflow_runner: str = "default"
@@ -95,6 +97,7 @@ class Config:
             "long_life_days": 28,
             "latency_samples": 50,
             "recovery_idle": 200,
+            "api_requests": 300,
         }
         values.update(overrides)
         return cls(**values)
@@ -111,6 +114,7 @@ class Results:
     long: LongLife
     scale: Scale
     responsiveness: Responsiveness
+    api: ApiThroughput
     profile: Profile | None
     wall_seconds: float
     figures: list[Figure] = dataclasses.field(default_factory=list)
@@ -146,6 +150,7 @@ class Results:
             "longLife": self.long.to_json(),
             "scale": self.scale.to_json(),
             "responsiveness": self.responsiveness.to_json(),
+            "api": self.api.to_json(),
             "profile": self.profile.to_json() if self.profile else None,
         }
 
@@ -301,13 +306,42 @@ def figures(r: Results) -> list[Figure]:
             comparison="<=",
             bound=TARGET_RECOVERY_SECONDS,
         ),
+        Figure(
+            "api.progressPerSecond",
+            "API: POST progress/s",
+            round(r.api.progress_per_second, 1),
+            "requests/s",
+            note=f"directly {r.api.direct_progress_per_second:.1f}/s",
+        ),
+        Figure(
+            "api.progressRatio",
+            "API: POST progress / client API",
+            round(r.api.progress_ratio, 3),
+            note=f"{r.api.requests} calls each, {r.api.concurrency} at a time",
+        ),
+        Figure(
+            "api.getPerSecond",
+            "API: GET order/s",
+            round(r.api.get_per_second, 1),
+            "requests/s",
+            note=f"directly {r.api.direct_get_per_second:.1f}/s",
+        ),
+        Figure("api.getRatio", "API: GET order / client API", round(r.api.get_ratio, 3)),
     ]
     return found
 
 
 async def _lifecycle(
     config: Config, workdir: Path
-) -> tuple[list[Round], LifecycleHistory, LifecycleHistory, Profile | None, Scale, Responsiveness]:
+) -> tuple[
+    list[Round],
+    LifecycleHistory,
+    LifecycleHistory,
+    Profile | None,
+    Scale,
+    Responsiveness,
+    ApiThroughput,
+]:
     progress("starting the Temporal dev server")
     env = await start_dev_server()
     try:
@@ -368,6 +402,15 @@ async def _lifecycle(
                     profile = summarize(output)
                 else:
                     progress("py-spy is not installed (pip install py-spy): no profile")
+            progress(f"api: {config.api_requests} calls of each kind, through the API and directly")
+            api = await api_throughput(
+                client,
+                target=target,
+                task_queue=orders_worker.task_queue,
+                workdir=workdir,
+                requests=config.api_requests,
+                concurrency=config.concurrency,
+            )
         progress(f"scale: {config.scale_orders:,} open orders on one worker")
         scaled = await scale(
             client,
@@ -387,7 +430,7 @@ async def _lifecycle(
             stream_seconds=config.recovery_stream_seconds,
             concurrency=config.concurrency,
         )
-        return rounds, orders_life, baseline_life, profile, scaled, responsive
+        return rounds, orders_life, baseline_life, profile, scaled, responsive, api
     finally:
         await env.shutdown()
 
@@ -415,9 +458,15 @@ async def run_benchmark(config: Config) -> Results:
     info = machine()
     with tempfile.TemporaryDirectory(prefix="party-orders-bench-") as folder:
         workdir = Path(folder)
-        rounds, orders_life, baseline_life, profile, scaled, responsive = await _lifecycle(
-            config, workdir
-        )
+        (
+            rounds,
+            orders_life,
+            baseline_life,
+            profile,
+            scaled,
+            responsive,
+            api,
+        ) = await _lifecycle(config, workdir)
         quiet, long = await _time_skipping(config, workdir)
     results = Results(
         config=config,
@@ -429,6 +478,7 @@ async def run_benchmark(config: Config) -> Results:
         long=long,
         scale=scaled,
         responsiveness=responsive,
+        api=api,
         profile=profile,
         wall_seconds=time.perf_counter() - began,
     )

@@ -243,6 +243,12 @@ def build_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
     api = command("api", "serve the HTTP API for parties and originating processes")
     api.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
     api.add_argument("--port", type=int, default=8080, help="port (default: %(default)s)")
+    api.add_argument(
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="uvicorn's log level; info includes the access log (default: %(default)s)",
+    )
 
     api_key = commands.add_parser(
         "api-key", help="make, list and revoke the HTTP API's keys", description="API keys"

@@ -323,7 +323,7 @@ async def cmd_api(args: argparse.Namespace) -> int:
 
     setup_logging("INFO")
     try:
-        server = api_server(args.host, args.port)
+        server = api_server(args.host, args.port, log_level=args.log_level)
     except ValueError as error:  # a rate limit setting that is not a number
         raise InvalidInput(str(error)) from None
     root = f"http://{args.host}:{args.port}{BASE_PATH}"
