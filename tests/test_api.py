@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from unittest.mock import ANY
 
 import httpx
 import pytest
@@ -241,6 +242,14 @@ async def test_each_role_sees_only_its_orders(api: httpx.AsyncClient, keys: Keys
         assert answer.status_code == 200, answer.text
         assert answer.json()["id"] == order["id"]
         assert answer.json()["jeopardy"]["status"] == "none"
+
+    # TMF attribute selection: only the fields asked for, and the id.
+    selected = await api.get(path, params={"fields": "state, jeopardy"}, headers=keys.acme)
+    assert selected.status_code == 200, selected.text
+    assert selected.json() == {"id": order["id"], "state": "acknowledged", "jeopardy": ANY}
+    assert set(selected.json()["jeopardy"]) >= {"status", "reasons", "escalationLevel"}
+    typo = await api.get(path, params={"fields": "state,jeopardi"}, headers=keys.acme)
+    assert_error(typo, 400, "fields", "'jeopardi'")
 
     unknown_id = unique()
     unknown = assert_error(await api.get(f"/partyOrder/{unknown_id}", headers=keys.acme), 404)

@@ -208,15 +208,63 @@ async def list_party_orders(
     return orders[offset : offset + limit]
 
 
+# The order's top-level fields as on the wire, for ``fields`` selection.
+ORDER_FIELDS = tuple(sorted(field.alias or name for name, field in PartyOrder.model_fields.items()))
+
+
+def selected_fields(fields: str) -> list[str]:
+    """The names in a ``fields`` parameter (comma-separated), each a field of the order."""
+    names = [name.strip() for name in fields.split(",") if name.strip()]
+    for name in names:
+        if name not in ORDER_FIELDS:
+            raise bad_request(
+                f"fields: {name!r} is not a field of a party order"
+                f" (one of {', '.join(ORDER_FIELDS)})"
+            )
+    return names
+
+
 @router.get(
     "/partyOrder/{order_id}",
-    response_model=PartyOrder,
+    response_model=None,
     summary="One party order, as get_order returns it",
-    responses=_errors(400, 404, 503),
+    description="With ``fields`` (TMF attribute selection, e.g. ``fields=state,jeopardy``),"
+    " only those top-level fields, and ``id``.",
+    responses={
+        200: {
+            "description": "the order, or with ``fields`` the fields asked for and ``id``",
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "anyOf": [
+                            {"$ref": "#/components/schemas/PartyOrder"},
+                            {
+                                "type": "object",
+                                "required": ["id"],
+                                "properties": {"id": {"type": "string"}},
+                            },
+                        ]
+                    }
+                }
+            },
+        },
+        **_errors(400, 404, 503),
+    },
     openapi_extra=guarded(*ALL),
 )
-async def get_party_order(request: Request, order_id: str) -> PartyOrder:
-    return await visible_order(request, order_id)
+async def get_party_order(
+    request: Request,
+    order_id: str,
+    fields: Annotated[
+        str | None,
+        Query(max_length=2000, description="comma-separated top-level fields, e.g. state,jeopardy"),
+    ] = None,
+) -> JSONResponse:
+    wanted = selected_fields(fields) if fields is not None else None
+    body = (await visible_order(request, order_id)).to_json_dict()
+    if wanted is None:
+        return JSONResponse(body)
+    return JSONResponse({"id": body["id"], **{name: body[name] for name in wanted}})
 
 
 @router.patch(
