@@ -99,7 +99,10 @@ def build_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
             help="idempotency key: a message with an applied id is not applied twice",
         )
 
-    up = command("up", "run a local Temporal dev server (Web UI, persistent database) and a worker")
+    up = command(
+        "up",
+        "run a local Temporal dev server (Web UI, persistent database), a worker and the HTTP API",
+    )
     up.add_argument(
         "--data-dir",
         default=str(default_data_dir()),

@@ -6,6 +6,8 @@
     party-orders list [filters] [--json]
     party-orders progress|change|resolve|state|cancel|check-in ID ...
     party-orders report [--json]        counts by state and jeopardy, orders needing someone
+    party-orders api [--host H] [--port P]          the HTTP API (starter/api)
+    party-orders api-key create|list|revoke ...     its keys
 
 People get readable text; ``--json`` gives scripts the camelCase JSON of the contract.
 Every failure is one line on stderr and an exit code: 2 bad input, 3 unknown order,
