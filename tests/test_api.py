@@ -282,6 +282,13 @@ async def test_list_filters_pages_and_counts_visible_orders(
     assert foreign["id"] not in ids
     assert {summary["partyId"] for summary in everything.json()} == {party}
 
+    # A process sees the orders it originated, whoever the party.
+    originated = await api.get("/partyOrder", params={"partyId": party}, headers=keys.process)
+    assert originated.headers["X-Total-Count"] == "3"
+    assert {summary["orderId"] for summary in originated.json()} == {o["id"] for o in mine}
+    others = await api.get("/partyOrder", params={"partyId": party}, headers=keys.other_process)
+    assert others.json() == [] and others.headers["X-Total-Count"] == "0"
+
     # A party asking for another party's orders sees none; filters combine.
     other = await api.get("/partyOrder", params={"partyId": "ACME"}, headers=party_key)
     assert other.json() == [] and other.headers["X-Total-Count"] == "0"
@@ -374,6 +381,8 @@ async def test_change_request_and_resolution(api: httpx.AsyncClient, keys: Keys)
         "origin",
     )
     assert_error(await api.post(path, json={"changes": {}}, headers=keys.acme), 400, "changes")
+    for headers in (keys.other_party, keys.other_process):
+        assert_error(await api.post(path, json=change, headers=headers), 404)
 
     resolution = f"/partyOrder/{order['id']}/changeRequest/CR-1/resolution"
     assert_error(await api.post(resolution, json={"decision": "accepted"}, headers=keys.acme), 403)
