@@ -504,11 +504,32 @@ async def test_a_damaged_key_file_is_503_not_a_way_in(tmp_path: Path) -> None:
         assert_error(answer, 503, "API keys cannot be read")
 
 
-async def test_temporal_unreachable_is_503_with_retry_after(keys: Keys) -> None:
-    async with api_for(create_app(keys=keys.store, connect=refuse)) as api:
-        answer = await api.get(f"/partyOrder/{unique()}", headers=keys.manager)
-        assert_error(answer, 503, "cannot reach")
-        assert answer.headers["Retry-After"].isdigit()
+async def test_temporal_unreachable_is_503_with_retry_after(
+    dev_client: Client, dev_task_queue: str, keys: Keys
+) -> None:
+    attempts: list[float] = []
+    reachable = False
+
+    async def connect() -> PartyOrderClient:
+        attempts.append(asyncio.get_running_loop().time())
+        if not reachable:
+            await refuse()
+        return PartyOrderClient(dev_client, dev_task_queue)
+
+    app = create_app(keys=keys.store, connect=connect)
+    app.state.clients.RECONNECT_PAUSE = 0.5
+    async with api_for(app) as api:
+        for _ in range(3):  # one attempt; the next requests are answered at once
+            answer = await api.get(f"/partyOrder/{unique()}", headers=keys.manager)
+            assert_error(answer, 503, "cannot reach")
+            assert answer.headers["Retry-After"].isdigit()
+        assert len(attempts) == 1
+        # Temporal is back: after the pause, the API connects and answers.
+        reachable = True
+        await asyncio.sleep(0.6)
+        answer = await api.get("/partyOrder", params={"limit": 1}, headers=keys.manager)
+        assert answer.status_code == 200, answer.text
+        assert len(attempts) == 2
 
 
 async def test_no_worker_answering_is_503(dev_client: Client, keys: Keys) -> None:

@@ -35,25 +35,36 @@ one. Errors are TMF Error objects `{"code", "reason", "message", "status"}`.
 
 
 class Clients:
-    """One PartyOrderClient for the app, connected on first use (and again after a
-    failed attempt)."""
+    """One PartyOrderClient for the app, connected on first use. After a failed attempt,
+    requests are answered 503 at once for ``RECONNECT_PAUSE`` seconds rather than each
+    waiting for a connection attempt of its own."""
+
+    RECONNECT_PAUSE = 2.0
 
     def __init__(self, connect: Connect | None = None, client: PartyOrderClient | None = None):
         self._connect = connect or PartyOrderClient.connect
         self._client = client
         self._lock = asyncio.Lock()
+        self._failed: tuple[float, ServerUnavailable] | None = None
 
     async def get(self) -> PartyOrderClient:
         if self._client is not None:
             return self._client
         async with self._lock:
-            if self._client is None:
-                try:
-                    self._client = await self._connect()
-                except ServerUnavailable:
-                    raise
-                except PartyOrderError as error:  # broken connection settings
-                    raise ServerUnavailable(str(error)) from None
+            if self._client is not None:
+                return self._client
+            loop = asyncio.get_running_loop()
+            if self._failed is not None and loop.time() - self._failed[0] < self.RECONNECT_PAUSE:
+                raise self._failed[1]
+            try:
+                self._client = await self._connect()
+            except PartyOrderError as error:  # unreachable, or broken connection settings
+                failure = (
+                    error if isinstance(error, ServerUnavailable) else ServerUnavailable(str(error))
+                )
+                self._failed = (loop.time(), failure)
+                raise failure from None
+            self._failed = None
             return self._client
 
 
