@@ -342,8 +342,8 @@ class PartyOrderClient:
             if memo.get(START_DIGEST_MEMO) == start_digest(spec):
                 return False
             raise OrderAlreadyTracked(
-                f"order {spec.id} is already tracked with a different order"
-                f" (workflow {track_workflow_id(spec.id)} is running)"
+                f"order {spec.id} is already tracked, started with a different order or"
+                f" not through the client API (workflow {track_workflow_id(spec.id)} is running)"
             ) from None
 
     async def _start(self, spec: PartyOrderSpec) -> str:
