@@ -38,6 +38,7 @@ from typing import Any
 import temporalio
 
 from benchmarks import procfs
+from benchmarks.api import ApiThroughput, api_throughput
 from benchmarks.lifecycle import (
     BASELINE,
     ORDERS,
@@ -81,6 +82,7 @@ class Config:
     buffered_signals: int = 9_900  # the server refuses a run's 10,001st signal
     recovery_idle: int = 1_000
     recovery_stream_seconds: float = 5.0
+    api_requests: int = 1_000  # of each kind, through the HTTP API and directly
     profile: bool = False
     # "default" is the project's worker as it is; the others are experiments (worker_process).
     workflow_runner: str = "default"
@@ -96,6 +98,7 @@ class Config:
             "long_life_days": 28,
             "latency_samples": 50,
             "recovery_idle": 200,
+            "api_requests": 300,
         }
         values.update(overrides)
         return cls(**values)
@@ -113,6 +116,7 @@ class Results:
     scale: Scale
     responsiveness: Responsiveness
     scorecard: ScorecardTiming
+    api: ApiThroughput
     profile: Profile | None
     wall_seconds: float
     figures: list[Figure] = dataclasses.field(default_factory=list)
@@ -149,6 +153,7 @@ class Results:
             "scale": self.scale.to_json(),
             "responsiveness": self.responsiveness.to_json(),
             "scorecard": dataclasses.asdict(self.scorecard),
+            "api": self.api.to_json(),
             "profile": self.profile.to_json() if self.profile else None,
         }
 
@@ -311,6 +316,27 @@ def figures(r: Results) -> list[Figure]:
             comparison="<=",
             bound=TARGET_RECOVERY_SECONDS,
         ),
+        Figure(
+            "api.progressPerSecond",
+            "API: POST progress/s",
+            round(r.api.progress_per_second, 1),
+            "requests/s",
+            note=f"directly {r.api.direct_progress_per_second:.1f}/s",
+        ),
+        Figure(
+            "api.progressRatio",
+            "API: POST progress / client API",
+            round(r.api.progress_ratio, 3),
+            note=f"{r.api.requests} calls each, {r.api.concurrency} at a time",
+        ),
+        Figure(
+            "api.getPerSecond",
+            "API: GET order/s",
+            round(r.api.get_per_second, 1),
+            "requests/s",
+            note=f"directly {r.api.direct_get_per_second:.1f}/s",
+        ),
+        Figure("api.getRatio", "API: GET order / client API", round(r.api.get_ratio, 3)),
     ]
     return found
 
@@ -342,6 +368,7 @@ async def _lifecycle(
     Scale,
     Responsiveness,
     ScorecardTiming,
+    ApiThroughput,
 ]:
     progress("starting the Temporal dev server")
     env = await start_dev_server()
@@ -404,6 +431,15 @@ async def _lifecycle(
                     profile = summarize(output)
                 else:
                     progress("py-spy is not installed (pip install py-spy): no profile")
+            progress(f"api: {config.api_requests} calls of each kind, through the API and directly")
+            api = await api_throughput(
+                client,
+                target=target,
+                task_queue=orders_worker.task_queue,
+                workdir=workdir,
+                requests=config.api_requests,
+                concurrency=config.concurrency,
+            )
         progress(f"scale: {config.scale_orders:,} open orders on one worker")
         scaled = await scale(
             client,
@@ -423,7 +459,7 @@ async def _lifecycle(
             stream_seconds=config.recovery_stream_seconds,
             concurrency=config.concurrency,
         )
-        return rounds, orders_life, baseline_life, profile, scaled, responsive, scorecard
+        return rounds, orders_life, baseline_life, profile, scaled, responsive, scorecard, api
     finally:
         await env.shutdown()
 
@@ -459,6 +495,7 @@ async def run_benchmark(config: Config) -> Results:
             scaled,
             responsive,
             scorecard,
+            api,
         ) = await _lifecycle(config, workdir)
         quiet, long = await _time_skipping(config, workdir)
     results = Results(
@@ -472,6 +509,7 @@ async def run_benchmark(config: Config) -> Results:
         scale=scaled,
         responsiveness=responsive,
         scorecard=scorecard,
+        api=api,
         profile=profile,
         wall_seconds=time.perf_counter() - began,
     )

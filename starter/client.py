@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import hashlib
+import json
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -87,6 +89,9 @@ DEFAULT_CONNECT_TIMEOUT = timedelta(seconds=10)
 SIGNAL_RETRY_FOR = timedelta(seconds=60)
 SIGNAL_RETRY_FIRST = 0.1
 SIGNAL_RETRY_LONGEST = 5.0
+# Memo key holding a digest of the start input, so that starting the same order again can
+# be told apart from starting a different order under a tracked id (``ensure_tracked``).
+START_DIGEST_MEMO = "partyOrderStartDigest"
 
 
 # ---------------------------------------------------------------- errors
@@ -238,6 +243,13 @@ def initial_search_attributes(spec: PartyOrderSpec) -> TypedSearchAttributes:
     return visibility.typed_search_attributes(PartyOrder.model_validate(spec.model_dump()))
 
 
+def start_digest(spec: PartyOrderSpec) -> str:
+    """A digest of the validated start input: equal for equal orders, whatever the key order,
+    spacing or defaults written out in the JSON they came as."""
+    canonical = json.dumps(wire(spec), sort_keys=True, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
 def summary_of(execution: WorkflowExecution) -> OrderSummary:
     attributes = execution.typed_search_attributes
     order_id = execution.id.removeprefix(TRACK_WORKFLOW_ID_PREFIX)
@@ -326,12 +338,44 @@ class PartyOrderClient:
         its tracking has ended (completed, cancelled, failed) unless ``again`` says to track
         it once more: a second tracking of a delivered order would ask its party again.
         """
-        if not isinstance(order, PartyOrderSpec):
-            try:
-                order = resolve_holidays(dict(order))
-            except ValueError as error:
-                raise InvalidInput(f"party order: {error}") from None
-        spec = validate_message(PartyOrderSpec, order, "party order")
+        return await self._start(_start_input(order), again=again)
+
+    async def ensure_tracked(self, order: PartyOrderSpec | Mapping[str, Any]) -> bool:
+        """Start tracking ``order`` unless this same order is tracked already.
+
+        Returns True when this call started it, False when a running tracker was started
+        with an equal start input. OrderAlreadyTracked when the running tracker was started
+        with a different one. Temporal decides who starts (the id conflict policy refuses a
+        second run), and the digest compared afterwards was written with that start, so two
+        concurrent callers can never both start, nor both be told "started".
+        """
+        spec = _start_input(order)
+        try:
+            await self._start(spec)
+            return True
+        except OrderTrackedBefore as ended:
+            # Its tracking has ended: the same order again is that tracking, answered as
+            # it stands; another order under its id is refused, saying how it ended.
+            memo = await self._memo(spec.id)
+            if memo.get(START_DIGEST_MEMO) == start_digest(spec):
+                return False
+            raise ended from None
+        except OrderAlreadyTracked:
+            memo = await self._memo(spec.id)
+            if memo.get(START_DIGEST_MEMO) == start_digest(spec):
+                return False
+            raise OrderAlreadyTracked(
+                f"order {spec.id} is already tracked, started with a different order or"
+                f" not through the client API (workflow {track_workflow_id(spec.id)} is running)"
+            ) from None
+
+    async def _memo(self, order_id: str) -> Mapping[str, Any]:
+        try:
+            return await (await self._handle(order_id).describe()).memo()
+        except RPCError as error:
+            raise self._rpc_error(error, order_id) from None
+
+    async def _start(self, spec: PartyOrderSpec, *, again: bool = False) -> str:
         workflow_id = track_workflow_id(spec.id)
         try:
             await self.client.start_workflow(
@@ -350,6 +394,8 @@ class PartyOrderClient:
                 ),
                 static_summary=start_summary(spec),
                 search_attributes=initial_search_attributes(spec),
+                # Carried over continue-as-new (the memo's default), so it lasts the order.
+                memo={START_DIGEST_MEMO: start_digest(spec)},
             )
         except WorkflowAlreadyStartedError:
             raise await self._already_started(spec.id) from None
@@ -625,6 +671,26 @@ class PartyOrderClient:
             raise self._rpc_error(error, None) from None
         return score(order for order in orders if order is not None)
 
+    async def count(self, filters: OrderFilters | None = None) -> int:
+        """How many orders match ``filters`` in the visibility store."""
+        try:
+            query = build_list_query(filters, now=datetime.now(UTC))
+        except ValueError as error:
+            raise InvalidInput(str(error)) from None
+        return await self._count(query)
+
+    async def describe(self, order_id: str) -> OrderSummary:
+        """The order's current run as Temporal describes it: no worker needed.
+
+        Its search attributes are those set at start and kept current by the workflow;
+        ``party_id`` and ``originating_process`` never change.
+        """
+        order_id = checked_order_id(order_id)
+        try:
+            return summary_of(await self._handle(order_id).describe())
+        except RPCError as error:
+            raise self._rpc_error(error, order_id) from None
+
     async def report(self) -> PortfolioReport:
         """Counts by state (all orders) and by jeopardy (open orders), and the open orders
         that are critical or escalated."""
@@ -769,6 +835,16 @@ def _busy(error: RPCError) -> bool:
     if error.status == RPCStatusCode.RESOURCE_EXHAUSTED:
         return True
     return error.status == RPCStatusCode.INVALID_ARGUMENT and "limit for signal" in str(error)
+
+
+def _start_input(order: PartyOrderSpec | Mapping[str, Any]) -> PartyOrderSpec:
+    """The start input validated, its party's country holidays resolved into dates."""
+    if not isinstance(order, PartyOrderSpec):
+        try:
+            order = resolve_holidays(dict(order))
+        except ValueError as error:
+            raise InvalidInput(f"party order: {error}") from None
+    return validate_message(PartyOrderSpec, order, "party order")
 
 
 def _rejections(order: PartyOrder, request_id: str) -> builtins.list[RejectedMessage]:

@@ -33,6 +33,10 @@ EXPECTED_FIGURES = {
     "responsiveness.longestWorkflowTaskMs",
     "scorecard.secondsPerThousandOrders",
     "responsiveness.recoverySeconds",
+    "api.progressPerSecond",
+    "api.progressRatio",
+    "api.getPerSecond",
+    "api.getRatio",
 }
 
 
@@ -48,6 +52,7 @@ async def test_a_tiny_benchmark_run_produces_every_figure(tmp_path: Path) -> Non
         buffered_signals=300,
         recovery_idle=10,
         recovery_stream_seconds=1.0,
+        api_requests=20,
         json_path=tmp_path / "latest.json",
     )
     results = await run_benchmark(config)
@@ -59,6 +64,8 @@ async def test_a_tiny_benchmark_run_produces_every_figure(tmp_path: Path) -> Non
     for key in ("scale.startsPerSecond", "scale.signalToQueryP50Ms", "scale.workerPeakRssMiB"):
         assert by_key[key].value > 0, key
     assert by_key["scale.signalToQueryP99Ms"].value >= by_key["scale.signalToQueryP50Ms"].value
+    for key in ("api.progressPerSecond", "api.progressRatio", "api.getPerSecond", "api.getRatio"):
+        assert by_key[key].value > 0, key
 
     # Every lifecycle really ran: the order completed and its close process ran.
     assert {r.kind for r in results.rounds} == {"orders", "baseline"}

@@ -442,7 +442,9 @@ def up_process() -> Iterator[list[subprocess.Popen[str]]]:
             process.wait()
 
 
-def _start_up(data_dir: Path, port: int, ui_port: int, task_queue: str) -> subprocess.Popen[str]:
+def _start_up(
+    data_dir: Path, port: int, ui_port: int, task_queue: str, *more: str
+) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [
             sys.executable,
@@ -455,6 +457,7 @@ def _start_up(data_dir: Path, port: int, ui_port: int, task_queue: str) -> subpr
             str(port),
             "--ui-port",
             str(ui_port),
+            *(more or ("--no-api",)),
         ],
         cwd=REPO,
         env=_env(PARTY_ORDERS_TASK_QUEUE=task_queue),

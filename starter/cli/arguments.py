@@ -101,7 +101,10 @@ def build_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
             help="idempotency key: a message with an applied id is not applied twice",
         )
 
-    up = command("up", "run a local Temporal dev server (Web UI, persistent database) and a worker")
+    up = command(
+        "up",
+        "run a local Temporal dev server (Web UI, persistent database), a worker and the HTTP API",
+    )
     up.add_argument(
         "--data-dir",
         default=str(default_data_dir()),
@@ -126,8 +129,14 @@ def build_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
         help="seconds to wait for the server (default: %(default)s)",
     )
     up.add_argument(
-        "--demo", action="store_true", help="also start the demo orders and play the demo script"
+        "--demo",
+        action="store_true",
+        help="also start the demo orders, play the demo script and print API keys for it",
     )
+    up.add_argument(
+        "--api-port", type=int, default=8080, help="HTTP API port (default: %(default)s)"
+    )
+    up.add_argument("--no-api", action="store_true", help="do not serve the HTTP API")
 
     command("worker", "run a worker (like `python worker.py`)")
 
@@ -265,4 +274,32 @@ def build_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
     report.add_argument(
         "--since", metavar="DATE", help="the scorecard of trackings started since DATE (ISO 8601)"
     )
+
+    api = command("api", "serve the HTTP API for parties and originating processes")
+    api.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
+    api.add_argument("--port", type=int, default=8080, help="port (default: %(default)s)")
+    api.add_argument(
+        "--log-level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+        help="uvicorn's log level; info includes the access log (default: %(default)s)",
+    )
+
+    api_key = commands.add_parser(
+        "api-key", help="make, list and revoke the HTTP API's keys", description="API keys"
+    )
+    key_commands = api_key.add_subparsers(dest="key_command", metavar="ACTION", parser_class=Parser)
+    key_commands.required = True
+    create = key_commands.add_parser("create", help="make a key (printed once, as the last line)")
+    create.set_defaults(handler=handlers["api-key create"])
+    create.add_argument("--role", required=True, choices=["party", "process", "manager"])
+    create.add_argument("--party", metavar="PARTY_ID", help="the party a party key is bound to")
+    create.add_argument("--process", metavar="NAME", help="the process a process key is bound to")
+    create.add_argument("--label", help="a note on who holds the key")
+    list_keys = key_commands.add_parser("list", help="list the keys (never the keys themselves)")
+    list_keys.set_defaults(handler=handlers["api-key list"])
+    list_keys.add_argument("--json", action="store_true", help="print JSON")
+    revoke = key_commands.add_parser("revoke", help="revoke a key by its id")
+    revoke.set_defaults(handler=handlers["api-key revoke"])
+    revoke.add_argument("key_id", metavar="KEY_ID")
     return parser

@@ -6,6 +6,8 @@
     party-orders list [filters] [--json]
     party-orders progress|change|resolve|state|cancel|check-in ID ...
     party-orders report [--json]        counts by state and jeopardy, orders needing someone
+    party-orders api [--host H] [--port P]          the HTTP API (starter/api)
+    party-orders api-key create|list|revoke ...     its keys
 
 People get readable text; ``--json`` gives scripts the camelCase JSON of the contract.
 Every failure is one line on stderr and an exit code: 2 bad input, 3 unknown order,
@@ -378,6 +380,79 @@ async def cmd_worker(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+async def cmd_api(args: argparse.Namespace) -> int:
+    from starter.api.routes import BASE_PATH
+    from starter.api.server import api_server, serve_until
+
+    setup_logging("INFO")
+    try:
+        server = api_server(args.host, args.port, log_level=args.log_level)
+    except ValueError as error:  # a rate limit setting that is not a number
+        raise InvalidInput(str(error)) from None
+    root = f"http://{args.host}:{args.port}{BASE_PATH}"
+    say(f"API on {root} (OpenAPI: {root}/openapi.json, docs: {root}/docs); Ctrl-C stops it")
+    stop = asyncio.Event()
+    remove = stop_on_signals(stop)
+    try:
+        await serve_until(server, stop)
+    finally:
+        remove()
+    say("API stopped")
+    return EXIT_OK
+
+
+def _key_store() -> Any:
+    from starter.api.keys import KeyStore
+
+    return KeyStore()
+
+
+async def cmd_api_key_create(args: argparse.Namespace) -> int:
+    from starter.api.keys import ApiKeyError
+
+    store = _key_store()
+    try:
+        record, key = store.create(
+            args.role, party_id=args.party, process=args.process, label=args.label
+        )
+    except ApiKeyError as error:
+        raise InvalidInput(str(error)) from None
+    say(f"API key {record.id} for {record.subject} stored (as a hash) in {store.path}.")
+    say("The key is shown this once; send it as Authorization: Bearer <key>:")
+    say(key)  # the last line of stdout, so scripts can take it with `tail -n 1`
+    return EXIT_OK
+
+
+async def cmd_api_key_list(args: argparse.Namespace) -> int:
+    from starter.api.keys import ApiKeyError, key_summary
+
+    try:
+        keys = list(_key_store().keys().values())
+    except ApiKeyError as error:
+        raise InvalidInput(str(error)) from None
+    if args.json:
+        say(to_json([key_summary(key) for key in keys]))
+        return EXIT_OK
+    if not keys:
+        say("No API keys (make one with: party-orders api-key create --role ...)")
+    for key in keys:
+        status = f"revoked {when(key.revoked_at)}" if key.revoked_at else "active"
+        label = f"  {key.label}" if key.label else ""
+        say(f"{key.id}  {key.subject:<40} created {when(key.created_at)}  {status}{label}")
+    return EXIT_OK
+
+
+async def cmd_api_key_revoke(args: argparse.Namespace) -> int:
+    from starter.api.keys import ApiKeyError
+
+    try:
+        key = _key_store().revoke(args.key_id)
+    except ApiKeyError as error:
+        raise InvalidInput(str(error)) from None
+    say(f"API key {key.id} ({key.subject}) revoked")
+    return EXIT_OK
+
+
 async def cmd_demo(args: argparse.Namespace) -> int:
     from starter.demo import describe_demo, run_demo_script, start_demo_orders
 
@@ -419,6 +494,10 @@ HANDLERS: dict[str, Handler] = {
     "check-in": cmd_check_in,
     "report": cmd_report,
     "digest": cmd_digest,
+    "api": cmd_api,
+    "api-key create": cmd_api_key_create,
+    "api-key list": cmd_api_key_list,
+    "api-key revoke": cmd_api_key_revoke,
 }
 
 

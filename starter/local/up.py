@@ -13,7 +13,7 @@ import signal
 from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from temporalio.client import Client
 
@@ -26,6 +26,9 @@ from starter.client import (
 from starter.local.devserver import DevServer, DevServerConfig, DevServerError
 from starter.schedules import DEFAULT_CRON, DEFAULT_TIME_ZONE, ensure_digest_schedule
 from workflows.domain import names
+
+if TYPE_CHECKING:  # the API (FastAPI, uvicorn) is imported only when up serves it
+    from starter.api.server import ApiServer
 
 
 def stop_on_signals(stop: asyncio.Event) -> Callable[[], None]:
@@ -124,9 +127,10 @@ async def _serve(
         f"Digest            schedule {names.DIGEST_SCHEDULE_ID}, {DEFAULT_CRON!r}"
         f" {DEFAULT_TIME_ZONE} (Web UI: Schedules)"
     )
+    api = None if args.no_api else _api(args, client, task_queue)
     if config.address != "localhost:7233":
         say(f"Other commands    export TEMPORAL_ADDRESS={config.address}")
-    say("Ctrl-C stops the worker, then the server.")
+    say("Ctrl-C stops the API and the worker, then the server.")
 
     failure: list[str] = []
 
@@ -139,6 +143,7 @@ async def _serve(
     worker = asyncio.create_task(run_worker(client, task_queue, stop=stop))
     watcher = asyncio.create_task(server.watch(server_exited))
     background = [watcher]
+    serving = None if api is None else asyncio.create_task(_serve_api(api, stop, failure))
     if args.demo:
         background.append(asyncio.create_task(_demo_in_background(client, task_queue, config)))
     try:
@@ -151,6 +156,10 @@ async def _serve(
         for task in background:
             task.cancel()
         stop.set()
+        if serving is not None:
+            # The API finishes the requests it has (briefly), before the worker stops.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(serving, timeout=10)
         if not worker.done():
             say("Stopping the worker ...")
             try:
@@ -166,6 +175,43 @@ async def _serve(
         fail(failure[0])
         return EXIT_ERROR
     return EXIT_OK
+
+
+def _api(args: argparse.Namespace, client: Client, task_queue: str) -> ApiServer:
+    """The HTTP API beside the worker, over the same connection; with ``--demo``, keys to
+    try it with (made anew each time, listed by ``party-orders api-key list``)."""
+    from starter.api.keys import KEYS_ENV, KeyStore
+    from starter.api.routes import BASE_PATH
+    from starter.api.server import api_server, bind
+
+    host = "127.0.0.1" if args.ip == "localhost" else args.ip
+    bind(host, args.api_port).close()  # a taken port is reported now, before anything runs
+    root = f"http://{host}:{args.api_port}{BASE_PATH}"
+    say(f"HTTP API          {root}   docs {root}/docs   OpenAPI {root}/openapi.json")
+    # Keys live next to the database unless configured otherwise.
+    os.environ.setdefault(KEYS_ENV, str((Path(args.data_dir) / "api-keys.json").resolve()))
+    keys = KeyStore()
+    if args.demo:
+        for role, bound in (
+            ("manager", {}),
+            ("process", {"process": "service-order-handling"}),
+            ("party", {"party_id": "ACME"}),
+        ):
+            record, key = keys.create(role, label="demo", **bound)
+            say(f"API key           {record.subject:<32} {key}")
+    orders = PartyOrderClient(client, task_queue)
+    # Warnings only (no access log): up's output is the stack's own news and the demo's script.
+    return api_server(host, args.api_port, keys=keys, client=orders, log_level="warning")
+
+
+async def _serve_api(api: ApiServer, stop: asyncio.Event, failure: list[str]) -> None:
+    from starter.api.server import serve_until
+
+    try:
+        await serve_until(api, stop)
+    except PartyOrderError as error:
+        failure.append(str(error))
+        stop.set()
 
 
 async def _demo_in_background(client: Client, task_queue: str, config: DevServerConfig) -> None:

@@ -1,0 +1,127 @@
+"""The ASGI application: routes, errors, the body cap, and the OpenAPI document.
+
+The app reaches Temporal only through ``PartyOrderClient``. It connects on the first
+request that needs Temporal, not at start-up, so the API comes up (and answers 503 with
+``Retry-After``) while Temporal is still starting or briefly away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from starter.api import errors
+from starter.api.auth import BEARER_SCHEME
+from starter.api.keys import KeyStore
+from starter.api.limits import DEFAULT_MAX_BODY_BYTES, BodySizeLimit
+from starter.api.ratelimit import RateLimit, RateLimiter
+from starter.api.routes import BASE_PATH, router
+from starter.client import PartyOrderClient, PartyOrderError, ServerUnavailable
+
+Connect = Callable[[], Awaitable[PartyOrderClient]]
+
+DESCRIPTION = """\
+Track & Manage Party Orders (TM Forum eTOM 1.6.8.3) for the parties an order is placed
+with and the processes that originate orders. Authenticate with
+`Authorization: Bearer <key>` (keys from `party-orders api-key create`). A party key sees
+and touches only its party's orders, a process key the orders its process originated, a
+manager key every order; an order a key may not see answers 404, exactly like an unknown
+one. Errors are TMF Error objects `{"code", "reason", "message", "status"}`.
+"""
+
+
+class Clients:
+    """One PartyOrderClient for the app, connected on first use. After a failed attempt,
+    requests are answered 503 at once for ``RECONNECT_PAUSE`` seconds rather than each
+    waiting for a connection attempt of its own."""
+
+    RECONNECT_PAUSE = 2.0
+
+    def __init__(self, connect: Connect | None = None, client: PartyOrderClient | None = None):
+        self._connect = connect or PartyOrderClient.connect
+        self._client = client
+        self._lock = asyncio.Lock()
+        self._failed: tuple[float, ServerUnavailable] | None = None
+
+    async def get(self) -> PartyOrderClient:
+        if self._client is not None:
+            return self._client
+        async with self._lock:
+            if self._client is not None:
+                return self._client
+            loop = asyncio.get_running_loop()
+            if self._failed is not None and loop.time() - self._failed[0] < self.RECONNECT_PAUSE:
+                raise self._failed[1]
+            try:
+                self._client = await self._connect()
+            except PartyOrderError as error:  # unreachable, or broken connection settings
+                failure = (
+                    error if isinstance(error, ServerUnavailable) else ServerUnavailable(str(error))
+                )
+                self._failed = (loop.time(), failure)
+                raise failure from None
+            self._failed = None
+            return self._client
+
+
+def create_app(
+    *,
+    keys: KeyStore | None = None,
+    client: PartyOrderClient | None = None,
+    connect: Connect | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    rate_limit: RateLimit | None = None,
+) -> FastAPI:
+    """The API over ``client`` (or one made by ``connect``, by default from Temporal's
+    environment configuration), with the keys in ``keys`` and a rate limit per key
+    (default from ``PARTY_ORDERS_API_RATE`` and ``PARTY_ORDERS_API_BURST``)."""
+    app = FastAPI(
+        title="Party order tracking",
+        version="1.0.0",
+        description=DESCRIPTION,
+        openapi_url=f"{BASE_PATH}/openapi.json",
+        docs_url=f"{BASE_PATH}/docs",
+        redoc_url=None,
+    )
+    app.state.keys = keys or KeyStore()
+    app.state.clients = Clients(connect, client)
+    app.state.rate_limiter = RateLimiter(rate_limit or RateLimit.from_env())
+    errors.install(app)
+    app.include_router(router)
+    app.add_middleware(BodySizeLimit, limit=max_body_bytes)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = openapi_document(app)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
+
+
+def openapi_document(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's document, with the bearer scheme, and 400 (not 422) for bad input as the
+    API answers it."""
+    document = get_openapi(
+        title=app.title,
+        version=app.version,
+        description=app.description,
+        routes=app.routes,
+    )
+    components = document.setdefault("components", {})
+    components.setdefault("securitySchemes", {})[BEARER_SCHEME] = {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "an API key from `party-orders api-key create`",
+    }
+    for path_item in document.get("paths", {}).values():
+        for operation in path_item.values():
+            operation.get("responses", {}).pop("422", None)
+    schemas = components.get("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
+    return document
