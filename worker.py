@@ -7,7 +7,8 @@ Connection settings come from Temporal's own environment configuration
 (``temporalio.envconfig``: ``TEMPORAL_ADDRESS``, ``TEMPORAL_NAMESPACE``,
 ``TEMPORAL_API_KEY``, ``TEMPORAL_TLS_*``, ``TEMPORAL_PROFILE`` and the ``temporal.toml``
 profile file), defaulting to ``localhost:7233`` and namespace ``default``, always with the
-pydantic data converter. The task queue is ``party-orders`` unless
+pydantic data converter, which encrypts every payload when ``PARTY_ORDERS_ENCRYPTION_KEYS``
+is set (``privacy.codec``). The task queue is ``party-orders`` unless
 ``PARTY_ORDERS_TASK_QUEUE`` says otherwise. SIGINT and SIGTERM stop the worker cleanly:
 polling stops and running activities may finish.
 """
@@ -22,13 +23,13 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.envconfig import ClientConfig
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.notify import PartyOrderActivities
 from activities.settings import NotificationSettings
+from privacy.codec import data_converter
 from workflows.close_party_order import ClosePartyOrder
 from workflows.domain.names import DEFAULT_TASK_QUEUE, TASK_QUEUE_ENV
 from workflows.interceptors import interceptors
@@ -55,10 +56,17 @@ def connect_config() -> dict[str, Any]:
 
 
 async def connect(**overrides: Any) -> Client:
+    """A client for the environment's Temporal service; ``overrides`` go to ``Client.connect``.
+
+    The data converter encrypts when ``PARTY_ORDERS_ENCRYPTION_KEYS`` is set: a worker and
+    the clients of one deployment must share the keys. EncryptionKeyError if they are
+    malformed.
+    """
     config = connect_config()
+    config.setdefault("data_converter", data_converter())
     config.update(overrides)
     target = config.pop("target_host")
-    return await Client.connect(target, data_converter=pydantic_data_converter, **config)
+    return await Client.connect(target, **config)
 
 
 # ---------------------------------------------------------------- the worker

@@ -42,6 +42,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 import worker
+from privacy.keys import EncryptionKeyError
 from starter.query import (
     JEOPARDY_LEVELS,
     NOT_CONTINUED,
@@ -290,6 +291,8 @@ class PartyOrderClient:
             ) from None
         try:
             client = await worker.connect(connect_timeout=connect_timeout)
+        except EncryptionKeyError as error:
+            raise PartyOrderError(f"the encryption keys are invalid: {error}") from None
         except RuntimeError as error:
             # The SDK reports refused connections, DNS and TLS failures as RuntimeError.
             raise ServerUnavailable(

@@ -32,9 +32,9 @@ from temporalio.api.operatorservice.v1 import (
     ListSearchAttributesRequest,
 )
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 
+from privacy.codec import data_converter
 from starter.local.binaries import temporal_cli_path
 from workflows.visibility import CONTRACT_SEARCH_ATTRIBUTES
 
@@ -274,7 +274,8 @@ class DevServer:
                 client = await Client.connect(
                     self.config.address,
                     namespace=NAMESPACE,
-                    data_converter=pydantic_data_converter,
+                    # The worker `up` runs uses this client: encrypted when keys are set.
+                    data_converter=data_converter(),
                     connect_timeout=timedelta(seconds=2),
                 )
                 # Connecting proves the frontend is up; the operator API proves it serves.
