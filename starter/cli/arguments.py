@@ -15,6 +15,9 @@ from starter.cli.output import PROG
 from starter.client import (
     InvalidInput,
 )
+from starter.codec_server import DEFAULT_HOST as CODEC_HOST
+from starter.codec_server import DEFAULT_PORT as CODEC_PORT
+from starter.codec_server import DEFAULT_UI_ORIGINS as CODEC_UI_ORIGINS
 from starter.dates import parse_instant
 from starter.local.devserver import default_data_dir
 from starter.query import JEOPARDY_LEVELS, STATES
@@ -126,6 +129,13 @@ def build_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
     up.add_argument(
         "--demo", action="store_true", help="also start the demo orders and play the demo script"
     )
+    up.add_argument(
+        "--codec-port",
+        type=int,
+        default=CODEC_PORT,
+        help="port of the codec server the Web UI decrypts through, started when"
+        " PARTY_ORDERS_ENCRYPTION_KEYS is set (default: %(default)s)",
+    )
 
     command("worker", "run a worker (like `python worker.py`)")
 
@@ -233,4 +243,24 @@ def build_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
 
     report = command("report", "counts by state and jeopardy, and the orders needing attention")
     report.add_argument("--json", action="store_true", help="print JSON")
+
+    codec = command(
+        "codec-server",
+        "serve /encode and /decode for the Web UI and the temporal CLI"
+        " (keys from PARTY_ORDERS_ENCRYPTION_KEYS)",
+    )
+    codec.add_argument(
+        "--host", default=CODEC_HOST, help="address to listen on (default: %(default)s)"
+    )
+    codec.add_argument(
+        "--port", type=int, default=CODEC_PORT, help="port to listen on (default: %(default)s)"
+    )
+    codec.add_argument(
+        "--ui-origin",
+        action="append",
+        metavar="URL",
+        help="a Web UI origin allowed by CORS (repeatable; default: "
+        + ", ".join(CODEC_UI_ORIGINS)
+        + ")",
+    )
     return parser

@@ -343,6 +343,38 @@ async def cmd_demo(args: argparse.Namespace) -> int:
     return EXIT_INTERRUPTED if stop.is_set() else EXIT_OK
 
 
+async def cmd_codec_server(args: argparse.Namespace) -> int:
+    from starter.codec_server import (
+        CODEC_TOKEN_ENV,
+        DEFAULT_UI_ORIGINS,
+        CodecServer,
+        configured_codec,
+    )
+
+    codec = configured_codec()
+    token = os.environ.get(CODEC_TOKEN_ENV) or None
+    origins = args.ui_origin or list(DEFAULT_UI_ORIGINS)
+    server = CodecServer(codec, host=args.host, port=args.port, origins=origins, token=token)
+    try:
+        await server.start()
+    except OSError as error:
+        raise PartyOrderError(str(error)) from None
+    setup_logging("WARNING")
+    say(f"Codec server      {server.url}/decode and /encode (key ids {', '.join(codec.key_ids)})")
+    say(f"Web UI origins    {', '.join(origins)}")
+    say(f"Bearer token      {'required' if token else f'not required ({CODEC_TOKEN_ENV} unset)'}")
+    say(f"temporal CLI      temporal workflow show --codec-endpoint {server.url} -w ...")
+    stop = asyncio.Event()
+    remove = stop_on_signals(stop)
+    try:
+        await stop.wait()
+    finally:
+        remove()
+        await server.stop()
+    say("Codec server stopped")
+    return EXIT_OK
+
+
 HANDLERS: dict[str, Handler] = {
     "up": up,
     "worker": cmd_worker,
@@ -357,6 +389,7 @@ HANDLERS: dict[str, Handler] = {
     "cancel": cmd_cancel,
     "check-in": cmd_check_in,
     "report": cmd_report,
+    "codec-server": cmd_codec_server,
 }
 
 

@@ -62,6 +62,8 @@ class DevServerConfig:
     ui_port: int = 8233
     log_level: str = "warn"
     headless: bool = False
+    # The codec server the Web UI decrypts payloads through (set by `up` when keys are).
+    codec_endpoint: str | None = None
 
     @property
     def db_path(self) -> Path:
@@ -101,6 +103,8 @@ def server_command(
         command.append("--headless")
     else:
         command += ["--ui-port", str(config.ui_port)]
+        if config.codec_endpoint:
+            command += ["--ui-codec-endpoint", config.codec_endpoint]
     if with_search_attributes:
         command += search_attribute_flags()
     return command

@@ -18,11 +18,13 @@ from typing import Any
 from temporalio.client import Client
 
 import worker
+from privacy.keys import ENCRYPTION_KEYS_ENV
 from starter.cli.output import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, fail, say, setup_logging
 from starter.client import (
     PartyOrderClient,
     PartyOrderError,
 )
+from starter.codec_server import CodecServer, configured_codec
 from starter.local.devserver import DevServer, DevServerConfig, DevServerError
 
 
@@ -60,6 +62,7 @@ async def up(args: argparse.Namespace) -> int:
     from worker import run_worker
 
     setup_logging("WARNING")
+    codec_server = await _start_codec_server(args)
     config = DevServerConfig(
         data_dir=Path(args.data_dir),
         ip=args.ip,
@@ -67,6 +70,7 @@ async def up(args: argparse.Namespace) -> int:
         ui_port=args.ui_port,
         log_level=args.server_log_level,
         headless=args.headless,
+        codec_endpoint=codec_server.url if codec_server is not None else None,
     )
     # Notifications land next to the database unless configured otherwise.
     os.environ.setdefault(OUTBOX_ENV, str((config.data_dir / "outbox.jsonl").resolve()))
@@ -97,6 +101,26 @@ async def up(args: argparse.Namespace) -> int:
         if server.process is not None:
             await server.stop_async()
             say("Stopped.")
+        if codec_server is not None:
+            await codec_server.stop()
+
+
+async def _start_codec_server(args: argparse.Namespace) -> CodecServer | None:
+    """With encryption keys set, the codec server the Web UI decrypts payloads through.
+
+    It listens on localhost only and answers browsers from the Web UI's origin. The local
+    Web UI sends no bearer token, so ``PARTY_ORDERS_CODEC_TOKEN`` is for a codec server run
+    on its own (``party-orders codec-server``), not this one.
+    """
+    if not os.environ.get(ENCRYPTION_KEYS_ENV, "").strip():
+        return None
+    ui_origins = {f"http://{host}:{args.ui_port}" for host in (args.ip, "localhost", "127.0.0.1")}
+    server = CodecServer(configured_codec(), port=args.codec_port, origins=ui_origins)
+    try:
+        await server.start()
+    except OSError as error:
+        raise PartyOrderError(f"{error} (choose another with --codec-port)") from None
+    return server
 
 
 async def _serve(
@@ -116,6 +140,8 @@ async def _serve(
     say(f"Database          {config.db_path}   server log {config.log_path}")
     say(f"Notifications     {os.environ.get(OUTBOX_ENV)}")
     say(f"Worker            task queue {task_queue!r}")
+    if config.codec_endpoint:
+        say(f"Codec server      {config.codec_endpoint} (payloads encrypted; the Web UI decrypts)")
     if config.address != "localhost:7233":
         say(f"Other commands    export TEMPORAL_ADDRESS={config.address}")
     say("Ctrl-C stops the worker, then the server.")
