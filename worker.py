@@ -9,8 +9,10 @@ Connection settings come from Temporal's own environment configuration
 profile file), defaulting to ``localhost:7233`` and namespace ``default``, always with the
 pydantic data converter, which encrypts every payload when ``PARTY_ORDERS_ENCRYPTION_KEYS``
 is set (``privacy.codec``). The task queue is ``party-orders`` unless
-``PARTY_ORDERS_TASK_QUEUE`` says otherwise. SIGINT and SIGTERM stop the worker cleanly:
-polling stops and running activities may finish.
+``PARTY_ORDERS_TASK_QUEUE`` says otherwise. With ``PARTY_ORDERS_METRICS_PORT`` set the
+worker serves Prometheus metrics at ``/metrics`` on that port: the SDK's own and the
+tracker's ``party_orders_*`` (``workflows/metrics.py``, ``activities/notify.py``).
+SIGINT and SIGTERM stop the worker cleanly: polling stops and running activities may finish.
 """
 
 from __future__ import annotations
@@ -19,11 +21,13 @@ import asyncio
 import logging
 import os
 import signal
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
 from temporalio.client import Client
 from temporalio.envconfig import ClientConfig
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
@@ -67,6 +71,41 @@ async def connect(**overrides: Any) -> Client:
     config.update(overrides)
     target = config.pop("target_host")
     return await Client.connect(target, **config)
+
+
+# ---------------------------------------------------------------- metrics
+
+METRICS_PORT_ENV = "PARTY_ORDERS_METRICS_PORT"
+
+
+def metrics_address(environ: Mapping[str, str] | None = None) -> str | None:
+    """Where the Prometheus exporter listens: ``PARTY_ORDERS_METRICS_PORT`` is a port (on
+    every interface, for a scraper elsewhere) or ``HOST:PORT``; None when unset."""
+    raw = (environ if environ is not None else os.environ).get(METRICS_PORT_ENV, "").strip()
+    if not raw:
+        return None
+    host, _, port = raw.rpartition(":")
+    if not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{METRICS_PORT_ENV} must be a port or HOST:PORT, got {raw!r}")
+    return f"{host or '0.0.0.0'}:{int(port)}"
+
+
+def metrics_runtime(address: str) -> Runtime:
+    """An SDK runtime whose Prometheus exporter serves ``/metrics`` on ``address``."""
+    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=address)))
+
+
+def serve_metrics() -> str | None:
+    """In a worker process, before it connects: make every client of this process use a
+    runtime with the Prometheus exporter, when ``PARTY_ORDERS_METRICS_PORT`` asks for one.
+
+    Returns the address, or None. Only worker processes call this: a CLI command must not
+    try to bind the port a running worker already serves.
+    """
+    address = metrics_address()
+    if address is not None:
+        Runtime.set_default(metrics_runtime(address))
+    return address
 
 
 # ---------------------------------------------------------------- the worker
@@ -135,6 +174,9 @@ async def _main() -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    address = serve_metrics()
+    if address is not None:
+        logging.getLogger(__name__).info("metrics at http://%s/metrics", address)
     client = await connect()
     await run_worker(client, task_queue(), stop=stop)
 

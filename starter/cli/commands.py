@@ -57,7 +57,7 @@ from starter.client import (
     UpdateQueued,
 )
 from starter.local.devserver import DevServerError
-from starter.local.up import stop_on_signals, up
+from starter.local.up import serve_worker_metrics, stop_on_signals, up
 from starter.query import OrderFilters
 from workflows.domain.model import TRACK_WORKFLOW_ID_PREFIX
 
@@ -304,11 +304,14 @@ async def cmd_worker(args: argparse.Namespace) -> int:
     from worker import run_worker  # the worker pulls in every workflow and activity
 
     setup_logging("INFO")
+    metrics = serve_worker_metrics()
     client = await _client()
     stop = asyncio.Event()
     remove = stop_on_signals(stop)
     target = client.client.service_client.config.target_host
     say(f"Worker polling task queue {client.task_queue!r} on {target} (Ctrl-C stops it)")
+    if metrics is not None:
+        say(f"Metrics at http://{metrics}/metrics")
     try:
         await run_worker(client.client, client.task_queue, stop=stop)
     finally:

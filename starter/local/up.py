@@ -21,6 +21,7 @@ import worker
 from privacy.keys import ENCRYPTION_KEYS_ENV
 from starter.cli.output import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, fail, say, setup_logging
 from starter.client import (
+    InvalidInput,
     PartyOrderClient,
     PartyOrderError,
 )
@@ -57,11 +58,23 @@ def stop_on_signals(stop: asyncio.Event) -> Callable[[], None]:
     return remove
 
 
+def serve_worker_metrics() -> str | None:
+    """The worker's Prometheus exporter, when PARTY_ORDERS_METRICS_PORT asks for it (before
+    the process's first client connects); its address, or None."""
+    try:
+        return worker.serve_metrics()
+    except ValueError as error:
+        raise InvalidInput(str(error)) from None
+    except RuntimeError as error:  # the port is taken, or a runtime was already made
+        raise PartyOrderError(f"cannot serve metrics: {error}") from None
+
+
 async def up(args: argparse.Namespace) -> int:
     from activities.settings import OUTBOX_ENV
     from worker import run_worker
 
     setup_logging("WARNING")
+    metrics = serve_worker_metrics()
     codec_server = await _start_codec_server(args)
     config = DevServerConfig(
         data_dir=Path(args.data_dir),
@@ -95,6 +108,8 @@ async def up(args: argparse.Namespace) -> int:
         except DevServerError as error:
             fail(str(error))
             return EXIT_ERROR
+        if metrics is not None:
+            say(f"Metrics           http://{metrics}/metrics")
         return await _serve(args, config, server, client, task_queue, stop, run_worker)
     finally:
         remove()
