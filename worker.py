@@ -26,9 +26,10 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio.client import Client
+from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
 from temporalio.envconfig import ClientConfig
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
-from temporalio.worker import Worker
+from temporalio.worker import Worker, WorkerDeploymentConfig
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.notify import PartyOrderActivities
@@ -108,6 +109,36 @@ def serve_metrics() -> str | None:
     return address
 
 
+# ---------------------------------------------------------------- worker versioning
+
+BUILD_ID_ENV = "PARTY_ORDERS_BUILD_ID"
+DEPLOYMENT_NAME_ENV = "PARTY_ORDERS_DEPLOYMENT_NAME"
+DEFAULT_DEPLOYMENT_NAME = "party-orders"
+
+
+def deployment_config(environ: Mapping[str, str] | None = None) -> WorkerDeploymentConfig | None:
+    """Worker Deployment Versioning when ``PARTY_ORDERS_BUILD_ID`` is set: this worker is
+    version ``<deployment>.<build id>`` of the deployment ``PARTY_ORDERS_DEPLOYMENT_NAME``
+    (default ``party-orders``). None: an unversioned worker.
+
+    Every workflow auto-upgrades: an order outlives any build, so it moves to the current
+    version at its next workflow task, and every change must replay old histories
+    (``workflow.patched``, docs/versioning.md). The behavior is the worker's default rather
+    than one on ``@workflow.defn``, because the SDK refuses a workflow that declares one
+    on an unversioned worker, and the same code runs both ways.
+    """
+    env = environ if environ is not None else os.environ
+    build_id = env.get(BUILD_ID_ENV, "").strip()
+    if not build_id:
+        return None
+    name = env.get(DEPLOYMENT_NAME_ENV, "").strip() or DEFAULT_DEPLOYMENT_NAME
+    return WorkerDeploymentConfig(
+        version=WorkerDeploymentVersion(deployment_name=name, build_id=build_id),
+        use_worker_versioning=True,
+        default_versioning_behavior=VersioningBehavior.AUTO_UPGRADE,
+    )
+
+
 # ---------------------------------------------------------------- the worker
 
 # Cached workflow runs bound the worker's memory with many open orders; evicted ones are
@@ -143,6 +174,9 @@ def build_worker(
     options.setdefault("graceful_shutdown_timeout", timedelta(seconds=10))
     options.setdefault("interceptors", interceptors())
     options.setdefault("workflow_runner", workflow_runner())
+    versioning = deployment_config()
+    if versioning is not None:
+        options.setdefault("deployment_config", versioning)
     return Worker(
         client,
         task_queue=task_queue,
