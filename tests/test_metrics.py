@@ -8,8 +8,11 @@ the start: the exact counts show that replay records nothing twice."""
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import socket
+import subprocess
+import sys
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -72,6 +75,30 @@ def test_the_metrics_port_setting() -> None:
     for bad in ("metrics", "0", "70000", "host:"):
         with pytest.raises(ValueError, match="PARTY_ORDERS_METRICS_PORT must be a port"):
             worker.metrics_address({"PARTY_ORDERS_METRICS_PORT": bad})
+
+
+@pytest.mark.parametrize("taken", [False, True])
+def test_the_worker_command_refuses_a_bad_or_taken_metrics_port(taken: bool) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        setting = f"127.0.0.1:{busy.getsockname()[1]}" if taken else "not-a-port"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PARTY_ORDERS_")}
+        done = subprocess.run(
+            [sys.executable, "-m", "starter", "worker"],
+            cwd=Path(__file__).resolve().parents[1],
+            env={**env, "PARTY_ORDERS_METRICS_PORT": setting},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert "Traceback" not in done.stderr
+    if taken:
+        assert done.returncode == 1
+        assert f"cannot serve metrics on {setting}" in done.stderr
+    else:
+        assert done.returncode == 2
+        assert "PARTY_ORDERS_METRICS_PORT must be a port or HOST:PORT" in done.stderr
 
 
 async def test_metrics_scrape_after_a_lifecycle(dev_address: str, tmp_path: Path) -> None:

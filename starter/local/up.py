@@ -62,11 +62,15 @@ def serve_worker_metrics() -> str | None:
     """The worker's Prometheus exporter, when PARTY_ORDERS_METRICS_PORT asks for it (before
     the process's first client connects); its address, or None."""
     try:
-        return worker.serve_metrics()
+        address = worker.metrics_address()
     except ValueError as error:
         raise InvalidInput(str(error)) from None
-    except RuntimeError as error:  # the port is taken, or a runtime was already made
-        raise PartyOrderError(f"cannot serve metrics: {error}") from None
+    if address is None:
+        return None
+    try:
+        return worker.serve_metrics()
+    except (ValueError, RuntimeError) as error:  # the port is taken, or a runtime exists
+        raise PartyOrderError(f"cannot serve metrics on {address}: {error}") from None
 
 
 async def up(args: argparse.Namespace) -> int:
