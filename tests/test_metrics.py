@@ -176,6 +176,12 @@ async def test_metrics_scrape_after_a_lifecycle(dev_address: str, tmp_path: Path
     # The SDK's own metrics come from the same exporter.
     assert total(samples, "temporal_workflow_completed", **mine) >= 2
     assert any(name.startswith("temporal_activity_execution_latency") for name in samples)
+    # Every message applied is timed from its arrival, by name (4 signals to 3 orders).
+    waits = "party_orders_message_wait_count"
+    assert total(samples, waits, **mine, message="report_progress") == 2
+    assert total(samples, waits, **mine, message="cancel_order") == 1
+    assert total(samples, waits, **mine, message="unknown") == 1
+    assert f"{waits[: -len('_count')]}_bucket" in samples
     # No order id or personal data in any label.
     for order in (critical, delivered, cancelled):
         assert order["id"] not in response.text

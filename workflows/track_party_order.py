@@ -351,6 +351,7 @@ class TrackPartyOrder:
     def _apply(self, arrival: _Arrival) -> None:
         self._apply_one(arrival)
         self._metrics.observe(self.tracker.order)  # each rejection counted with its name
+        self._metrics.applied(arrival.name, workflow.now() - arrival.at)
 
     def _apply_one(self, arrival: _Arrival) -> None:
         tracker = self.tracker
