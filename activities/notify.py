@@ -4,6 +4,11 @@ The workflow decides *what* to tell *whom*; these activities only deliver, throu
 channel the settings choose. They are safe to retry: each notification carries an
 idempotency key fixed by the workflow, which the outbox and webhook receivers dedupe on.
 Logs name the kind, recipient and key, never a body or a secret.
+
+Metrics (``activity.metric_meter()``, served by the worker's Prometheus exporter):
+``party_orders_notifications_delivered`` and ``party_orders_notification_failures`` (each
+failed attempt, retries included), by ``channel`` (outbox, webhook) and ``recipient``
+(party, originatingProcess, contact).
 """
 
 from __future__ import annotations
@@ -39,6 +44,11 @@ DIGEST_QUERIES_AT_ONCE = 20
 TRACKING_MEMO = "trackingId"
 
 
+def channel_label(channel: NotificationChannel) -> str:
+    """``outbox`` for OutboxChannel, ``webhook`` for WebhookChannel: a metric label."""
+    return type(channel).__name__.removesuffix("Channel").lower()
+
+
 class PartyOrderActivities:
     """Activities bound to one worker's notification settings and channels.
 
@@ -59,6 +69,7 @@ class PartyOrderActivities:
 
     async def _deliver(self, notification: Notification) -> None:
         channel = self.router.channel_for(notification)
+        labels = {"channel": channel_label(channel), "recipient": notification.recipient_kind}
         activity.logger.info(
             "delivering %s to %s %s (key %s) via %s",
             notification.kind,
@@ -67,7 +78,19 @@ class PartyOrderActivities:
             notification.idempotency_key,
             type(channel).__name__,
         )
-        await channel.deliver(notification)
+        meter = activity.metric_meter()
+        try:
+            await channel.deliver(notification)
+        except Exception:
+            meter.create_counter(
+                "party_orders_notification_failures",
+                "Failed notification delivery attempts, by channel and recipient",
+            ).add(1, labels)
+            raise
+        meter.create_counter(
+            "party_orders_notifications_delivered",
+            "Notifications delivered, by channel and recipient",
+        ).add(1, labels)
 
     @activity.defn(name="notify_party")
     async def notify_party(self, notification: Notification) -> None:

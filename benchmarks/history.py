@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 from collections import Counter
@@ -11,6 +12,8 @@ from typing import Any
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import History, HistoryEvent
 from temporalio.client import Client, WorkflowHistory
+
+from privacy.codec import EncryptionCodec, codec_from_env
 
 
 def event_name(event: HistoryEvent) -> str:
@@ -79,6 +82,11 @@ async def chain(client: Client, workflow_id: str, first_run_id: str) -> list[Run
     return runs
 
 
+@functools.cache
+def _codec() -> EncryptionCodec | None:
+    return codec_from_env()
+
+
 def _activity_kind(event: HistoryEvent) -> str | None:
     """The notification kind an ActivityTaskScheduled event carries (``checkIn``, ...)."""
     if not event.HasField("activity_task_scheduled_event_attributes"):
@@ -86,8 +94,12 @@ def _activity_kind(event: HistoryEvent) -> str | None:
     payloads = event.activity_task_scheduled_event_attributes.input.payloads
     if not payloads:
         return None
+    payload = payloads[0]
+    codec = _codec()
+    if codec is not None:  # the benchmark runs encrypted when keys are set
+        payload = codec.decrypt(payload)
     try:
-        value = json.loads(payloads[0].data)
+        value = json.loads(payload.data)
     except ValueError:
         return None
     kind = value.get("kind") if isinstance(value, dict) else None

@@ -39,6 +39,7 @@ import temporalio
 
 from benchmarks import procfs
 from benchmarks.api import ApiThroughput, api_throughput
+from benchmarks.cost import OrderMonth, cost_table, order_months
 from benchmarks.lifecycle import (
     BASELINE,
     ORDERS,
@@ -119,6 +120,7 @@ class Results:
     api: ApiThroughput
     profile: Profile | None
     wall_seconds: float
+    cost: tuple[OrderMonth, OrderMonth]  # typical, quiet
     figures: list[Figure] = dataclasses.field(default_factory=list)
 
     def rate(self, kind: str) -> float:
@@ -154,6 +156,7 @@ class Results:
             "responsiveness": self.responsiveness.to_json(),
             "scorecard": dataclasses.asdict(self.scorecard),
             "api": self.api.to_json(),
+            "costPerOrderMonth": [month.to_json() for month in self.cost],
             "profile": self.profile.to_json() if self.profile else None,
         }
 
@@ -338,6 +341,21 @@ def figures(r: Results) -> list[Figure]:
         ),
         Figure("api.getRatio", "API: GET order / client API", round(r.api.get_ratio, 3)),
     ]
+    for month in r.cost:
+        surplus = ", ".join(f"+{n} {kind}" for kind, n in month.surplus.items()) or "none"
+        found.append(
+            Figure(
+                f"cost.{month.name}ActionsPerOrderMonth",
+                f"Cost: billable actions, {month.name} order-month",
+                month.total,
+                "actions",
+                comparison="<=",
+                bound=month.needed,
+                note=f"{month.check_ins_answered} check-ins answered,"
+                f" {month.milestones_completed} milestones, {month.change_requests} change"
+                f" request(s); needed by tracking {month.needed}, surplus: {surplus}",
+            )
+        )
     return found
 
 
@@ -481,6 +499,15 @@ async def _time_skipping(config: Config, workdir: Path) -> tuple[QuietCheckIn, L
         await env.shutdown()
 
 
+async def _cost(workdir: Path) -> tuple[OrderMonth, OrderMonth]:
+    progress("cost per order-month: a typical and a quiet order, 30 days at a second a day")
+    env = await start_dev_server()
+    try:
+        return await order_months(env.client, workdir / "cost-outbox.jsonl")
+    finally:
+        await env.shutdown()
+
+
 async def run_benchmark(config: Config) -> Results:
     """Run every measurement; write the JSON to ``config.json_path`` and return it all."""
     began = time.perf_counter()
@@ -498,6 +525,7 @@ async def run_benchmark(config: Config) -> Results:
             api,
         ) = await _lifecycle(config, workdir)
         quiet, long = await _time_skipping(config, workdir)
+        cost = await _cost(workdir)
     results = Results(
         config=config,
         machine=info,
@@ -512,6 +540,7 @@ async def run_benchmark(config: Config) -> Results:
         api=api,
         profile=profile,
         wall_seconds=time.perf_counter() - began,
+        cost=cost,
     )
     results.figures = figures(results)
     write_json(config.json_path, results.to_json())
@@ -527,6 +556,8 @@ def render(results: Results) -> str:
     if notes:
         parts += ["Notes:", *notes, ""]
     parts.append(f"Quiet check-in cycle: {' '.join(results.quiet.event_types)}")
+    parts += ["", "Billable actions per order-month (queries excluded):"]
+    parts.append(cost_table(list(results.cost)))
     if results.profile:
         parts += ["", results.profile.text()]
     parts += ["", f"JSON: {results.config.json_path}"]

@@ -1,10 +1,14 @@
-"""The Temporal servers a benchmark runs against, both from PyPI (nothing downloaded)."""
+"""The Temporal servers a benchmark runs against, both from PyPI (nothing downloaded).
+
+Their clients encrypt every payload when ``PARTY_ORDERS_ENCRYPTION_KEYS`` is set, like the
+project's own processes, so the benchmark measures the tracker with encryption on or off.
+"""
 
 from __future__ import annotations
 
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from privacy.codec import data_converter
 from starter.local.binaries import temporal_cli_path, test_server_path
 from starter.local.devserver import add_search_attributes
 from workflows.visibility import CONTRACT_SEARCH_ATTRIBUTES
@@ -13,7 +17,7 @@ from workflows.visibility import CONTRACT_SEARCH_ATTRIBUTES
 async def start_dev_server() -> WorkflowEnvironment:
     """The Temporal dev server (in-memory SQLite) with the contract's search attributes."""
     return await WorkflowEnvironment.start_local(
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(),
         search_attributes=CONTRACT_SEARCH_ATTRIBUTES,
         dev_server_existing_path=temporal_cli_path(),
         dev_server_log_level="error",
@@ -24,7 +28,7 @@ async def start_dev_server() -> WorkflowEnvironment:
 async def start_time_skipping_server() -> WorkflowEnvironment:
     """The time-skipping test server, which knows no custom search attributes until told."""
     env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(),
         test_server_existing_path=test_server_path(),
     )
     try:

@@ -54,17 +54,20 @@ def workflow_runner(name: str) -> Any:
 
 async def _serve(args: argparse.Namespace) -> None:
     from temporalio.client import Client
-    from temporalio.contrib.pydantic import pydantic_data_converter
     from temporalio.worker import Worker
 
     from activities.settings import NotificationSettings
+    from privacy.codec import data_converter
     from worker import build_worker
 
     options: dict[str, Any] = {}
     if args.workflow_runner != "default":
         options["workflow_runner"] = workflow_runner(args.workflow_runner)
     client = await Client.connect(
-        args.target, namespace=args.namespace, data_converter=pydantic_data_converter
+        # Encrypted when PARTY_ORDERS_ENCRYPTION_KEYS is set (the environment is inherited).
+        args.target,
+        namespace=args.namespace,
+        data_converter=data_converter(),
     )
     settings = NotificationSettings(outbox_path=Path(args.outbox))
     if args.kind == "orders":

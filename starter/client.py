@@ -46,6 +46,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 import worker
+from privacy.keys import EncryptionKeyError
 from starter.calendars import resolve_holidays
 from starter.query import (
     JEOPARDY_LEVELS,
@@ -320,6 +321,8 @@ class PartyOrderClient:
             ) from None
         try:
             client = await worker.connect(connect_timeout=connect_timeout)
+        except EncryptionKeyError as error:
+            raise PartyOrderError(f"the encryption keys are invalid: {error}") from None
         except RuntimeError as error:
             # The SDK reports refused connections, DNS and TLS failures as RuntimeError.
             raise ServerUnavailable(

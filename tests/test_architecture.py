@@ -1,7 +1,8 @@
 """The layout's one direction of imports, checked by walking every production module.
 
-    starter    -> workflows, activities, worker   (client code on top)
-    worker     -> workflows, activities
+    starter    -> workflows, activities, worker, privacy   (client code on top)
+    worker     -> workflows, activities, privacy
+    privacy    -> privacy                         (the payload codec, for every client)
     activities -> workflows.domain                (side effects carry out the core's effects)
     workflows  -> workflows                       (the durable shells)
     workflows.domain -> workflows.domain, and never Temporal (the pure core)
@@ -19,10 +20,13 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 # The project's own top-level names, and who may import whom.
-OURS = ("workflows", "activities", "starter", "worker")
+OURS = ("workflows", "activities", "starter", "worker", "privacy")
 ALLOWED: dict[str, frozenset[str]] = {
-    "starter": frozenset({"starter", "workflows", "workflows.domain", "activities", "worker"}),
-    "worker": frozenset({"workflows", "workflows.domain", "activities"}),
+    "starter": frozenset(
+        {"starter", "workflows", "workflows.domain", "activities", "worker", "privacy"}
+    ),
+    "worker": frozenset({"workflows", "workflows.domain", "activities", "privacy"}),
+    "privacy": frozenset({"privacy"}),
     "activities": frozenset({"activities", "workflows.domain"}),
     "workflows": frozenset({"workflows", "workflows.domain"}),
     "workflows.domain": frozenset({"workflows.domain"}),
@@ -66,7 +70,7 @@ def violations(module: str, source: str) -> list[str]:
 
 def production_modules() -> list[tuple[str, Path]]:
     modules = [("worker", ROOT / "worker.py")]
-    for package in ("workflows", "activities", "starter"):
+    for package in ("workflows", "activities", "starter", "privacy"):
         for path in sorted((ROOT / package).rglob("*.py")):
             parts = path.relative_to(ROOT).with_suffix("").parts
             name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
@@ -96,6 +100,7 @@ def test_imports_run_one_way(module: str, path: Path) -> None:
         ("workflows.domain.tracker", "from temporalio import workflow", "never uses Temporal"),
         ("workflows.domain.tracker", "import workflows.visibility", "may not use workflows"),
         ("workflows.close_party_order", "with x:\n    import starter.cli", "may not use starter"),
+        ("privacy.codec", "from workflows.domain import names", "privacy may not"),
     ],
 )
 def test_an_arrow_running_back_up_is_caught(module: str, source: str, complaint: str) -> None:

@@ -37,6 +37,8 @@ EXPECTED_FIGURES = {
     "api.progressRatio",
     "api.getPerSecond",
     "api.getRatio",
+    "cost.typicalActionsPerOrderMonth",
+    "cost.quietActionsPerOrderMonth",
 }
 
 
@@ -85,6 +87,14 @@ async def test_a_tiny_benchmark_run_produces_every_figure(tmp_path: Path) -> Non
     assert results.long.answers >= 1
     assert sum(run.signals for run in results.long.runs) == 72 + results.long.answers
     assert by_key["longLife.maxRunEvents"].value > 0
+
+    # Both order-months ran their 30 days; the typical one had the change request.
+    typical, quiet = results.cost
+    assert typical.actions["workflow started"] == quiet.actions["workflow started"] == 1
+    assert typical.actions["signal"] == typical.check_ins_answered + 3 + 2
+    assert quiet.actions["signal"] == quiet.check_ins_answered >= 3
+    assert typical.needed <= typical.total and quiet.needed <= quiet.total
+    assert "Billable actions per order-month" in render(results)
     assert by_key["longLife.maxRunBytes"].value > 0
     assert by_key["longLife.runs"].value >= 1
 

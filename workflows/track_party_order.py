@@ -53,6 +53,7 @@ with workflow.unsafe.imports_passed_through():
         WireModel,
     )
     from workflows.domain.tracker import PartyOrderTracker, TrackerState
+    from workflows.metrics import OrderMetrics
     from workflows.visibility import changed_pairs, details_markdown, search_attribute_values
 
 # Informing the close process only needs the Temporal service itself: retry until it works.
@@ -140,6 +141,7 @@ class TrackPartyOrder:
         self._timer = DeadlineTimer()
         self._published: dict[str, Any] = {}
         self._details = ""
+        self._metrics = OrderMetrics()
         # The order as handed to the next run, once this run has decided to continue.
         self._handed_over: PartyOrder | None = None
         if workflow.info().continued_run_id is not None:
@@ -180,6 +182,7 @@ class TrackPartyOrder:
             # Fail the workflow at once: retrying a workflow task cannot fix the input.
             raise ApplicationError(self._start_error, type="InvalidPartyOrder", non_retryable=True)
         tracker = self.tracker
+        self._metrics.begin(tracker.order, continued=workflow.info().continued_run_id is not None)
         while True:
             self._wake = False
             await self._take_messages()
@@ -324,6 +327,7 @@ class TrackPartyOrder:
 
     def _publish(self) -> None:
         order = self.tracker.order
+        self._metrics.observe(order)
         pairs = changed_pairs(search_attribute_values(order), self._published)
         if pairs:
             workflow.upsert_search_attributes(pairs)
@@ -362,6 +366,11 @@ class TrackPartyOrder:
                 await workflow.sleep(BETWEEN_SLICES, summary="take the next slice of messages")
 
     def _apply(self, arrival: _Arrival) -> None:
+        self._apply_one(arrival)
+        self._metrics.observe(self.tracker.order)  # each rejection counted with its name
+        self._metrics.applied(arrival.name, workflow.now() - arrival.at)
+
+    def _apply_one(self, arrival: _Arrival) -> None:
         tracker = self.tracker
         name, at, raw = arrival.name, arrival.at, arrival.raw
         if raw is None:

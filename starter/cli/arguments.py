@@ -15,6 +15,9 @@ from starter.cli.output import PROG
 from starter.client import (
     InvalidInput,
 )
+from starter.codec_server import DEFAULT_HOST as CODEC_HOST
+from starter.codec_server import DEFAULT_PORT as CODEC_PORT
+from starter.codec_server import DEFAULT_UI_ORIGINS as CODEC_UI_ORIGINS
 from starter.dates import parse_instant
 from starter.local.devserver import default_data_dir
 from starter.query import JEOPARDY_LEVELS, STATES
@@ -137,6 +140,13 @@ def build_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
         "--api-port", type=int, default=8080, help="HTTP API port (default: %(default)s)"
     )
     up.add_argument("--no-api", action="store_true", help="do not serve the HTTP API")
+    up.add_argument(
+        "--codec-port",
+        type=int,
+        default=CODEC_PORT,
+        help="port of the codec server the Web UI decrypts through, started when"
+        " PARTY_ORDERS_ENCRYPTION_KEYS is set (default: %(default)s)",
+    )
 
     command("worker", "run a worker (like `python worker.py`)")
 
@@ -302,4 +312,24 @@ def build_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
     revoke = key_commands.add_parser("revoke", help="revoke a key by its id")
     revoke.set_defaults(handler=handlers["api-key revoke"])
     revoke.add_argument("key_id", metavar="KEY_ID")
+
+    codec = command(
+        "codec-server",
+        "serve /encode and /decode for the Web UI and the temporal CLI"
+        " (keys from PARTY_ORDERS_ENCRYPTION_KEYS)",
+    )
+    codec.add_argument(
+        "--host", default=CODEC_HOST, help="address to listen on (default: %(default)s)"
+    )
+    codec.add_argument(
+        "--port", type=int, default=CODEC_PORT, help="port to listen on (default: %(default)s)"
+    )
+    codec.add_argument(
+        "--ui-origin",
+        action="append",
+        metavar="URL",
+        help="a Web UI origin allowed by CORS (repeatable; default: "
+        + ", ".join(CODEC_UI_ORIGINS)
+        + ")",
+    )
     return parser

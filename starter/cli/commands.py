@@ -66,7 +66,7 @@ from starter.client import (
 )
 from starter.dates import parse_instant
 from starter.local.devserver import DevServerError
-from starter.local.up import stop_on_signals, up
+from starter.local.up import serve_worker_metrics, stop_on_signals, up
 from starter.query import OrderFilters
 from starter.schedules import ensure_digest_schedule, run_digest_now
 from workflows.domain import names
@@ -367,11 +367,14 @@ async def cmd_worker(args: argparse.Namespace) -> int:
     from worker import run_worker  # the worker pulls in every workflow and activity
 
     setup_logging("INFO")
+    metrics = serve_worker_metrics()
     client = await _client()
     stop = asyncio.Event()
     remove = stop_on_signals(stop)
     target = client.client.service_client.config.target_host
     say(f"Worker polling task queue {client.task_queue!r} on {target} (Ctrl-C stops it)")
+    if metrics is not None:
+        say(f"Metrics at http://{metrics}/metrics")
     try:
         await run_worker(client.client, client.task_queue, stop=stop)
     finally:
@@ -479,6 +482,38 @@ async def cmd_demo(args: argparse.Namespace) -> int:
     return EXIT_INTERRUPTED if stop.is_set() else EXIT_OK
 
 
+async def cmd_codec_server(args: argparse.Namespace) -> int:
+    from starter.codec_server import (
+        CODEC_TOKEN_ENV,
+        DEFAULT_UI_ORIGINS,
+        CodecServer,
+        configured_codec,
+    )
+
+    codec = configured_codec()
+    token = os.environ.get(CODEC_TOKEN_ENV) or None
+    origins = args.ui_origin or list(DEFAULT_UI_ORIGINS)
+    server = CodecServer(codec, host=args.host, port=args.port, origins=origins, token=token)
+    try:
+        await server.start()
+    except OSError as error:
+        raise PartyOrderError(str(error)) from None
+    setup_logging("WARNING")
+    say(f"Codec server      {server.url}/decode and /encode (key ids {', '.join(codec.key_ids)})")
+    say(f"Web UI origins    {', '.join(origins)}")
+    say(f"Bearer token      {'required' if token else f'not required ({CODEC_TOKEN_ENV} unset)'}")
+    say(f"temporal CLI      temporal workflow show --codec-endpoint {server.url} -w ...")
+    stop = asyncio.Event()
+    remove = stop_on_signals(stop)
+    try:
+        await stop.wait()
+    finally:
+        remove()
+        await server.stop()
+    say("Codec server stopped")
+    return EXIT_OK
+
+
 HANDLERS: dict[str, Handler] = {
     "up": up,
     "worker": cmd_worker,
@@ -498,6 +533,7 @@ HANDLERS: dict[str, Handler] = {
     "api-key create": cmd_api_key_create,
     "api-key list": cmd_api_key_list,
     "api-key revoke": cmd_api_key_revoke,
+    "codec-server": cmd_codec_server,
 }
 
 

@@ -34,9 +34,9 @@ from temporalio.api.operatorservice.v1 import (
     ListSearchAttributesRequest,
 )
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 
+from privacy.codec import data_converter
 from starter.local.binaries import temporal_cli_path
 from workflows.visibility import CONTRACT_SEARCH_ATTRIBUTES
 
@@ -66,6 +66,8 @@ class DevServerConfig:
     ui_port: int = 8233
     log_level: str = "warn"
     headless: bool = False
+    # The codec server the Web UI decrypts payloads through (set by `up` when keys are).
+    codec_endpoint: str | None = None
 
     @property
     def db_path(self) -> Path:
@@ -110,6 +112,8 @@ def server_command(
         command.append("--headless")
     else:
         command += ["--ui-port", str(config.ui_port)]
+        if config.codec_endpoint:
+            command += ["--ui-codec-endpoint", config.codec_endpoint]
     if with_search_attributes:
         command += search_attribute_flags()
     return command
@@ -350,7 +354,8 @@ class DevServer:
                 client = await Client.connect(
                     self.config.address,
                     namespace=NAMESPACE,
-                    data_converter=pydantic_data_converter,
+                    # The worker `up` runs uses this client: encrypted when keys are set.
+                    data_converter=data_converter(),
                     connect_timeout=timedelta(seconds=2),
                 )
                 # Connecting proves the frontend is up; the operator API proves it serves.

@@ -18,11 +18,14 @@ from typing import TYPE_CHECKING, Any
 from temporalio.client import Client
 
 import worker
+from privacy.keys import ENCRYPTION_KEYS_ENV
 from starter.cli.output import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, fail, say, setup_logging
 from starter.client import (
+    InvalidInput,
     PartyOrderClient,
     PartyOrderError,
 )
+from starter.codec_server import CodecServer, configured_codec
 from starter.local.devserver import DevServer, DevServerConfig, DevServerError
 from starter.schedules import DEFAULT_CRON, DEFAULT_TIME_ZONE, ensure_digest_schedule
 from workflows.domain import names
@@ -61,11 +64,28 @@ def stop_on_signals(stop: asyncio.Event) -> Callable[[], None]:
     return remove
 
 
+def serve_worker_metrics() -> str | None:
+    """The worker's Prometheus exporter, when PARTY_ORDERS_METRICS_PORT asks for it (before
+    the process's first client connects); its address, or None."""
+    try:
+        address = worker.metrics_address()
+    except ValueError as error:
+        raise InvalidInput(str(error)) from None
+    if address is None:
+        return None
+    try:
+        return worker.serve_metrics()
+    except (ValueError, RuntimeError) as error:  # the port is taken, or a runtime exists
+        raise PartyOrderError(f"cannot serve metrics on {address}: {error}") from None
+
+
 async def up(args: argparse.Namespace) -> int:
     from activities.settings import OUTBOX_ENV
     from worker import run_worker
 
     setup_logging("WARNING")
+    metrics = serve_worker_metrics()
+    codec_server = await _start_codec_server(args)
     config = DevServerConfig(
         data_dir=Path(args.data_dir),
         ip=args.ip,
@@ -73,6 +93,7 @@ async def up(args: argparse.Namespace) -> int:
         ui_port=args.ui_port,
         log_level=args.server_log_level,
         headless=args.headless,
+        codec_endpoint=codec_server.url if codec_server is not None else None,
     )
     # Notifications land next to the database unless configured otherwise.
     os.environ.setdefault(OUTBOX_ENV, str((config.data_dir / "outbox.jsonl").resolve()))
@@ -97,12 +118,34 @@ async def up(args: argparse.Namespace) -> int:
         except DevServerError as error:
             fail(str(error))
             return EXIT_ERROR
+        if metrics is not None:
+            say(f"Metrics           http://{metrics}/metrics")
         return await _serve(args, config, server, client, task_queue, stop, run_worker)
     finally:
         remove()
         if server.process is not None:
             await server.stop_async()
             say("Stopped.")
+        if codec_server is not None:
+            await codec_server.stop()
+
+
+async def _start_codec_server(args: argparse.Namespace) -> CodecServer | None:
+    """With encryption keys set, the codec server the Web UI decrypts payloads through.
+
+    It listens on localhost only and answers browsers from the Web UI's origin. The local
+    Web UI sends no bearer token, so ``PARTY_ORDERS_CODEC_TOKEN`` is for a codec server run
+    on its own (``party-orders codec-server``), not this one.
+    """
+    if not os.environ.get(ENCRYPTION_KEYS_ENV, "").strip():
+        return None
+    ui_origins = {f"http://{host}:{args.ui_port}" for host in (args.ip, "localhost", "127.0.0.1")}
+    server = CodecServer(configured_codec(), port=args.codec_port, origins=ui_origins)
+    try:
+        await server.start()
+    except OSError as error:
+        raise PartyOrderError(f"{error} (choose another with --codec-port)") from None
+    return server
 
 
 async def _serve(
@@ -128,6 +171,8 @@ async def _serve(
         f" {DEFAULT_TIME_ZONE} (Web UI: Schedules)"
     )
     api = None if args.no_api else _api(args, client, task_queue)
+    if config.codec_endpoint:
+        say(f"Codec server      {config.codec_endpoint} (payloads encrypted; the Web UI decrypts)")
     if config.address != "localhost:7233":
         say(f"Other commands    export TEMPORAL_ADDRESS={config.address}")
     say("Ctrl-C stops the API and the worker, then the server.")
