@@ -72,7 +72,11 @@ async def test_a_tiny_benchmark_run_produces_every_figure(tmp_path: Path) -> Non
     # Every lifecycle really ran: the order completed and its close process ran.
     assert {r.kind for r in results.rounds} == {"orders", "baseline"}
     assert all(r.orders == 3 for r in results.rounds)
-    assert results.orders_life.order.events > results.baseline_life.order.events > 0
+    # (How many events each has depends on how the signals were batched into workflow
+    # tasks; what an order does beyond the baseline does not.)
+    assert results.baseline_life.order.events > 0
+    assert results.orders_life.order.by_type.get("UpsertWorkflowSearchAttributes", 0) >= 1
+    assert "UpsertWorkflowSearchAttributes" not in results.baseline_life.order.by_type
     assert results.orders_life.close.events > 0
     assert results.orders_life.order.signals == 4
 

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import AwareDatetime
 
 from workflows.domain.instants import iso
-from workflows.domain.model import PartyOrder, WireModel
+from workflows.domain.model import JeopardyStatus, PartyOrder, WireModel
 
 RecipientKind = Literal["party", "originatingProcess", "contact"]
 
@@ -49,8 +49,10 @@ def notification_about(
     subject: str,
     now: datetime,
     body: dict[str, Any],
+    jeopardy: JeopardyStatus | None = None,
 ) -> Notification:
-    """A notification about ``order``, keyed by ``name``; the body gains the order's summary.
+    """A notification about ``order``, keyed by ``name``; the body gains the order's summary
+    (with ``jeopardy``, when given, as the order's jeopardy at ``now``).
 
     Only the party's own notifications carry the party's webhook URL (it may hold a token).
     """
@@ -70,7 +72,7 @@ def notification_about(
                 "state": order.state.value,
                 "percentComplete": order.percent_complete,
                 "dueDate": iso(order.due_date),
-                "jeopardy": order.jeopardy.status.value,
+                "jeopardy": (jeopardy or order.jeopardy.status).value,
             },
         },
     )

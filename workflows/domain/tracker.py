@@ -1156,9 +1156,23 @@ class PartyOrderTracker:
         now: datetime,
         body: dict[str, Any],
     ) -> Notification:
-        """A notification numbered in this tracking's sequence (its idempotency key)."""
+        """A notification numbered in this tracking's sequence (its idempotency key).
+
+        Its order summary says the jeopardy as it stands at ``now``: a notice made on a
+        wake-up before the jeopardy is re-assessed (a milestone just violated) must not
+        report the status of the previous one.
+        """
+        jeopardy = self.assess(now).status if is_watched(self.order) else None
         return notification_about(
-            self.order, self._new_id(kind), recipient_kind, recipient, kind, subject, now, body
+            self.order,
+            self._new_id(kind),
+            recipient_kind,
+            recipient,
+            kind,
+            subject,
+            now,
+            body,
+            jeopardy,
         )
 
     def _notify_party(self, kind: str, subject: str, now: datetime, body: dict[str, Any]) -> Notify:
