@@ -12,7 +12,13 @@ from typing import Any
 
 from starter.samples import CONTRACT_EXAMPLE, load_sample
 from workflows.domain.effects import Effect, ForwardChangeRequest, Notification, Notify
-from workflows.domain.model import MilestoneStatus, OrderState, PartyOrderSpec
+from workflows.domain.model import (
+    CURRENT_RULES,
+    RULES_V1,
+    MilestoneStatus,
+    OrderState,
+    PartyOrderSpec,
+)
 from workflows.domain.tracker import PartyOrderTracker, TrackerState
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
@@ -257,3 +263,43 @@ def test_cancelling_a_closed_order_is_refused_as_closed_not_as_a_transition() ->
     assert tracker.order.rejected_messages[-1].error == (
         "order PO-1001 is completed: cancellation is no longer accepted"
     )
+
+
+def milestones_due_together(rules: int) -> tuple[PartyOrderTracker, datetime]:
+    data = load_sample(CONTRACT_EXAMPLE)
+    due = datetime(2026, 12, 5, tzinfo=UTC)
+    data["milestones"] = [
+        {"id": f"m{n}", "name": f"Step {n}", "milestoneDate": "2026-12-05T00:00:00Z"}
+        for n in range(3)
+    ]
+    tracker = PartyOrderTracker.start(PartyOrderSpec.model_validate(data), NOW, rules_version=rules)
+    return tracker, due
+
+
+def test_milestones_violated_at_one_instant_make_one_notice_per_recipient() -> None:
+    tracker, due = milestones_due_together(CURRENT_RULES)
+    notices = [
+        e.notification
+        for e in tracker.advance(due)
+        if isinstance(e, Notify) and e.notification.kind == "milestoneViolated"
+    ]
+    assert [(n.recipient_kind, n.recipient) for n in notices] == [
+        ("party", "ACME"),
+        ("contact", "order-manager"),
+    ]
+    for notice in notices:
+        assert [m["milestoneId"] for m in notice.body["milestones"]] == ["m0", "m1", "m2"]
+        assert notice.subject == "3 milestones were not completed by their dates: m0, m1, m2"
+    # Each milestone still has its own TMF JeopardyAlert.
+    alerts = [a for a in tracker.order.jeopardy_alerts if a.exception == "milestoneViolated"]
+    assert [a.name for a in alerts] == [f"Milestone m{n} violated" for n in range(3)]
+
+
+def test_rules_1_keep_a_notice_per_milestone() -> None:
+    tracker, due = milestones_due_together(RULES_V1)
+    kinds = [
+        (e.notification.recipient, e.notification.body["milestoneId"])
+        for e in tracker.advance(due)
+        if isinstance(e, Notify) and e.notification.kind == "milestoneViolated"
+    ]
+    assert len(kinds) == 6 and {milestone for _, milestone in kinds} == {"m0", "m1", "m2"}

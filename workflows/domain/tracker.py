@@ -59,6 +59,7 @@ from workflows.domain.model import (
     EscalationLevel,
     JeopardyAlert,
     JeopardyStatus,
+    Milestone,
     MilestoneStatus,
     OrderItem,
     OrderState,
@@ -889,8 +890,11 @@ class PartyOrderTracker:
         return [self._open_change(self._next_change_request_id(), message, now)]
 
     def _check_milestones(self, now: datetime) -> list[Effect]:
+        """Mark the milestones whose date has come as violated: a JeopardyAlert each, and
+        notices to the party and the order manager (rules 2: one notice to each listing
+        every milestone violated at this instant, however many)."""
         order = self.order
-        effects: list[Effect] = []
+        violated: list[tuple[Milestone, datetime, str]] = []
         for milestone in order.milestones:
             when = milestone.milestone_date
             if milestone.status != MilestoneStatus.YET_TO_REACH or when is None or now < when:
@@ -907,14 +911,37 @@ class PartyOrderTracker:
             self._alert(
                 "critical", f"Milestone {milestone.id} violated", "milestoneViolated", text, now
             )
-            body = {"milestoneId": milestone.id, "milestoneDate": iso(when)}
-            effects.append(self._notify_party("milestoneViolated", text, now, body))
-            effects.append(
-                self._notify_contact(
-                    order.tracking_policy.order_manager, "milestoneViolated", text, now, body
+            violated.append((milestone, when, text))
+        if not self.v2:
+            return [
+                effect
+                for milestone, when, text in violated
+                for effect in self._milestone_notices(
+                    text, now, {"milestoneId": milestone.id, "milestoneDate": iso(when)}
                 )
-            )
-        return effects
+            ]
+        if not violated:
+            return []
+        first, first_date, text = violated[0]
+        if len(violated) > 1:
+            ids = ", ".join(milestone.id for milestone, _, _ in violated)
+            text = f"{len(violated)} milestones were not completed by their dates: {ids}"
+        body = {
+            "milestoneId": first.id,
+            "milestoneDate": iso(first_date),
+            "milestones": [
+                {"milestoneId": milestone.id, "milestoneDate": iso(when)}
+                for milestone, when, _ in violated
+            ],
+        }
+        return self._milestone_notices(text, now, body)
+
+    def _milestone_notices(self, text: str, now: datetime, body: dict[str, Any]) -> list[Effect]:
+        manager = self.order.tracking_policy.order_manager
+        return [
+            self._notify_party("milestoneViolated", text, now, body),
+            self._notify_contact(manager, "milestoneViolated", text, now, body),
+        ]
 
     def _set_jeopardy(self, assessment: Assessment, now: datetime) -> list[Effect]:
         """Record a change of jeopardy as a JeopardyAlert; end the episode when it clears."""
