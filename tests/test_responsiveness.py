@@ -20,10 +20,12 @@ from temporalio.worker import Replayer
 from scripts.record_histories import run_chain
 from starter.client import PartyOrderClient
 from tests.conftest import read_outbox, running_worker, unique
+from tests.test_bounds import biggest_start_input
 from worker import workflow_runner
 from workflows.close_party_order import ClosePartyOrder
 from workflows.domain.instants import iso
 from workflows.domain.model import track_workflow_id
+from workflows.domain.tracker import LIMITS_V2
 from workflows.track_party_order import (
     MESSAGES_PER_RUN,
     NOTIFICATIONS_IN_FLIGHT,
@@ -227,3 +229,74 @@ async def test_notifications_in_flight_stay_within_their_bound(
     # Never more in flight than the bound (the server's own limit is 2,000 per workflow).
     assert most_in_flight <= NOTIFICATIONS_IN_FLIGHT
     assert len({n["idempotencyKey"] for n in forwarded}) == changes
+
+
+async def test_an_order_filled_to_its_bounds_continues_as_new_and_answers(
+    dev_client: Client, tmp_path: Path
+) -> None:
+    """The largest start input, then the messages that grow the order most, through the
+    client API, until the run budget makes it continue as new: the carried state is the
+    next run's input, and that run answers get_order with every record at its bound."""
+    spec = biggest_start_input()
+    spec["id"] = unique("BOUND")
+    spec["requestedCompletionDate"] = iso(datetime.now(UTC) + timedelta(days=300))
+    async with running_worker(dev_client, tmp_path / "outbox.jsonl") as (_, task_queue):
+        orders = PartyOrderClient(dev_client, task_queue)
+        order_id = spec["id"]
+        await orders.start(spec)
+        gate = asyncio.Semaphore(AT_ONCE)
+
+        async def send(name: str, message: dict[str, object]) -> None:
+            # Past the client API's own validation, as any other sender could: the order
+            # itself must record what it cannot take.
+            async with gate:
+                await orders._send(orders._handle(order_id), name, message, order_id)
+
+        applied = LIMITS_V2.applied_messages + 10
+        rejected = LIMITS_V2.rejected_messages + 10
+        await asyncio.gather(
+            *(
+                send(
+                    "report_progress",
+                    {"requestId": f"{n:05d}" + "k" * 195, "source": "enterprise", "note": "n"},
+                )
+                for n in range(applied)
+            ),
+            *(
+                send("report_progress", {"requestId": "b" * 200, "note": "n" * 5_000, "x": n})
+                for n in range(rejected)
+            ),
+        )
+        for n in range(8):  # change requests as large as they come, until one is refused
+            items = [{"id": f"{n}-{i}", "description": "d" * 1_900} for i in range(50)]
+            await send(
+                "request_change",
+                {
+                    "requestId": f"{n:03d}" + "c" * 197,
+                    "reason": "r" * 4_000,
+                    "changes": {"orderItems": items},
+                },
+            )
+        # Cheap messages on top, past the run's budget of messages.
+        filler = MESSAGES_PER_RUN - applied - rejected + 50
+        await asyncio.gather(
+            *(send("report_progress", {"milestones": [{"id": f"none-{n}"}]}) for n in range(filler))
+        )
+        workflow_id = track_workflow_id(order_id)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 120
+        while True:
+            order = await orders.get(order_id)  # it answers throughout
+            runs = await run_chain(dev_client, workflow_id)
+            if len(runs) > 1 and order.rejected_message_count >= rejected + filler:
+                break
+            assert loop.time() < deadline, f"{len(runs)} run(s) so far"
+            await asyncio.sleep(0.5)
+    assert len(order.rejected_messages) == LIMITS_V2.rejected_messages
+    # The order took change requests until the next would have made it too large.
+    assert 2 <= len(order.change_requests) < 8
+    carried = runs[-1].events[0].workflow_execution_started_event_attributes.input
+    size = sum(len(payload.data) for payload in carried.payloads)
+    assert 200_000 < size < 2 * 1024 * 1024, size  # the state at its bounds, under 2 MB
+    for history in runs:
+        assert workflow_code_failures(history) == []
