@@ -519,59 +519,51 @@ class PartyOrderClient:
     ) -> PartyOrder:
         """Move the order to another state; returns the order. An illegal transition is
         refused by the order (UpdateRejected, naming both states)."""
-        order_id = checked_order_id(order_id)
         message = validate_message(StateChangeRequest, request, "state change")
-        if message.request_id is None:
-            message = message.model_copy(update={"request_id": str(uuid.uuid4())})
-        try:
-            return await self._handle(order_id).execute_update(
-                names.CHANGE_STATE,
-                wire(message),
-                result_type=PartyOrder,
-                rpc_timeout=self.answer_timeout,
-            )
-        except WorkflowUpdateFailedError as error:
-            cause = error.cause
-            reason = getattr(cause, "message", None) or str(cause or error)
-            raise UpdateRejected(f"order {order_id} refused the state change: {reason}") from None
-        except WorkflowUpdateRPCTimeoutOrCancelledError:
-            request_id = message.request_id
-            seconds = int(self.answer_timeout.total_seconds())
-            raise UpdateQueued(
-                f"order {order_id} has not applied the state change within {seconds}s: no"
-                f" worker seems to run on task queue {self.task_queue!r}. The change waits"
-                f" in Temporal and applies when a worker runs (party-orders worker); see"
-                f" the state with: party-orders show {order_id}. Sending it again with"
-                f" request id {request_id} is safe: it is applied once.",
-                request_id or "",
-            ) from None
-        except RPCError as error:
-            raise await self._closed_or(error, order_id) from None
+        return await self._update(order_id, names.CHANGE_STATE, message, "state change")
 
     async def acknowledge_escalation(
         self, order_id: str, request: EscalationAcknowledgement | Mapping[str, Any]
     ) -> PartyOrder:
         """Take an escalation in hand: reminders stop until the jeopardy worsens again.
         Returns the order. A level not reached is refused (UpdateRejected)."""
-        order_id = checked_order_id(order_id)
         message = validate_message(EscalationAcknowledgement, request, "acknowledgement")
+        return await self._update(
+            order_id, names.ACKNOWLEDGE_ESCALATION, message, "acknowledgement"
+        )
+
+    async def _update(
+        self,
+        order_id: str,
+        name: str,
+        message: StateChangeRequest | EscalationAcknowledgement,
+        what: str,
+    ) -> PartyOrder:
+        """Send an update with a request id (made when none is given) and wait for the
+        order; UpdateRejected with the order's reason, UpdateQueued when no worker took it
+        in time (it applies when one runs, and sending it again with that id is safe)."""
+        order_id = checked_order_id(order_id)
         if message.request_id is None:
             message = message.model_copy(update={"request_id": str(uuid.uuid4())})
         try:
             return await self._handle(order_id).execute_update(
-                names.ACKNOWLEDGE_ESCALATION,
-                wire(message),
-                result_type=PartyOrder,
-                rpc_timeout=self.answer_timeout,
+                name, wire(message), result_type=PartyOrder, rpc_timeout=self.answer_timeout
             )
         except WorkflowUpdateFailedError as error:
             cause = error.cause
             reason = getattr(cause, "message", None) or str(cause or error)
-            raise UpdateRejected(
-                f"order {order_id} refused the acknowledgement: {reason}"
-            ) from None
+            raise UpdateRejected(f"order {order_id} refused the {what}: {reason}") from None
         except WorkflowUpdateRPCTimeoutOrCancelledError:
-            raise self._no_answer(order_id) from None
+            request_id = message.request_id
+            seconds = int(self.answer_timeout.total_seconds())
+            raise UpdateQueued(
+                f"order {order_id} has not applied the {what} within {seconds}s: no"
+                f" worker seems to run on task queue {self.task_queue!r}. The change waits"
+                f" in Temporal and applies when a worker runs (party-orders worker); see"
+                f" the state with: party-orders show {order_id}. Sending it again with"
+                f" request id {request_id} is safe: it is applied once.",
+                request_id or "",
+            ) from None
         except RPCError as error:
             raise await self._closed_or(error, order_id) from None
 
