@@ -124,6 +124,7 @@ def test_working_time_within_a_day() -> None:
     [
         ("timeZone", "Mars/Olympus", "is not an IANA time zone"),
         ("workingHours", {"start": "17:00", "end": "09:00"}, "must be before end"),
+        ("workingHours", {"end": "00:00:00Z"}, "a wall-clock time without an offset"),
         ("workingDays", ["Funday"], "workingDays.0"),
         ("workingDays", [], "workingDays"),
     ],
@@ -214,3 +215,10 @@ def test_an_unresolved_or_unknown_country_is_refused_naming_the_field() -> None:
     order["party"]["calendar"] = {"holidayCountry": "XQ"}
     with pytest.raises(ValueError, match=r"party\.calendar\.holidayCountry: Country XQ"):
         resolve_holidays(order)
+
+
+def test_a_one_day_week_whose_days_are_all_holidays_still_has_a_next_working_instant() -> None:
+    mondays = [date(2027, 1, 4) + timedelta(weeks=n) for n in range(400)]
+    calendar = PartyCalendar(working_days=["Mon"], holidays=mondays)
+    found = next_working_instant(calendar, datetime(2027, 1, 1, tzinfo=UTC))
+    assert found.date() == mondays[-1] + timedelta(weeks=1)

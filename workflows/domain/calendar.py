@@ -19,14 +19,25 @@ from workflows.domain.wire import WireModel
 
 Weekday = Literal["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-# Far enough to cross any run of holidays a calendar can list (at most MAX_HOLIDAYS).
+# Far enough to cross any run of holidays a calendar can list (at most MAX_HOLIDAYS),
+# even one that takes every working day of a one-day working week: no instant of an order
+# can then be without a next working instant.
 MAX_HOLIDAYS = 400
-_SEARCH_DAYS = MAX_HOLIDAYS + 14
+_SEARCH_DAYS = 7 * (MAX_HOLIDAYS + 2)
 
 
 class WorkingHours(WireModel):
     start: time = time(9, 0)
     end: time = time(17, 0)
+
+    @field_validator("start", "end")
+    @classmethod
+    def _wall_clock(cls, value: time) -> time:
+        # Working hours are read in the calendar's own time zone: an offset here would
+        # say another zone (and could not be compared with the other end).
+        if value.tzinfo is not None:
+            raise ValueError("a wall-clock time without an offset, such as 17:00")
+        return value
 
     @model_validator(mode="after")
     def _start_before_end(self) -> WorkingHours:
