@@ -112,8 +112,17 @@ async def running_worker(
 
 
 def read_outbox(path: Path) -> list[dict[str, Any]]:
+    """The outbox's lines, read under a shared ``flock``.
+
+    Workers append under an exclusive lock while a test polls the file; without the lock a
+    read can catch a line half written.
+    """
+    import fcntl
     import json
 
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    with open(path, "rb") as file:
+        fcntl.flock(file.fileno(), fcntl.LOCK_SH)
+        text = file.read().decode("utf-8")
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
