@@ -12,14 +12,18 @@ run hands them over to the next (``continued-carry``), and the rules-2 path in s
 (``rules-2``: reminders, ``acknowledge_escalation``, failure); the time-skipping server
 never suggests continue-as-new. Every run's history is written as ``history.to_json()``
 (the format ``temporal workflow show --output json`` and every SDK's replayer read) to
-``<out>/<scenario>.<track|close>[.runN].json``, and ``manifest.json`` lists each file with
-its workflow id, run id, type, number of events, last event and the code it came from.
+``tests/histories/<version>/<scenario>.<track|close>[.runN].json``, where ``<version>`` is
+the project's version in pyproject.toml, and that version's ``manifest.json`` lists each
+file with its workflow id, run id, type, number of events, last event and the code it came
+from. Each released version keeps its own set: recording writes only into the current
+version's folder, and the replay test replays every version's set against the current code.
 
 Re-record only after a workflow change that is versioned, adding the new path rather than
 replacing the old (see docs/versioning.md): the committed histories stand for orders that
 are already running in production, and ``tests/test_replay.py`` replays them against the
 current code. Never edit a history by hand to make a test pass. ``--only`` records some
-scenarios and merges them into the manifest; without it the whole set is replaced.
+scenarios and merges them into the version's manifest; without it the version's whole set
+is replaced (other versions' sets are never touched).
 
 The scenario functions are also used by the tests, to record fresh histories of the
 current code and replay them at once.
@@ -33,6 +37,7 @@ import json
 import subprocess
 import sys
 import tempfile
+import tomllib
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -70,8 +75,25 @@ from workflows.domain.instants import iso  # noqa: E402
 from workflows.domain.model import PartyOrder, close_workflow_id, track_workflow_id  # noqa: E402
 from workflows.visibility import CONTRACT_SEARCH_ATTRIBUTES  # noqa: E402
 
-HISTORIES_DIR = ROOT / "tests" / "histories"
+HISTORIES_DIR = ROOT / "tests" / "histories"  # one folder per released version
 MANIFEST = "manifest.json"
+
+
+def project_version() -> str:
+    """The version in pyproject.toml: the name of the folder a recording goes to."""
+    with open(ROOT / "pyproject.toml", "rb") as file:
+        return str(tomllib.load(file)["project"]["version"])
+
+
+def version_sets(root: Path = HISTORIES_DIR) -> list[Path]:
+    """Every released version's folder of histories, oldest first."""
+
+    def key(folder: Path) -> tuple[int, ...]:
+        return tuple(int(part) for part in folder.name.split("."))
+
+    return sorted((d for d in root.iterdir() if (d / MANIFEST).is_file()), key=key)
+
+
 # The continued-as-new scenario's dev server suggests continue-as-new at this many events.
 CAN_SUGGEST_AT = 40
 
@@ -568,7 +590,9 @@ def code_version() -> str:
     return f"{commit}{local}, temporalio {version('temporalio')}"
 
 
-def write(recorded: Sequence[Recorded], out: Path, *, replace_all: bool, note: str = "") -> None:
+def write(
+    recorded: Sequence[Recorded], out: Path, *, replace_all: bool, note: str = "", version: str = ""
+) -> None:
     out.mkdir(parents=True, exist_ok=True)
     recorded_from = code_version() + (f"; {note}" if note else "")
     manifest_path = out / MANIFEST
@@ -589,12 +613,15 @@ def write(recorded: Sequence[Recorded], out: Path, *, replace_all: bool, note: s
     manifest = {
         "about": "Recorded by scripts/record_histories.py; replayed by tests/test_replay.py."
         " Re-record only after a versioned workflow change (docs/versioning.md).",
+        "version": version or out.name,
         "histories": [entries[file] for file in sorted(entries)],
     }
     manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
 
 
-async def record(only: Sequence[str], out: Path, note: str = "") -> list[Recorded]:
+async def record(
+    only: Sequence[str], out: Path, note: str = "", version: str = ""
+) -> list[Recorded]:
     wanted = set(only) or set(TIME_SKIPPING_SCENARIOS) | set(DEV_SERVER_SCENARIOS)
     unknown = wanted - set(TIME_SKIPPING_SCENARIOS) - set(DEV_SERVER_SCENARIOS)
     if unknown:
@@ -616,7 +643,7 @@ async def record(only: Sequence[str], out: Path, note: str = "") -> list[Recorde
             finally:
                 await env.shutdown()
     check_clean(recorded)
-    write(recorded, out, replace_all=not only, note=note)
+    write(recorded, out, replace_all=not only, note=note, version=version)
     return recorded
 
 
@@ -630,10 +657,18 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="record only this scenario (repeatable): "
         + ", ".join([*TIME_SKIPPING_SCENARIOS, *DEV_SERVER_SCENARIOS]),
     )
-    parser.add_argument("--out", type=Path, default=HISTORIES_DIR, help="default: tests/histories")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="default: tests/histories/<version>, the version from pyproject.toml",
+    )
     parser.add_argument("--note", default="", help="added to recordedFrom in the manifest")
     args = parser.parse_args(argv)
-    recorded = asyncio.run(record(args.only, args.out, args.note))
+    version = project_version()
+    if args.out is None:
+        args.out = HISTORIES_DIR / version
+    recorded = asyncio.run(record(args.only, args.out, args.note, version))
     for item in recorded:
         path = args.out / f"{item.name}.json"
         print(f"{path}: {len(item.history.events)} events, {item.last_event}")

@@ -1,7 +1,8 @@
-"""Determinism: recorded histories replay against the current workflow code.
+"""Determinism: recorded histories of every released version replay against the current code.
 
-``tests/histories/`` holds histories recorded by ``scripts/record_histories.py`` (listed in
-its ``manifest.json``): a whole order life with the Close Party Order process, a
+``tests/histories/<version>/`` holds, for each released version, the histories
+``scripts/record_histories.py`` recorded with it (listed in that folder's ``manifest.json``):
+a whole order life with the Close Party Order process, a
 cancellation, bad messages, an invalid start and orders that continued-as-new (from before
 and after the carry-pending-notifications patch). They
 stand for orders already running: a change to ``TrackPartyOrder`` or ``ClosePartyOrder``
@@ -38,7 +39,9 @@ from scripts.record_histories import (
     carried_notifications,
     check_clean,
     events_of,
+    project_version,
     run_scenarios,
+    version_sets,
 )
 from workflows.close_party_order import ClosePartyOrder
 from workflows.domain import names
@@ -47,7 +50,13 @@ from workflows.interceptors import interceptors
 from workflows.track_party_order import TrackPartyOrder
 
 HISTORIES = Path(__file__).parent / "histories"
-ENTRIES: list[dict[str, Any]] = json.loads((HISTORIES / MANIFEST).read_text())["histories"]
+VERSIONS = version_sets(HISTORIES)
+# Every history of every version, each entry with "version" (its folder) added.
+ENTRIES: list[dict[str, Any]] = [
+    {**entry, "version": folder.name}
+    for folder in VERSIONS
+    for entry in json.loads((folder / MANIFEST).read_text())["histories"]
+]
 
 
 def replayer(*workflows: type, **options: Any) -> Replayer:
@@ -60,19 +69,35 @@ def replayer(*workflows: type, **options: Any) -> Replayer:
 
 
 def load(entry: dict[str, Any]) -> WorkflowHistory:
-    return WorkflowHistory.from_json(entry["workflowId"], (HISTORIES / entry["file"]).read_text())
+    path = HISTORIES / entry["version"] / entry["file"]
+    return WorkflowHistory.from_json(entry["workflowId"], path.read_text())
 
 
-def entry_named(file: str) -> dict[str, Any]:
-    return next(entry for entry in ENTRIES if entry["file"] == file)
+def entry_named(file: str, version: str = "0.1.0") -> dict[str, Any]:
+    return next(e for e in ENTRIES if e["file"] == file and e["version"] == version)
+
+
+def entry_id(entry: dict[str, Any]) -> str:
+    return f"{entry['version']}/{entry['file']}"
 
 
 # ---------------------------------------------------------------------- committed histories
 
 
+def test_every_version_keeps_its_own_set() -> None:
+    # Nothing outside the version folders; each folder names its version.
+    assert {path.name for path in HISTORIES.iterdir()} == {folder.name for folder in VERSIONS}
+    assert [folder.name for folder in VERSIONS][:2] == ["0.1.0", "0.2.0"]
+    for folder in VERSIONS:
+        assert json.loads((folder / MANIFEST).read_text())["version"] == folder.name
+    # The version being built has its set, so the next release replays it.
+    assert project_version() in {folder.name for folder in VERSIONS}
+
+
 def test_manifest_lists_every_committed_history_unchanged() -> None:
-    on_disk = {path.name for path in HISTORIES.glob("*.json")} - {MANIFEST}
-    assert on_disk == {entry["file"] for entry in ENTRIES}
+    for folder in VERSIONS:
+        on_disk = {path.name for path in folder.glob("*.json")} - {MANIFEST}
+        assert on_disk == {e["file"] for e in ENTRIES if e["version"] == folder.name}, folder
     for entry in ENTRIES:
         history = load(entry)
         # What the recorder saw; a hand-edited history rarely keeps both.
@@ -137,10 +162,12 @@ def test_committed_histories_cover_the_contract() -> None:
     assert any(carried_notifications(h) for h in histories), "no run carried notifications"
     for kind in ("TIMER_FIRED", "ACTIVITY_TASK_COMPLETED", "UPSERT_WORKFLOW_SEARCH_ATTRIBUTES"):
         assert any(events_of(h, EventType.Value(f"EVENT_TYPE_{kind}")) for h in histories), kind
-    assert sum(len(h.events) for h in histories) < 2_000, "keep the committed histories short"
+    for folder in VERSIONS:  # keep each version's histories short
+        events = sum(len(load(e).events) for e in ENTRIES if e["version"] == folder.name)
+        assert events < 2_000, folder.name
 
 
-@pytest.mark.parametrize("entry", ENTRIES, ids=[entry["file"] for entry in ENTRIES])
+@pytest.mark.parametrize("entry", ENTRIES, ids=[entry_id(entry) for entry in ENTRIES])
 async def test_committed_history_replays(entry: dict[str, Any]) -> None:
     # Raises (NondeterminismError, or the workflow task's failure) if the current code
     # would not take the recorded path.
