@@ -66,6 +66,7 @@ class Round:
     server_cpu_seconds: float
     client_cpu_seconds: float
     worker_threads_cpu_seconds: dict[str, float] = field(default_factory=dict)
+    encrypted: bool = False  # payloads through the AES-GCM codec (client and worker)
 
     @property
     def rate(self) -> float:
@@ -74,6 +75,7 @@ class Round:
     def to_json(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
+            "encrypted": self.encrypted,
             "orders": self.orders,
             "seconds": round(self.seconds, 3),
             "ordersPerSecond": round(self.rate, 2),
@@ -117,6 +119,8 @@ async def run_round(
     kind: str,
     order_ids: list[str],
     concurrency: int,
+    *,
+    encrypted: bool = False,
 ) -> Round:
     """Drive ``order_ids`` through their lives on ``worker``; time and CPU it took."""
     spec = KINDS[kind]
@@ -136,6 +140,7 @@ async def run_round(
         server_cpu_seconds=server_cpu_seconds() - server_before,
         client_cpu_seconds=time.process_time() - client_before,
         worker_threads_cpu_seconds=_thread_delta(worker.thread_cpu_seconds(), threads_before),
+        encrypted=encrypted,
     )
 
 
@@ -163,3 +168,14 @@ async def lifecycle_history(client: Client, kind: str, order_id: str) -> Lifecyc
         order=run_stats(order_history, order_history.run_id),
         close=run_stats(close_history, close_history.run_id),
     )
+
+
+async def started_encrypted(client: Client, kind: str, order_id: str) -> bool:
+    """True if the order's start input is stored as ciphertext (read without the codec)."""
+    handle = client.get_workflow_handle(KINDS[kind].order_workflow_id(order_id))
+    async for event in handle.fetch_history_events():
+        payloads = event.workflow_execution_started_event_attributes.input.payloads
+        return bool(payloads) and all(
+            payload.metadata.get("encoding") == b"binary/encrypted" for payload in payloads
+        )
+    return False

@@ -4,7 +4,9 @@ Starts its own Temporal dev server and time-skipping test server (from PyPI), it
 workers (in subprocesses where CPU or memory is measured), and measures:
 
 1. lifecycle throughput of orders against a logic-free baseline (same calls, same server,
-   same concurrency, alternating rounds), and the CPU each order costs;
+   same concurrency, alternating rounds), and the CPU each order costs: once with payloads
+   in plain JSON and once encrypted (AES-GCM codec in client and worker, for both kinds),
+   in rounds that alternate, so both ratios are measured under the same load;
 2. history economy: events per full lifecycle, and per quiet check-in cycle;
 3. long life: an order tracked for years (time-skipping) with daily check-ins and hourly
    reports: the largest run of its continue-as-new chain, in events and bytes;
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import dataclasses
 import os
@@ -36,6 +39,8 @@ from pathlib import Path
 from typing import Any
 
 import temporalio
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
 
 from benchmarks import procfs
 from benchmarks.api import ApiThroughput, api_throughput
@@ -47,6 +52,7 @@ from benchmarks.lifecycle import (
     Round,
     lifecycle_history,
     run_round,
+    started_encrypted,
 )
 from benchmarks.long_life import LongLife, QuietCheckIn, long_life, quiet_check_in
 from benchmarks.profiling import Profile, PySpy, summarize
@@ -55,6 +61,8 @@ from benchmarks.responsiveness import Responsiveness, responsiveness
 from benchmarks.scale import MEBIBYTE, Scale, percentile, scale
 from benchmarks.servers import start_dev_server, start_time_skipping_server, target_of
 from benchmarks.worker_process import RUNNERS, WorkerProcess
+from privacy.codec import data_converter
+from privacy.keys import ENCRYPTION_KEYS_ENV
 from starter.client import PartyOrderClient
 from starter.local.binaries import temporal_cli_path
 
@@ -63,6 +71,7 @@ DEFAULT_JSON = RESULTS / "latest.json"
 
 # Targets (the issue "Performance: a benchmark against Temporal's own floor").
 TARGET_RATIO = 0.8
+TARGET_ENCRYPTED_RATIO = 0.7  # payload encryption costs the orders more than the baseline
 TARGET_RUN_EVENTS = 10_000
 TARGET_RUN_BYTES = 4 * 1024 * 1024
 TARGET_WORKER_RSS_MB = 500
@@ -123,13 +132,13 @@ class Results:
     cost: tuple[OrderMonth, OrderMonth]  # typical, quiet
     figures: list[Figure] = dataclasses.field(default_factory=list)
 
-    def rate(self, kind: str) -> float:
+    def rate(self, kind: str, *, encrypted: bool = False) -> float:
         """Orders per second over all measured rounds of ``kind``."""
-        rounds = [r for r in self.rounds if r.kind == kind]
+        rounds = [r for r in self.rounds if r.kind == kind and r.encrypted == encrypted]
         return sum(r.orders for r in rounds) / sum(r.seconds for r in rounds)
 
-    def cpu_ms(self, kind: str, what: str) -> float:
-        rounds = [r for r in self.rounds if r.kind == kind]
+    def cpu_ms(self, kind: str, what: str, *, encrypted: bool = False) -> float:
+        rounds = [r for r in self.rounds if r.kind == kind and r.encrypted == encrypted]
         seconds = sum(getattr(r, f"{what}_cpu_seconds") for r in rounds)
         return 1000 * seconds / sum(r.orders for r in rounds)
 
@@ -146,6 +155,8 @@ class Results:
             "lifecycle": {
                 "ordersPerSecond": round(self.rate(ORDERS), 2),
                 "baselinePerSecond": round(self.rate(BASELINE), 2),
+                "encryptedOrdersPerSecond": round(self.rate(ORDERS, encrypted=True), 2),
+                "encryptedBaselinePerSecond": round(self.rate(BASELINE, encrypted=True), 2),
                 "rounds": [r.to_json() for r in self.rounds],
                 "ordersLifecycleHistory": self.orders_life.to_json(),
                 "baselineLifecycleHistory": self.baseline_life.to_json(),
@@ -159,6 +170,11 @@ class Results:
             "costPerOrderMonth": [month.to_json() for month in self.cost],
             "profile": self.profile.to_json() if self.profile else None,
         }
+
+
+def benchmark_key() -> str:
+    """A fresh AES-256 key in the form PARTY_ORDERS_ENCRYPTION_KEYS takes (``id:base64``)."""
+    return f"bench:{base64.b64encode(os.urandom(32)).decode()}"
 
 
 def machine() -> dict[str, Any]:
@@ -191,6 +207,17 @@ def figures(r: Results) -> list[Figure]:
             bound=TARGET_RATIO,
             note=f"{r.config.orders} orders a round, {r.config.concurrency} at a time,"
             f" {r.config.rounds} rounds of each kind",
+        ),
+        Figure(
+            "lifecycle.encryptedRatio",
+            "Lifecycle, encrypted: orders / baseline",
+            round(r.rate(ORDERS, encrypted=True) / r.rate(BASELINE, encrypted=True), 3),
+            comparison=">=",
+            bound=TARGET_ENCRYPTED_RATIO,
+            note=f"orders {r.rate(ORDERS, encrypted=True):.1f}/s, baseline"
+            f" {r.rate(BASELINE, encrypted=True):.1f}/s, both through the AES-GCM codec;"
+            f" worker CPU per order {r.cpu_ms(ORDERS, 'worker', encrypted=True):.2f} ms"
+            f" (unencrypted {r.cpu_ms(ORDERS, 'worker'):.2f} ms)",
         ),
         Figure(
             "lifecycle.workerCpuMsPerOrder",
@@ -398,45 +425,84 @@ async def _lifecycle(
         def ids(count: int) -> list[str]:
             return [f"B{tag}-{next(counter)}" for _ in range(count)]
 
+        # The lifecycle runs plain and encrypted, each with its own clients and workers (the
+        # workers get the keys, or an empty list, in their environment), whatever this
+        # process's own PARTY_ORDERS_ENCRYPTION_KEYS say.
+        keys = os.environ.get(ENCRYPTION_KEYS_ENV, "").strip() or benchmark_key()
+        ambient_encrypted = bool(os.environ.get(ENCRYPTION_KEYS_ENV, "").strip())
+        clients = {
+            False: await Client.connect(
+                target, namespace=client.namespace, data_converter=pydantic_data_converter
+            ),
+            True: await Client.connect(
+                target,
+                namespace=client.namespace,
+                data_converter=data_converter({ENCRYPTION_KEYS_ENV: keys}),
+            ),
+        }
+
+        def worker(kind: str, encrypted: bool) -> WorkerProcess:
+            name = f"{kind}-{'encrypted' if encrypted else 'plain'}"
+            return WorkerProcess(
+                target=target,
+                task_queue=f"bench-{name}-{tag}",
+                kind=kind,
+                outbox=workdir / f"{name}-outbox.jsonl",
+                log_path=workdir / f"{name}-worker.log",
+                workflow_runner=config.workflow_runner,
+                env={ENCRYPTION_KEYS_ENV: keys if encrypted else ""},
+            )
+
         async with (
-            WorkerProcess(
-                target=target,
-                task_queue=f"bench-orders-{tag}",
-                kind=ORDERS,
-                outbox=workdir / "orders-outbox.jsonl",
-                log_path=workdir / "orders-worker.log",
-                workflow_runner=config.workflow_runner,
-            ) as orders_worker,
-            WorkerProcess(
-                target=target,
-                task_queue=f"bench-baseline-{tag}",
-                kind=BASELINE,
-                outbox=workdir / "baseline-outbox.jsonl",
-                log_path=workdir / "baseline-worker.log",
-                workflow_runner=config.workflow_runner,
-            ) as baseline_worker,
+            worker(ORDERS, False) as orders_worker,
+            worker(BASELINE, False) as baseline_worker,
+            worker(ORDERS, True) as encrypted_orders_worker,
+            worker(BASELINE, True) as encrypted_baseline_worker,
         ):
-            workers = {ORDERS: orders_worker, BASELINE: baseline_worker}
+            workers = {
+                (ORDERS, False): orders_worker,
+                (BASELINE, False): baseline_worker,
+                (ORDERS, True): encrypted_orders_worker,
+                (BASELINE, True): encrypted_baseline_worker,
+            }
             if config.warmup:
-                progress(f"warm-up: {config.warmup} orders of each kind")
-                for kind, worker in workers.items():
-                    await run_round(client, worker, kind, ids(config.warmup), config.concurrency)
+                progress(f"warm-up: {config.warmup} orders of each kind, plain and encrypted")
+                for (kind, encrypted), w in workers.items():
+                    await run_round(
+                        clients[encrypted], w, kind, ids(config.warmup), config.concurrency
+                    )
             rounds: list[Round] = []
             last: dict[str, str] = {}
+            sequence = list(workers)  # rotated each round, so no kind always goes first
             for number in range(config.rounds):
-                order = (BASELINE, ORDERS) if number % 2 == 0 else (ORDERS, BASELINE)
-                for kind in order:
+                shift = number % len(sequence)
+                for kind, encrypted in sequence[shift:] + sequence[:shift]:
                     batch = ids(config.orders)
-                    result = await run_round(client, workers[kind], kind, batch, config.concurrency)
+                    result = await run_round(
+                        clients[encrypted],
+                        workers[kind, encrypted],
+                        kind,
+                        batch,
+                        config.concurrency,
+                        encrypted=encrypted,
+                    )
+                    label = f"{kind}{' encrypted' if encrypted else ''}"
                     progress(
-                        f"round {number + 1} {kind}: {result.orders} in {result.seconds:.1f}s"
+                        f"round {number + 1} {label}: {result.orders} in {result.seconds:.1f}s"
                         f" = {result.rate:.1f}/s"
                     )
                     rounds.append(result)
-                    last[kind] = batch[-1]
-            orders_life = await lifecycle_history(client, ORDERS, last[ORDERS])
-            scorecard = await time_scorecard(client)
-            baseline_life = await lifecycle_history(client, BASELINE, last[BASELINE])
+                    last[f"{kind}{'-encrypted' if encrypted else ''}"] = batch[-1]
+            # The comparison means something only if each side is what it says.
+            for kind in (ORDERS, BASELINE):
+                for encrypted in (False, True):
+                    order_id = last[f"{kind}{'-encrypted' if encrypted else ''}"]
+                    if await started_encrypted(clients[False], kind, order_id) != encrypted:
+                        raise RuntimeError(f"{kind} order {order_id}: encrypted is not {encrypted}")
+            orders_life = await lifecycle_history(clients[False], ORDERS, last[ORDERS])
+            # Reads plain and encrypted orders alike (the codec passes plain payloads through).
+            scorecard = await time_scorecard(clients[True])
+            baseline_life = await lifecycle_history(clients[False], BASELINE, last[BASELINE])
             profile = None
             if config.profile:
                 if PySpy.available():
@@ -444,16 +510,22 @@ async def _lifecycle(
                     output = config.json_path.parent / "worker-profile.collapsed.txt"
                     async with PySpy(orders_worker.pid, output):
                         await run_round(
-                            client, orders_worker, ORDERS, ids(config.orders), config.concurrency
+                            clients[False],
+                            orders_worker,
+                            ORDERS,
+                            ids(config.orders),
+                            config.concurrency,
                         )
                     profile = summarize(output)
                 else:
                     progress("py-spy is not installed (pip install py-spy): no profile")
             progress(f"api: {config.api_requests} calls of each kind, through the API and directly")
+            # The rest of the benchmark runs as this process is configured: encrypted when
+            # PARTY_ORDERS_ENCRYPTION_KEYS is set.
             api = await api_throughput(
                 client,
                 target=target,
-                task_queue=orders_worker.task_queue,
+                task_queue=workers[ORDERS, ambient_encrypted].task_queue,
                 workdir=workdir,
                 requests=config.api_requests,
                 concurrency=config.concurrency,

@@ -15,6 +15,7 @@ EXPECTED_FIGURES = {
     "lifecycle.ordersPerSecond",
     "lifecycle.baselinePerSecond",
     "lifecycle.ratio",
+    "lifecycle.encryptedRatio",
     "lifecycle.workerCpuMsPerOrder",
     "lifecycle.baselineWorkerCpuMsPerOrder",
     "lifecycle.serverCpuMsPerOrder",
@@ -70,7 +71,11 @@ async def test_a_tiny_benchmark_run_produces_every_figure(tmp_path: Path) -> Non
         assert by_key[key].value > 0, key
 
     # Every lifecycle really ran: the order completed and its close process ran.
-    assert {r.kind for r in results.rounds} == {"orders", "baseline"}
+    # Both kinds, plain and encrypted (the run checks each side's start input in Temporal).
+    assert {(r.kind, r.encrypted) for r in results.rounds} == {
+        (kind, encrypted) for kind in ("orders", "baseline") for encrypted in (False, True)
+    }
+    assert by_key["lifecycle.encryptedRatio"].value > 0
     assert all(r.orders == 3 for r in results.rounds)
     # (How many events each has depends on how the signals were batched into workflow
     # tasks; what an order does beyond the baseline does not.)
@@ -115,6 +120,9 @@ async def test_a_tiny_benchmark_run_produces_every_figure(tmp_path: Path) -> Non
     assert by_key["responsiveness.longestWorkflowTaskMs"].value > 0
     assert document["responsiveness"]["bufferedSignals"] == 300
     assert 0 < by_key["responsiveness.recoverySeconds"].value < 300
-    # The scorecard read every ended order of the lifecycle rounds (party ACME).
-    assert results.scorecard.orders == 3 and results.scorecard.seconds > 0
+    # The scorecard read every ended order of the lifecycle rounds (party ACME), plain and
+    # encrypted.
+    ordered = sum(r.orders for r in results.rounds if r.kind == "orders")
+    assert ordered == 6
+    assert results.scorecard.orders == ordered and results.scorecard.seconds > 0
     assert "Lifecycle: orders / baseline" in render(results)
