@@ -270,6 +270,12 @@ def summary_of(execution: WorkflowExecution) -> OrderSummary:
     )
 
 
+def _started_later(one: OrderSummary, other: OrderSummary) -> bool:
+    if one.start_time is None or other.start_time is None:
+        return False
+    return one.start_time > other.start_time
+
+
 def run_status(status: WorkflowExecutionStatus | None) -> str:
     return status.name.lower().replace("_", "-") if status is not None else "unknown"
 
@@ -686,18 +692,45 @@ class PartyOrderClient:
         except RPCError as error:
             raise self._rpc_error(error, order_id) from None
 
-    async def report(self) -> PortfolioReport:
+    async def report(self, *, history: bool = False, party: str | None = None) -> PortfolioReport:
         """Counts by state (all orders) and by jeopardy (open orders), and the open orders
-        that are critical or escalated."""
+        that are critical or escalated; for one party when ``party`` is given.
+
+        An order tracked more than once (``start(..., again=True)``) counts once, by its
+        newest tracking, as ``list`` shows it: the visibility store cannot count distinct
+        workflow ids, so the trackings are listed (ids and search attributes only, in
+        pages) and the newest of each id counted. ``history`` counts every tracking
+        instead, from the store's counts alone.
+        """
         base = f"WorkflowType = {quote(names.TRACK_WORKFLOW)} AND {NOT_CONTINUED}"
+        if party is not None:
+            base += f" AND {names.SA_PARTY_ID} = {quote(party, what='party')}"
         open_base = f'{base} AND ExecutionStatus = "Running"'
-        total, open_count, by_state, by_jeopardy, attention = await asyncio.gather(
-            self._count(base),
-            self._count(open_base),
-            self._count_by(base, names.SA_STATE, STATES),
-            self._count_by(open_base, names.SA_JEOPARDY, JEOPARDY_LEVELS),
-            self._list_query(attention_query(), None),
-        )
+        attention_clauses = attention_query()
+        if party is not None:
+            attention_clauses += f" AND {names.SA_PARTY_ID} = {quote(party, what='party')}"
+        if history:
+            total, open_count, by_state, by_jeopardy, attention = await asyncio.gather(
+                self._count(base),
+                self._count(open_base),
+                self._count_by(base, names.SA_STATE, STATES),
+                self._count_by(open_base, names.SA_JEOPARDY, JEOPARDY_LEVELS),
+                self._list_query(attention_clauses, None),
+            )
+        else:
+            newest, attention = await asyncio.gather(
+                self._newest_trackings(base), self._list_query(attention_clauses, None)
+            )
+            running = [s for s in newest if s.status == "running"]
+            total, open_count = len(newest), len(running)
+            by_state = dict.fromkeys(STATES, 0)
+            for summary in newest:
+                if summary.state is not None:
+                    by_state[summary.state] = by_state.get(summary.state, 0) + 1
+            by_jeopardy = dict.fromkeys(JEOPARDY_LEVELS, 0)
+            for summary in running:
+                if summary.jeopardy is not None:
+                    by_jeopardy[summary.jeopardy] = by_jeopardy.get(summary.jeopardy, 0) + 1
         return PortfolioReport(
             generated_at=datetime.now(UTC),
             total=total,
@@ -706,6 +739,19 @@ class PartyOrderClient:
             by_jeopardy=by_jeopardy,
             attention=attention,
         )
+
+    async def _newest_trackings(self, query: str) -> builtins.list[OrderSummary]:
+        """The newest tracking of each order id that ``query`` matches."""
+        newest: dict[str, OrderSummary] = {}
+        try:
+            async for execution in self.client.list_workflows(query, page_size=1000):
+                summary = summary_of(execution)
+                known = newest.get(summary.order_id)
+                if known is None or _started_later(summary, known):
+                    newest[summary.order_id] = summary
+        except RPCError as error:
+            raise self._rpc_error(error, None) from None
+        return builtins.list(newest.values())
 
     async def _list_query(self, query: str, limit: int | None) -> builtins.list[OrderSummary]:
         try:

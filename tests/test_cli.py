@@ -757,15 +757,15 @@ async def test_a_state_change_with_no_worker_is_queued_and_safe_to_repeat(
 
 
 async def test_an_ended_order_is_tracked_again_only_when_asked(cli: Cli, tmp_path: Path) -> None:
-    order_id = unique()
+    order_id, party = unique(), unique("AGAIN")
     path = tmp_path / "order.json"
-    path.write_text(json.dumps(order_json(order_id)))
+    path.write_text(json.dumps(order_json(order_id, party_id=party)))
     assert await cli("start", str(path)) == 0
     assert await cli("progress", order_id, "--delivered") == 0
     await cli.eventually_json("show", order_id, check=lambda o: o["state"] == "completed")
 
     async def closed() -> bool:
-        assert await cli("list", "--party", "ACME", "--json", "--history") == 0
+        assert await cli("list", "--party", party, "--json", "--history") == 0
         runs = [o for o in json.loads(cli.out) if o["orderId"] == order_id]
         return bool(runs) and runs[0]["status"] == "completed"
 
@@ -782,13 +782,21 @@ async def test_an_ended_order_is_tracked_again_only_when_asked(cli: Cli, tmp_pat
     assert await cli("start", str(path), "--again") == 0
     assert f"Tracking order {order_id}" in cli.out
     # Listed once (its newest tracking), unless the history is asked for.
-    rows = [o for o in await cli.json("list", "--party", "ACME") if o["orderId"] == order_id]
+    rows = [o for o in await cli.json("list", "--party", party) if o["orderId"] == order_id]
     assert [row["status"] for row in rows] == ["running"]
-    history = await cli.json("list", "--party", "ACME", "--history")
+    history = await cli.json("list", "--party", party, "--history")
     assert sorted(o["status"] for o in history if o["orderId"] == order_id) == [
         "completed",
         "running",
     ]
+    # The report counts the order once too (its newest tracking), or every tracking.
+    report = await cli.eventually_json(
+        "report", "--party", party, "--json", check=lambda r: r["open"] == 1
+    )
+    assert (report["total"], report["byState"]["acknowledged"]) == (1, 1), report
+    assert report["byState"]["completed"] == 0, report
+    runs = await cli.json("report", "--party", party, "--history", "--json")
+    assert (runs["total"], runs["open"], runs["byState"]["completed"]) == (2, 1, 1), runs
     assert await cli("cancel", order_id, "--reason", "test done") == 0
 
 

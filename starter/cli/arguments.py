@@ -284,6 +284,12 @@ def build_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
     report.add_argument(
         "--since", metavar="DATE", help="the scorecard of trackings started since DATE (ISO 8601)"
     )
+    report.add_argument("--party", metavar="PARTY_ID", help="only this party's orders")
+    report.add_argument(
+        "--history",
+        action="store_true",
+        help="count every tracking of an order tracked again (start --again), not the order once",
+    )
 
     api = command("api", "serve the HTTP API for parties and originating processes")
     api.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")

@@ -304,6 +304,8 @@ async def cmd_check_in(args: argparse.Namespace) -> int:
 
 async def cmd_report(args: argparse.Namespace) -> int:
     client = await _client()
+    if args.by == "party" and args.history:
+        raise InvalidInput("--history: not with --by party (the scorecard scores every tracking)")
     if args.by == "party":
         since = None
         if args.since:
@@ -311,7 +313,7 @@ async def cmd_report(args: argparse.Namespace) -> int:
                 since = parse_instant(args.since, what="--since", now=datetime.now(UTC))
             except ValueError as error:
                 raise InvalidInput(str(error)) from None
-        scores = await client.scorecard(since=since)
+        scores = await client.scorecard(since=since, party=args.party)
         if args.json:
             say(to_json([row.model_dump(mode="json", by_alias=True) for row in scores]))
         else:
@@ -320,7 +322,7 @@ async def cmd_report(args: argparse.Namespace) -> int:
         return EXIT_OK
     if args.since:
         raise InvalidInput("--since: only with --by party (the scorecard)")
-    report = await client.report()
+    report = await client.report(history=args.history, party=args.party)
     if args.json:
         say(to_json(report.model_dump(mode="json", by_alias=True)))
     else:
