@@ -328,6 +328,19 @@ def figures(r: Results) -> list[Figure]:
             note=f"{r.scorecard.seconds:.1f} s in all",
         ),
         Figure(
+            "scale.scorecardSeconds",
+            f"Scorecard over {r.scale.ended_orders:,} ended orders (scale, delivered)",
+            round(r.scale.scorecard_seconds, 2),
+            "s",
+            note=f"report over the same orders {r.scale.report_seconds:.2f} s",
+        ),
+        Figure(
+            "scale.reportSeconds",
+            f"Report over {r.scale.ended_orders:,} ended orders",
+            round(r.scale.report_seconds, 2),
+            "s",
+        ),
+        Figure(
             "responsiveness.longestWorkflowTaskMs",
             f"Flood of {r.responsiveness.buffered_signals:,} waiting signals: longest task",
             round(r.responsiveness.longest_task_ms, 1),

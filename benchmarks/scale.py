@@ -22,9 +22,10 @@ from typing import Any
 from temporalio.client import Client
 
 from benchmarks.lifecycle import bounded
-from benchmarks.orders import order_payload
+from benchmarks.orders import lifecycle_reports, order_payload
 from benchmarks.report import progress
 from benchmarks.worker_process import WorkerProcess
+from starter.client import PartyOrderClient
 from workflows.domain.model import track_workflow_id
 
 MEBIBYTE = 1024 * 1024
@@ -45,6 +46,10 @@ class Scale:
     worker_peak_rss_bytes: int
     worker_rss_bytes: int
     latencies_ms: list[float] = field(default_factory=list)
+    # Then every order is delivered, and the views over ended orders are timed.
+    ended_orders: int = 0
+    scorecard_seconds: float = 0.0
+    report_seconds: float = 0.0
 
     @property
     def start_rate(self) -> float:
@@ -66,6 +71,9 @@ class Scale:
                 "max": round(max(self.latencies_ms), 2),
                 "mean": round(statistics.fmean(self.latencies_ms), 2),
             },
+            "endedOrders": self.ended_orders,
+            "scorecardSeconds": round(self.scorecard_seconds, 3),
+            "reportSeconds": round(self.report_seconds, 3),
         }
 
 
@@ -79,6 +87,16 @@ async def _until_acknowledged(client: Client, party_id: str, orders: int, timeou
         if time.monotonic() > deadline:
             raise TimeoutError(f"not every one of {orders} orders was acknowledged in {timeout}s")
         await asyncio.sleep(0.25)
+
+
+async def _until_ended(client: Client, party_id: str, orders: int, timeout: float) -> None:
+    """Wait until visibility shows every order's tracking completed."""
+    query = f"PartyId = '{party_id}' AND ExecutionStatus = 'Completed'"
+    deadline = time.monotonic() + timeout
+    while (await client.count_workflows(query)).count < orders:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"not every one of {orders} orders ended in {timeout}s")
+        await asyncio.sleep(0.5)
 
 
 async def signal_to_query(client: Client, order_id: str, value: int, request_id: str) -> float:
@@ -146,11 +164,41 @@ async def scale(
             latencies.append(
                 await signal_to_query(client, order_id, percent[order_id], f"latency-{sample}")
             )
+        peak_rss, rss = worker.peak_rss_bytes(), worker.rss_bytes()
+
+        # Deliver them all, then time the views an order manager reads over ended orders:
+        # the supplier scorecard (every final order read from Temporal) and the report.
+        progress(f"scale: delivering all {orders:,}; then the scorecard and report over them")
+        delivery = lifecycle_reports("x")[-1]
+
+        async def deliver(order_id: str) -> None:
+            handle = client.get_workflow_handle(track_workflow_id(order_id))
+            await handle.signal(
+                "report_progress", {**delivery, "requestId": f"{order_id}-delivered"}
+            )
+
+        await bounded([partial(deliver, order_id) for order_id in order_ids], concurrency)
+        await _until_ended(client, party_id, orders, timeout=max(120.0, orders / 5))
+        orders_client = PartyOrderClient(client)
+        began = time.perf_counter()
+        scores = await orders_client.scorecard(party=party_id)
+        scorecard_seconds = time.perf_counter() - began
+        ended = sum(score.orders for score in scores)
+        if ended != orders:
+            raise RuntimeError(f"the scorecard scored {ended} of {orders} ended orders")
+        began = time.perf_counter()
+        report = await orders_client.report(party=party_id)
+        report_seconds = time.perf_counter() - began
+        if report.total != orders or report.by_state.get("completed") != orders:
+            raise RuntimeError(f"the report counted {report.total} of {orders} orders")
         return Scale(
             orders=orders,
             start_seconds=start_seconds,
             settle_seconds=settle_seconds,
-            worker_peak_rss_bytes=worker.peak_rss_bytes(),
-            worker_rss_bytes=worker.rss_bytes(),
+            worker_peak_rss_bytes=peak_rss,
+            worker_rss_bytes=rss,
             latencies_ms=latencies,
+            ended_orders=ended,
+            scorecard_seconds=scorecard_seconds,
+            report_seconds=report_seconds,
         )

@@ -33,6 +33,8 @@ EXPECTED_FIGURES = {
     "scale.signalToQueryP99Ms",
     "responsiveness.longestWorkflowTaskMs",
     "scorecard.secondsPerThousandOrders",
+    "scale.scorecardSeconds",
+    "scale.reportSeconds",
     "responsiveness.recoverySeconds",
     "api.progressPerSecond",
     "api.progressRatio",
@@ -67,6 +69,9 @@ async def test_a_tiny_benchmark_run_produces_every_figure(tmp_path: Path) -> Non
     for key in ("scale.startsPerSecond", "scale.signalToQueryP50Ms", "scale.workerPeakRssMiB"):
         assert by_key[key].value > 0, key
     assert by_key["scale.signalToQueryP99Ms"].value >= by_key["scale.signalToQueryP50Ms"].value
+    # The scale orders were all delivered, then scored and counted (the run checks both).
+    assert results.scale.ended_orders == 20
+    assert results.scale.scorecard_seconds > 0 and results.scale.report_seconds > 0
     for key in ("api.progressPerSecond", "api.progressRatio", "api.getPerSecond", "api.getRatio"):
         assert by_key[key].value > 0, key
 
