@@ -188,8 +188,13 @@ class HubActivities:
 
     @activity.defn(name=names.DELIVER_HUB_EVENT)
     async def deliver_hub_event(self, delivery: HubDelivery) -> bool:
-        """POST the event, signed like every webhook; False when the subscription is gone."""
-        if await self.publisher.subscription(delivery.subscription_id) is None:
+        """POST the event, signed like every webhook; False when the subscription is gone.
+
+        An event goes to the subscriptions there were when it happened: the first attempt
+        is always made. Retries stop once the subscription is removed, so removing it is how
+        a subscriber stops a day of retries to a callback that is gone."""
+        retry = activity.info().attempt > 1
+        if retry and await self.publisher.subscription(delivery.subscription_id) is None:
             activity.logger.info(
                 "hub event %s not delivered: subscription %s was removed",
                 delivery.idempotency_key,
