@@ -49,6 +49,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 import worker
 from activities.hub import HubPublisher
+from activities.settings import check_webhook_url
 from privacy.keys import EncryptionKeyError
 from starter.calendars import resolve_holidays
 from starter.query import (
@@ -564,9 +565,11 @@ class PartyOrderClient:
         """Register ``callback`` for the events ``query`` takes that ``owner`` may see.
 
         The registry workflow is started on first use (update-with-start). InvalidInput
-        for a query that does not parse; UpdateRejected when the registry refuses it."""
+        for a callback that is not an http(s) URL or a query that does not parse;
+        UpdateRejected when the registry refuses it (full)."""
         query = (query or "").strip()
         try:
+            check_webhook_url(callback, "callback")
             parse_query(query)
         except ValueError as error:
             raise InvalidInput(str(error)) from None

@@ -202,6 +202,8 @@ async def test_the_registry_continues_as_new_with_every_subscription(
         client = PartyOrderClient(dev_client, task_queue)
         with pytest.raises(InvalidInput, match="query"):
             await client.subscribe("https://x.test/", "eventType=Nope", MANAGER)
+        with pytest.raises(InvalidInput, match="callback"):
+            await client.subscribe("file:///etc/passwd", "", MANAGER)
         made = [
             await client.subscribe(f"https://x.test/{n}", "", ACME if n % 2 else MANAGER)
             for n in range(12)
