@@ -402,3 +402,18 @@ async def test_a_refused_delivery_is_recorded_and_a_removed_subscription_hears_n
     finally:
         await refusing.stop()
         await later.stop()
+
+
+async def test_an_acknowledgement_no_worker_applies_yet_is_202(
+    dev_client: Client, keys: Keys, manager: dict[str, str]
+) -> None:
+    # A task queue no worker polls: Temporal takes the update, nobody applies it yet.
+    client = PartyOrderClient(dev_client, unique("nobody"), answer_timeout=timedelta(seconds=1))
+    async with api_for(create_app(keys=keys.store, client=client)) as http:
+        order = example_order(unique(), datetime.now(UTC))
+        assert_error(await http.post("/partyOrder", json=order, headers=manager), 503)
+        path = f"/partyOrder/{order['id']}/escalationAcknowledgement"
+        queued = await http.post(path, json={"requestId": "ack-1", "level": 1}, headers=manager)
+        assert queued.status_code == 202, queued.text
+        assert queued.json() == {"requestId": "ack-1"}
+        await dev_client.get_workflow_handle(f"party-order-{order['id']}").terminate()
