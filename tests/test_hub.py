@@ -223,3 +223,36 @@ async def test_the_registry_continues_as_new_with_every_subscription(
         )
         assert len((await client.subscriptions()).subscriptions) == 11
         await handle.terminate("test over")
+
+
+async def test_with_encryption_the_registry_holds_only_ciphertext(
+    dev_client: Client, tmp_path: Path
+) -> None:
+    from temporalio.api.history.v1 import History
+
+    from activities.hub import HubPublisher
+    from privacy.codec import ENCRYPTED_ENCODING, data_converter
+    from privacy.keys import ENCRYPTION_KEYS_ENV
+    from tests.test_encrypted_orders import key_entry, payloads_in
+
+    token = "s3cret-hub-token"
+    callback = f"https://hooks.acme.example/events?token={token}"
+    converter = data_converter({ENCRYPTION_KEYS_ENV: key_entry("k1")})
+    encrypted = Client(
+        dev_client.service_client, namespace=dev_client.namespace, data_converter=converter
+    )
+    async with running_worker(encrypted, tmp_path / "outbox.jsonl") as (_, task_queue):
+        made = await PartyOrderClient(encrypted, task_queue).subscribe(callback, "", ACME)
+        # The workers, with the keys, read it as it was made.
+        (read,) = await HubPublisher(encrypted, task_queue).subscriptions(fresh=True)
+        assert read == made
+        handle = dev_client.get_workflow_handle(registry_workflow_id(task_queue))
+        description = await handle.describe()
+        memo = description.raw_description.workflow_execution_info.memo.fields
+        assert memo[SUBSCRIPTIONS_MEMO].metadata["encoding"] == ENCRYPTED_ENCODING
+        history = History(events=(await handle.fetch_history()).events)
+        assert token.encode() not in history.SerializeToString()
+        assert token.encode() not in memo[SUBSCRIPTIONS_MEMO].data
+        encodings = {p.metadata["encoding"] for _, p in payloads_in(history)}
+        assert encodings == {ENCRYPTED_ENCODING}
+        await handle.terminate("test over")
