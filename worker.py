@@ -32,16 +32,24 @@ from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker, WorkerDeploymentConfig
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.hub import HubPublisher
 from activities.notify import PartyOrderActivities
 from activities.settings import NotificationSettings
 from privacy.codec import data_converter
 from workflows.close_party_order import ClosePartyOrder
 from workflows.digest import PartyOrderDigest
 from workflows.domain.names import DEFAULT_TASK_QUEUE, TASK_QUEUE_ENV
+from workflows.hub import DeliverHubEvent, PartyOrderSubscriptions
 from workflows.interceptors import interceptors
 from workflows.track_party_order import TrackPartyOrder
 
-WORKFLOWS = [TrackPartyOrder, ClosePartyOrder, PartyOrderDigest]
+WORKFLOWS = [
+    TrackPartyOrder,
+    ClosePartyOrder,
+    PartyOrderDigest,
+    PartyOrderSubscriptions,
+    DeliverHubEvent,
+]
 
 
 # ---------------------------------------------------------------- connecting to Temporal
@@ -168,6 +176,7 @@ def build_worker(
     **options: Any,
 ) -> Worker:
     activities = activities or PartyOrderActivities(settings or NotificationSettings.from_env())
+    hub = activities.hub or activities.use_hub(HubPublisher(client, task_queue))
     options.setdefault(
         "max_cached_workflows",
         int(os.environ.get("PARTY_ORDERS_MAX_CACHED_WORKFLOWS", DEFAULT_MAX_CACHED_WORKFLOWS)),
@@ -182,7 +191,7 @@ def build_worker(
         client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
-        activities=activities.all(),
+        activities=[*activities.all(), *hub.all()],
         **options,
     )
 

@@ -292,11 +292,15 @@ class WebhookChannel:
         return text
 
     async def deliver(self, notification: Notification) -> None:
-        body = encode_body(notification)
+        await self.post(encode_body(notification), notification.idempotency_key, notification.kind)
+
+    async def post(self, body: bytes, idempotency_key: str, event: str) -> None:
+        """POST ``body`` (signed when a secret is set) with the key and the event name;
+        also how the hub delivers its events (``activities.hub``)."""
         headers = {
             "Content-Type": "application/json",
-            IDEMPOTENCY_HEADER: notification.idempotency_key,
-            EVENT_HEADER: notification.kind,
+            IDEMPOTENCY_HEADER: idempotency_key,
+            EVENT_HEADER: event,
         }
         if self._secret is not None:
             headers[SIGNATURE_HEADER] = sign(body, self._secret)

@@ -25,6 +25,7 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.channels import ChannelRouter, NotificationChannel
+from activities.hub import HubActivities, HubPublisher
 from activities.settings import NotificationSettings
 from workflows.domain import names
 from workflows.domain.digest import DigestPage, digest_entry
@@ -66,8 +67,18 @@ class PartyOrderActivities:
     ) -> None:
         self.settings = settings if settings is not None else NotificationSettings.from_env()
         self.router = ChannelRouter(self.settings, outbox=outbox, process=process, contact=contact)
+        self.hub: HubActivities | None = None
+
+    def use_hub(self, publisher: HubPublisher) -> HubActivities:
+        """Publish each notification's event to the hub's subscriptions (the worker does)."""
+        self.hub = HubActivities(self.router, publisher)
+        return self.hub
 
     async def _deliver(self, notification: Notification) -> None:
+        if self.hub is not None:
+            # First: the event happened whether or not its recipient can be reached.
+            # Publishing again on a retry starts no second delivery.
+            await self.hub.publisher.publish_notification(notification)
         channel = self.router.channel_for(notification)
         labels = {"channel": channel_label(channel), "recipient": notification.recipient_kind}
         activity.logger.info(

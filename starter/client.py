@@ -29,7 +29,9 @@ from typing import Any, TypeVar
 from pydantic import AwareDatetime, BaseModel, Field, ValidationError
 from temporalio.client import (
     Client,
+    WithStartWorkflowOperation,
     WorkflowExecution,
+    WorkflowExecutionDescription,
     WorkflowExecutionStatus,
     WorkflowFailureError,
     WorkflowHandle,
@@ -42,10 +44,12 @@ from temporalio.common import (
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
 )
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 import worker
+from activities.hub import HubPublisher
+from activities.settings import check_webhook_url
 from privacy.keys import EncryptionKeyError
 from starter.calendars import resolve_holidays
 from starter.query import (
@@ -61,6 +65,15 @@ from starter.query import (
 from starter.scorecard import PartyScore, score
 from workflows import visibility
 from workflows.domain import names
+from workflows.domain.hub import (
+    RegistryState,
+    RemoveSubscription,
+    Subscription,
+    SubscriptionOwner,
+    created_source,
+    parse_query,
+    registry_workflow_id,
+)
 from workflows.domain.messages import (
     CancelRequest,
     ChangeRequestMessage,
@@ -309,6 +322,7 @@ class PartyOrderClient:
         self.client = client
         self.task_queue = task_queue
         self.answer_timeout = answer_timeout
+        self._hub: HubPublisher | None = None
 
     @classmethod
     async def connect(
@@ -370,8 +384,12 @@ class PartyOrderClient:
                 return False
             raise ended from None
         except OrderAlreadyTracked:
-            memo = await self._memo(spec.id)
-            if memo.get(START_DIGEST_MEMO) == start_digest(spec):
+            description = await self._describe(spec.id)
+            if (await description.memo()).get(START_DIGEST_MEMO) == start_digest(spec):
+                # A retried start publishes its PartyOrderCreateEvent again (once per key),
+                # in case the first call ended between the start and the publishing.
+                tracking = description.raw_description.workflow_execution_info.first_run_id
+                await self._announce(spec, tracking or description.run_id)
                 return False
             raise OrderAlreadyTracked(
                 f"order {spec.id} is already tracked, started with a different order or"
@@ -379,15 +397,34 @@ class PartyOrderClient:
             ) from None
 
     async def _memo(self, order_id: str) -> Mapping[str, Any]:
+        return await (await self._describe(order_id)).memo()
+
+    async def _describe(self, order_id: str) -> WorkflowExecutionDescription:
         try:
-            return await (await self._handle(order_id).describe()).memo()
+            return await self._handle(order_id).describe()
         except RPCError as error:
             raise self._rpc_error(error, order_id) from None
+
+    async def _announce(self, spec: PartyOrderSpec, tracking_id: str) -> None:
+        """Publish the order's PartyOrderCreateEvent to the hub's subscriptions.
+
+        Made here, where tracking starts, not in the workflow: no notification stands for
+        it, and a new activity at every start would change running orders' histories for
+        an event only the hub needs. The event's key is the tracking's, so a retried start
+        publishes nothing twice.
+        """
+        try:
+            await self.hub.publish(created_source(spec, tracking_id, datetime.now(UTC)))
+        except ApplicationError as error:
+            raise ServerUnavailable(
+                f"order {spec.id} is tracked, but its PartyOrderCreateEvent could not be"
+                f" published: {error.message}; starting the same order again publishes it"
+            ) from None
 
     async def _start(self, spec: PartyOrderSpec, *, again: bool = False) -> str:
         workflow_id = track_workflow_id(spec.id)
         try:
-            await self.client.start_workflow(
+            handle = await self.client.start_workflow(
                 names.TRACK_WORKFLOW,
                 wire(spec),
                 id=workflow_id,
@@ -410,6 +447,7 @@ class PartyOrderClient:
             raise await self._already_started(spec.id) from None
         except RPCError as error:
             raise self._rpc_error(error, spec.id) from None
+        await self._announce(spec, handle.first_execution_run_id or handle.result_run_id or "")
         return workflow_id
 
     # ------------------------------------------------------------------ signals
@@ -517,6 +555,99 @@ class PartyOrderClient:
                     ) from None
             await asyncio.sleep(pause)
             pause = min(pause * 2, SIGNAL_RETRY_LONGEST)
+
+    # ------------------------------------------------------------------ event subscriptions
+
+    @property
+    def hub(self) -> HubPublisher:
+        """Publishes events to the subscriptions (here: PartyOrderCreateEvent)."""
+        if self._hub is None:
+            self._hub = HubPublisher(self.client, self.task_queue)
+        return self._hub
+
+    async def subscribe(
+        self, callback: str, query: str | None, owner: SubscriptionOwner
+    ) -> Subscription:
+        """Register ``callback`` for the events ``query`` takes that ``owner`` may see.
+
+        The registry workflow is started on first use (update-with-start). InvalidInput
+        for a callback that is not an http(s) URL or a query that does not parse;
+        UpdateRejected when the registry refuses it (full)."""
+        query = (query or "").strip()
+        try:
+            check_webhook_url(callback, "callback")
+            parse_query(query)
+        except ValueError as error:
+            raise InvalidInput(str(error)) from None
+        subscription = Subscription(
+            id=uuid.uuid4().hex,
+            callback=callback,
+            query=query,
+            owner=owner,
+            created_at=datetime.now(UTC),
+        )
+        start: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
+            names.SUBSCRIPTION_REGISTRY_WORKFLOW,
+            RegistryState(),
+            id=registry_workflow_id(self.task_queue),
+            task_queue=self.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            static_summary="Party order event subscriptions (the hub)",
+        )
+        try:
+            return await self.client.execute_update_with_start_workflow(
+                names.ADD_SUBSCRIPTION,
+                subscription,
+                start_workflow_operation=start,
+                result_type=Subscription,
+                rpc_timeout=self.answer_timeout,
+            )
+        except WorkflowUpdateFailedError as error:
+            reason = getattr(error.cause, "message", None) or str(error.cause or error)
+            raise UpdateRejected(f"the subscription was refused: {reason}") from None
+        except WorkflowUpdateRPCTimeoutOrCancelledError:
+            raise self._registry_no_answer() from None
+        except RPCError as error:
+            raise self._rpc_error(error, None) from None
+
+    async def unsubscribe(self, subscription_id: str, owner: SubscriptionOwner) -> bool:
+        """Remove a subscription; False if ``owner`` sees none by that id."""
+        handle = self.client.get_workflow_handle(registry_workflow_id(self.task_queue))
+        try:
+            removed: bool = await handle.execute_update(
+                names.REMOVE_SUBSCRIPTION,
+                RemoveSubscription(id=subscription_id, owner=owner),
+                result_type=bool,
+                rpc_timeout=self.answer_timeout,
+            )
+            return removed
+        except WorkflowUpdateRPCTimeoutOrCancelledError:
+            raise self._registry_no_answer() from None
+        except RPCError as error:
+            if error.status == RPCStatusCode.NOT_FOUND:
+                return False  # nobody ever subscribed here
+            raise self._rpc_error(error, None) from None
+
+    async def subscriptions(self) -> RegistryState:
+        """Every subscription, and the deliveries that gave up (the registry's query)."""
+        handle = self.client.get_workflow_handle(registry_workflow_id(self.task_queue))
+        try:
+            return await handle.query(
+                names.LIST_SUBSCRIPTIONS, result_type=RegistryState, rpc_timeout=self.answer_timeout
+            )
+        except RPCError as error:
+            if error.status == RPCStatusCode.NOT_FOUND:
+                return RegistryState()
+            if _is_timeout(error):
+                raise self._registry_no_answer() from None
+            raise self._rpc_error(error, None) from None
+
+    def _registry_no_answer(self) -> NoAnswer:
+        seconds = int(self.answer_timeout.total_seconds())
+        return NoAnswer(
+            f"the subscription registry did not answer within {seconds}s: is a worker running"
+            f" on task queue {self.task_queue!r}?"
+        )
 
     # ------------------------------------------------------------------ update and query
 

@@ -234,6 +234,66 @@ async def test_the_readmes_curl_examples_work(
     assert "x-total-count: 1" in result.stdout.lower()
 
 
+def readme_hub_block() -> str:
+    readme = (REPO / "README.md").read_text()
+    section = readme[readme.index("### Event subscriptions") :]
+    start = section.index("```sh\n")
+    return section[start + len("```sh\n") : section.index("```", start + 5)]
+
+
+async def test_the_readmes_hub_examples_work(
+    api_process: ApiProcess, key_file: Path, tmp_path: Path
+) -> None:
+    """The subscription block, after the first (its variables), against a real listener."""
+    from tests.hub_listener import HubListener
+
+    first, second = unique("PO-1001"), unique("PO-1002")
+    sample = json.loads((REPO / "starter" / "samples" / "PO-1001.json").read_text())
+    (tmp_path / "starter" / "samples").mkdir(parents=True)
+    (tmp_path / "starter" / "samples" / f"{first}.json").write_text(
+        json.dumps({**sample, "id": first})
+    )
+    listener = await HubListener().start()
+    try:
+        script = (readme_curl_block() + readme_hub_block()).replace("PO-1001", first)
+        script = script.replace("PO-1002", second)
+        script = script.replace("http://127.0.0.1:9000/events", listener.url)
+        script = re.sub(r"^API=.*$", f"API={api_process.url}", script, flags=re.MULTILINE)
+        prelude = "set -eu\ncurl() { command curl -sS -w '\\nHTTP %{http_code}\\n' \"$@\"; }\n"
+        env = {**os.environ, "PARTY_ORDERS_API_KEYS": str(key_file)}
+        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+        result = await asyncio.to_thread(
+            subprocess.run,
+            ["bash", "-c", prelude + script],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        statuses = re.findall(r"^HTTP (\d{3})$", result.stdout, flags=re.MULTILINE)
+        assert statuses[9:] == ["201", "201", "202", "200", "204"], result.stdout
+        subscription = json.loads((tmp_path / "subscription.json").read_text())
+        assert set(subscription) == {"id", "callback", "query"}
+
+        def about_second() -> list[str]:
+            return sorted(
+                e["eventType"]
+                for e in listener.events()
+                if e["event"]["partyOrder"]["id"] == second
+            )
+
+        wanted = ["PartyOrderInformationRequiredEvent", "PartyOrderStateChangeEvent"]
+        deadline = time.monotonic() + 30
+        while about_second() != wanted:
+            assert time.monotonic() < deadline, [e["eventType"] for e in listener.events()]
+            await asyncio.sleep(0.2)
+        assert all(item.key.startswith(f"{subscription['id']}/") for item in listener.received)
+    finally:
+        await listener.stop()
+
+
 async def test_up_serves_the_api_and_prints_demo_keys(tmp_path: Path) -> None:
     port, ui_port, api_port = free_port(), free_port(), free_port()
     log = tmp_path / "up.log"

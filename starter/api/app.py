@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from starter.api import errors
+from starter.api import errors, hub
 from starter.api.auth import BEARER_SCHEME
 from starter.api.keys import KeyStore
 from starter.api.limits import DEFAULT_MAX_BODY_BYTES, BodySizeLimit
@@ -92,6 +92,7 @@ def create_app(
     app.state.rate_limiter = RateLimiter(rate_limit or RateLimit.from_env())
     errors.install(app)
     app.include_router(router)
+    app.include_router(hub.router)  # event subscriptions
     app.add_middleware(BodySizeLimit, limit=max_body_bytes)
 
     def openapi() -> dict[str, Any]:

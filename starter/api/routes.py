@@ -37,6 +37,7 @@ from workflows.domain.messages import (
     CancelRequest,
     ChangeRequestMessage,
     CheckInRequest,
+    EscalationAcknowledgement,
     ProgressReport,
     StateChangeRequest,
 )
@@ -297,6 +298,46 @@ async def patch_party_order(
         return await client.change_state(order_id, change)
     except UpdateQueued as queued:
         # Taken by Temporal, applied when a worker runs: not a failure of the request.
+        accepted = _accepted(queued.request_id).to_json_dict()
+        return JSONResponse(accepted, status_code=status.HTTP_202_ACCEPTED)
+
+
+@router.post(
+    "/partyOrder/{order_id}/escalationAcknowledgement",
+    response_model=PartyOrder,
+    summary="Acknowledge an escalation (acknowledge_escalation)",
+    description="200 with the order once applied: reminders stop until the jeopardy worsens"
+    " again. A level the order has not reached (or an order not in jeopardy) is 409, as an"
+    " illegal PATCH; 202 when Temporal took it but no worker applied it yet.",
+    responses={
+        202: {"model": RequestAccepted, "description": "taken, not applied yet"},
+        **_errors(400, 404, 409, 503),
+    },
+    openapi_extra=guarded(Role.MANAGER),
+)
+async def acknowledge_escalation(
+    request: Request,
+    order_id: str,
+    acknowledgement: Annotated[
+        EscalationAcknowledgement,
+        Body(
+            openapi_examples={
+                "level 1": {"value": {"level": 1, "by": "order-manager", "note": "on it"}}
+            }
+        ),
+    ],
+) -> PartyOrder | JSONResponse:
+    key = principal(request)
+    client = await check_visible(request, order_id)
+    acknowledgement = acknowledgement.model_copy(
+        update={
+            "request_id": acknowledgement.request_id or str(uuid.uuid4()),
+            "by": acknowledgement.by or key.subject,
+        }
+    )
+    try:
+        return await client.acknowledge_escalation(order_id, acknowledgement)
+    except UpdateQueued as queued:
         accepted = _accepted(queued.request_id).to_json_dict()
         return JSONResponse(accepted, status_code=status.HTTP_202_ACCEPTED)
 

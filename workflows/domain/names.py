@@ -38,3 +38,13 @@ SA_ESCALATION_LEVEL = "PartyOrderEscalationLevel"
 SA_PARTY_ID = "PartyId"
 SA_ORIGINATING_PROCESS = "OriginatingProcess"
 SA_DUE_DATE = "PartyOrderDueDate"
+
+# Event subscriptions (the hub): the registry workflow, its messages, and the delivery of
+# one event to one subscription (workflow and activity).
+SUBSCRIPTION_REGISTRY_WORKFLOW = "PartyOrderSubscriptions"
+ADD_SUBSCRIPTION = "add_subscription"
+REMOVE_SUBSCRIPTION = "remove_subscription"
+LIST_SUBSCRIPTIONS = "list_subscriptions"
+HUB_DELIVERY_FAILED = "hub_delivery_failed"
+DELIVER_HUB_EVENT_WORKFLOW = "DeliverHubEvent"
+DELIVER_HUB_EVENT = "deliver_hub_event"

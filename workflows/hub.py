@@ -1,0 +1,126 @@
+"""The hub's two workflows: the subscription registry, and one event's delivery.
+
+``PartyOrderSubscriptions`` (workflow id ``party-orders-subscriptions``: one per namespace
+and task queue)
+holds every subscription, so they last as long as Temporal's own state: restarts of the
+API, the worker or the server lose none. Updates add and remove subscriptions; the list is
+also written to the workflow's memo, which the delivering activities read through
+``describe`` (no worker needed to answer it) with a short cache. It continues as new when
+its history grows, carrying the subscriptions and the recorded failures.
+
+``DeliverHubEvent`` delivers one event to one subscription, with the notifications' retry
+policy (``workflows.delivery``). Its workflow id is the event's idempotency key, so one
+event reaches one subscription through one delivery however often it is published (an
+activity retried, a worker killed). A delivery that gives up is recorded in the registry.
+"""
+
+from __future__ import annotations
+
+from temporalio import workflow
+from temporalio.exceptions import ActivityError
+
+with workflow.unsafe.imports_passed_through():
+    from workflows.delivery import NOTIFY_RETRY, NOTIFY_SCHEDULE_TO_CLOSE, NOTIFY_START_TO_CLOSE
+    from workflows.domain import names
+    from workflows.domain.hub import (
+        SUBSCRIPTIONS_MEMO,
+        HubDelivery,
+        HubDeliveryFailure,
+        RegistryState,
+        RemoveSubscription,
+        Subscription,
+        registry_workflow_id,
+    )
+
+# Continue as new well before Temporal's own limits: each change is a few events.
+REGISTRY_HISTORY_LIMIT = 2_000
+
+
+@workflow.defn(name=names.SUBSCRIPTION_REGISTRY_WORKFLOW)
+class PartyOrderSubscriptions:
+    @workflow.init
+    def __init__(self, state: RegistryState | None = None) -> None:
+        self.state = state if state is not None else RegistryState()
+
+    @workflow.run
+    async def run(self, state: RegistryState | None = None) -> None:
+        self._publish()  # a continued run's memo says what it holds from its first event
+        await workflow.wait_condition(self._should_continue)
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        workflow.continue_as_new(self.state)
+
+    def _should_continue(self) -> bool:
+        info = workflow.info()
+        return (
+            info.is_continue_as_new_suggested()
+            or info.get_current_history_length() > REGISTRY_HISTORY_LIMIT
+        )
+
+    def _publish(self) -> None:
+        workflow.upsert_memo(
+            {SUBSCRIPTIONS_MEMO: [s.to_json_dict() for s in self.state.subscriptions]}
+        )
+
+    @workflow.update(name=names.ADD_SUBSCRIPTION)
+    def add_subscription(self, subscription: Subscription) -> Subscription:
+        added = self.state.add(subscription)
+        self._publish()
+        return added
+
+    @add_subscription.validator
+    def _check_add(self, subscription: Subscription) -> None:
+        self.state.check_add(subscription)  # refused before anything is recorded
+
+    @workflow.update(name=names.REMOVE_SUBSCRIPTION)
+    def remove_subscription(self, request: RemoveSubscription) -> bool:
+        removed = self.state.remove(request)
+        if removed:
+            self._publish()
+        return removed
+
+    @workflow.signal(name=names.HUB_DELIVERY_FAILED)
+    def delivery_failed(self, failure: HubDeliveryFailure) -> None:
+        self.state.record_failure(failure)
+
+    @workflow.query(name=names.LIST_SUBSCRIPTIONS)
+    def list_subscriptions(self) -> RegistryState:
+        return self.state
+
+
+@workflow.defn(name=names.DELIVER_HUB_EVENT_WORKFLOW)
+class DeliverHubEvent:
+    @workflow.run
+    async def run(self, delivery: HubDelivery) -> bool:
+        """True once delivered; False when it gave up (recorded in the registry)."""
+        try:
+            await workflow.execute_activity(
+                names.DELIVER_HUB_EVENT,
+                delivery,
+                start_to_close_timeout=NOTIFY_START_TO_CLOSE,
+                schedule_to_close_timeout=NOTIFY_SCHEDULE_TO_CLOSE,
+                retry_policy=NOTIFY_RETRY,
+                summary=f"{delivery.event_type} to subscription {delivery.subscription_id}",
+            )
+            return True
+        except ActivityError as error:
+            failure = HubDeliveryFailure(
+                at=workflow.now(),
+                subscription_id=delivery.subscription_id,
+                event_id=delivery.envelope.get("eventId", ""),
+                event_type=delivery.event_type,
+                error=str(error.cause or error)[:1000],
+            )
+            workflow.logger.warning(
+                "hub event %s to subscription %s gave up: %s",
+                failure.event_id,
+                failure.subscription_id,
+                failure.error,
+            )
+            registry = workflow.get_external_workflow_handle(
+                registry_workflow_id(workflow.info().task_queue)
+            )
+            try:
+                await registry.signal(names.HUB_DELIVERY_FAILED, failure)
+            except Exception:  # the registry is gone: the warning above stays
+                workflow.logger.warning("hub registry not reachable to record the failure")
+            return False
