@@ -22,6 +22,7 @@ from workflows.domain.jeopardy import assess, behind_plan_instant
 from workflows.domain.model import JeopardyStatus, PartyOrderSpec
 from workflows.domain.pause import active_time, after_active_time, paused_text
 from workflows.domain.tracker import PartyOrderTracker
+from workflows.visibility import details_markdown
 
 T0 = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)  # a Monday
 US = timedelta(microseconds=1)
@@ -288,3 +289,22 @@ def test_a_calendar_without_a_country_never_asks_for_holidays() -> None:
     )
     assert not [e for e in effects if isinstance(e, ResolveHolidays)]
     assert tracker.order.requested_completion_date == datetime(2031, 1, 1, tzinfo=UTC)
+
+
+def test_the_web_ui_details_say_the_clock_is_stopped() -> None:
+    tracker = tracker_for(order(["held"]))
+    change_state(tracker, "held", T0 + DAY)
+    details = details_markdown(tracker.order, T0 + 3 * DAY)
+    assert "- Clock stopped: held since 2027-01-05T09:00:00Z (pauseWhile);" in details
+    assert "paused for P2D in all" in details
+    assert "periodic check-in" not in details  # not due while paused
+    change_state(tracker, "inProgress", T0 + 4 * DAY)
+    assert "- Paused for P3D (1 pause)" in details_markdown(tracker.order, T0 + 4 * DAY)
+
+
+def test_a_pause_ends_with_the_order() -> None:
+    tracker = tracker_for(order(["held"]))
+    change_state(tracker, "held", T0 + DAY)
+    change_state(tracker, "failed", T0 + 3 * DAY)
+    assert tracker.order.paused_for == 2 * DAY
+    assert tracker.order.pauses[-1].end_date_time == T0 + 3 * DAY
