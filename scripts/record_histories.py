@@ -515,6 +515,8 @@ async def calendar_pause(ctx: Ctx) -> list[Recorded]:
     calendar = final.party.calendar
     assert calendar is not None and calendar.holidays_resolved_through is not None
     assert calendar.holidays_resolved_through.year == later.year + 1
+    # The close process ends too: nothing of it is left waiting on the server's clock.
+    await ctx.client.get_workflow_handle(close_workflow_id(order["id"])).result()
     return named("calendar-pause.track", await run_chain(ctx.client, wid))
 
 
