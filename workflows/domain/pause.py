@@ -63,8 +63,8 @@ def is_paused(order: PartyOrder) -> bool:
 def follow_state(order: PartyOrder, now: datetime) -> None:
     """Start or end a pause for the state the order has just entered.
 
-    Called on every change of state. Moving between two paused states (held, then
-    pending) keeps the one pause running; leaving them ends it and re-plans check-ins.
+    Called on every change of state. A change from one paused state to another keeps
+    the one pause running; leaving the paused states ends it and re-plans check-ins.
     """
     should_pause = order.state.value in order.tracking_policy.pause_while
     running = current_pause(order)
