@@ -310,3 +310,21 @@ def test_a_pause_ends_with_the_order() -> None:
     change_state(tracker, "failed", T0 + 3 * DAY)
     assert tracker.order.paused_for == 2 * DAY
     assert tracker.order.pauses[-1].end_date_time == T0 + 3 * DAY
+
+
+def test_reminders_wait_while_paused() -> None:
+    data = order(["held"], milestones=[{"id": "survey", "milestoneDate": iso(T0 + 5 * DAY)}])
+    data["trackingPolicy"].update(
+        warningLeadTime="PT0S",
+        escalation=[{"level": 1, "after": "PT0S", "notify": "order-manager"}],
+        escalationRepeatInterval="P1D",
+    )
+    tracker = tracker_for(data)
+    assert kinds(tracker.advance(T0 + 5 * DAY)).count("escalation") == 1  # the only level
+    change_state(tracker, "held", T0 + 5 * DAY + 6 * HOUR)
+    assert "escalationReminder" not in kinds(tracker.advance(T0 + 6 * DAY))
+    change_state(tracker, "inProgress", T0 + 8 * DAY)  # 2 days 18 hours held
+    reminder = T0 + 8 * DAY + 18 * HOUR  # the day's 18 hours left after the pause
+    due = tracker.next_due(T0 + 8 * DAY)
+    assert due is not None and (due.at, due.what) == (reminder, "remind the top escalation contact")
+    assert kinds(tracker.advance(reminder)) == ["escalationReminder"]
