@@ -574,18 +574,30 @@ async def run_scenarios(
 
 
 def failed_workflow_tasks(history: WorkflowHistory) -> list[HistoryEvent]:
-    """Workflow tasks that failed, except those the server refused with UnhandledCommand.
+    """Workflow tasks that failed, except those the server itself failed.
 
-    UnhandledCommand is no failure of the workflow code: a signal arrived while the task
-    that closes the run (completion or continue-as-new) was in flight, so the server
-    refused that completion and handed the signal over in a new task. Nothing is lost.
+    Neither is a failure of the workflow code, and nothing is lost (the task is retried
+    with every signal; tests/test_responsiveness.py counts them too):
+
+    * UnhandledCommand: a signal arrived while the task that closes the run (completion
+      or continue-as-new) was in flight, so the server refused that completion and handed
+      the signal over in a new task;
+    * ForceCloseCommand: more than the server's buffered-events limit arrived while one
+      task ran (a stream of signals to a worker slowed down by a busy machine).
     """
     return [
         event
         for event in events_of(history, EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED)
-        if event.workflow_task_failed_event_attributes.cause
-        != WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND
+        if event.workflow_task_failed_event_attributes.cause not in SERVER_MADE_FAILURES
     ]
+
+
+SERVER_MADE_FAILURES = frozenset(
+    {
+        WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_UNHANDLED_COMMAND,
+        WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_FORCE_CLOSE_COMMAND,
+    }
+)
 
 
 def check_clean(recorded: Sequence[Recorded]) -> None:
