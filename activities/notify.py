@@ -24,6 +24,7 @@ from temporalio.client import WorkflowQueryFailedError
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.calendars import resolve_holidays
 from activities.channels import ChannelRouter, NotificationChannel
 from activities.hub import HubActivities, HubPublisher
 from activities.settings import NotificationSettings
@@ -198,6 +199,7 @@ class PartyOrderActivities:
             self.notify_contact,
             self.inform_close_process,
             self.list_orders_in_jeopardy,
+            resolve_holidays,
         ]
 
     async def aclose(self) -> None:

@@ -3,7 +3,9 @@
 A calendar may name a country (and a subdivision) instead of listing holidays. The dates
 come from the ``holidays`` package here, in the client, before the order is started: they
 are stored on the order, so the workflow and its replays never depend on the library's
-data or version. They cover the years from the order date to a year past its due date.
+data or version. They cover the years from the order date to a year past its due date;
+when an accepted change moves the dates further, the workflow resolves the extra years
+through the ``resolve_holidays`` activity (``activities.calendars``).
 """
 
 from __future__ import annotations
@@ -12,8 +14,7 @@ import copy
 from datetime import UTC, date, datetime
 from typing import Any
 
-import holidays
-
+from activities.calendars import country_holidays
 from workflows.domain.calendar import MAX_HOLIDAYS
 
 
@@ -41,12 +42,10 @@ def resolve_holidays(order: dict[str, Any], today: date | None = None) -> dict[s
         + 1
     )
     try:
-        found = holidays.country_holidays(
-            calendar["holidayCountry"],
-            subdiv=calendar.get("holidaySubdivision"),
-            years=range(first, last + 1),
+        found = country_holidays(
+            calendar["holidayCountry"], calendar.get("holidaySubdivision"), range(first, last + 1)
         )
-    except NotImplementedError as error:
+    except ValueError as error:
         raise ValueError(f"party.calendar.holidayCountry: {error}") from None
     days = sorted({*map(date.fromisoformat, calendar.get("holidays", [])), *found})
     if len(days) > MAX_HOLIDAYS:

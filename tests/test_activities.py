@@ -229,4 +229,5 @@ def test_all_lists_the_activities_by_their_contract_names() -> None:
         "notify_contact",
         "inform_close_process",
         "list_orders_in_jeopardy",
+        "resolve_holidays",
     }

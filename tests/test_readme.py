@@ -11,7 +11,7 @@ import asyncio
 import os
 import re
 import subprocess
-from datetime import date, time
+from datetime import date, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -43,6 +43,10 @@ SAYS = {
     "party-orders check-in PO-1001": "sent to Acme Networks",
     "party-orders cancel PO-2002": "Cancellation of PO-2002 accepted",
     "party-orders start starter/samples/PO-3003.json": "Tracking order PO-3003",
+    "party-orders start starter/samples/PO-4004.json": "Tracking order PO-4004",
+    "party-orders state PO-4004 held": "Order PO-4004 is now held",
+    "party-orders show PO-4004 --json": '"pausedFor"',
+    "party-orders show PO-4004": "Clock stopped: held since",
     "party-orders digest run": "Digest run triggered",
     "temporal schedule describe": "PartyOrderDigest",
 }
@@ -71,7 +75,7 @@ def test_the_tour_is_found_whole() -> None:
     commands = tour_commands()
     assert commands[0] == "party-orders start starter/samples/PO-1001.json"
     assert commands[-1].startswith("party-orders cancel PO-2002")
-    assert len(commands) == 21
+    assert len(commands) == 27
     for prefix in SAYS:
         assert any(command.startswith(prefix) for command in commands), prefix
 
@@ -121,6 +125,7 @@ async def test_the_tour_runs_as_written(tmp_path: Path) -> None:
             orders = PartyOrderClient(env.client, "party-orders")
             delivered = await orders.get("PO-1001")
             calendar_order = await orders.get("PO-3003")
+            paused_order = await orders.get("PO-4004")
             cancelled = None
             for _ in range(100):  # the cancellation takes effect once the party is told
                 cancelled = await orders.get("PO-2002")
@@ -149,5 +154,10 @@ async def test_the_tour_runs_as_written(tmp_path: Path) -> None:
         assert first is not None
         munich = first.astimezone(ZoneInfo("Europe/Berlin"))
         assert munich.weekday() < 5 and time(9) <= munich.time() < time(17)
+        # The held order's clock stood still while it was held, and runs again.
+        assert paused_order.state == "inProgress"
+        (pause,) = paused_order.pauses
+        assert pause.state == "held" and pause.end_date_time is not None
+        assert paused_order.paused_for == pause.end_date_time - pause.start_date_time > timedelta(0)
     finally:
         await env.shutdown()

@@ -25,7 +25,7 @@ from typing import Any
 from temporalio import workflow
 from temporalio.api.common.v1 import Payload
 from temporalio.common import RawValue, RetryPolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import Field, ValidationError
@@ -40,7 +40,9 @@ with workflow.unsafe.imports_passed_through():
         InformCloseProcess,
         Notification,
         Notify,
+        ResolveHolidays,
     )
+    from workflows.domain.holiday_span import ResolvedHolidays
     from workflows.domain.messages import (
         MESSAGE_MODELS,
         describe_validation_error,
@@ -84,6 +86,12 @@ NOTIFICATIONS_IN_FLIGHT = 100
 # The pause between two slices of messages: a timer, so the workflow task ends there.
 BETWEEN_SLICES = timedelta(milliseconds=1)
 BOUNDED_RUNS_PATCH = "bounded-runs"
+
+# The patch that resolves a country calendar's holidays for more years when an accepted
+# change moves the order's dates past them (docs/versioning.md).
+HOLIDAYS_PATCH = "holidays-re-resolved"
+# Looking holidays up needs nothing outside the worker: a few quick tries.
+HOLIDAYS_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=3)
 
 
 class PendingNotification(WireModel):
@@ -282,6 +290,8 @@ class TrackPartyOrder:
                 # pendingCancellation lasts while the party is told, then it takes effect.
                 await self._deliver(effect.notification)
                 self._effects += tracker.finish_cancellation(workflow.now())
+            elif isinstance(effect, ResolveHolidays):
+                await self._resolve_holidays(effect)
             elif isinstance(effect, InformCloseProcess):
                 await workflow.execute_activity(
                     names.INFORM_CLOSE_PROCESS,
@@ -290,6 +300,33 @@ class TrackPartyOrder:
                     retry_policy=CLOSE_RETRY,
                     summary=f"signal-with-start ClosePartyOrder for {tracker.order.id}",
                 )
+
+    async def _resolve_holidays(self, effect: ResolveHolidays) -> None:
+        """The party's country holidays for the years the order's dates now reach, through
+        an activity: the dates land in the history, never the library's data.
+
+        Behind a patch: an order with a country calendar that accepted such a change before
+        this code issued no activity here, and must replay as it ran.
+        """
+        if not workflow.patched(HOLIDAYS_PATCH):
+            return
+        request = effect.request
+        try:
+            resolved = await workflow.execute_activity(
+                names.RESOLVE_HOLIDAYS,
+                request,
+                result_type=ResolvedHolidays,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=HOLIDAYS_RETRY,
+                summary=f"resolve {request.country} holidays for"
+                f" {request.first_year}-{request.last_year}",
+            )
+        except ActivityError as error:
+            # The order goes on with the holidays it knows; the next accepted change of
+            # its dates asks again.
+            workflow.logger.warning("holidays not resolved: %s", error.cause or error)
+            return
+        self.tracker.holidays_resolved(request, resolved.dates, workflow.now())
 
     def _in_background(self, work: Awaitable[object], pending: PendingNotification) -> None:
         task: asyncio.Task[object] = asyncio.ensure_future(work)

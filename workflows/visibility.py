@@ -19,6 +19,7 @@ from temporalio.common import (
 from workflows.domain import names
 from workflows.domain.instants import iso
 from workflows.domain.model import MilestoneStatus, PartyOrder
+from workflows.domain.pause import paused_text
 from workflows.domain.schedule import next_due
 
 STATE = SearchAttributeKey.for_keyword(names.SA_STATE)
@@ -113,6 +114,9 @@ def details_markdown(order: PartyOrder, now: datetime) -> str:
             f"- Next check-in: {_when(order.check_ins.next_at)}"
             f" ({order.check_ins.sent} sent, {order.check_ins.unanswered_streak} unanswered)"
         )
+    pause_line = paused_text(order, now)
+    if pause_line:
+        lines.append(f"- {pause_line}")
     open_changes = [c.id for c in order.change_requests if c.open]
     lines.append(f"- Open change requests: {', '.join(open_changes) if open_changes else 'none'}")
     due = next_due(order, now)

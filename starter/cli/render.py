@@ -14,6 +14,7 @@ from starter.client import (
 from starter.scorecard import PartyScore
 from workflows.domain.instants import iso
 from workflows.domain.model import PartyOrder
+from workflows.domain.pause import paused_text
 
 
 def when(instant: datetime | None) -> str:
@@ -91,6 +92,9 @@ def order_text(order: PartyOrder, now: datetime) -> list[str]:
     if check_ins.next_at and not order.is_final:
         text += f"; next {when(check_ins.next_at)} ({relative(check_ins.next_at, now)})"
     row("Check-ins", text)
+    paused = paused_text(order, now)
+    if paused:
+        row("Paused", paused)
     if order.completion_date:
         row("Completed", when(order.completion_date))
     if order.cancellation:

@@ -137,3 +137,17 @@ def add_working_time(calendar: PartyCalendar, start: datetime, amount: timedelta
             return cursor + left
         left -= available
         cursor = next_working_instant(calendar, period_end)
+
+
+def working_time_between(calendar: PartyCalendar, start: datetime, end: datetime) -> timedelta:
+    """How much of the party's working time lies from ``start`` to ``end`` (zero when
+    ``end`` is not after ``start``): what is left of a response window at a given moment."""
+    total = timedelta(0)
+    if end <= start:
+        return total
+    cursor = next_working_instant(calendar, start)
+    while cursor < end:
+        period_end = next(e for begin, e in working_periods(calendar, cursor) if cursor < e)
+        total += min(period_end, end) - cursor
+        cursor = next_working_instant(calendar, period_end)
+    return total

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime
 
+from workflows.domain.holiday_span import HolidayRequest
 from workflows.domain.instants import iso
 from workflows.domain.model import JeopardyStatus, PartyOrder, WireModel
 
@@ -105,4 +106,12 @@ class InformCloseProcess:
     """Signal-with-start ``ClosePartyOrder`` with the completed order."""
 
 
-Effect = Notify | ForwardChangeRequest | CancelAfterNotice | InformCloseProcess
+@dataclass(frozen=True)
+class ResolveHolidays:
+    """Look up the party's country holidays for more years (the ``resolve_holidays``
+    activity) and give them to ``PartyOrderTracker.holidays_resolved``."""
+
+    request: HolidayRequest
+
+
+Effect = Notify | ForwardChangeRequest | CancelAfterNotice | InformCloseProcess | ResolveHolidays

@@ -13,7 +13,8 @@ critical
 hazard
   * the target date, or a milestone's date, is within ``warningLeadTime``;
   * progress is behind plan: the elapsed share of the schedule (orderDate to the target
-    date), in percent, exceeds ``percentComplete`` by more than ``behindPlanTolerance``;
+    date; time paused under ``pauseWhile`` does not elapse), in percent, exceeds
+    ``percentComplete`` by more than ``behindPlanTolerance``;
   * a change request is still unresolved ``changeResolutionWindow`` after it was received.
 
 Rules 1 (orders started before rules 2) measure everything against one due date, the
@@ -49,6 +50,7 @@ from workflows.domain.model import (
     OrderState,
     PartyOrder,
 )
+from workflows.domain.pause import clock_instant_to_real, order_clock
 
 
 @dataclass(frozen=True)
@@ -78,10 +80,25 @@ def target_date(order: PartyOrder, rules: int = CURRENT_RULES) -> datetime:
 
 
 def behind_plan_instant(order: PartyOrder, rules: int = CURRENT_RULES) -> datetime | None:
-    """The first instant at which the order counts as behind plan at its current progress.
+    """The first instant at which the order counts as behind plan at its current progress
+    (``None`` while its clock is stopped, see ``pause.py``: it cannot fall behind then)."""
+    behind_from = _behind_plan_clock_instant(order, rules)
+    return None if behind_from is None else clock_instant_to_real(order, behind_from)
 
-    Behind plan at t means (t - start) * 100 > (percentComplete + tolerance) * (due - start),
-    computed in whole microseconds so the workflow's timer and this rule agree exactly.
+
+def is_behind_plan(order: PartyOrder, now: datetime, rules: int = CURRENT_RULES) -> bool:
+    """Whether the order is behind plan at ``now``, measured on its own clock (paused time
+    excluded; without pauses that clock is real time)."""
+    behind_from = _behind_plan_clock_instant(order, rules)
+    return behind_from is not None and order_clock(order, now) >= behind_from
+
+
+def _behind_plan_clock_instant(order: PartyOrder, rules: int) -> datetime | None:
+    """The instant on the order's clock from which it is behind plan.
+
+    Behind plan at clock time t means (t - start) * 100 > (percentComplete + tolerance) *
+    (due - start), computed in whole microseconds so the workflow's timer and this rule
+    agree exactly.
     """
     start = order.order_date
     if start is None:
@@ -139,8 +156,7 @@ def assess(order: PartyOrder, now: datetime, rules: int = CURRENT_RULES) -> Asse
         )
         causes.append("checkInsUnanswered")
 
-    behind_from = behind_plan_instant(order, rules)
-    if behind_from is not None and now >= behind_from and now < due:
+    if is_behind_plan(order, now, rules) and now < due:
         hazard.append(
             f"progress {order.percent_complete}% is behind plan by more than"
             f" {policy.behind_plan_tolerance} points"

@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from workflows.domain.calendar import PartyCalendar
+from workflows.domain.pause import PausableState, Pause
 from workflows.domain.wire import WireModel
 
 ORDER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
@@ -212,6 +213,9 @@ class TrackingPolicy(WireModel):
     # Rules 2: a jeopardy that returns within this long after clearing continues its
     # episode at the level it had reached.
     reopen_within: NonNegativeDuration = timedelta(days=1)
+    # Stop-the-clock (workflows/domain/pause.py): the states in which check-ins, the
+    # unanswered count, behind-plan and escalation stand still. None by default.
+    pause_while: Annotated[list[PausableState], Field(max_length=2)] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _window_fits_interval(self) -> TrackingPolicy:
@@ -438,6 +442,10 @@ class PartyOrder(PartyOrderSpec):
     rejected_message_count: int = 0
     state_history: list[StateChange] = Field(default_factory=list)
     delivery_failures: list[DeliveryFailure] = Field(default_factory=list)
+    # Stop-the-clock: the time spent in ended pauses, and the newest pauses (the last one
+    # has no endDateTime while it runs). See workflows/domain/pause.py.
+    paused_for: timedelta = timedelta(0)
+    pauses: list[Pause] = Field(default_factory=list)
 
     @property
     def is_final(self) -> bool:

@@ -30,6 +30,8 @@ NOTIFY_ORIGINATING_PROCESS = "notify_originating_process"
 NOTIFY_CONTACT = "notify_contact"
 INFORM_CLOSE_PROCESS = "inform_close_process"
 LIST_ORDERS_IN_JEOPARDY = "list_orders_in_jeopardy"
+# A country's holidays for more years (activities/calendars.py), when an order's dates move.
+RESOLVE_HOLIDAYS = "resolve_holidays"
 
 # Custom search attributes; their types are on the typed keys in workflows/visibility.py.
 SA_STATE = "PartyOrderState"

@@ -19,6 +19,7 @@ from workflows.domain.model import (
     MilestoneStatus,
     PartyOrder,
 )
+from workflows.domain.pause import after_active_time, is_paused
 
 
 @dataclass(frozen=True)
@@ -34,10 +35,12 @@ def deadlines(order: PartyOrder, rules: int = CURRENT_RULES) -> list[Deadline]:
     policy = order.tracking_policy
     found: list[Deadline] = []
     check_ins = order.check_ins
-    if check_ins.next_at is not None:
+    paused = is_paused(order)  # stop-the-clock: no check-in is due while paused
+    if check_ins.next_at is not None and not paused:
         found.append(Deadline(check_ins.next_at, "periodic check-in with the party"))
     if (
-        check_ins.answer_by is not None
+        not paused
+        and check_ins.answer_by is not None
         and check_ins.unanswered_streak + 1 >= policy.unanswered_check_in_limit
     ):
         # Only worth a wake-up when this unanswered check-in reaches the limit (critical).
@@ -80,9 +83,10 @@ def deadlines(order: PartyOrder, rules: int = CURRENT_RULES) -> list[Deadline]:
     if jeopardy.status != JeopardyStatus.NONE and jeopardy.since is not None:
         for level in policy.escalation:
             if level.level > jeopardy.escalation_level:
-                found.append(
-                    Deadline(jeopardy.since + level.after, f"escalation level {level.level}")
-                )
+                # "after" counts the order's clock: a pause holds the level back.
+                at = after_active_time(order, jeopardy.since, level.after)
+                if at is not None:
+                    found.append(Deadline(at, f"escalation level {level.level}"))
                 break  # levels fire in turn: only the next one is due
     if rules != RULES_V1:
         found += _escalation_v2(order)
@@ -93,7 +97,8 @@ def reminder_due(order: PartyOrder) -> datetime | None:
     """Rules 2: when the top contact is next reminded of a standing jeopardy, if at all.
 
     Reminders run once every level has fired, counted from the last word to a contact,
-    and pause while the current level is acknowledged and nothing worsened since.
+    and pause while the current level is acknowledged and nothing worsened since, and
+    while the order's clock is stopped (``pauseWhile``).
     """
     jeopardy = order.jeopardy
     levels = order.tracking_policy.escalation
@@ -103,7 +108,10 @@ def reminder_due(order: PartyOrder) -> datetime | None:
         return None  # the next level is still to come
     if is_acknowledged(order):
         return None
-    return jeopardy.last_escalated_at + order.tracking_policy.escalation_repeat_interval
+    # Counted on the order's clock: no reminder while paused (None until it resumes).
+    return after_active_time(
+        order, jeopardy.last_escalated_at, order.tracking_policy.escalation_repeat_interval
+    )
 
 
 def is_acknowledged(order: PartyOrder) -> bool:

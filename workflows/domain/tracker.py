@@ -13,7 +13,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import Field, ValidationError
@@ -27,8 +27,10 @@ from workflows.domain.effects import (
     Notification,
     Notify,
     RecipientKind,
+    ResolveHolidays,
     notification_about,
 )
+from workflows.domain.holiday_span import HolidayRequest, add_resolved_holidays, holidays_to_resolve
 from workflows.domain.instants import iso
 from workflows.domain.jeopardy import Assessment, assess, is_watched
 from workflows.domain.messages import (
@@ -69,6 +71,7 @@ from workflows.domain.model import (
     StateChange,
     WireModel,
 )
+from workflows.domain.pause import active_time, follow_state, is_paused
 from workflows.domain.schedule import Deadline, episode_over_at, next_due, reminder_due
 from workflows.domain.states import check_transition
 
@@ -555,7 +558,7 @@ class PartyOrderTracker:
         change.resolved_at = now
         change.resolved_by = resolution.resolved_by
         change.note = resolution.note
-        return [
+        effects: list[Effect] = [
             self._notify_party(
                 "changeResolved",
                 f"Change request {change.id} on order {order.id} {resolution.decision}",
@@ -563,6 +566,19 @@ class PartyOrderTracker:
                 {"changeRequest": change.to_json_dict()},
             )
         ]
+        missing = holidays_to_resolve(order) if resolution.decision == "accepted" else None
+        if missing is not None:
+            effects.append(ResolveHolidays(missing))  # the dates moved past the known holidays
+        return effects
+
+    def holidays_resolved(self, request: HolidayRequest, dates: list[date], now: datetime) -> None:
+        """The party's country holidays for more years (the answer to ResolveHolidays):
+        stored on the calendar, and the next check-in kept off any of them."""
+        order = self.order
+        add_resolved_holidays(order, request, dates, now)
+        calendar = order.party.calendar
+        if calendar is not None and order.check_ins.next_at is not None:
+            order.check_ins.next_at = next_working_instant(calendar, order.check_ins.next_at)
 
     def _apply_changes(self, changes: ChangeSet, now: datetime) -> None:
         order = self.order
@@ -762,6 +778,7 @@ class PartyOrderTracker:
         )
         order.state = target
         order.state_reason = reason
+        follow_state(order, now)  # stop or restart the order's clock (pauseWhile)
         if self.limits.state_history is not None:
             order.state_history[-1].reason = _cut(reason, self.limits.text_chars)
             del order.state_history[: -self.limits.state_history]
@@ -803,11 +820,14 @@ class PartyOrderTracker:
             return []
         effects: list[Effect] = []
         check_ins = order.check_ins
-        if check_ins.answer_by is not None and now >= check_ins.answer_by:
+        # Stop-the-clock: while paused no window runs out and no check-in is due
+        # (resuming re-plans both, see pause.follow_state).
+        running = not is_paused(order)
+        if running and check_ins.answer_by is not None and now >= check_ins.answer_by:
             check_ins.unanswered_streak += 1
             check_ins.awaiting_since = None
             check_ins.answer_by = None
-        if check_ins.next_at is not None and now >= check_ins.next_at:
+        if running and check_ins.next_at is not None and now >= check_ins.next_at:
             effects.append(self._send_check_in(now, "periodic tracking"))
         if self.v2:
             effects += self._review_forecast(now)
@@ -1093,8 +1113,10 @@ class PartyOrderTracker:
             return []
         effects: list[Effect] = []
         for level in self.order.tracking_policy.escalation:
-            if level.level <= jeopardy.escalation_level or now < jeopardy.since + level.after:
+            if level.level <= jeopardy.escalation_level:
                 continue
+            if active_time(self.order, jeopardy.since, now) < level.after:
+                continue  # "after" counts the order's clock (paused time excluded)
             jeopardy.escalation_level = level.level
             if self.v2:
                 jeopardy.last_escalated_at = now
