@@ -419,6 +419,23 @@ class PartyOrderClient:
         message = validate_message(ProgressReport, report, "progress report")
         return await self._signal(order_id, names.REPORT_PROGRESS, message, confirm)
 
+    async def report_items(
+        self,
+        order_id: str,
+        items: builtins.list[Mapping[str, Any]],
+        *,
+        note: str | None = None,
+        source: str = "party",
+        confirm: bool = False,
+    ) -> str:
+        """Report progress item by item: ``items`` are ``report_progress.orderItems``
+        entries (``{"id", "state", "percentComplete", "expectedCompletionDate", "note"}``).
+        The order's percent complete then follows from its items."""
+        report: dict[str, Any] = {"orderItems": items, "source": source}
+        if note is not None:
+            report["note"] = note
+        return await self.report_progress(order_id, report, confirm=confirm)
+
     async def request_change(
         self,
         order_id: str,

@@ -29,6 +29,7 @@ from workflows.domain.model import (
     PartyOrderSpec,
 )
 from workflows.domain.tracker import PartyOrderTracker
+from workflows.visibility import details_markdown
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -493,3 +494,37 @@ def test_rules_2_refuse_a_start_input_with_rules_3_fields() -> None:
         spec = PartyOrderSpec.model_validate(order_input(**changes))
         with pytest.raises(ValueError, match="Extra inputs are not permitted"):
             PartyOrderTracker.start(spec, NOW, rules_version=RULES_V2)
+
+
+# ---------------------------------------------------------------- what operators see
+
+
+def test_the_web_ui_details_show_items_notes_and_the_next_checkpoint() -> None:
+    tracker = start(
+        checkpoints=[{"id": "design", "name": "Design review", "date": "2026-11-20T10:00:00Z"}]
+    )
+    report(
+        tracker,
+        note="kick-off done",
+        orderItems=[
+            {"id": "1", "state": "inProgress", "percentComplete": 40},
+            {"id": "2", "expectedCompletionDate": "2027-02-01T00:00:00Z", "note": "router ordered"},
+        ],
+    )
+    details = details_markdown(tracker.order, NOW)
+    lines = details.splitlines()
+    assert "- Item 1 (fibre): **inProgress**, 40%" in lines
+    assert "- Item 2 (router): **acknowledged**, forecast 2027-02-01T00:00:00Z" in lines
+    assert "- Item 3 (rack): **acknowledged**" in lines
+    assert "- Next checkpoint: checkpoint design check-in at 2026-11-20T10:00:00Z" in lines
+    # Newest first, flat bullets (the Web UI's Markdown does not nest them).
+    assert lines[-3:-1] == [
+        "- Note 2026-11-01T00:00:00Z, Acme Networks: Order item 2: router ordered",
+        "- Note 2026-11-01T00:00:00Z, Acme Networks: kick-off done",
+    ]
+    assert not any(line.startswith("  ") for line in lines)
+
+
+def test_an_older_order_shows_no_item_lines() -> None:
+    tracker = start(rules=RULES_V2)
+    assert "Item" not in details_markdown(tracker.order, NOW)

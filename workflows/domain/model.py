@@ -118,7 +118,9 @@ MAX_CHANGE_REQUESTS = 200
 MAX_ITEMS_PER_CHANGE = 50
 MAX_CHECKPOINTS = 200
 MAX_NOTES_KEPT = 200  # rules 3: the newest notes; noteCount counts them all
-NOTE_CHARS = 2_000  # a note's text as kept in notes[] (the history keeps all of it)
+# A note's text as kept in notes[] (the history keeps all of it): 200 notes at most
+# 200,000 characters, so the carried state stays well under 2 MB (tests/test_bounds.py).
+NOTE_CHARS = 1_000
 MAX_ITEM_CHARS = 2_000  # one order item as JSON, extra TMF fields included
 # How far in the future a completedAt may lie: a party writing its local date, or a
 # clock that is ahead, is tolerated; a completion next month is not.

@@ -112,7 +112,7 @@ class Limits:
 LIMITS_V1 = Limits()
 # Rules 2 bound everything that grows. The order apart from these records may not pass
 # ORDER_CHARS_LIMIT (a message that would make it larger is refused); with every record
-# at its bound too, the state carried by continue-as-new stays near 1.2 MB at the very
+# at its bound too, the state carried by continue-as-new stays near 1.45 MB at the very
 # most, below Temporal's 2 MB payload limit (tests/test_bounds.py builds it).
 LIMITS_V2 = Limits(
     applied_messages=1_000,
