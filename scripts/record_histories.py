@@ -408,7 +408,10 @@ async def rules_3(ctx: Ctx) -> list[Recorded]:
             "orderItems": [{"id": "2", "expectedCompletionDate": iso(began + timedelta(days=20))}],
         },
     )
-    await ctx.sleep(timedelta(days=1))  # ahead of the survey: a check-in
+    # Ahead of the survey (day 2): a check-in. Not a whole day: a message arriving at the
+    # very instant a timer is due (escalation level 2, P1D after the jeopardy began) can
+    # trip the time-skipping server.
+    await ctx.sleep(timedelta(hours=20))
     await signal(
         ctx,
         wid,

@@ -70,7 +70,7 @@ def test_the_state_carried_by_continue_as_new_stays_well_under_2_mb() -> None:
         tracker.handle(
             "report_progress", {"requestId": "b" * 200, "note": "n" * 5_000, "x": number}, NOW
         )
-    for number in range(MAX_NOTES_KEPT + 10):
+    for _ in range(MAX_NOTES_KEPT + 10):
         tracker.handle("report_progress", {"source": "enterprise", "note": "t" * 4_000}, NOW)
     for number in range(LIMITS_V2.state_history + 10):
         state = "inProgress" if number % 2 == 0 else "held"
