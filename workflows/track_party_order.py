@@ -475,9 +475,12 @@ class TrackPartyOrder:
             # Messages still queued may yet move the order: only the payload is judged
             # here, the rest in the handler once they are applied.
             try:
-                MESSAGE_MODELS[name].model_validate(payload)
+                message = MESSAGE_MODELS[name].model_validate(payload)
             except ValidationError as error:
                 raise ValueError(describe_validation_error(error)) from None
+            refused = self._tracker.refused_by_rules(message)
+            if refused is not None:
+                raise ValueError(refused)
             return
         self._tracker.validate_update(name, payload)
 

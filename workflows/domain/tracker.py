@@ -288,10 +288,8 @@ class PartyOrderTracker:
     ) -> list[Effect]:
         """Apply one validated message, once per request id (rules 2: per message name);
         ``payload`` is what arrived, kept with the reason if it cannot be applied."""
-        refused = None if self.v3 else _unknown_before_rules_3(message)
+        refused = self.refused_by_rules(message)
         if refused is not None:
-            # Older rules' models refused these fields: such a message was rejected then,
-            # and is rejected on replay and on an order still tracked by those rules.
             self.reject(name, payload, refused, now)
             return []
         if self.v2:
@@ -334,6 +332,14 @@ class PartyOrderTracker:
         self._remember_v2(name, message.request_id, payload)
         return effects
 
+    def refused_by_rules(self, message: InboundMessage) -> str | None:
+        """Why this order's rules refuse a message the models accept, if they do.
+
+        The models of rules 1 and 2 refused the fields rules 3 brought (unknown fields):
+        such a message was rejected then, and is rejected on replay and on an order still
+        tracked by those rules."""
+        return None if self.v3 else _unknown_before_rules_3(message)
+
     def already_applied(self, request_id: str | None, name: str | None = None) -> bool:
         """Whether this message was applied (rules 2: per message name)."""
         if request_id is None:
@@ -354,7 +360,7 @@ class PartyOrderTracker:
             message = model.model_validate(payload)
         except ValidationError as error:
             raise ValueError(describe_validation_error(error)) from None
-        refused = None if self.v3 else _unknown_before_rules_3(message)
+        refused = self.refused_by_rules(message)
         if refused is not None:
             raise ValueError(refused)
         if self.v2:
