@@ -119,7 +119,8 @@ class OrderTrackedBefore(OrderAlreadyTracked):
 
 
 class OrderClosed(PartyOrderError):
-    """The order's workflow has ended (completed, cancelled, failed): it takes no messages."""
+    """The order's workflow has ended (completed, partial, cancelled, failed): it takes no
+    messages."""
 
 
 class OrderFailed(PartyOrderError):
@@ -338,8 +339,8 @@ class PartyOrderClient:
         """Start tracking ``order``; returns the workflow id (``party-order-{id}``).
 
         Raises OrderAlreadyTracked if the order is being tracked, and OrderTrackedBefore if
-        its tracking has ended (completed, cancelled, failed) unless ``again`` says to track
-        it once more: a second tracking of a delivered order would ask its party again.
+        its tracking has ended (completed, partial, cancelled, failed) unless ``again`` says to
+        track it once more: a second tracking of a delivered order would ask its party again.
         """
         return await self._start(_start_input(order), again=again)
 
