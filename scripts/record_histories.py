@@ -9,14 +9,16 @@ and invalid-start scenarios (months-long orders in seconds), and a dev server st
 ``limit.historyCount.suggestContinueAsNew`` at 40 events for the orders that
 continue-as-new: quietly (``continued``), and while notifications are in flight, until a
 run hands them over to the next (``continued-carry``), and the rules-2 path in seconds
-(``rules-2``: reminders, ``acknowledge_escalation``, failure); the time-skipping server
-never suggests continue-as-new. Every run's history is written as ``history.to_json()``
-(the format ``temporal workflow show --output json`` and every SDK's replayer read) to
-``tests/histories/<version>/<scenario>.<track|close>[.runN].json``, where ``<version>`` is
-the project's version in pyproject.toml, and that version's ``manifest.json`` lists each
-file with its workflow id, run id, type, number of events, last event and the code it came
-from. Each released version keeps its own set: recording writes only into the current
-version's folder, and the replay test replays every version's set against the current code.
+(``rules-2``: reminders, ``acknowledge_escalation``, failure); the rules-3 path (``rules-3``:
+order items ending ``partial``, notes, checkpoints) is a time-skipping scenario. The
+time-skipping server never suggests continue-as-new. Every run's history is written as
+``history.to_json()`` (the format ``temporal workflow show --output json`` and every SDK's
+replayer read) to ``tests/histories/<version>/<scenario>.<track|close>[.runN].json``,
+where ``<version>`` is the project's version in pyproject.toml, and that version's
+``manifest.json`` lists each file with its workflow id, run id, type, number of events,
+last event and the code it came from. Each released version keeps its own set: recording
+writes only into the current version's folder, and the replay test replays every version's
+set against the current code.
 
 Re-record only after a workflow change that is versioned, adding the new path rather than
 replacing the old (see docs/versioning.md): the committed histories stand for orders that
@@ -363,6 +365,107 @@ async def rules_2(ctx: Ctx) -> list[Recorded]:
     return named("rules-2.track", runs)
 
 
+async def rules_3(ctx: Ctx) -> list[Recorded]:
+    """Rules 3 (patch ``tracking-rules-3``): a three-item order followed item by item, a
+    checkpoint and a check-in ahead of a milestone, an item cancelled by an agreed change
+    that also re-plans a checkpoint, an item late past the agreed date in jeopardy by name,
+    notes, and the order ending ``partial`` with the close process."""
+    began = await ctx.now()
+    order_id = new_order_id("rules-3")
+    order = short_order(
+        order_id,
+        began,
+        orderItems=[
+            {"id": "1", "description": "1G circuit", "quantity": 2},
+            {"id": "2", "description": "router"},
+            {"id": "3", "description": "rack"},
+        ],
+        milestones=[
+            {
+                "id": "survey",
+                "name": "Site survey",
+                "milestoneDate": iso(began + timedelta(days=3)),
+                "orderItemIds": ["1"],
+            }
+        ],
+        checkpoints=[{"id": "design", "date": iso(began + timedelta(days=1))}],
+    )
+    order["trackingPolicy"]["checkInBeforeMilestone"] = "P1D"
+    wid = await start_order(ctx, order)
+    # No update here: after skipped sleeps they can trip the time-skipping server.
+    await signal(
+        ctx,
+        wid,
+        names.REPORT_PROGRESS,
+        {
+            "requestId": "p-1",
+            "orderItems": [{"id": "1", "state": "inProgress", "percentComplete": 50}],
+            "note": "survey booked",
+        },
+    )
+    await ctx.sleep(timedelta(days=1, hours=12))  # the checkpoint's check-in
+    await signal(
+        ctx,
+        wid,
+        names.REQUEST_CHANGE,
+        {
+            "requestId": "CR-rack",
+            "origin": "enterprise",
+            "changes": {
+                "orderItems": [{"id": "3", "state": "cancelled"}],
+                "checkpoints": [
+                    {"id": "build", "date": iso(began + timedelta(days=5)), "action": "add"}
+                ],
+            },
+        },
+    )
+    await signal(
+        ctx, wid, names.RESOLVE_CHANGE, {"changeRequestId": "CR-rack", "decision": "accepted"}
+    )
+    await signal(
+        ctx,
+        wid,
+        names.REPORT_PROGRESS,
+        {
+            "requestId": "p-2",
+            "orderItems": [{"id": "2", "expectedCompletionDate": iso(began + timedelta(days=20))}],
+        },
+    )
+    # Ahead of the survey (day 2): a check-in. Not a whole day: a message arriving at the
+    # very instant a timer is due (escalation level 2, P1D after the jeopardy began) can
+    # trip the time-skipping server.
+    await ctx.sleep(timedelta(hours=20))
+    await signal(
+        ctx,
+        wid,
+        names.REPORT_PROGRESS,
+        {
+            "requestId": "p-3",
+            "milestones": [{"id": "survey"}],
+            "orderItems": [
+                {"id": "1", "state": "completed", "note": "circuit live"},
+                {"id": "2", "expectedCompletionDate": iso(began + timedelta(days=10))},
+            ],
+        },
+    )
+    await signal(
+        ctx,
+        wid,
+        names.REPORT_PROGRESS,
+        {"requestId": "p-4", "orderItems": [{"id": "2", "state": "completed"}]},
+    )
+    final = await result(ctx, wid)
+    assert final.state == "partial", final.state
+    assert any(alert.order_item for alert in final.jeopardy_alerts)
+    assert final.note_count == 2 and final.check_ins.sent >= 2
+    close = ctx.client.get_workflow_handle(close_workflow_id(order_id))
+    await close.result()
+    return [
+        *named("rules-3.track", await run_chain(ctx.client, wid)),
+        Recorded("rules-3.close", await close.fetch_history()),
+    ]
+
+
 def binary_payload(data: bytes) -> RawValue:
     """A payload that is not JSON at all, as a misbehaving client could send."""
     return RawValue(Payload(metadata={"encoding": b"binary/plain"}, data=data))
@@ -549,6 +652,7 @@ TIME_SKIPPING_SCENARIOS: dict[str, Scenario] = {
     "bad-messages": bad_messages,
     "invalid-start": invalid_start,
     "calendar-pause": calendar_pause,
+    "rules-3": rules_3,
 }
 DEV_SERVER_SCENARIOS: dict[str, Scenario] = {
     "continued": continued,

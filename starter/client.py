@@ -132,7 +132,8 @@ class OrderTrackedBefore(OrderAlreadyTracked):
 
 
 class OrderClosed(PartyOrderError):
-    """The order's workflow has ended (completed, cancelled, failed): it takes no messages."""
+    """The order's workflow has ended (completed, partial, cancelled, failed): it takes no
+    messages."""
 
 
 class OrderFailed(PartyOrderError):
@@ -358,8 +359,8 @@ class PartyOrderClient:
         """Start tracking ``order``; returns the workflow id (``party-order-{id}``).
 
         Raises OrderAlreadyTracked if the order is being tracked, and OrderTrackedBefore if
-        its tracking has ended (completed, cancelled, failed) unless ``again`` says to track
-        it once more: a second tracking of a delivered order would ask its party again.
+        its tracking has ended (completed, partial, cancelled, failed) unless ``again`` says to
+        track it once more: a second tracking of a delivered order would ask its party again.
         """
         return await self._start(_start_input(order), again=again)
 
@@ -462,6 +463,23 @@ class PartyOrderClient:
         """Send a progress report; returns its request id. See ``_signal`` for ``confirm``."""
         message = validate_message(ProgressReport, report, "progress report")
         return await self._signal(order_id, names.REPORT_PROGRESS, message, confirm)
+
+    async def report_items(
+        self,
+        order_id: str,
+        items: builtins.list[Mapping[str, Any]],
+        *,
+        note: str | None = None,
+        source: str = "party",
+        confirm: bool = False,
+    ) -> str:
+        """Report progress item by item: ``items`` are ``report_progress.orderItems``
+        entries (``{"id", "state", "percentComplete", "expectedCompletionDate", "note"}``).
+        The order's percent complete then follows from its items."""
+        report: dict[str, Any] = {"orderItems": items, "source": source}
+        if note is not None:
+            report["note"] = note
+        return await self.report_progress(order_id, report, confirm=confirm)
 
     async def request_change(
         self,

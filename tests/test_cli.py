@@ -869,3 +869,85 @@ async def test_resolve_explains_accept_and_reject(cli: Cli) -> None:
     assert await cli("resolve", "--help") == 0
     assert "accept: the changes are applied" in cli.out
     assert "reject: the order stays as it is" in cli.out
+
+
+async def test_a_three_item_order_is_followed_item_by_item(cli: Cli, tmp_path: Path) -> None:
+    order_id = unique()
+    now = datetime.now(UTC)
+    order = {
+        "id": order_id,
+        "party": {"id": "ACME", "name": "Acme Networks"},
+        "orderItems": [
+            {"id": "1", "description": "10G circuit", "quantity": 2},
+            {"id": "2", "description": "edge router"},
+            {"id": "3", "description": "spare rack"},
+        ],
+        "requestedCompletionDate": iso(now + timedelta(days=60)),
+        "milestones": [
+            {"id": "router", "milestoneDate": iso(now + timedelta(days=30)), "orderItemIds": ["2"]}
+        ],
+        "checkpoints": [
+            {"id": "design", "name": "Design review", "date": iso(now + timedelta(days=5))}
+        ],
+    }
+    path = tmp_path / "order.json"
+    path.write_text(json.dumps(order))
+    assert await cli("start", str(path)) == 0
+    late = iso(now + timedelta(days=70))
+    assert (
+        await cli(
+            "progress",
+            order_id,
+            "--item",
+            "1",
+            "state=inProgress",
+            "percent=50",
+            "--item",
+            "2",
+            f"expected={late}",
+            "note=held at customs",
+        )
+        == 0
+    ), cli.err
+    assert "state inProgress, 25% complete" in cli.out
+    shown = await cli.eventually_json(
+        "show", order_id, check=lambda o: o["jeopardy"]["status"] == "critical"
+    )
+    assert shown["orderItems"][1]["expectedCompletionDate"] == late
+    assert shown["jeopardyAlerts"][-1]["orderItem"] == [{"id": "2"}]
+    assert await cli("show", order_id) == 0
+    assert "1   10G circuit  2    inProgress    50%" in cli.out
+    assert "Checkpoint   next: checkpoint design check-in at" in cli.out
+    assert "Acme Networks: Order item 2: held at customs" in cli.out
+    assert "[items 2]" in cli.out
+
+    assert await cli("progress", order_id, "--item", "1", "colour=red") == 2
+    assert "--item 1: expected KEY=VALUE with KEY one of state, percent" in one_line_error(cli.err)
+    assert await cli("progress", order_id, "--item", "9", "state=held") == 1
+    assert "orderItems: unknown order item '9'" in one_line_error(cli.err)
+
+    assert (
+        await cli(
+            "change",
+            order_id,
+            "--request-id",
+            "CR-3",
+            "--cancel-item",
+            "3",
+            "--remove-checkpoint",
+            "design",
+        )
+        == 0
+    )
+    assert await cli("resolve", order_id, "CR-3", "--accept") == 0
+    assert (
+        await cli(
+            "progress", order_id, "--item", "1", "state=completed", "--item", "2", "state=completed"
+        )
+        == 0
+    ), cli.err
+    assert "state partial, 100% complete" in cli.out
+    final = await cli.json("show", order_id)
+    assert final["state"] == "partial"
+    assert [i["state"] for i in final["orderItems"]] == ["completed", "completed", "cancelled"]
+    assert final["checkpoints"] == []

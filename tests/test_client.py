@@ -181,6 +181,29 @@ async def test_confirm_reports_what_the_order_rejected(orders: PartyOrderClient)
     assert order.rejected_messages[-1].request_id == request_id
 
 
+async def test_items_are_reported_one_by_one_and_read_back(orders: PartyOrderClient) -> None:
+    order_id = unique()
+    items = [{"id": "1", "quantity": 3}, {"id": "2"}]
+    await orders.start(order_json(order_id, orderItems=items))
+    with pytest.raises(InvalidInput, match=r"orderItems\.0\.state: 'done' is not one of"):
+        await orders.report_items(order_id, [{"id": "1", "state": "done"}])
+    with pytest.raises(RejectedByOrder, match="orderItems: unknown order item '7'"):
+        await orders.report_items(order_id, [{"id": "7", "percentComplete": 5}], confirm=True)
+    await orders.report_items(
+        order_id,
+        [{"id": "1", "percentComplete": 40}, {"id": "2", "state": "completed"}],
+        note="first items in",
+        confirm=True,
+    )
+    order = await orders.get(order_id)
+    assert [(i.id, i.state, i.percent_complete) for i in order.order_items] == [
+        ("1", "acknowledged", 40),
+        ("2", "completed", 100),
+    ]
+    assert order.percent_complete == (3 * 40 + 100) // 4
+    assert [(n.author, n.text) for n in order.notes] == [("Acme Networks", "first items in")]
+
+
 async def test_change_request_and_resolution(orders: PartyOrderClient) -> None:
     order_id = unique()
     await orders.start(order_json(order_id))

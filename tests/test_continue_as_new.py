@@ -414,7 +414,8 @@ async def test_the_whole_order_survives_continue_as_new(
             # that arrived while it was in flight (the server then retries the task).
             await asyncio.sleep(0.05)
         after = await get(handle)
-        moving = {"last_note", "last_progress_at"}
+        # Rules 3 keeps each note too (notes, noteCount): they move with the notes sent.
+        moving = {"last_note", "last_progress_at", "notes", "note_count"}
         assert after.model_dump(exclude=moving) == before.model_dump(exclude=moving)
         assert after.last_note == f"note {notes}"
 

@@ -492,7 +492,13 @@ def test_an_accepted_item_change_is_merged_field_by_field() -> None:
     )
     send(tracker, "resolve_change", {"changeRequestId": "c1", "decision": "accepted"}, NOW)
     assert [i.to_json_dict() for i in tracker.order.order_items] == [
-        {"id": "1", "description": "10G circuit", "quantity": 2, "action": "add"}
+        {
+            "id": "1",
+            "description": "10G circuit",
+            "quantity": 2,
+            "state": "acknowledged",
+            "action": "add",
+        }
     ]
 
 

@@ -170,11 +170,41 @@ PLAUSIBLE: dict[str, st.SearchStrategy[Any]] = {
             "orderItems": st.lists(
                 st.fixed_dictionaries(
                     {"id": st.sampled_from(["1", "2", ""])},
-                    optional={"quantity": st.integers(-1, 3), "extra": json_values},
+                    optional={
+                        "quantity": st.integers(-1, 3),
+                        "extra": json_values,
+                        "state": st.sampled_from(["cancelled", "completed"]),
+                    },
+                ),
+                max_size=2,
+            ),
+            # Rules 3: plan changes.
+            "checkpoints": st.lists(
+                st.fixed_dictionaries(
+                    {"id": st.sampled_from(["cp", "nope"])},
+                    optional={
+                        "date": dates,
+                        "action": st.sampled_from(["add", "modify", "delete", "move"]),
+                    },
                 ),
                 max_size=2,
             ),
         },
+    ),
+    # Rules 3: per-item progress (report_progress.orderItems).
+    "orderItems": st.lists(
+        st.fixed_dictionaries(
+            {"id": st.sampled_from(["1", "2", "9", ""])},
+            optional={
+                "state": st.sampled_from(
+                    ["inProgress", "held", "completed", "cancelled", "failed", "done"]
+                ),
+                "percentComplete": st.integers(-5, 105),
+                "expectedCompletionDate": dates,
+                "note": st.text(max_size=20),
+            },
+        ),
+        max_size=2,
     ),
     "changeRequestId": st.sampled_from([f"r-{n}" for n in range(8)] + ["CR-1", "CR-404"]),
     "decision": st.sampled_from(["accepted", "rejected", "maybe"]),

@@ -56,7 +56,7 @@ CRITICAL_RULES = {"due date passed", "milestone violated", "check-ins unanswered
 def oracle(order: PartyOrder, now: datetime) -> tuple[str, set[Rule]]:
     """(status, rules that hold), as the README states the rules."""
     # "Final and cancelling orders are never in jeopardy."
-    if order.state in ("completed", "cancelled", "failed", "pendingCancellation"):
+    if order.state in ("completed", "partial", "cancelled", "failed", "pendingCancellation"):
         return "none", set()
     policy = order.tracking_policy
     lead = policy.warning_lead_time

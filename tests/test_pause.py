@@ -22,6 +22,7 @@ from workflows.domain.jeopardy import assess, behind_plan_instant
 from workflows.domain.messages import describe_validation_error
 from workflows.domain.model import JeopardyStatus, PartyOrderSpec
 from workflows.domain.pause import active_time, after_active_time, paused_text
+from workflows.domain.schedule import deadlines
 from workflows.domain.tracker import PartyOrderTracker
 from workflows.visibility import details_markdown
 
@@ -328,3 +329,29 @@ def test_reminders_wait_while_paused() -> None:
     due = tracker.next_due(T0 + 8 * DAY)
     assert due is not None and (due.at, due.what) == (reminder, "remind the top escalation contact")
     assert kinds(tracker.advance(reminder)) == ["escalationReminder"]
+
+
+def test_a_checkpoint_that_falls_in_a_pause_is_asked_on_resuming() -> None:
+    checkpoint = T0 + 5 * DAY
+    tracker = tracker_for(
+        order(
+            ["held"],
+            checkpoints=[{"id": "review", "name": "Design review", "date": iso(checkpoint)}],
+        )
+    )
+    change_state(tracker, "held", T0 + 2 * DAY)
+    # While held, the checkpoint is no deadline: no timer wakes the order for it.
+    due = tracker.next_due(T0 + 2 * DAY)
+    assert due is not None and due.at > checkpoint, due
+    assert kinds(tracker.advance(checkpoint)) == []
+    assert tracker.order.check_ins.sent == 0
+    resumed = T0 + 8 * DAY
+    change_state(tracker, "inProgress", resumed)
+    # Due again (the shell advances after every message): asked at once.
+    assert [d.at for d in deadlines(tracker.order, tracker.rules) if d.at <= resumed] == [
+        checkpoint
+    ]
+    assert kinds(tracker.advance(resumed)) == ["checkIn"]
+    assert tracker.order.check_ins.sent == 1
+    due = tracker.next_due(resumed)
+    assert due is not None and due.at > resumed, due  # asked once, not again

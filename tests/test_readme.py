@@ -49,6 +49,10 @@ SAYS = {
     "party-orders show PO-4004": "Clock stopped: held since",
     "party-orders digest run": "Digest run triggered",
     "temporal schedule describe": "PartyOrderDigest",
+    "party-orders start starter/samples/PO-5005.json": "Tracking order PO-5005",
+    "party-orders progress PO-5005 --item 1 state=inProgress": "state inProgress, 25% complete",
+    "party-orders resolve PO-5005 CR-rack --accept": "Change request CR-rack on PO-5005 accepted",
+    "party-orders progress PO-5005 --item 1 state=completed": "state partial, 100% complete",
 }
 
 
@@ -75,7 +79,7 @@ def test_the_tour_is_found_whole() -> None:
     commands = tour_commands()
     assert commands[0] == "party-orders start starter/samples/PO-1001.json"
     assert commands[-1].startswith("party-orders cancel PO-2002")
-    assert len(commands) == 27
+    assert len(commands) == 34
     for prefix in SAYS:
         assert any(command.startswith(prefix) for command in commands), prefix
 
@@ -126,6 +130,7 @@ async def test_the_tour_runs_as_written(tmp_path: Path) -> None:
             delivered = await orders.get("PO-1001")
             calendar_order = await orders.get("PO-3003")
             paused_order = await orders.get("PO-4004")
+            items_order = await orders.get("PO-5005")
             cancelled = None
             for _ in range(100):  # the cancellation takes effect once the party is told
                 cancelled = await orders.get("PO-2002")
@@ -143,6 +148,17 @@ async def test_the_tour_runs_as_written(tmp_path: Path) -> None:
             "pending",
         ]
         assert delivered.check_ins.sent >= 1
+        # The three-item order: item 2 was late by name, item 3 cancelled by an agreed
+        # change, and the order ended partial with items 1 and 2 delivered.
+        assert items_order.state == "partial"
+        assert [(i.id, i.state) for i in items_order.order_items] == [
+            ("1", "completed"),
+            ("2", "completed"),
+            ("3", "cancelled"),
+        ]
+        late = [a for a in items_order.jeopardy_alerts if a.order_item]
+        assert late and [ref.id for ref in late[0].order_item or []] == ["2"]
+        assert [n.text for n in items_order.notes] == ["Order item 2: router held at customs"]
         assert cancelled is not None and cancelled.state == "cancelled"
         assert cancelled.cancellation is not None
         assert cancelled.cancellation.reason == "site decommissioned"

@@ -1,4 +1,4 @@
-"""The TMF622 order state machine: every one of the 64 (from, to) pairs, legal or not."""
+"""The TMF622 order state machine: every one of the 81 (from, to) pairs, legal or not."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from workflows.domain.model import FINAL_STATES, OrderState
 from workflows.domain.states import (
     TRANSITIONS,
     TRANSITIONS_V1,
+    TRANSITIONS_V2,
     IllegalTransition,
     can_transition,
     check_transition,
@@ -36,13 +37,15 @@ LEGAL_V1: set[tuple[OrderState, OrderState]] = {
     (S.PENDING_CANCELLATION, S.CANCELLED),
 }
 # Rules 2 (the contract's second part): failed from every open state.
-LEGAL = LEGAL_V1 | {(S.ACKNOWLEDGED, S.FAILED), (S.PENDING, S.FAILED), (S.HELD, S.FAILED)}
+LEGAL_V2 = LEGAL_V1 | {(S.ACKNOWLEDGED, S.FAILED), (S.PENDING, S.FAILED), (S.HELD, S.FAILED)}
+# Rules 3: the items' roll-up ends an order in progress as partial.
+LEGAL = LEGAL_V2 | {(S.IN_PROGRESS, S.PARTIAL)}
 
 ALL_PAIRS = list(itertools.product(OrderState, OrderState))
 ILLEGAL = [pair for pair in ALL_PAIRS if pair not in LEGAL]
 
 
-def test_there_are_eight_states_and_three_final_ones() -> None:
+def test_there_are_nine_states_and_four_final_ones() -> None:
     assert {s.value for s in OrderState} == {
         "acknowledged",
         "inProgress",
@@ -52,17 +55,24 @@ def test_there_are_eight_states_and_three_final_ones() -> None:
         "cancelled",
         "completed",
         "failed",
+        "partial",
     }
-    assert {s.value for s in FINAL_STATES} == {"cancelled", "completed", "failed"}
+    assert {s.value for s in FINAL_STATES} == {"cancelled", "completed", "failed", "partial"}
     assert set(TRANSITIONS) == set(OrderState)
-    assert len(ALL_PAIRS) == 64
-    assert len(ILLEGAL) == 64 - len(LEGAL)
+    assert len(ALL_PAIRS) == 81
+    assert len(ILLEGAL) == 81 - len(LEGAL)
 
 
 def test_rules_1_transitions_are_kept_for_older_orders() -> None:
     assert {(a, b) for a, targets in TRANSITIONS_V1.items() for b in targets} == LEGAL_V1
     assert not can_transition(S.HELD, S.FAILED, rules=1)
     assert can_transition(S.HELD, S.FAILED, rules=2)
+
+
+def test_rules_2_transitions_are_kept_and_know_no_partial() -> None:
+    assert {(a, b) for a, targets in TRANSITIONS_V2.items() for b in targets} == LEGAL_V2
+    assert not can_transition(S.IN_PROGRESS, S.PARTIAL, rules=2)
+    assert can_transition(S.IN_PROGRESS, S.PARTIAL, rules=3)
 
 
 @pytest.mark.parametrize(("current", "target"), sorted(LEGAL), ids=lambda s: str(s))

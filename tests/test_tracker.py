@@ -387,9 +387,21 @@ def test_accepted_change_is_applied_and_the_party_told() -> None:
     assert order.requested_completion_date == datetime(2027, 2, 4, 23, 0, tzinfo=UTC)
     assert order.milestones[0].milestone_date == datetime(2026, 12, 20, tzinfo=UTC)
     items = [item.to_json_dict() for item in order.order_items]
+    # Rules 3: every item has a state; the one added by the change starts acknowledged.
     assert items == [
-        {"id": "1", "description": "10G circuit, diverse route", "quantity": 2},
-        {"id": "2", "description": "cross-connect", "quantity": 1, "action": "add"},
+        {
+            "id": "1",
+            "description": "10G circuit, diverse route",
+            "quantity": 2,
+            "state": "acknowledged",
+        },
+        {
+            "id": "2",
+            "description": "cross-connect",
+            "quantity": 1,
+            "state": "acknowledged",
+            "action": "add",
+        },
     ]
     change = order.change_requests[0]
     assert (change.status, change.resolved_at, change.resolved_by, change.note) == (
@@ -408,11 +420,13 @@ def test_accepted_change_is_applied_and_the_party_told() -> None:
 def test_rejected_change_leaves_the_order_unchanged_and_the_party_told() -> None:
     tracker = start()
     _request_full_change(tracker)
-    before = tracker.order.model_dump(exclude={"change_requests"})
+    # The resolution's note is kept among the notes (rules 3); nothing else changes.
+    before = tracker.order.model_dump(exclude={"change_requests", "notes", "note_count"})
     effects = tracker.handle(
         "resolve_change", {"changeRequestId": "c1", "decision": "rejected", "note": "no"}, NOW + DAY
     )
-    assert tracker.order.model_dump(exclude={"change_requests"}) == before
+    assert tracker.order.model_dump(exclude={"change_requests", "notes", "note_count"}) == before
+    assert [(n.author, n.text) for n in tracker.order.notes] == [("service-order-handling", "no")]
     change = tracker.order.change_requests[0]
     assert (change.status, change.note, change.resolved_at) == ("rejected", "no", NOW + DAY)
     assert sent(effects) == [("party", "ACME", "changeResolved")]

@@ -1,7 +1,8 @@
 """ClosePartyOrder: the durable shell of the Close Party Order process (eTOM 1.6.8).
 
 Track & Manage informs it by signal-with-start with ``order_completed`` once an order is
-completed. It does no tracking: it sends the closure notices the domain core writes
+completed, or ``partial`` (some items delivered, the rest cancelled or failed). It does
+no tracking: it sends the closure notices the domain core writes
 (``workflows.domain.closure``), records a notice that could not be delivered, and returns
 a closure record. A repeated ``order_completed`` is counted and otherwise ignored, so
 nothing is closed twice; a malformed one is recorded, the newest records kept.
@@ -25,8 +26,15 @@ with workflow.unsafe.imports_passed_through():
     from workflows.domain import names
     from workflows.domain.closure import check_closable, closure_notices
     from workflows.domain.effects import Notification
+    from workflows.domain.items import delivered_items
     from workflows.domain.messages import describe_validation_error
-    from workflows.domain.model import DeliveryFailure, PartyOrder, RejectedMessage, WireModel
+    from workflows.domain.model import (
+        DeliveryFailure,
+        OrderItemRef,
+        PartyOrder,
+        RejectedMessage,
+        WireModel,
+    )
     from workflows.domain.tracker import REJECTED_MESSAGES_KEPT, rejected_message
 
 
@@ -38,6 +46,9 @@ class ClosureRecord(WireModel):
     originating_process: str
     completion_date: AwareDatetime | None
     closed_at: AwareDatetime
+    # ``completed`` or ``partial``, and the items that were delivered (rules 3 orders).
+    state: str = "completed"
+    delivered_items: list[OrderItemRef] = Field(default_factory=list)
     party_notified: bool
     originating_process_notified: bool
     repeated_signals_ignored: int = 0
@@ -73,6 +84,8 @@ class ClosePartyOrder:
             originating_process=order.originating_process.name,
             completion_date=order.completion_date,
             closed_at=workflow.now(),
+            state=order.state.value,
+            delivered_items=[OrderItemRef(id=item.id) for item in delivered_items(order)],
             party_notified=party_told,
             originating_process_notified=process_told,
             repeated_signals_ignored=self._repeats,

@@ -48,8 +48,9 @@ with workflow.unsafe.imports_passed_through():
         describe_validation_error,
     )
     from workflows.domain.model import (
-        CURRENT_RULES,
         RULES_V1,
+        RULES_V2,
+        RULES_V3,
         PartyOrder,
         PartyOrderSpec,
         WireModel,
@@ -66,6 +67,9 @@ CLOSE_RETRY = RetryPolicy(
 # The patch that brought the tracking rules 2 (docs/versioning.md): a run that starts with
 # it, fresh or continued, tracks by rules 2; one whose history predates it keeps rules 1.
 RULES_PATCH = "tracking-rules-2"
+# The patch that brought the tracking rules 3 (order items, partial delivery, notes, plan
+# checkpoints), taken the same way: the newest patch a run's history knows decides.
+RULES_3_PATCH = "tracking-rules-3"
 
 # Continue-as-new well before Temporal's hard limits (51,200 events / 50 MB; 10,000 signals
 # per run), even if the server never suggests it. Runs that began before the run budget
@@ -159,12 +163,13 @@ class TrackPartyOrder:
             # fails only the workflow task, which a newer worker retries: the order lives.
             continued = ContinuedRun.model_validate(_decode(raw))
             self._tracker = PartyOrderTracker(continued.state)
-            if workflow.patched(RULES_PATCH):
-                self._tracker.use_rules(CURRENT_RULES)  # an older order moves on here
+            rules = _rules_of_this_run()
+            if rules != RULES_V1:
+                self._tracker.use_rules(rules)  # an older order moves on here
             self._effects = [_resume(pending) for pending in continued.pending]
             return
         try:
-            rules = CURRENT_RULES if workflow.patched(RULES_PATCH) else RULES_V1
+            rules = _rules_of_this_run()
             spec = PartyOrderSpec.model_validate(_decode(raw))
             self._tracker = PartyOrderTracker.start(
                 spec,
@@ -507,9 +512,12 @@ class TrackPartyOrder:
             # Messages still queued may yet move the order: only the payload is judged
             # here, the rest in the handler once they are applied.
             try:
-                MESSAGE_MODELS[name].model_validate(payload)
+                message = MESSAGE_MODELS[name].model_validate(payload)
             except ValidationError as error:
                 raise ValueError(describe_validation_error(error)) from None
+            refused = self._tracker.refused_by_rules(message)
+            if refused is not None:
+                raise ValueError(refused)
             return
         self._tracker.validate_update(name, payload)
 
@@ -529,6 +537,21 @@ class _Arrival:
     raw: RawValue | None
     text: str = ""
     error: str = ""
+
+
+def _rules_of_this_run() -> int:
+    """The rules a run tracks by, decided once when it starts (docs/versioning.md).
+
+    A new run records the newest patch marker and takes the newest rules; on replay each
+    ``patched`` answers what the history holds, so a run keeps the rules it began with.
+    Only the first patch that answers True records a marker: a rules-3 run has only the
+    ``tracking-rules-3`` marker, a rules-2 history only ``tracking-rules-2``.
+    """
+    if workflow.patched(RULES_3_PATCH):
+        return RULES_V3
+    if workflow.patched(RULES_PATCH):
+        return RULES_V2
+    return RULES_V1
 
 
 def _pending(effect: Effect) -> PendingNotification:

@@ -19,8 +19,13 @@ from temporalio.common import (
 from workflows.domain import names
 from workflows.domain.instants import iso
 from workflows.domain.model import MilestoneStatus, PartyOrder
+from workflows.domain.notes import latest_notes
 from workflows.domain.pause import paused_text
+from workflows.domain.plan import next_checkpoint
 from workflows.domain.schedule import next_due
+
+NOTES_SHOWN = 3  # the newest notes in the current details
+ITEMS_SHOWN = 10  # items listed one by one; more are counted
 
 STATE = SearchAttributeKey.for_keyword(names.SA_STATE)
 JEOPARDY = SearchAttributeKey.for_keyword(names.SA_JEOPARDY)
@@ -117,9 +122,45 @@ def details_markdown(order: PartyOrder, now: datetime) -> str:
     pause_line = paused_text(order, now)
     if pause_line:
         lines.append(f"- {pause_line}")
+    if not order.is_final:
+        checkpoint = next_checkpoint(order)
+        if checkpoint is not None:
+            lines.append(f"- Next checkpoint: {checkpoint.what} at {_when(checkpoint.at)}")
     open_changes = [c.id for c in order.change_requests if c.open]
     lines.append(f"- Open change requests: {', '.join(open_changes) if open_changes else 'none'}")
+    lines += _items_lines(order)
+    notes = latest_notes(order, NOTES_SHOWN)
+    # Flat bullets: the Web UI's Markdown renderer does not nest sub-bullets.
+    lines += [f"- Note {_when(n.date)}, {n.author}: {_one_line(n.text)}" for n in notes]
+    if order.note_count > len(notes):
+        lines.append(f"- Notes in all: {order.note_count}")
     due = next_due(order, now)
     if due is not None:
         lines.append(f"- Next due: {due.what} at {_when(due.at)}")
     return "\n".join(lines)
+
+
+def _items_lines(order: PartyOrder) -> list[str]:
+    """The order items with their states and forecasts (rules 3; older items have none)."""
+    tracked = [item for item in order.order_items if item.state is not None]
+    if not tracked:
+        return []
+    lines = []
+    for item in tracked[:ITEMS_SHOWN]:
+        text = f"- Item {item.id}"
+        if item.description:
+            text += f" ({_one_line(item.description, 60)})"
+        text += f": **{item.state}**"
+        if item.percent_complete is not None:
+            text += f", {item.percent_complete}%"
+        if item.expected_completion_date is not None:
+            text += f", forecast {_when(item.expected_completion_date)}"
+        lines.append(text)
+    if len(tracked) > ITEMS_SHOWN:
+        lines.append(f"- Items not listed: {len(tracked) - ITEMS_SHOWN} more")
+    return lines
+
+
+def _one_line(text: str, limit: int = 120) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"

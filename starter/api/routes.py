@@ -367,7 +367,21 @@ async def report_progress(
                         "milestones": [{"id": "survey", "status": "completed"}],
                         "note": "survey done",
                     }
-                }
+                },
+                "items": {
+                    "summary": "progress item by item",
+                    "value": {
+                        "orderItems": [
+                            {"id": "1", "state": "completed"},
+                            {
+                                "id": "2",
+                                "percentComplete": 60,
+                                "expectedCompletionDate": "2027-01-20T00:00:00Z",
+                                "note": "router held at customs",
+                            },
+                        ]
+                    },
+                },
             }
         ),
     ],

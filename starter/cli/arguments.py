@@ -204,6 +204,14 @@ def build_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
     )
     progress.add_argument("--note", help="free text")
     progress.add_argument(
+        "--item",
+        action="append",
+        nargs="+",
+        metavar=("ID", "KEY=VALUE"),
+        help="one order item's progress (repeatable): state=S, percent=N, expected=DATE,"
+        " note=TEXT; e.g. --item 2 state=completed",
+    )
+    progress.add_argument(
         "--source",
         choices=allowed_values(ProgressReport, "source"),
         default="party",
@@ -231,6 +239,27 @@ def build_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
         metavar="ID=DATE",
         help="a milestone's new date (repeatable)",
     )
+    change.add_argument(
+        "--add-milestone", action="append", metavar="ID=DATE", help="plan a new milestone"
+    )
+    change.add_argument(
+        "--remove-milestone", action="append", metavar="ID", help="take a milestone out"
+    )
+    change.add_argument(
+        "--checkpoint", action="append", metavar="ID=DATE", help="a checkpoint's new date"
+    )
+    change.add_argument(
+        "--add-checkpoint", action="append", metavar="ID=DATE", help="plan a new checkpoint"
+    )
+    change.add_argument(
+        "--remove-checkpoint", action="append", metavar="ID", help="take a checkpoint out"
+    )
+    change.add_argument(
+        "--cancel-item",
+        action="append",
+        metavar="ID",
+        help="cancel an order item once the change is accepted (repeatable)",
+    )
     request_id(change)
 
     resolve = command("resolve", "resolve a change request (resolve_change)")
@@ -251,6 +280,7 @@ def build_parser(handlers: Mapping[str, Handler]) -> argparse.ArgumentParser:
         "state", metavar="STATE", choices=SETTABLE_STATES, help=" | ".join(SETTABLE_STATES)
     )
     state.add_argument("--reason", required=True)
+    state.add_argument("--note", help="a note kept with the order's notes")
     request_id(state)
 
     cancel = command("cancel", "cancel an order (cancel_order)")

@@ -186,6 +186,7 @@ async def cmd_progress(args: argparse.Namespace) -> int:
             "expectedCompletionDate": expected,
             "delivered": True if args.delivered else None,
             "note": args.note,
+            "orderItems": [_item_progress(words) for words in args.item] if args.item else None,
             "requestId": args.request_id or None,
         }
     )
@@ -198,25 +199,73 @@ async def cmd_progress(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# ``--item ID KEY=VALUE ...``: the keys a person types, and the wire field each fills.
+ITEM_KEYS = {
+    "state": "state",
+    "percent": "percentComplete",
+    "expected": "expectedCompletionDate",
+    "note": "note",
+}
+
+
+def _item_progress(words: list[str]) -> dict[str, Any]:
+    """One ``--item`` as ``report_progress.orderItems[]`` wants it."""
+    item_id, *pairs = words
+    item: dict[str, Any] = {"id": item_id}
+    for pair in pairs:
+        key, value = pair_arg(pair, f"--item {item_id}")
+        if key not in ITEM_KEYS or value is None:
+            raise InvalidInput(
+                f"--item {item_id}: expected KEY=VALUE with KEY one of"
+                f" {', '.join(ITEM_KEYS)}, got {pair!r}"
+            )
+        if key == "percent":
+            try:
+                item["percentComplete"] = int(value)
+            except ValueError:
+                raise InvalidInput(f"--item {item_id}: percent={value!r} is not a number") from None
+        elif key == "expected":
+            item["expectedCompletionDate"] = instant_arg(value, f"--item {item_id} expected")
+        else:
+            item[ITEM_KEYS[key]] = value
+    return item
+
+
+def _plan_changes(args: argparse.Namespace, what: str) -> list[dict[str, Any]]:
+    """``--WHAT``, ``--add-WHAT`` and ``--remove-WHAT`` as ``changes.<what>s[]`` entries."""
+    date_field = "milestoneDate" if what == "milestone" else "date"
+    entries: list[dict[str, Any]] = []
+    for option, action in ((what, "modify"), (f"add_{what}", "add")):
+        for text in getattr(args, option) or []:
+            entry_id, date_text = pair_arg(text, f"--{option.replace('_', '-')}")
+            if date_text is None:
+                raise InvalidInput(f"--{option.replace('_', '-')}: expected ID=DATE, got {text!r}")
+            entry: dict[str, Any] = {
+                "id": entry_id,
+                date_field: instant_arg(date_text, f"--{option.replace('_', '-')} {entry_id}"),
+            }
+            if action == "add":
+                entry["action"] = "add"
+            entries.append(entry)
+    for entry_id in getattr(args, f"remove_{what}") or []:
+        entries.append({"id": entry_id, "action": "delete"})
+    return entries
+
+
 async def cmd_change(args: argparse.Namespace) -> int:
     changes: dict[str, Any] = {}
     if args.expected_date:
         changes["expectedCompletionDate"] = instant_arg(args.expected_date, "--expected-date")
     if args.requested_date:
         changes["requestedCompletionDate"] = instant_arg(args.requested_date, "--requested-date")
-    if args.milestone:
-        milestones = []
-        for text in args.milestone:
-            milestone_id, date_text = pair_arg(text, "--milestone")
-            if date_text is None:
-                raise InvalidInput(f"--milestone: expected ID=DATE, got {text!r}")
-            milestones.append(
-                {
-                    "id": milestone_id,
-                    "milestoneDate": instant_arg(date_text, f"--milestone {milestone_id}"),
-                }
-            )
+    milestones = _plan_changes(args, "milestone")
+    if milestones:
         changes["milestones"] = milestones
+    checkpoints = _plan_changes(args, "checkpoint")
+    if checkpoints:
+        changes["checkpoints"] = checkpoints
+    if args.cancel_item:
+        changes["orderItems"] = [{"id": item, "state": "cancelled"} for item in args.cancel_item]
     message = _given(
         {
             "origin": args.origin,
@@ -257,7 +306,9 @@ async def cmd_state(args: argparse.Namespace) -> int:
     # The request id is made here, not by the client, so that it can be shown: the same
     # change sent again with it is applied once.
     request_id = args.request_id or str(uuid.uuid4())
-    request = _given({"state": args.state, "reason": args.reason, "requestId": request_id})
+    request = _given(
+        {"state": args.state, "reason": args.reason, "note": args.note, "requestId": request_id}
+    )
     client = await _client()
     try:
         order = await client.change_state(args.order_id, request)

@@ -14,7 +14,11 @@ from starter.client import (
 from starter.scorecard import PartyScore
 from workflows.domain.instants import iso
 from workflows.domain.model import PartyOrder
+from workflows.domain.notes import latest_notes
 from workflows.domain.pause import paused_text
+from workflows.domain.plan import next_checkpoint
+
+NOTES_SHOWN = 5
 
 
 def when(instant: datetime | None) -> str:
@@ -106,12 +110,34 @@ def order_text(order: PartyOrder, now: datetime) -> list[str]:
             text += f", cancelled {when(cancel.cancellation_date)}"
         row("Cancellation", text)
 
+    if not order.is_final and (upcoming := next_checkpoint(order)) is not None:
+        row("Checkpoint", f"next: {upcoming.what} at {when(upcoming.at)}")
+
+    if any(item.state is not None for item in order.order_items):
+        lines += ["", "Items"]
+        lines += [
+            "  " + line
+            for line in table(
+                ["ID", "DESCRIPTION", "QTY", "STATE", "PERCENT", "FORECAST"],
+                [
+                    [
+                        item.id,
+                        item.description or "",
+                        str(item.quantity),
+                        item.state.value if item.state else "-",
+                        "-" if item.percent_complete is None else f"{item.percent_complete}%",
+                        when(item.expected_completion_date),
+                    ]
+                    for item in order.order_items
+                ],
+            )
+        ]
     if order.milestones:
         lines += ["", "Milestones"]
         lines += [
             "  " + line
             for line in table(
-                ["ID", "NAME", "DUE", "STATUS", "COMPLETED"],
+                ["ID", "NAME", "DUE", "STATUS", "COMPLETED", "ITEMS"],
                 [
                     [
                         m.id,
@@ -119,9 +145,19 @@ def order_text(order: PartyOrder, now: datetime) -> list[str]:
                         when(m.milestone_date),
                         m.status.value,
                         when(m.completed_at),
+                        ", ".join(m.order_item_ids or []),
                     ]
                     for m in order.milestones
                 ],
+            )
+        ]
+    if order.checkpoints:
+        lines += ["", "Checkpoints"]
+        lines += [
+            "  " + line
+            for line in table(
+                ["ID", "NAME", "DATE", "ASKED"],
+                [[c.id, c.name or "", when(c.date), when(c.asked_at)] for c in order.checkpoints],
             )
         ]
     if order.change_requests:
@@ -140,10 +176,19 @@ def order_text(order: PartyOrder, now: datetime) -> list[str]:
     if order.jeopardy_alerts:
         lines += ["", "Recent alerts"]
         for alert in order.jeopardy_alerts[-5:]:
+            items = (
+                f" [items {', '.join(i.id for i in alert.order_item)}]" if alert.order_item else ""
+            )
             lines.append(
                 f"  {when(alert.alert_date)}  {alert.jeopardy_type:<8}"
-                f" {alert.name}: {alert.message}"
+                f" {alert.name}: {alert.message}{items}"
             )
+    if order.notes:
+        lines += ["", f"Latest notes ({order.note_count} in all)"]
+        lines += [
+            f"  {when(note.date)}  {note.author}: {note.text}"
+            for note in latest_notes(order, NOTES_SHOWN)
+        ]
     lines += ["", f"Rejected messages: {order.rejected_message_count}"]
     if order.rejected_messages:
         last = order.rejected_messages[-1]

@@ -30,6 +30,11 @@ hazard
     percent, exceeds ``percentComplete`` by more than ``behindPlanTolerance`` points;
   * a change request is still unresolved ``changeResolutionWindow`` after it was received.
 
+Rules 3 add, as critical, each open order item whose forecast lies past the agreed date
+(``items.late_items``), and name the items concerned: those reasons, and a violated
+milestone's ``orderItemIds``, go into ``Assessment.order_items`` and so into the
+JeopardyAlert's ``orderItem``.
+
 Every rule flips at one exact instant, which ``schedule.py`` computes so the workflow can
 wake up then; the comparisons here and there must agree, so both use the helpers below.
 Final orders and orders being cancelled are never in jeopardy.
@@ -41,10 +46,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from workflows.domain.instants import iso
+from workflows.domain.items import late_items
 from workflows.domain.model import (
     CURRENT_RULES,
     FINAL_STATES,
     RULES_V1,
+    RULES_V3,
     JeopardyStatus,
     MilestoneStatus,
     OrderState,
@@ -60,6 +67,8 @@ class Assessment:
     # A stable name for each critical reason ("agreedDatePassed", "milestone:survey"):
     # a new name is a worsening, a reason that only reads differently is not.
     critical_causes: tuple[str, ...] = ()
+    # Rules 3: the ids of the order items the reasons are about.
+    order_items: tuple[str, ...] = ()
 
 
 NOT_IN_JEOPARDY = Assessment(JeopardyStatus.NONE)
@@ -119,6 +128,7 @@ def assess(order: PartyOrder, now: datetime, rules: int = CURRENT_RULES) -> Asse
     critical: list[str] = []
     causes: list[str] = []
     hazard: list[str] = []
+    items: list[str] = []
 
     due = target_date(order, rules)
     if rules == RULES_V1:
@@ -138,7 +148,11 @@ def assess(order: PartyOrder, now: datetime, rules: int = CURRENT_RULES) -> Asse
         if milestone.status == MilestoneStatus.VIOLATED or (
             milestone.status == MilestoneStatus.YET_TO_REACH and when is not None and now >= when
         ):
-            critical.append(f"milestone {milestone.id} violated (due {iso(when) if when else '?'})")
+            text = f"milestone {milestone.id} violated (due {iso(when) if when else '?'})"
+            if rules >= RULES_V3 and milestone.order_item_ids:
+                text += f" for order items {', '.join(milestone.order_item_ids)}"
+                items += milestone.order_item_ids
+            critical.append(text)
             causes.append(f"milestone:{milestone.id}")
         elif (
             milestone.status == MilestoneStatus.YET_TO_REACH
@@ -148,6 +162,12 @@ def assess(order: PartyOrder, now: datetime, rules: int = CURRENT_RULES) -> Asse
             hazard.append(
                 f"milestone {milestone.id} due {iso(when)} is within the warning lead time"
             )
+
+    if rules >= RULES_V3:
+        for late in late_items(order):
+            critical.append(late.text)
+            causes.append(late.cause)
+            items.append(late.item_id)
 
     streak = order.check_ins.unanswered_streak
     if streak >= policy.unanswered_check_in_limit:
@@ -167,7 +187,8 @@ def assess(order: PartyOrder, now: datetime, rules: int = CURRENT_RULES) -> Asse
             hazard.append(f"change request {change.id} unresolved since {iso(change.received_at)}")
 
     if critical:
-        return Assessment(JeopardyStatus.CRITICAL, tuple(critical + hazard), tuple(causes))
+        named = tuple(dict.fromkeys(items))  # each item once, in the order of the reasons
+        return Assessment(JeopardyStatus.CRITICAL, tuple(critical + hazard), tuple(causes), named)
     if hazard:
         return Assessment(JeopardyStatus.HAZARD, tuple(hazard))
     return NOT_IN_JEOPARDY

@@ -16,6 +16,7 @@ from pydantic import Field, ValidationError, model_validator
 from workflows.domain import names
 from workflows.domain.model import (
     MAX_MILESTONES,
+    MAX_ORDER_ITEMS,
     ChangeSet,
     Instant,
     LongText,
@@ -33,6 +34,20 @@ class MilestoneProgress(WireModel):
     completed_at: Instant | None = None
 
 
+class ItemProgress(WireModel):
+    """Rules 3: ``report_progress.orderItems[]``, what the party says of one item."""
+
+    id: NonEmptyStr
+    # Plain strings, so that an error lists them as they are written on the wire.
+    state: (
+        Literal["acknowledged", "inProgress", "pending", "held", "completed", "cancelled", "failed"]
+        | None
+    ) = None
+    percent_complete: Annotated[int, Field(ge=0, le=100)] | None = None
+    expected_completion_date: Instant | None = None
+    note: LongText | None = None
+
+
 class ProgressReport(WireModel):
     """``report_progress``: what the party (or the enterprise) says of the work."""
 
@@ -43,6 +58,8 @@ class ProgressReport(WireModel):
     expected_completion_date: Instant | None = None
     delivered: bool = False
     note: LongText | None = None
+    # Rules 3 (an order tracked by older rules refuses the field, as its model did).
+    order_items: Annotated[list[ItemProgress], Field(max_length=MAX_ORDER_ITEMS)] | None = None
 
     @model_validator(mode="after")
     def _says_something(self) -> ProgressReport:
@@ -52,10 +69,11 @@ class ProgressReport(WireModel):
             and self.expected_completion_date is None
             and not self.delivered
             and self.note is None
+            and not self.order_items
         ):
             raise ValueError(
                 "a progress report needs at least one of percentComplete, milestones,"
-                " expectedCompletionDate, delivered or note"
+                " expectedCompletionDate, delivered, note or orderItems"
             )
         return self
 
@@ -102,6 +120,8 @@ class StateChangeRequest(WireModel):
     # Plain strings, so that an error lists them as they are written on the wire.
     state: Literal["inProgress", "pending", "held", "failed"]
     reason: LongText | None = None
+    # Rules 3: kept in the order's notes (an older order's validator refuses it).
+    note: LongText | None = None
 
 
 class EscalationAcknowledgement(WireModel):

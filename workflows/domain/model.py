@@ -10,16 +10,19 @@ import itertools
 import re
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     AfterValidator,
     AwareDatetime,
     ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
     field_validator,
+    model_serializer,
     model_validator,
 )
+from pydantic.alias_generators import to_camel
 
 from workflows.domain.calendar import PartyCalendar
 from workflows.domain.pause import PausableState, Pause
@@ -61,16 +64,36 @@ class OrderState(StrEnum):
     CANCELLED = "cancelled"
     COMPLETED = "completed"
     FAILED = "failed"
+    # Rules 3: some items completed, the rest cancelled or failed (a final TMF622 state).
+    PARTIAL = "partial"
 
 
-FINAL_STATES = frozenset({OrderState.CANCELLED, OrderState.COMPLETED, OrderState.FAILED})
+FINAL_STATES = frozenset(
+    {OrderState.CANCELLED, OrderState.COMPLETED, OrderState.FAILED, OrderState.PARTIAL}
+)
+
+
+class ItemState(StrEnum):
+    """TMF622 order item states (rules 3: items are tracked one by one)."""
+
+    ACKNOWLEDGED = "acknowledged"
+    IN_PROGRESS = "inProgress"
+    PENDING = "pending"
+    HELD = "held"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+FINAL_ITEM_STATES = frozenset({ItemState.COMPLETED, ItemState.CANCELLED, ItemState.FAILED})
 
 # The rules an order is tracked by. Orders that started before rules 2 existed keep
 # rules 1 for the rest of their run (their history was made by them, see
 # docs/versioning.md); the workflow decides the version when a run starts.
 RULES_V1 = 1  # due date = forecast else agreed; escalation once per level, then silence
 RULES_V2 = 2  # agreed date vs forecast, escalation that never goes silent, no loose ends
-CURRENT_RULES = RULES_V2
+RULES_V3 = 3  # items tracked one by one (roll-up, partial), notes, plan checkpoints
+CURRENT_RULES = RULES_V3
 
 
 class JeopardyStatus(StrEnum):
@@ -94,6 +117,11 @@ MAX_MILESTONES = 200
 MAX_ORDER_ITEMS = 200
 MAX_CHANGE_REQUESTS = 200
 MAX_ITEMS_PER_CHANGE = 50
+MAX_CHECKPOINTS = 200
+MAX_NOTES_KEPT = 200  # rules 3: the newest notes; noteCount counts them all
+# A note's text as kept in notes[] (the history keeps all of it): 200 notes at most
+# 200,000 characters, so the carried state stays well under 2 MB (tests/test_bounds.py).
+NOTE_CHARS = 1_000
 MAX_ITEM_CHARS = 2_000  # one order item as JSON, extra TMF fields included
 # How far in the future a completedAt may lie: a party writing its local date, or a
 # clock that is ahead, is tolerated; a completion next month is not.
@@ -121,6 +149,22 @@ PositiveDuration = Annotated[timedelta, Field(gt=timedelta(0), le=MAX_DURATION)]
 # ---------------------------------------------------------------- the order's parts
 
 
+class QuietWhenUnset(WireModel):
+    """A model whose rules-3 fields are left out of its JSON while they are unset, so an
+    order that started before rules 3 reads back exactly as it did."""
+
+    _quiet_fields: ClassVar[tuple[str, ...]] = ()
+
+    @model_serializer(mode="wrap")
+    def _drop_unset_new_fields(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        for field in self._quiet_fields:
+            for key in (field, to_camel(field)):
+                if key in data and data[key] is None:
+                    del data[key]
+        return data
+
+
 class Party(WireModel):
     id: NonEmptyStr
     name: NonEmptyStr
@@ -146,12 +190,18 @@ class OriginatingProcess(WireModel):
     reference: ShortText | None = None
 
 
-class OrderItem(WireModel):
+class OrderItem(QuietWhenUnset):
     model_config = ConfigDict(extra="allow")  # TMF order items carry many optional fields
+    _quiet_fields = ("state", "percent_complete", "expected_completion_date")
 
     id: NonEmptyStr
     description: LongText | None = None
     quantity: Annotated[int, Field(ge=1)] = 1
+    # Rules 3: each item is tracked (see workflows/domain/items.py). ``None`` on the
+    # items of an order that started before: they read as before.
+    state: ItemState | None = None
+    percent_complete: Annotated[int, Field(ge=0, le=100)] | None = None
+    expected_completion_date: Instant | None = None
 
     @model_validator(mode="after")
     def _bounded(self) -> OrderItem:
@@ -165,7 +215,9 @@ class OrderItem(WireModel):
         return self
 
 
-class Milestone(WireModel):
+class Milestone(QuietWhenUnset):
+    _quiet_fields = ("order_item_ids", "check_in_asked_for")
+
     id: NonEmptyStr
     name: ShortText | None = None
     description: LongText | None = None
@@ -175,6 +227,37 @@ class Milestone(WireModel):
     # The milestoneDate whose violation was announced (rules 2): a milestone is violated
     # once per date, however often its status is re-sent.
     violated_date: AwareDatetime | None = None
+    # Rules 3: the items this milestone is about (they must be items of the order).
+    order_item_ids: Annotated[list[NonEmptyStr], Field(max_length=MAX_ORDER_ITEMS)] | None = None
+    # Rules 3: the milestoneDate for which the party was asked for progress
+    # ``checkInBeforeMilestone`` ahead; a moved date is asked for again.
+    check_in_asked_for: AwareDatetime | None = None
+
+
+class Checkpoint(WireModel):
+    """Rules 3: a point of the project plan at which the party is asked for progress."""
+
+    id: NonEmptyStr
+    name: ShortText | None = None
+    date: Instant
+    # The date the check-in went out for, and when: a moved date is asked for again.
+    asked_for: AwareDatetime | None = None
+    asked_at: AwareDatetime | None = None
+
+
+class Note(WireModel):
+    """A TMF Note: a text sent with a message, kept with who wrote it and when."""
+
+    id: str
+    author: str
+    date: AwareDatetime
+    text: str
+
+
+class OrderItemRef(WireModel):
+    """A reference to an order item, as TMF JeopardyAlerts carry them."""
+
+    id: str
 
 
 class EscalationLevel(WireModel):
@@ -216,6 +299,9 @@ class TrackingPolicy(WireModel):
     # Stop-the-clock (workflows/domain/pause.py): the states in which check-ins, the
     # unanswered count, behind-plan and escalation stand still. None by default.
     pause_while: Annotated[list[PausableState], Field(max_length=2)] = Field(default_factory=list)
+    # Rules 3: ask the party for progress this long before each open milestone (on top
+    # of the periodic check-ins). None: no such check-ins.
+    check_in_before_milestone: PositiveDuration | None = None
 
     @model_validator(mode="after")
     def _window_fits_interval(self) -> TrackingPolicy:
@@ -268,8 +354,10 @@ class Jeopardy(WireModel):
     cleared_episode: ClearedEpisode | None = None
 
 
-class JeopardyAlert(WireModel):
+class JeopardyAlert(QuietWhenUnset):
     """A TMF JeopardyAlert record: one per change of jeopardy, or violated milestone."""
+
+    _quiet_fields = ("order_item",)
 
     id: str
     name: str
@@ -278,14 +366,20 @@ class JeopardyAlert(WireModel):
     jeopardy_type: Literal["hazard", "critical", "cleared", "closed"]
     exception: str
     message: str
+    # Rules 3: the items the jeopardy is about, when its reasons name any.
+    order_item: list[OrderItemRef] | None = None
 
 
-class ChangeSet(WireModel):
+class ChangeSet(QuietWhenUnset):
+    _quiet_fields = ("checkpoints",)
+
     expected_completion_date: Instant | None = None
     requested_completion_date: Instant | None = None
     milestones: Annotated[list[MilestoneDateChange], Field(max_length=MAX_MILESTONES)] | None = None
     # A change touches a few items; the order's own bound applies after the change.
     order_items: Annotated[list[OrderItem], Field(max_length=MAX_ITEMS_PER_CHANGE)] | None = None
+    # Rules 3: plan checkpoints added, moved or removed (see CheckpointChange).
+    checkpoints: Annotated[list[CheckpointChange], Field(max_length=MAX_CHECKPOINTS)] | None = None
 
     @model_validator(mode="after")
     def _not_empty(self) -> ChangeSet:
@@ -294,14 +388,49 @@ class ChangeSet(WireModel):
             and self.requested_completion_date is None
             and not self.milestones
             and not self.order_items
+            and not self.checkpoints
         ):
             raise ValueError("changes must name at least one field to change")
         return self
 
 
-class MilestoneDateChange(WireModel):
+# How a change treats a milestone or a checkpoint, as TMF order items name it: ``modify``
+# (the default, and all rules 1 and 2 knew) moves its date, ``add`` plans a new one,
+# ``delete`` takes it out of the plan.
+PlanAction = Literal["add", "modify", "delete"]
+
+
+class MilestoneDateChange(QuietWhenUnset):
+    _quiet_fields = ("action", "name", "order_item_ids")
+
     id: NonEmptyStr
-    milestone_date: Instant
+    # Required for ``add`` and ``modify``.
+    milestone_date: Instant | None = None
+    # Rules 3: the rest of a milestone that is added or changed.
+    action: PlanAction | None = None
+    name: ShortText | None = None
+    order_item_ids: Annotated[list[NonEmptyStr], Field(max_length=MAX_ORDER_ITEMS)] | None = None
+
+    @model_validator(mode="after")
+    def _dated(self) -> MilestoneDateChange:
+        if self.milestone_date is None and self.action != "delete":
+            raise ValueError("milestoneDate is required (except with action delete)")
+        return self
+
+
+class CheckpointChange(WireModel):
+    """Rules 3: ``changes.checkpoints[]``: ``{"id", "name", "date", "action"}``."""
+
+    id: NonEmptyStr
+    date: Instant | None = None  # required for ``add`` and ``modify``
+    name: ShortText | None = None
+    action: PlanAction = "modify"
+
+    @model_validator(mode="after")
+    def _dated(self) -> CheckpointChange:
+        if self.date is None and self.action != "delete":
+            raise ValueError("date is required (except with action delete)")
+        return self
 
 
 class ChangeRequest(WireModel):
@@ -387,6 +516,10 @@ class PartyOrderSpec(WireModel):
     milestones: Annotated[list[Milestone], Field(max_length=MAX_MILESTONES)] = Field(
         default_factory=list
     )
+    # Rules 3: the plan's checkpoints, at each of which the party is asked for progress.
+    checkpoints: Annotated[list[Checkpoint], Field(max_length=MAX_CHECKPOINTS)] = Field(
+        default_factory=list
+    )
     tracking_policy: TrackingPolicy = Field(default_factory=TrackingPolicy)
 
     @property
@@ -412,6 +545,12 @@ class PartyOrderSpec(WireModel):
             seen.add(milestone.id)
         return self
 
+    def order_item(self, item_id: str) -> OrderItem | None:
+        return next((i for i in self.order_items if i.id == item_id), None)
+
+    def checkpoint(self, checkpoint_id: str) -> Checkpoint | None:
+        return next((c for c in self.checkpoints if c.id == checkpoint_id), None)
+
 
 class PartyOrder(PartyOrderSpec):
     """The order as read back with ``get_order``: the start input plus what tracking learned."""
@@ -422,6 +561,7 @@ class PartyOrder(PartyOrderSpec):
     # read back, or carried over continue-as-new, from before they existed still loads.
     order_items: list[OrderItem] = Field(default_factory=list)
     milestones: list[Milestone] = Field(default_factory=list)
+    checkpoints: list[Checkpoint] = Field(default_factory=list)
 
     # The first run id of this tracking (stable across continue-as-new): it tells apart
     # two trackings of one order id, so their notification keys never collide.
@@ -446,6 +586,9 @@ class PartyOrder(PartyOrderSpec):
     # has no endDateTime while it runs). See workflows/domain/pause.py.
     paused_for: timedelta = timedelta(0)
     pauses: list[Pause] = Field(default_factory=list)
+    # Rules 3: the newest notes sent with messages, and how many there were in all.
+    notes: list[Note] = Field(default_factory=list)
+    note_count: int = 0
 
     @property
     def is_final(self) -> bool:

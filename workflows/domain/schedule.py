@@ -15,11 +15,13 @@ from workflows.domain.jeopardy import behind_plan_instant, is_watched, target_da
 from workflows.domain.model import (
     CURRENT_RULES,
     RULES_V1,
+    RULES_V3,
     JeopardyStatus,
     MilestoneStatus,
     PartyOrder,
 )
 from workflows.domain.pause import after_active_time, is_paused
+from workflows.domain.plan import due_points
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,10 @@ def deadlines(order: PartyOrder, rules: int = CURRENT_RULES) -> list[Deadline]:
                 break  # levels fire in turn: only the next one is due
     if rules != RULES_V1:
         found += _escalation_v2(order)
+    if rules >= RULES_V3 and not paused:
+        # Plan checkpoints and check-ins ahead of milestones (workflows/domain/plan.py);
+        # while the clock is stopped they wait, and one past due is asked on resuming.
+        found += [Deadline(point.at, point.what) for point in due_points(order)]
     return found
 
 

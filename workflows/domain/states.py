@@ -2,31 +2,42 @@
 
 Transitions follow TMF622/TMF641 v4 (see the README): treatment starts, information is
 waited for and supplied, an issue holds the order and is solved, and cancellation goes
-through ``pendingCancellation`` while the party is told. ``cancelled``, ``completed`` and
-``failed`` are final.
+through ``pendingCancellation`` while the party is told. ``cancelled``, ``completed``,
+``partial`` (rules 3: some items delivered, the rest cancelled or failed) and ``failed``
+are final.
 """
 
 from __future__ import annotations
 
-from workflows.domain.model import CURRENT_RULES, RULES_V1, OrderState
+from workflows.domain.model import CURRENT_RULES, RULES_V1, RULES_V2, OrderState
 
 S = OrderState
 
-# Rules 2: an order can fail from every open state (a party that goes out of business
-# fails an order that is waiting, held or just acknowledged just as well).
+# Rules 3: an order whose items end some completed, the rest cancelled or failed, is
+# ``partial`` (from inProgress, as ``completed``: the roll-up resumes a waiting or held
+# order first). Only the roll-up leads there; ``change_state`` cannot.
 TRANSITIONS: dict[OrderState, frozenset[OrderState]] = {
     S.ACKNOWLEDGED: frozenset({S.IN_PROGRESS, S.PENDING, S.FAILED, S.PENDING_CANCELLATION}),
-    S.IN_PROGRESS: frozenset({S.PENDING, S.HELD, S.COMPLETED, S.FAILED, S.PENDING_CANCELLATION}),
+    S.IN_PROGRESS: frozenset(
+        {S.PENDING, S.HELD, S.COMPLETED, S.PARTIAL, S.FAILED, S.PENDING_CANCELLATION}
+    ),
     S.PENDING: frozenset({S.IN_PROGRESS, S.FAILED, S.PENDING_CANCELLATION}),
     S.HELD: frozenset({S.IN_PROGRESS, S.FAILED, S.PENDING_CANCELLATION}),
     S.PENDING_CANCELLATION: frozenset({S.CANCELLED}),
     S.CANCELLED: frozenset(),
     S.COMPLETED: frozenset(),
     S.FAILED: frozenset(),
+    S.PARTIAL: frozenset(),
+}
+# Rules 2: an order can fail from every open state (a party that goes out of business
+# fails an order that is waiting, held or just acknowledged just as well); no partial.
+TRANSITIONS_V2: dict[OrderState, frozenset[OrderState]] = {
+    **TRANSITIONS,
+    S.IN_PROGRESS: frozenset({S.PENDING, S.HELD, S.COMPLETED, S.FAILED, S.PENDING_CANCELLATION}),
 }
 # Rules 1 (orders started before rules 2): only an order in progress could fail.
 TRANSITIONS_V1: dict[OrderState, frozenset[OrderState]] = {
-    **TRANSITIONS,
+    **TRANSITIONS_V2,
     S.ACKNOWLEDGED: frozenset({S.IN_PROGRESS, S.PENDING, S.PENDING_CANCELLATION}),
     S.PENDING: frozenset({S.IN_PROGRESS, S.PENDING_CANCELLATION}),
     S.HELD: frozenset({S.IN_PROGRESS, S.PENDING_CANCELLATION}),
@@ -34,7 +45,9 @@ TRANSITIONS_V1: dict[OrderState, frozenset[OrderState]] = {
 
 
 def transitions(rules: int = CURRENT_RULES) -> dict[OrderState, frozenset[OrderState]]:
-    return TRANSITIONS_V1 if rules == RULES_V1 else TRANSITIONS
+    if rules == RULES_V1:
+        return TRANSITIONS_V1
+    return TRANSITIONS_V2 if rules == RULES_V2 else TRANSITIONS
 
 
 class IllegalTransition(ValueError):

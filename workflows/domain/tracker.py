@@ -32,6 +32,13 @@ from workflows.domain.effects import (
 )
 from workflows.domain.holiday_span import HolidayRequest, add_resolved_holidays, holidays_to_resolve
 from workflows.domain.instants import iso
+from workflows.domain.items import (
+    complete_open_items,
+    delivered_items,
+    is_final,
+    roll_up,
+    weighted_percent,
+)
 from workflows.domain.jeopardy import Assessment, assess, is_watched
 from workflows.domain.messages import (
     MESSAGE_MODELS,
@@ -41,6 +48,7 @@ from workflows.domain.messages import (
     CheckInRequest,
     EscalationAcknowledgement,
     InboundMessage,
+    ItemProgress,
     ProgressReport,
     StateChangeRequest,
     describe_validation_error,
@@ -53,17 +61,20 @@ from workflows.domain.model import (
     MAX_ORDER_ITEMS,
     RESPONSE_TIMES_KEPT,
     RULES_V1,
+    RULES_V3,
     Cancellation,
     ChangeRequest,
     ChangeSet,
     ClearedEpisode,
     DeliveryFailure,
     EscalationLevel,
+    ItemState,
     JeopardyAlert,
     JeopardyStatus,
     Milestone,
     MilestoneStatus,
     OrderItem,
+    OrderItemRef,
     OrderState,
     PartyOrder,
     PartyOrderSpec,
@@ -71,7 +82,14 @@ from workflows.domain.model import (
     StateChange,
     WireModel,
 )
+from workflows.domain.notes import add_note
 from workflows.domain.pause import active_time, follow_state, is_paused
+from workflows.domain.plan import (
+    apply_plan_changes,
+    check_plan_changes,
+    pre_rules_3_fields,
+    take_due,
+)
 from workflows.domain.schedule import Deadline, episode_over_at, next_due, reminder_due
 from workflows.domain.states import check_transition
 
@@ -97,7 +115,7 @@ class Limits:
 LIMITS_V1 = Limits()
 # Rules 2 bound everything that grows. The order apart from these records may not pass
 # ORDER_CHARS_LIMIT (a message that would make it larger is refused); with every record
-# at its bound too, the state carried by continue-as-new stays near 1.2 MB at the very
+# at its bound too, the state carried by continue-as-new stays near 1.45 MB at the very
 # most, below Temporal's 2 MB payload limit (tests/test_bounds.py builds it).
 LIMITS_V2 = Limits(
     applied_messages=1_000,
@@ -111,7 +129,7 @@ LIMITS_V2 = Limits(
 ORDER_CHARS_LIMIT = 400_000
 START_INPUT_CHARS_LIMIT = 200_000
 _TRIMMED_LISTS = frozenset(
-    {"jeopardy_alerts", "state_history", "rejected_messages", "delivery_failures"}
+    {"jeopardy_alerts", "state_history", "rejected_messages", "delivery_failures", "notes"}
 )
 
 
@@ -196,6 +214,12 @@ class PartyOrderTracker:
         fields (rules 2): dates out of order, a completion in the future, an id twice.
         """
         order = PartyOrder.model_validate(spec.model_dump())
+        if rules_version < RULES_V3:
+            _refuse_rules_3_start_fields(spec)
+        else:
+            _check_start_v3(spec)
+            for item in order.order_items:
+                item.state = item.state or ItemState.ACKNOWLEDGED
         if rules_version != RULES_V1:
             _check_start(spec, now)
             # The agreed date is the requested one; given only a forecast, that is it.
@@ -223,6 +247,10 @@ class PartyOrderTracker:
     @property
     def v2(self) -> bool:
         return self.state.rules_version != RULES_V1
+
+    @property
+    def v3(self) -> bool:
+        return self.state.rules_version >= RULES_V3
 
     @property
     def limits(self) -> Limits:
@@ -263,6 +291,10 @@ class PartyOrderTracker:
     ) -> list[Effect]:
         """Apply one validated message, once per request id (rules 2: per message name);
         ``payload`` is what arrived, kept with the reason if it cannot be applied."""
+        refused = self.refused_by_rules(message)
+        if refused is not None:
+            self.reject(name, payload, refused, now)
+            return []
         if self.v2:
             return self._handle_v2(name, payload, message, now)
         if self.already_applied(message.request_id):
@@ -303,6 +335,14 @@ class PartyOrderTracker:
         self._remember_v2(name, message.request_id, payload)
         return effects
 
+    def refused_by_rules(self, message: InboundMessage) -> str | None:
+        """Why this order's rules refuse a message the models accept, if they do.
+
+        The models of rules 1 and 2 refused the fields rules 3 brought (unknown fields):
+        such a message was rejected then, and is rejected on replay and on an order still
+        tracked by those rules."""
+        return None if self.v3 else _unknown_before_rules_3(message)
+
     def already_applied(self, request_id: str | None, name: str | None = None) -> bool:
         """Whether this message was applied (rules 2: per message name)."""
         if request_id is None:
@@ -323,6 +363,9 @@ class PartyOrderTracker:
             message = model.model_validate(payload)
         except ValidationError as error:
             raise ValueError(describe_validation_error(error)) from None
+        refused = self.refused_by_rules(message)
+        if refused is not None:
+            raise ValueError(refused)
         if self.v2:
             if self._check_request_id(name, message.request_id, payload):
                 return
@@ -425,6 +468,7 @@ class PartyOrderTracker:
                     f"milestones.completedAt: {iso(item.completed_at)} is in the future;"
                     f" a completion must lie before {iso(now + COMPLETED_AT_SLACK)}"
                 )
+        self._check_item_progress(report.order_items or [])
 
         if order.state == OrderState.ACKNOWLEDGED:
             self._transition(OrderState.IN_PROGRESS, now, "first progress report")
@@ -445,12 +489,80 @@ class PartyOrderTracker:
             order.expected_completion_date = report.expected_completion_date
         if report.note is not None:
             order.last_note = report.note
+        author = order.party.name if report.source == "party" else "enterprise"
+        if self.v3:
+            add_note(order, author, report.note, now)
+            self._apply_item_progress(report.order_items or [], author, now)
         order.last_progress_at = now
         if report.source == "party":
             self._party_answered(now)
         if report.delivered:
+            if self.v3 and order.order_items:
+                complete_open_items(order)
+                return self._roll_up(now)
             return self._complete(now)
-        return []
+        return self._roll_up(now) if self.v3 else []
+
+    # order items (rules 3) --------------------------------------------------------
+
+    def _check_item_progress(self, reports: list[ItemProgress]) -> None:
+        """Refuse, before anything changes, an item report that cannot be applied."""
+        seen: set[str] = set()
+        for report in reports:
+            item = self.order.order_item(report.id)
+            if item is None:
+                raise MessageRejected(f"orderItems: unknown order item {describe_value(report.id)}")
+            if report.id in seen:
+                raise MessageRejected(
+                    f"orderItems: order item {describe_value(report.id)} is reported twice"
+                )
+            seen.add(report.id)
+            if is_final(item) and report.state is not None and report.state != item.state:
+                raise MessageRejected(
+                    f"orderItems: order item {describe_value(report.id)} is {item.state}, a final"
+                    f" state; it cannot become {report.state}"
+                )
+
+    def _apply_item_progress(self, reports: list[ItemProgress], author: str, now: datetime) -> None:
+        order = self.order
+        for report in reports:
+            item = order.order_item(report.id)
+            assert item is not None  # checked above
+            if report.state is not None:
+                item.state = ItemState(report.state)
+            if report.percent_complete is not None:
+                item.percent_complete = report.percent_complete
+            if item.state == ItemState.COMPLETED:
+                item.percent_complete = 100
+            if report.expected_completion_date is not None:
+                item.expected_completion_date = report.expected_completion_date
+            if report.note is not None:
+                add_note(order, author, f"Order item {item.id}: {report.note}", now)
+        if reports:
+            self._derive_percent()
+
+    def _derive_percent(self) -> None:
+        """The order's percent complete, from its items (the mean weighted by quantity)."""
+        percent = weighted_percent(self.order.order_items)
+        if percent is not None:
+            self.order.percent_complete = percent
+
+    def _roll_up(self, now: datetime) -> list[Effect]:
+        """Rules 3: once every item is final, the order ends as its items say."""
+        outcome = roll_up(self.order.order_items)
+        if outcome is None or not is_watched(self.order):
+            return []
+        if outcome in (OrderState.COMPLETED, OrderState.PARTIAL):
+            return self._complete(now, outcome)
+        if outcome == OrderState.FAILED:
+            return self.change_state(
+                StateChangeRequest(state="failed", reason="every order item ended, none completed"),
+                now,
+            )
+        return self.cancel(
+            CancelRequest(reason="every order item is cancelled", requested_by="order items"),
+            now,
+        )
 
     def _party_answered(self, now: datetime) -> None:
         """Any report from the party answers the open check-in and restarts the rhythm."""
@@ -467,20 +579,24 @@ class PartyOrderTracker:
             self.order, now + self.order.tracking_policy.check_in_interval
         )
 
-    def _complete(self, now: datetime) -> list[Effect]:
+    def _complete(self, now: datetime, outcome: OrderState = OrderState.COMPLETED) -> list[Effect]:
+        """The order is delivered: ``completed``, or (rules 3) ``partial`` when some items
+        were cancelled or failed. Either way the close process is informed."""
         order = self.order
-        if order.state in (OrderState.PENDING, OrderState.HELD):
+        if order.state in (OrderState.PENDING, OrderState.HELD, OrderState.ACKNOWLEDGED):
             self._transition(OrderState.IN_PROGRESS, now, "the party reported delivery")
-        self._transition(OrderState.COMPLETED, now, "delivered")
+        partial = outcome == OrderState.PARTIAL
+        self._transition(outcome, now, "partly delivered" if partial else "delivered")
         order.percent_complete = 100
         order.completion_date = now
         effects = self._set_jeopardy(self.assess(now), now)
         effects += self._tie_loose_ends(now)
-        effects.append(
-            self._notify_party(
-                "completed", f"Order {order.id} completed", now, {"completionDate": iso(now)}
-            )
-        )
+        body: dict[str, Any] = {"completionDate": iso(now)}
+        if self.v3 and order.order_items:
+            body["state"] = outcome.value
+            body["deliveredItems"] = [{"id": item.id} for item in delivered_items(order)]
+        subject = f"Order {order.id} " + ("partly completed" if partial else "completed")
+        effects.append(self._notify_party("completed", subject, now, body))
         effects.append(InformCloseProcess())
         return effects
 
@@ -534,9 +650,39 @@ class PartyOrderTracker:
             change.status = "forwarded"
 
     def _check_change_targets(self, changes: ChangeSet) -> None:
+        if self.v3:
+            try:
+                check_plan_changes(self.order, changes)
+            except ValueError as error:
+                raise MessageRejected(str(error)) from None
+            self._check_item_changes(changes.order_items or [])
+            return
         for item in changes.milestones or []:
             if self.order.milestone(item.id) is None:
                 raise MessageRejected(f"changes.milestones: unknown milestone {item.id!r}")
+
+    def _check_item_changes(self, changes: list[OrderItem]) -> None:
+        """Rules 3: a change may cancel an open item; an item's progress is reported."""
+        for change in changes:
+            item = self.order.order_item(change.id)
+            if change.state is None:
+                continue
+            if change.state != ItemState.CANCELLED:
+                raise MessageRejected(
+                    f"changes.orderItems.state: {describe_value(change.state.value)} cannot be"
+                    " agreed by a change; only cancelled can (progress is reported with"
+                    " report_progress)"
+                )
+            if item is None:
+                raise MessageRejected(
+                    f"changes.orderItems: unknown order item {describe_value(change.id)};"
+                    " a new item cannot be added cancelled"
+                )
+            if is_final(item) and item.state != ItemState.CANCELLED:
+                raise MessageRejected(
+                    f"changes.orderItems: order item {describe_value(change.id)} is"
+                    f" {item.state}, a final state; it cannot be cancelled"
+                )
 
     def resolve_change(self, resolution: ChangeResolution, now: datetime) -> list[Effect]:
         self._require_open("a change resolution")
@@ -566,7 +712,14 @@ class PartyOrderTracker:
                 {"changeRequest": change.to_json_dict()},
             )
         ]
-        missing = holidays_to_resolve(order) if resolution.decision == "accepted" else None
+        if self.v3:
+            author = resolution.resolved_by or order.originating_process.name
+            add_note(order, author, resolution.note, now)
+            if resolution.decision == "accepted" and change.changes.order_items:
+                self._derive_percent()
+                effects += self._roll_up(now)  # the last open item may have been cancelled
+        accepted = resolution.decision == "accepted" and not order.is_final
+        missing = holidays_to_resolve(order) if accepted else None
         if missing is not None:
             effects.append(ResolveHolidays(missing))  # the dates moved past the known holidays
         return effects
@@ -586,9 +739,14 @@ class PartyOrderTracker:
             order.expected_completion_date = changes.expected_completion_date
         if changes.requested_completion_date is not None:
             order.requested_completion_date = changes.requested_completion_date
-        for item in changes.milestones or []:
+        if self.v3:
+            try:
+                apply_plan_changes(order, changes, now)
+            except ValueError as error:
+                raise MessageRejected(str(error)) from None
+        for item in [] if self.v3 else changes.milestones or []:
             milestone = order.milestone(item.id)
-            assert milestone is not None
+            assert milestone is not None and item.milestone_date is not None
             milestone.milestone_date = item.milestone_date
             # A violated milestone given a new, later date is back on plan.
             if milestone.status == MilestoneStatus.VIOLATED and item.milestone_date > now:
@@ -613,6 +771,8 @@ class PartyOrderTracker:
                 else:
                     items[index] = new_item
                 return
+        if self.v3 and new_item.state is None:
+            new_item = new_item.model_copy(update={"state": ItemState.ACKNOWLEDGED})
         items.append(new_item)
 
     # cancel_order ---------------------------------------------------------------
@@ -684,6 +844,8 @@ class PartyOrderTracker:
         order = self.order
         target = OrderState(request.state)
         self._transition(target, now, request.reason)
+        if self.v3:
+            add_note(order, "enterprise", request.note, now)
         effects: list[Effect] = []
         if target == OrderState.FAILED and self.v2:
             effects += self._fail(request.reason, now)
@@ -809,6 +971,8 @@ class PartyOrderTracker:
         jeopardy.acknowledged_at = now
         jeopardy.acknowledged_level = message.level
         jeopardy.acknowledged_note = message.note
+        if self.v3:
+            add_note(self.order, message.by or "escalation contact", message.note, now)
         return []
 
     # ------------------------------------------------------------------ the passing of time
@@ -827,8 +991,13 @@ class PartyOrderTracker:
             check_ins.unanswered_streak += 1
             check_ins.awaiting_since = None
             check_ins.answer_by = None
+        # Rules 3: the plan's check-ins (checkpoints, and ahead of milestones) come on top
+        # of the periodic ones; one check-in asks for all that are due at this instant.
+        planned = take_due(order, now) if self.v3 and running else []
         if running and check_ins.next_at is not None and now >= check_ins.next_at:
             effects.append(self._send_check_in(now, "periodic tracking"))
+        elif planned:
+            effects.append(self._send_check_in(now, "; ".join(p.what for p in planned)))
         if self.v2:
             effects += self._review_forecast(now)
         effects += self._check_milestones(now)
@@ -1063,6 +1232,7 @@ class PartyOrderTracker:
             assessment.reasons[0] if assessment.reasons else "",
             "; ".join(assessment.reasons),
             now,
+            assessment.order_items,
         )
         return []
 
@@ -1143,6 +1313,7 @@ class PartyOrderTracker:
         exception: str,
         message: str,
         now: datetime,
+        order_items: tuple[str, ...] = (),
     ) -> None:
         order = self.order
         alerts = order.jeopardy_alerts
@@ -1162,6 +1333,7 @@ class PartyOrderTracker:
                 jeopardy_type=jeopardy_type,
                 exception=exception,
                 message=message,
+                order_item=[OrderItemRef(id=i) for i in order_items] if order_items else None,
             )
         )
         if self.limits.jeopardy_alerts is not None:
@@ -1274,6 +1446,46 @@ def _check_start(spec: PartyOrderSpec, now: datetime) -> None:
             f"the order is {size} characters of JSON; at most {START_INPUT_CHARS_LIMIT}"
             " are accepted"
         )
+
+
+def _refuse_rules_3_start_fields(spec: PartyOrderSpec) -> None:
+    """Rules 1 and 2: a start input with fields their models did not know is invalid (as
+    it was then: such an order failed at start, and must on replay)."""
+    if spec.checkpoints:
+        raise ValueError("checkpoints: Extra inputs are not permitted")
+    if spec.tracking_policy.check_in_before_milestone is not None:
+        raise ValueError("trackingPolicy.checkInBeforeMilestone: Extra inputs are not permitted")
+    for milestone in spec.milestones:
+        if milestone.order_item_ids is not None or milestone.check_in_asked_for is not None:
+            raise ValueError(
+                f"milestones: milestone {milestone.id}: Extra inputs are not permitted"
+            )
+
+
+def _check_start_v3(spec: PartyOrderSpec) -> None:
+    """Rules 3: items, milestones and checkpoints that fit together."""
+    _unique("checkpoints", [checkpoint.id for checkpoint in spec.checkpoints])
+    item_ids = {item.id for item in spec.order_items}
+    for milestone in spec.milestones:
+        for item_id in milestone.order_item_ids or []:
+            if item_id not in item_ids:
+                raise ValueError(
+                    f"milestones.orderItemIds: milestone {milestone.id} names unknown order"
+                    f" item {describe_value(item_id)}"
+                )
+    if spec.order_items and all(is_final(item) for item in spec.order_items):
+        raise ValueError("orderItems: every item is already final; there is nothing to track")
+
+
+def _unknown_before_rules_3(message: InboundMessage) -> str | None:
+    """What a message carries that the models of rules 1 and 2 refused, if anything."""
+    if isinstance(message, ProgressReport) and message.order_items is not None:
+        return "orderItems: Extra inputs are not permitted"
+    if isinstance(message, StateChangeRequest) and message.note is not None:
+        return "note: Extra inputs are not permitted"
+    if isinstance(message, ChangeRequestMessage):
+        return pre_rules_3_fields(message.changes)
+    return None
 
 
 def _unique(field: str, ids: list[str]) -> None:
