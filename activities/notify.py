@@ -7,8 +7,11 @@ Logs name the kind, recipient and key, never a body or a secret.
 
 Metrics (``activity.metric_meter()``, served by the worker's Prometheus exporter):
 ``party_orders_notifications_delivered`` and ``party_orders_notification_failures`` (each
-failed attempt, retries included), by ``channel`` (outbox, webhook) and ``recipient``
-(party, originatingProcess, contact).
+failed attempt, retries included), by ``channel`` (outbox, webhook, email) and
+``recipient`` (party, originatingProcess, contact).
+
+A check-in to the party gains its signed ``portalUrl`` here, at delivery (see
+activities/portal.py): the secret that signs it never enters workflow history.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.channels import ChannelRouter, NotificationChannel
+from activities.portal import with_portal_link
 from activities.settings import NotificationSettings
 from workflows.domain import names
 from workflows.domain.digest import DigestPage, digest_entry
@@ -45,7 +49,7 @@ TRACKING_MEMO = "trackingId"
 
 
 def channel_label(channel: NotificationChannel) -> str:
-    """``outbox`` for OutboxChannel, ``webhook`` for WebhookChannel: a metric label."""
+    """``outbox``, ``webhook`` or ``email`` (from the channel's class name): a metric label."""
     return type(channel).__name__.removesuffix("Channel").lower()
 
 
@@ -68,6 +72,7 @@ class PartyOrderActivities:
         self.router = ChannelRouter(self.settings, outbox=outbox, process=process, contact=contact)
 
     async def _deliver(self, notification: Notification) -> None:
+        notification = with_portal_link(notification, self.settings.portal)
         channel = self.router.channel_for(notification)
         labels = {"channel": channel_label(channel), "recipient": notification.recipient_kind}
         activity.logger.info(
