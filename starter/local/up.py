@@ -9,6 +9,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import secrets
 import signal
 from collections.abc import Callable, Coroutine
 from datetime import timedelta
@@ -32,6 +33,10 @@ from workflows.domain import names
 
 if TYPE_CHECKING:  # the API (FastAPI, uvicorn) is imported only when up serves it
     from starter.api.server import ApiServer
+    from starter.local.mailsink import MailSink
+
+PORTAL_SECRET_FILE = "portal-secret"
+MAIL_DIR = "mail"
 
 
 def stop_on_signals(stop: asyncio.Event) -> Callable[[], None]:
@@ -97,6 +102,8 @@ async def up(args: argparse.Namespace) -> int:
     )
     # Notifications land next to the database unless configured otherwise.
     os.environ.setdefault(OUTBOX_ENV, str((config.data_dir / "outbox.jsonl").resolve()))
+    share_portal_secret(config.data_dir)
+    mail_sink = await _start_mail_sink(config.data_dir) if args.demo else None
     task_queue = worker.task_queue()
     stop = asyncio.Event()
     remove = stop_on_signals(stop)
@@ -120,6 +127,8 @@ async def up(args: argparse.Namespace) -> int:
             return EXIT_ERROR
         if metrics is not None:
             say(f"Metrics           http://{metrics}/metrics")
+        if mail_sink is not None:
+            say(f"Mail (demo)       each mail to a party is a file in {mail_sink.directory}")
         return await _serve(args, config, server, client, task_queue, stop, run_worker)
     finally:
         remove()
@@ -128,6 +137,46 @@ async def up(args: argparse.Namespace) -> int:
             say("Stopped.")
         if codec_server is not None:
             await codec_server.stop()
+        if mail_sink is not None:
+            await mail_sink.stop()
+
+
+def share_portal_secret(data_dir: Path) -> None:
+    """Make sure the worker (which signs check-in links) and the API (which checks them)
+    share a portal secret: ``PARTY_ORDERS_PORTAL_SECRET`` when set, else one made once and
+    kept in ``data_dir/portal-secret`` (owner-only), so links survive a restart of ``up``."""
+    from activities.portal import PORTAL_SECRET_ENV
+
+    if os.environ.get(PORTAL_SECRET_ENV):
+        return
+    path = data_dir / PORTAL_SECRET_FILE
+    try:
+        secret = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        secret = ""
+    if not secret:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        secret = secrets.token_urlsafe(32)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+            file.write(secret + "\n")
+    os.environ[PORTAL_SECRET_ENV] = secret
+
+
+async def _start_mail_sink(data_dir: Path) -> MailSink | None:
+    """For the demo, without ``PARTY_ORDERS_SMTP_URL``: a local SMTP server writing each
+    mail to ``data_dir/mail/``, and the worker's email channel pointed at it."""
+    from activities.mail import SMTP_URL_ENV
+    from starter.local.mailsink import MailSink
+
+    if os.environ.get(SMTP_URL_ENV):
+        return None
+    try:
+        sink = await MailSink((data_dir / MAIL_DIR).resolve()).start()
+    except OSError as error:
+        raise PartyOrderError(f"cannot start the demo's mail sink: {error}") from None
+    os.environ[SMTP_URL_ENV] = sink.url
+    return sink
 
 
 async def _start_codec_server(args: argparse.Namespace) -> CodecServer | None:
@@ -225,12 +274,16 @@ async def _serve(
 def _api(args: argparse.Namespace, client: Client, task_queue: str) -> ApiServer:
     """The HTTP API beside the worker, over the same connection; with ``--demo``, keys to
     try it with (made anew each time, listed by ``party-orders api-key list``)."""
+    from activities.portal import PORTAL_BASE_URL_ENV
     from starter.api.keys import KEYS_ENV, KeyStore
     from starter.api.routes import BASE_PATH
     from starter.api.server import api_server, bind
 
     host = "127.0.0.1" if args.ip == "localhost" else args.ip
     bind(host, args.api_port).close()  # a taken port is reported now, before anything runs
+    # Check-in links point at this API unless configured otherwise (set before the worker
+    # starts: it reads its settings once).
+    os.environ.setdefault(PORTAL_BASE_URL_ENV, f"http://{host}:{args.api_port}")
     root = f"http://{host}:{args.api_port}{BASE_PATH}"
     say(f"HTTP API          {root}   docs {root}/docs   OpenAPI {root}/openapi.json")
     # Keys live next to the database unless configured otherwise.
