@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from email.errors import MessageError
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -148,7 +149,11 @@ def compose(
     message = EmailMessage()
     message["Subject"] = notification.subject
     message["From"] = sender
-    message["To"] = Address(addr_spec=notification.contact_email)
+    try:
+        message["To"] = Address(addr_spec=notification.contact_email)
+    except (ValueError, MessageError):  # also refuses CR/LF: no header injection
+        # Not the parser's words: they quote the address, and it is personal data.
+        raise ValueError("the party's contactEmail is not a mail address") from None
     message["Date"] = format_datetime(notification.occurred_at)
     message["Message-ID"] = message_id(notification.idempotency_key, sender)
     message["Idempotency-Key"] = notification.idempotency_key

@@ -60,7 +60,11 @@ async def eventually(
 
 @asynccontextmanager
 async def live_stack(
-    client: Client, tmp_path: Path, *, smtp: SmtpSettings | None = None
+    client: Client,
+    tmp_path: Path,
+    *,
+    smtp: SmtpSettings | None = None,
+    log_level: str = "warning",
 ) -> AsyncIterator[LiveStack]:
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))
@@ -74,7 +78,7 @@ async def live_stack(
     app = create_app(keys=KeyStore(tmp_path / "keys.json"), client=orders, portal_settings=portal)
     import uvicorn
 
-    server = ApiServer(uvicorn.Config(app, log_level="warning"))
+    server = ApiServer(uvicorn.Config(app, log_level=log_level))
     serving = asyncio.create_task(server.serve(sockets=[listener]))
     try:
         async with build_worker(client, task_queue, settings=settings):

@@ -89,6 +89,18 @@ async def test_html_part_escapes_what_the_order_says(sink: MailSink) -> None:
     assert "<b>PO-1</b>" not in html
 
 
+@pytest.mark.parametrize(
+    "address", ["not an email", "@@", "orders@acme.example\r\nBcc: all@corp.example"]
+)
+async def test_a_malformed_address_is_rejected_not_retried(sink: MailSink, address: str) -> None:
+    with pytest.raises(ApplicationError) as caught:
+        await EmailChannel(smtp_to(sink)).deliver(to_party(contact_email=address))
+    assert caught.value.type == REJECTED and caught.value.non_retryable
+    assert "contactEmail is not a mail address" in str(caught.value)
+    assert address not in str(caught.value)
+    assert sink.received == []
+
+
 async def test_a_refused_connection_is_retryable() -> None:
     channel = EmailChannel(SmtpSettings(host="127.0.0.1", port=1, password=PASSWORD))
     with pytest.raises(ApplicationError) as caught:

@@ -11,6 +11,7 @@ field named (sent with httpx: the browser's own checks would stop it first).
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,10 +23,14 @@ import pytest
 from playwright.async_api import Browser, async_playwright
 from temporalio.client import Client
 
+from activities.portal import PortalClaims
+from starter.api import portal
 from starter.samples import example_order
 from tests.conftest import unique
 from tests.live_portal import LiveStack, eventually, live_stack
 from tests.test_web_ui import CHROMIUM, CHROMIUM_ARGS
+from workflows.domain.model import PartyOrder, PartyOrderSpec
+from workflows.domain.tracker import PartyOrderTracker
 
 STEP_TIMEOUT_MS = 15_000
 
@@ -60,6 +65,7 @@ async def checked_in(stack: LiveStack, **overrides: Any) -> tuple[str, str]:
     return order["id"], url
 
 
+@pytest.mark.browser
 async def test_a_party_answers_a_check_in_on_the_page(
     stack: LiveStack, browser: Browser, output_dir: Path
 ) -> None:
@@ -98,6 +104,7 @@ async def test_a_party_answers_a_check_in_on_the_page(
     assert order.rejected_messages == []
 
 
+@pytest.mark.browser
 async def test_an_expired_link_is_refused(stack: LiveStack, browser: Browser) -> None:
     policy = example_order("x", datetime.now(UTC))["trackingPolicy"]
     order_id, url = await checked_in(stack, trackingPolicy={**policy, "responseWindow": "PT2S"})
@@ -121,6 +128,7 @@ async def test_an_expired_link_is_refused(stack: LiveStack, browser: Browser) ->
     assert (await stack.orders.get(order_id)).percent_complete == 0
 
 
+@pytest.mark.browser
 async def test_a_tampered_or_wrong_order_link_is_refused(
     stack: LiveStack, browser: Browser
 ) -> None:
@@ -225,3 +233,71 @@ async def test_a_report_the_order_refuses_shows_its_reason(stack: LiveStack) -> 
     assert sent.status_code == 409
     assert "was not accepted" in sent.text
     assert "cancelled" in sent.text or "closed" in sent.text
+
+
+async def test_the_access_log_never_shows_the_token(dev_client: Client, tmp_path: Path) -> None:
+    lines: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(record.getMessage())
+
+    keep = Keep()
+    async with live_stack(dev_client, tmp_path, log_level="info") as stack:
+        access = logging.getLogger("uvicorn.access")
+        access.addHandler(keep)
+        try:
+            order_id, url = await checked_in(stack)
+            token = parse_qs(urlsplit(url).query)["token"][0]
+            async with httpx.AsyncClient() as http:
+                assert (await http.get(url)).status_code == 200
+                assert (await http.get(url + "x")).status_code == 403
+        finally:
+            access.removeHandler(keep)
+    logged = [line for line in lines if f"/portal/partyOrder/{order_id}/checkIn" in line]
+    assert len(logged) == 2, lines
+    assert all("token=***" in line for line in logged), logged
+    assert not any(token in line for line in lines)
+
+
+def an_order(**items: str) -> PartyOrder:
+    data = example_order("PO-ITEMS", datetime(2026, 12, 1, tzinfo=UTC))
+    data["orderItems"] = [
+        {"id": item_id, "description": f"item {item_id}", "state": state}
+        for item_id, state in items.items()
+    ]
+    spec = PartyOrderSpec.model_validate(data)
+    return PartyOrderTracker.start(spec, datetime(2026, 12, 1, tzinfo=UTC), "t1").order
+
+
+CLAIMS = PortalClaims("PO-ITEMS", "ACME", datetime(2026, 12, 3, tzinfo=UTC))
+
+
+def test_item_states_are_offered_once_reports_take_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    order = an_order(**{"1": "inProgress", "2": "held"})
+    monkeypatch.setattr(portal, "REPORTS_ITEMS", True)
+    html = bytes(portal.form_page(order, "tok", CLAIMS, portal.Form()).body).decode()
+    assert "<legend>Order items</legend>" in html
+    assert '<label for="item-1">Item 1: item 1</label>' in html
+    assert '<select id="item-2" name="item:2">' in html
+    assert '<option value="held" selected>held</option>' in html
+    # Items shown with their current state are not reported unless changed.
+    unchanged = portal.Form(items={"1": "inProgress", "2": "held"})
+    report, errors = portal.to_report(unchanged, order)
+    assert report is None and errors[""].startswith("fill in at least one field")
+    _, errors = portal.to_report(portal.Form(items={"9": "completed"}), order)
+    assert errors == {"orderItems": "this order has no item 9"}
+
+    monkeypatch.setattr(portal, "REPORTS_ITEMS", False)
+    html = bytes(portal.form_page(order, "tok", CLAIMS, portal.Form()).body).decode()
+    assert "Order items" not in html and "<select" not in html
+    # Items without states (the order as read back has none) are never offered.
+    monkeypatch.setattr(portal, "REPORTS_ITEMS", True)
+    plain = PartyOrderTracker.start(
+        PartyOrderSpec.model_validate(example_order("PO-PLAIN", datetime(2026, 12, 1, tzinfo=UTC))),
+        datetime(2026, 12, 1, tzinfo=UTC),
+        "t1",
+    ).order
+    assert (
+        "<select" not in bytes(portal.form_page(plain, "tok", CLAIMS, portal.Form()).body).decode()
+    )
