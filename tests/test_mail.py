@@ -8,7 +8,13 @@ webhook arrives as a mail whose link opens the check-in form on the running API.
 
 from __future__ import annotations
 
+import asyncio
+import os
 import re
+import signal
+import stat
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,7 +35,8 @@ from starter.local.mailsink import MailSink, parts_of
 from starter.samples import example_order
 from tests.conftest import unique
 from tests.live_portal import PORTAL_SECRET, eventually, live_stack
-from tests.test_channels import note
+from tests.processes import free_port
+from tests.test_channels import PROJECT_ROOT, note
 
 PASSWORD = "pa55-w0rd-never-logged"
 
@@ -123,8 +130,6 @@ class Refusing:
 
 
 async def serve(handler: Any, **options: Any) -> tuple[Any, int]:
-    import asyncio
-
     server = await asyncio.get_running_loop().create_server(
         lambda: SMTP(handler, **options), "127.0.0.1", 0
     )
@@ -251,3 +256,73 @@ async def test_the_party_gets_the_check_in_by_mail_with_a_working_link(
         assert page.headers["content-type"].startswith("text/html")
         assert f"Report progress on order {order['id']}" in page.text
         assert 'name="percentComplete"' in page.text
+
+
+async def test_up_demo_keeps_each_mail_and_its_link_opens_the_page(tmp_path: Path) -> None:
+    """``party-orders up --demo`` as a user runs it: mails land in ``data/mail/``, up says
+    where, and the link in a check-in mail opens the form on up's own API."""
+    port, ui_port, api_port = free_port(), free_port(), free_port()
+    data = tmp_path / "data"
+    log = tmp_path / "up.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "PARTY_ORDERS_"))}
+    env["PARTY_ORDERS_TASK_QUEUE"] = unique("up-mail")
+    with log.open("w") as out:
+        up = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "starter", "up", "--headless", "--demo"),
+                *("--data-dir", str(data), "--port", str(port)),
+                *("--ui-port", str(ui_port), "--api-port", str(api_port)),
+            ],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+    try:
+
+        async def process_key() -> str | None:
+            assert up.poll() is None, log.read_text()
+            keys = [
+                line.split()[-1]
+                for line in log.read_text().splitlines()
+                if line.startswith("API key") and "process:" in line
+            ]
+            return keys[0] if keys else None
+
+        key = await eventually(process_key, timeout=90, what="up's process key")
+        assert f"Mail (demo)       each mail to a party is a file in {data / 'mail'}" in (
+            log.read_text()
+        )
+        assert stat.S_IMODE((data / "portal-secret").stat().st_mode) == 0o600
+        order = example_order(unique(), datetime.now(UTC))
+        base = f"http://127.0.0.1:{api_port}/tmf-api/partyOrderTracking/v1"
+        headers = {"Authorization": f"Bearer {key}"}
+        async with httpx.AsyncClient(base_url=base, timeout=10, headers=headers) as http:
+
+            async def serving() -> bool:
+                try:
+                    return (await http.get("/openapi.json")).status_code == 200
+                except httpx.TransportError:
+                    return False
+
+            await eventually(serving, timeout=30, what="up's API answering")
+            assert (await http.post("/partyOrder", json=order)).status_code == 201
+            assert (await http.post(f"/partyOrder/{order['id']}/checkIn")).status_code == 202
+
+            async def mailed_link() -> str | None:
+                for path in sorted((data / "mail").glob("*.eml")):
+                    text = path.read_text("utf-8")
+                    if f"Subject: Progress check-in on order {order['id']}" in text:
+                        return re.findall(r"http://[^\s<\"]+/checkIn\?token=[^\s<\"]+", text)[0]
+                return None
+
+            link = await eventually(mailed_link, timeout=30, what="the check-in mail file")
+            assert link.startswith(f"http://127.0.0.1:{api_port}/portal/partyOrder/{order['id']}/")
+            page = await http.get(link)
+        assert page.status_code == 200, page.text
+        assert f"Report progress on order {order['id']}" in page.text
+    finally:
+        up.send_signal(signal.SIGINT)
+        code = await asyncio.to_thread(up.wait, 60)
+    assert code == 0, log.read_text()
