@@ -219,7 +219,7 @@ async def _serve(
         f"Digest            schedule {names.DIGEST_SCHEDULE_ID}, {DEFAULT_CRON!r}"
         f" {DEFAULT_TIME_ZONE} (Web UI: Schedules)"
     )
-    api = None if args.no_api else _api(args, client, task_queue)
+    api, demo_keys = (None, []) if args.no_api else _api(args, client, task_queue)
     if config.codec_endpoint:
         say(f"Codec server      {config.codec_endpoint} (payloads encrypted; the Web UI decrypts)")
     if config.address != "localhost:7233":
@@ -237,7 +237,9 @@ async def _serve(
     worker = asyncio.create_task(run_worker(client, task_queue, stop=stop))
     watcher = asyncio.create_task(server.watch(server_exited))
     background = [watcher]
-    serving = None if api is None else asyncio.create_task(_serve_api(api, stop, failure))
+    serving = (
+        None if api is None else asyncio.create_task(_serve_api(api, stop, failure, demo_keys))
+    )
     if args.demo:
         background.append(asyncio.create_task(_demo_in_background(client, task_queue, config)))
     try:
@@ -271,9 +273,10 @@ async def _serve(
     return EXIT_OK
 
 
-def _api(args: argparse.Namespace, client: Client, task_queue: str) -> ApiServer:
-    """The HTTP API beside the worker, over the same connection; with ``--demo``, keys to
-    try it with (made anew each time, listed by ``party-orders api-key list``)."""
+def _api(args: argparse.Namespace, client: Client, task_queue: str) -> tuple[ApiServer, list[str]]:
+    """The HTTP API beside the worker, over the same connection; with ``--demo``, the
+    lines announcing keys to try it with (made anew each time, listed by ``party-orders
+    api-key list``), to print once the API answers."""
     from activities.portal import PORTAL_BASE_URL_ENV
     from starter.api.keys import KEYS_ENV, KeyStore
     from starter.api.routes import BASE_PATH
@@ -289,6 +292,7 @@ def _api(args: argparse.Namespace, client: Client, task_queue: str) -> ApiServer
     # Keys live next to the database unless configured otherwise.
     os.environ.setdefault(KEYS_ENV, str((Path(args.data_dir) / "api-keys.json").resolve()))
     keys = KeyStore()
+    announced: list[str] = []
     if args.demo:
         for role, bound in (
             ("manager", {}),
@@ -296,17 +300,28 @@ def _api(args: argparse.Namespace, client: Client, task_queue: str) -> ApiServer
             ("party", {"party_id": "ACME"}),
         ):
             record, key = keys.create(role, label="demo", **bound)
-            say(f"API key           {record.subject:<32} {key}")
+            announced.append(f"API key           {record.subject:<32} {key}")
     orders = PartyOrderClient(client, task_queue)
     # Warnings only (no access log): up's output is the stack's own news and the demo's script.
-    return api_server(host, args.api_port, keys=keys, client=orders, log_level="warning")
+    server = api_server(host, args.api_port, keys=keys, client=orders, log_level="warning")
+    return server, announced
 
 
-async def _serve_api(api: ApiServer, stop: asyncio.Event, failure: list[str]) -> None:
+async def _serve_api(
+    api: ApiServer, stop: asyncio.Event, failure: list[str], announce: list[str]
+) -> None:
+    """Serve the API until ``stop``; ``announce`` is printed once it accepts requests, so
+    a key is never shown before it can be used."""
     from starter.api.server import serve_until
 
+    serving = asyncio.create_task(serve_until(api, stop))
+    while announce and not api.started and not serving.done():
+        await asyncio.sleep(0.05)
+    if api.started:
+        for line in announce:
+            say(line)
     try:
-        await serve_until(api, stop)
+        await serving
     except PartyOrderError as error:
         failure.append(str(error))
         stop.set()
