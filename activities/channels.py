@@ -349,9 +349,10 @@ class WebhookChannel:
 class ChannelRouter:
     """Picks the channel for each notification and keeps one channel per destination.
 
-    Party notifications go to the party's own webhook when it has one; notifications to
-    the originating process and to escalation contacts go to the configured webhook for
-    each; everything else goes to the outbox. Injected channels (tests) take precedence.
+    Party notifications go to the party's own webhook when it has one, else by mail to its
+    contact email when SMTP is configured; notifications to the originating process and
+    to escalation contacts go to the configured webhook for each; everything else goes to
+    the outbox. Injected channels (tests) take precedence.
     """
 
     def __init__(
@@ -367,6 +368,7 @@ class ChannelRouter:
         self._process = process
         self._contact = contact
         self._webhooks: dict[str, WebhookChannel] = {}
+        self._email: NotificationChannel | None = None
 
     def outbox(self) -> NotificationChannel:
         if self._outbox is None:
@@ -382,10 +384,20 @@ class ChannelRouter:
             self._webhooks[url] = channel
         return channel
 
+    def email(self) -> NotificationChannel | None:
+        """The SMTP channel, when ``settings.smtp`` configures one."""
+        if self._email is None and self.settings.smtp is not None:
+            from activities.mail import EmailChannel  # it imports this module's error types
+
+            self._email = EmailChannel(self.settings.smtp)
+        return self._email
+
     def channel_for(self, notification: Notification) -> NotificationChannel:
         kind = notification.recipient_kind
         if kind == "party" and notification.webhook_url:
             return self.webhook(notification.webhook_url)
+        if kind == "party" and notification.contact_email and (mail := self.email()):
+            return mail
         if kind == "originatingProcess":
             if self._process is not None:
                 return self._process

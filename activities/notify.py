@@ -7,8 +7,11 @@ Logs name the kind, recipient and key, never a body or a secret.
 
 Metrics (``activity.metric_meter()``, served by the worker's Prometheus exporter):
 ``party_orders_notifications_delivered`` and ``party_orders_notification_failures`` (each
-failed attempt, retries included), by ``channel`` (outbox, webhook) and ``recipient``
-(party, originatingProcess, contact).
+failed attempt, retries included), by ``channel`` (outbox, webhook, email) and
+``recipient`` (party, originatingProcess, contact).
+
+A check-in to the party gains its signed ``portalUrl`` here, at delivery (see
+activities/portal.py): the secret that signs it never enters workflow history.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.calendars import resolve_holidays
 from activities.channels import ChannelRouter, NotificationChannel
 from activities.hub import HubActivities, HubPublisher
+from activities.portal import with_portal_link
 from activities.settings import NotificationSettings
 from workflows.domain import names
 from workflows.domain.digest import DigestPage, digest_entry
@@ -47,7 +51,7 @@ TRACKING_MEMO = "trackingId"
 
 
 def channel_label(channel: NotificationChannel) -> str:
-    """``outbox`` for OutboxChannel, ``webhook`` for WebhookChannel: a metric label."""
+    """``outbox``, ``webhook`` or ``email`` (from the channel's class name): a metric label."""
     return type(channel).__name__.removesuffix("Channel").lower()
 
 
@@ -80,6 +84,8 @@ class PartyOrderActivities:
             # First: the event happened whether or not its recipient can be reached.
             # Publishing again on a retry starts no second delivery.
             await self.hub.publisher.publish_notification(notification)
+        # Then the party's signed check-in link: in its own notification, never in an event.
+        notification = with_portal_link(notification, self.settings.portal)
         channel = self.router.channel_for(notification)
         labels = {"channel": channel_label(channel), "recipient": notification.recipient_kind}
         activity.logger.info(

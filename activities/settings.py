@@ -11,7 +11,13 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
+
+from activities.portal import PortalSettings
+
+if TYPE_CHECKING:  # activities.mail imports the channels, which import these settings
+    from activities.mail import SmtpSettings
 
 OUTBOX_ENV = "PARTY_ORDERS_OUTBOX"
 WEBHOOK_SECRET_ENV = "PARTY_ORDERS_WEBHOOK_SECRET"
@@ -76,6 +82,12 @@ class NotificationSettings:
     process_webhook_url: str | None = None
     contact_webhook_url: str | None = None
     webhook_timeout_seconds: float = DEFAULT_WEBHOOK_TIMEOUT_SECONDS
+    # Signed check-in links (``PARTY_ORDERS_PORTAL_*``, see activities/portal.py); None:
+    # check-ins carry no portalUrl.
+    portal: PortalSettings | None = None
+    # The email channel (``PARTY_ORDERS_SMTP_*``, see activities/mail.py); None: parties
+    # without a webhook are written to in the outbox.
+    smtp: SmtpSettings | None = None
 
     def __post_init__(self) -> None:
         # Direct construction (tests, embedding) gets the same checks as from_env.
@@ -127,6 +139,8 @@ class NotificationSettings:
                 ) from None
             _check_timeout(timeout, WEBHOOK_TIMEOUT_ENV)
 
+        from activities.mail import SmtpSettings
+
         return cls(
             outbox_path=outbox_path,
             # Taken verbatim: stripping could silently diverge from the receiver's copy.
@@ -134,4 +148,6 @@ class NotificationSettings:
             process_webhook_url=process_url,
             contact_webhook_url=contact_url,
             webhook_timeout_seconds=timeout,
+            portal=PortalSettings.from_env(env),
+            smtp=SmtpSettings.from_env(env),
         )

@@ -58,10 +58,16 @@ SAYS = {
 
 def tour_commands() -> list[str]:
     """The shell commands of the README's tour block, continuation lines joined."""
+    return commands_after("## A tour")
+
+
+def commands_after(heading: str) -> list[str]:
+    """The shell commands of the first sh block after ``heading``, continuation lines
+    joined, comments and blank lines left out."""
     text = README.read_text(encoding="utf-8")
-    section = text[text.index("## A tour") :]
+    section = text[text.index(heading) :]
     block = re.search(r"```sh\n(.*?)```", section, re.DOTALL)
-    assert block is not None, "the tour has no sh block"
+    assert block is not None, f"no sh block after {heading!r}"
     commands: list[str] = []
     pending = ""
     for line in block.group(1).splitlines():
@@ -175,5 +181,67 @@ async def test_the_tour_runs_as_written(tmp_path: Path) -> None:
         (pause,) = paused_order.pauses
         assert pause.state == "held" and pause.end_date_time is not None
         assert paused_order.paused_for == pause.end_date_time - pause.start_date_time > timedelta(0)
+    finally:
+        await env.shutdown()
+
+
+def emailed_link_commands() -> list[str]:
+    """The commands of the README's "answer a check-in through the emailed link" block."""
+    return commands_after("**Answer a check-in through the emailed link.**")
+
+
+@pytest.mark.slow
+async def test_the_emailed_link_flow_runs_as_written(tmp_path: Path) -> None:
+    """As under ``up --demo``: mails land in ``.party-orders/mail/`` (an aiosmtpd server),
+    the worker signs check-in links, the API serves the page they open; the README's shell
+    block, run in one bash (its variables carry from line to line), answers the check-in."""
+    from activities.mail import SmtpSettings
+    from starter.local.mailsink import MailSink
+    from tests.live_portal import live_stack
+
+    env = await WorkflowEnvironment.start_local(
+        data_converter=pydantic_data_converter,
+        search_attributes=CONTRACT_SEARCH_ATTRIBUTES,
+        dev_server_existing_path=temporal_cli_path(),
+    )
+    workdir = tmp_path / "checkout"
+    workdir.mkdir()
+    (workdir / "starter").symlink_to(REPO / "starter")
+    try:
+        async with (
+            MailSink(workdir / ".party-orders" / "mail") as sink,
+            live_stack(
+                env.client, tmp_path, smtp=SmtpSettings(host=sink.host, port=sink.port)
+            ) as stack,
+        ):
+            shell_env = {
+                key: value
+                for key, value in os.environ.items()
+                if not key.startswith(("TEMPORAL_", "PARTY_ORDERS_"))
+            }
+            bin_dir = str(Path(temporal_cli_path()).parent)
+            shell_env.update(
+                TEMPORAL_ADDRESS=env.client.service_client.config.target_host,
+                PARTY_ORDERS_TASK_QUEUE=stack.orders.task_queue,
+                PATH=f"{bin_dir}:{shell_env['PATH']}",
+            )
+            script = "set -euo pipefail\n" + "\n".join(emailed_link_commands())
+            result = await asyncio.to_thread(
+                subprocess.run,
+                ["bash", "-c", script],
+                cwd=workdir,
+                env=shell_env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            assert result.returncode == 0, f"{result.stdout}{result.stderr}"
+            assert f"{stack.base_url}/portal/partyOrder/PO-1001/checkIn?token=" in result.stdout
+            assert 'is now <strong id="state">inProgress' in result.stdout
+            assert any(m["X-Party-Orders-Event"] == "checkIn" for m in sink.received)
+            order = await stack.orders.get("PO-1001")
+        assert order.percent_complete == 45
+        survey = order.milestone("survey")
+        assert survey is not None and survey.status == "completed"
     finally:
         await env.shutdown()

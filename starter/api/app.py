@@ -8,13 +8,15 @@ request that needs Temporal, not at start-up, so the API comes up (and answers 5
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from starter.api import errors, hub
+from activities.portal import PortalSettings
+from starter.api import errors, hub, portal
 from starter.api.auth import BEARER_SCHEME
 from starter.api.keys import KeyStore
 from starter.api.limits import DEFAULT_MAX_BODY_BYTES, BodySizeLimit
@@ -75,10 +77,13 @@ def create_app(
     connect: Connect | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     rate_limit: RateLimit | None = None,
+    portal_settings: PortalSettings | None = None,
 ) -> FastAPI:
     """The API over ``client`` (or one made by ``connect``, by default from Temporal's
     environment configuration), with the keys in ``keys`` and a rate limit per key
-    (default from ``PARTY_ORDERS_API_RATE`` and ``PARTY_ORDERS_API_BURST``)."""
+    (default from ``PARTY_ORDERS_API_RATE`` and ``PARTY_ORDERS_API_BURST``). The check-in
+    page checks links with ``portal_settings`` (default from ``PARTY_ORDERS_PORTAL_SECRET``;
+    without a secret it refuses every link)."""
     app = FastAPI(
         title="Party order tracking",
         version="1.0.0",
@@ -90,9 +95,11 @@ def create_app(
     app.state.keys = keys or KeyStore()
     app.state.clients = Clients(connect, client)
     app.state.rate_limiter = RateLimiter(rate_limit or RateLimit.from_env())
+    app.state.portal = portal_settings or PortalSettings.from_env(os.environ)
     errors.install(app)
     app.include_router(router)
     app.include_router(hub.router)  # event subscriptions
+    app.include_router(portal.router)  # HTML pages, outside the OpenAPI document
     app.add_middleware(BodySizeLimit, limit=max_body_bytes)
 
     def openapi() -> dict[str, Any]:

@@ -9,6 +9,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import secrets
 import signal
 from collections.abc import Callable, Coroutine
 from datetime import timedelta
@@ -32,6 +33,10 @@ from workflows.domain import names
 
 if TYPE_CHECKING:  # the API (FastAPI, uvicorn) is imported only when up serves it
     from starter.api.server import ApiServer
+    from starter.local.mailsink import MailSink
+
+PORTAL_SECRET_FILE = "portal-secret"
+MAIL_DIR = "mail"
 
 
 def stop_on_signals(stop: asyncio.Event) -> Callable[[], None]:
@@ -97,6 +102,8 @@ async def up(args: argparse.Namespace) -> int:
     )
     # Notifications land next to the database unless configured otherwise.
     os.environ.setdefault(OUTBOX_ENV, str((config.data_dir / "outbox.jsonl").resolve()))
+    share_portal_secret(config.data_dir)
+    mail_sink = await _start_mail_sink(config.data_dir) if args.demo else None
     task_queue = worker.task_queue()
     stop = asyncio.Event()
     remove = stop_on_signals(stop)
@@ -120,6 +127,8 @@ async def up(args: argparse.Namespace) -> int:
             return EXIT_ERROR
         if metrics is not None:
             say(f"Metrics           http://{metrics}/metrics")
+        if mail_sink is not None:
+            say(f"Mail (demo)       each mail to a party is a file in {mail_sink.directory}")
         return await _serve(args, config, server, client, task_queue, stop, run_worker)
     finally:
         remove()
@@ -128,6 +137,46 @@ async def up(args: argparse.Namespace) -> int:
             say("Stopped.")
         if codec_server is not None:
             await codec_server.stop()
+        if mail_sink is not None:
+            await mail_sink.stop()
+
+
+def share_portal_secret(data_dir: Path) -> None:
+    """Make sure the worker (which signs check-in links) and the API (which checks them)
+    share a portal secret: ``PARTY_ORDERS_PORTAL_SECRET`` when set, else one made once and
+    kept in ``data_dir/portal-secret`` (owner-only), so links survive a restart of ``up``."""
+    from activities.portal import PORTAL_SECRET_ENV
+
+    if os.environ.get(PORTAL_SECRET_ENV):
+        return
+    path = data_dir / PORTAL_SECRET_FILE
+    try:
+        secret = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        secret = ""
+    if not secret:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        secret = secrets.token_urlsafe(32)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+            file.write(secret + "\n")
+    os.environ[PORTAL_SECRET_ENV] = secret
+
+
+async def _start_mail_sink(data_dir: Path) -> MailSink | None:
+    """For the demo, without ``PARTY_ORDERS_SMTP_URL``: a local SMTP server writing each
+    mail to ``data_dir/mail/``, and the worker's email channel pointed at it."""
+    from activities.mail import SMTP_URL_ENV
+    from starter.local.mailsink import MailSink
+
+    if os.environ.get(SMTP_URL_ENV):
+        return None
+    try:
+        sink = await MailSink((data_dir / MAIL_DIR).resolve()).start()
+    except OSError as error:
+        raise PartyOrderError(f"cannot start the demo's mail sink: {error}") from None
+    os.environ[SMTP_URL_ENV] = sink.url
+    return sink
 
 
 async def _start_codec_server(args: argparse.Namespace) -> CodecServer | None:
@@ -170,7 +219,7 @@ async def _serve(
         f"Digest            schedule {names.DIGEST_SCHEDULE_ID}, {DEFAULT_CRON!r}"
         f" {DEFAULT_TIME_ZONE} (Web UI: Schedules)"
     )
-    api = None if args.no_api else _api(args, client, task_queue)
+    api, demo_keys = (None, []) if args.no_api else _api(args, client, task_queue)
     if config.codec_endpoint:
         say(f"Codec server      {config.codec_endpoint} (payloads encrypted; the Web UI decrypts)")
     if config.address != "localhost:7233":
@@ -188,7 +237,9 @@ async def _serve(
     worker = asyncio.create_task(run_worker(client, task_queue, stop=stop))
     watcher = asyncio.create_task(server.watch(server_exited))
     background = [watcher]
-    serving = None if api is None else asyncio.create_task(_serve_api(api, stop, failure))
+    serving = (
+        None if api is None else asyncio.create_task(_serve_api(api, stop, failure, demo_keys))
+    )
     if args.demo:
         background.append(asyncio.create_task(_demo_in_background(client, task_queue, config)))
     try:
@@ -222,20 +273,26 @@ async def _serve(
     return EXIT_OK
 
 
-def _api(args: argparse.Namespace, client: Client, task_queue: str) -> ApiServer:
-    """The HTTP API beside the worker, over the same connection; with ``--demo``, keys to
-    try it with (made anew each time, listed by ``party-orders api-key list``)."""
+def _api(args: argparse.Namespace, client: Client, task_queue: str) -> tuple[ApiServer, list[str]]:
+    """The HTTP API beside the worker, over the same connection; with ``--demo``, the
+    lines announcing keys to try it with (made anew each time, listed by ``party-orders
+    api-key list``), to print once the API answers."""
+    from activities.portal import PORTAL_BASE_URL_ENV
     from starter.api.keys import KEYS_ENV, KeyStore
     from starter.api.routes import BASE_PATH
     from starter.api.server import api_server, bind
 
     host = "127.0.0.1" if args.ip == "localhost" else args.ip
     bind(host, args.api_port).close()  # a taken port is reported now, before anything runs
+    # Check-in links point at this API unless configured otherwise (set before the worker
+    # starts: it reads its settings once).
+    os.environ.setdefault(PORTAL_BASE_URL_ENV, f"http://{host}:{args.api_port}")
     root = f"http://{host}:{args.api_port}{BASE_PATH}"
     say(f"HTTP API          {root}   docs {root}/docs   OpenAPI {root}/openapi.json")
     # Keys live next to the database unless configured otherwise.
     os.environ.setdefault(KEYS_ENV, str((Path(args.data_dir) / "api-keys.json").resolve()))
     keys = KeyStore()
+    announced: list[str] = []
     if args.demo:
         for role, bound in (
             ("manager", {}),
@@ -243,17 +300,28 @@ def _api(args: argparse.Namespace, client: Client, task_queue: str) -> ApiServer
             ("party", {"party_id": "ACME"}),
         ):
             record, key = keys.create(role, label="demo", **bound)
-            say(f"API key           {record.subject:<32} {key}")
+            announced.append(f"API key           {record.subject:<32} {key}")
     orders = PartyOrderClient(client, task_queue)
     # Warnings only (no access log): up's output is the stack's own news and the demo's script.
-    return api_server(host, args.api_port, keys=keys, client=orders, log_level="warning")
+    server = api_server(host, args.api_port, keys=keys, client=orders, log_level="warning")
+    return server, announced
 
 
-async def _serve_api(api: ApiServer, stop: asyncio.Event, failure: list[str]) -> None:
+async def _serve_api(
+    api: ApiServer, stop: asyncio.Event, failure: list[str], announce: list[str]
+) -> None:
+    """Serve the API until ``stop``; ``announce`` is printed once it accepts requests, so
+    a key is never shown before it can be used."""
     from starter.api.server import serve_until
 
+    serving = asyncio.create_task(serve_until(api, stop))
+    while announce and not api.started and not serving.done():
+        await asyncio.sleep(0.05)
+    if api.started:
+        for line in announce:
+            say(line)
     try:
-        await serve_until(api, stop)
+        await serving
     except PartyOrderError as error:
         failure.append(str(error))
         stop.set()

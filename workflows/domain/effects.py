@@ -31,6 +31,9 @@ class Notification(WireModel):
     subject: str
     occurred_at: AwareDatetime
     webhook_url: str | None = None
+    # The party's mailbox, for the email channel (a party with no webhook). Like the
+    # webhook URL, only the party's own notifications carry it.
+    contact_email: str | None = None
     body: dict[str, Any] = {}
 
 
@@ -55,8 +58,10 @@ def notification_about(
     """A notification about ``order``, keyed by ``name``; the body gains the order's summary
     (with ``jeopardy``, when given, as the order's jeopardy at ``now``).
 
-    Only the party's own notifications carry the party's webhook URL (it may hold a token).
+    Only the party's own notifications carry the party's webhook URL (it may hold a token)
+    and contact email.
     """
+    to_party = recipient_kind == "party"
     return Notification(
         idempotency_key=notification_key(order, name),
         order_id=order.id,
@@ -65,7 +70,8 @@ def notification_about(
         kind=kind,
         subject=subject,
         occurred_at=now,
-        webhook_url=order.party.webhook_url if recipient_kind == "party" else None,
+        webhook_url=order.party.webhook_url if to_party else None,
+        contact_email=order.party.contact_email if to_party else None,
         body={
             **body,
             "order": {
