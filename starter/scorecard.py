@@ -4,9 +4,10 @@ Pure: it reads ``PartyOrder`` values (the final order of an ended tracking, the 
 one of an open tracking) and computes, per party:
 
 * orders tracked, open, and ended by outcome;
-* the on-time rate: completed orders delivered by the agreed date (the contract's
-  ``requestedCompletionDate`` as it stood at the end, else the only date given);
-* the mean and worst slip in days past the agreed date, over completed orders;
+* the on-time rate: delivered orders (``completed``, or ``partial``: some items delivered)
+  delivered by the agreed date (the contract's ``requestedCompletionDate`` as it stood at
+  the end, else the only date given);
+* the mean and worst slip in days past the agreed date, over delivered orders;
 * the check-in response rate (check-ins answered within their window, of those sent)
   and the median time to answer;
 * change requests and jeopardy episodes per order.
@@ -33,8 +34,8 @@ class PartyScore(WireModel):
     orders: int
     open: int
     ended: dict[str, int] = Field(default_factory=dict)  # final state -> orders
-    on_time_rate: float | None = None  # of completed orders; None when none completed
-    mean_slip_days: float | None = None  # late completed orders count their days late
+    on_time_rate: float | None = None  # of delivered orders; None when none was delivered
+    mean_slip_days: float | None = None  # late delivered orders count their days late
     worst_slip_days: float | None = None
     check_ins_sent: int = 0
     check_in_response_rate: float | None = None
@@ -43,9 +44,13 @@ class PartyScore(WireModel):
     jeopardy_episodes_per_order: float = 0.0
 
 
+DELIVERED = (OrderState.COMPLETED, OrderState.PARTIAL)
+
+
 def slip_days(order: PartyOrder) -> float | None:
-    """Days a completed order was delivered past its agreed date (0 when on time)."""
-    if order.state != OrderState.COMPLETED or order.completion_date is None:
+    """Days a delivered order (completed or partial) was delivered past its agreed date
+    (0 when on time); None for an order not delivered."""
+    if order.state not in DELIVERED or order.completion_date is None:
         return None
     agreed = order.requested_completion_date or order.expected_completion_date
     assert agreed is not None  # every order has one of the two

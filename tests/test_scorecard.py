@@ -55,7 +55,13 @@ async def test_the_scorecard_of_orders_with_known_outcomes(orders: PartyOrderCli
     late = order(party_id, now - timedelta(days=2))  # due two days ago: critical at once
     cancelled = order(party_id, now + timedelta(days=30))
     still_open = order(party_id, now + timedelta(days=30))
-    for each in (on_time, late, cancelled, still_open):
+    # Two items, one delivered and one failed: partial, and on time.
+    partial = order(
+        party_id,
+        now + timedelta(days=10),
+        orderItems=[{"id": "1", "quantity": 1}, {"id": "2", "quantity": 1}],
+    )
+    for each in (on_time, late, cancelled, still_open, partial):
         await orders.start(each)
 
     await orders.request_change(
@@ -64,23 +70,29 @@ async def test_the_scorecard_of_orders_with_known_outcomes(orders: PartyOrderCli
     await orders.report_progress(on_time["id"], {"delivered": True})
     await orders.report_progress(late["id"], {"delivered": True})
     await orders.cancel(cancelled["id"], {"reason": "not needed"})
+    await orders.report_progress(
+        partial["id"],
+        {"orderItems": [{"id": "1", "state": "completed"}, {"id": "2", "state": "failed"}]},
+    )
     # The party answers a check-in on the open order.
     await orders.check_in_now(still_open["id"], {"requestedBy": "test"})
     await orders.report_progress(still_open["id"], {"percentComplete": 10}, confirm=True)
     await final_state(orders, on_time["id"], "completed")
     await final_state(orders, late["id"], "completed")
     await final_state(orders, cancelled["id"], "cancelled")
+    await final_state(orders, partial["id"], "partial")
 
-    row = await scorecard_of(orders, party_id, 4)
+    row = await scorecard_of(orders, party_id, 5)
     assert (row.party_id, row.party_name) == (party_id, "Scorecard Supplies")
-    assert row.ended == {"cancelled": 1, "completed": 2}
-    assert row.on_time_rate == 0.5  # one of the two completed ones was late
+    assert row.ended == {"cancelled": 1, "completed": 2, "partial": 1}
+    # Delivered: two completed (one two days late) and the partial one, on time.
+    assert row.on_time_rate is not None and abs(row.on_time_rate - 2 / 3) < 1e-9
     assert row.worst_slip_days is not None and 1.99 < row.worst_slip_days < 2.01
-    assert row.mean_slip_days is not None and 0.99 < row.mean_slip_days < 1.01
+    assert row.mean_slip_days is not None and abs(row.mean_slip_days - 2 / 3) < 0.01
     assert (row.check_ins_sent, row.check_in_response_rate) == (1, 1.0)
     assert row.median_response_hours is not None and row.median_response_hours < 0.1
-    assert row.change_requests_per_order == 0.25
-    assert row.jeopardy_episodes_per_order == 0.25  # the late order's one episode
+    assert row.change_requests_per_order == 0.2
+    assert row.jeopardy_episodes_per_order == 0.2  # the late order's one episode
 
 
 async def test_a_party_with_no_orders_has_no_row(orders: PartyOrderClient) -> None:
