@@ -29,7 +29,7 @@ from starter.samples import example_order
 from tests.conftest import unique
 from tests.live_portal import LiveStack, eventually, live_stack
 from tests.test_web_ui import CHROMIUM, CHROMIUM_ARGS
-from workflows.domain.model import PartyOrder, PartyOrderSpec
+from workflows.domain.model import RULES_V2, PartyOrder, PartyOrderSpec
 from workflows.domain.tracker import PartyOrderTracker
 
 STEP_TIMEOUT_MS = 15_000
@@ -287,17 +287,23 @@ def test_item_states_are_offered_once_reports_take_them(monkeypatch: pytest.Monk
     assert report is None and errors[""].startswith("fill in at least one field")
     _, errors = portal.to_report(portal.Form(items={"9": "completed"}), order)
     assert errors == {"orderItems": "this order has no item 9"}
+    # A changed item is reported as the workflow takes it (report_progress.orderItems).
+    report, errors = portal.to_report(portal.Form(items={"1": "completed", "2": "held"}), order)
+    assert errors == {} and report is not None and report.order_items is not None
+    assert [(i.id, i.state) for i in report.order_items] == [("1", "completed")]
 
     monkeypatch.setattr(portal, "REPORTS_ITEMS", False)
     html = bytes(portal.form_page(order, "tok", CLAIMS, portal.Form()).body).decode()
     assert "Order items" not in html and "<select" not in html
-    # Items without states (the order as read back has none) are never offered.
+    # Items without states (an order on rules before 3 has none) are never offered.
     monkeypatch.setattr(portal, "REPORTS_ITEMS", True)
     plain = PartyOrderTracker.start(
         PartyOrderSpec.model_validate(example_order("PO-PLAIN", datetime(2026, 12, 1, tzinfo=UTC))),
         datetime(2026, 12, 1, tzinfo=UTC),
         "t1",
+        rules_version=RULES_V2,
     ).order
+    assert plain.order_items and all(item.state is None for item in plain.order_items)
     assert (
         "<select" not in bytes(portal.form_page(plain, "tok", CLAIMS, portal.Form()).body).decode()
     )
