@@ -110,7 +110,15 @@ def _accepted(request_id: str) -> RequestAccepted:
     return RequestAccepted(request_id=request_id)
 
 
-Message = TypeVar("Message", ProgressReport, ChangeRequestMessage, CheckInRequest)
+Message = TypeVar(
+    "Message",
+    ProgressReport,
+    ChangeRequestMessage,
+    CheckInRequest,
+    Resolution,
+    StateChangeRequest,
+    EscalationAcknowledgement,
+)
 
 
 def _with_request_id(message: Message) -> Message:
@@ -118,6 +126,12 @@ def _with_request_id(message: Message) -> Message:
     if message.request_id is None:
         return message.model_copy(update={"request_id": str(uuid.uuid4())})
     return message
+
+
+def _queued(queued: UpdateQueued) -> JSONResponse:
+    """202 for an update Temporal took that no worker applied yet: not a failure."""
+    accepted = _accepted(queued.request_id).to_json_dict()
+    return JSONResponse(accepted, status_code=status.HTTP_202_ACCEPTED)
 
 
 # ---------------------------------------------------------------- orders
@@ -292,14 +306,10 @@ async def patch_party_order(
     ],
 ) -> PartyOrder | JSONResponse:
     client = await check_visible(request, order_id)
-    if change.request_id is None:
-        change = change.model_copy(update={"request_id": str(uuid.uuid4())})
     try:
-        return await client.change_state(order_id, change)
+        return await client.change_state(order_id, _with_request_id(change))
     except UpdateQueued as queued:
-        # Taken by Temporal, applied when a worker runs: not a failure of the request.
-        accepted = _accepted(queued.request_id).to_json_dict()
-        return JSONResponse(accepted, status_code=status.HTTP_202_ACCEPTED)
+        return _queued(queued)
 
 
 @router.post(
@@ -329,17 +339,13 @@ async def acknowledge_escalation(
 ) -> PartyOrder | JSONResponse:
     key = principal(request)
     client = await check_visible(request, order_id)
-    acknowledgement = acknowledgement.model_copy(
-        update={
-            "request_id": acknowledgement.request_id or str(uuid.uuid4()),
-            "by": acknowledgement.by or key.subject,
-        }
+    acknowledgement = _with_request_id(
+        acknowledgement.model_copy(update={"by": acknowledgement.by or key.subject})
     )
     try:
         return await client.acknowledge_escalation(order_id, acknowledgement)
     except UpdateQueued as queued:
-        accepted = _accepted(queued.request_id).to_json_dict()
-        return JSONResponse(accepted, status_code=status.HTTP_202_ACCEPTED)
+        return _queued(queued)
 
 
 # ---------------------------------------------------------------- messages
@@ -456,12 +462,13 @@ async def resolve_change(
             f" {change_request_id!r}"
         )
     key = principal(request)
-    message = resolution.model_copy(
-        update={
-            "change_request_id": change_request_id,
-            "resolved_by": resolution.resolved_by or key.subject,
-            "request_id": resolution.request_id or str(uuid.uuid4()),
-        }
+    message = _with_request_id(
+        resolution.model_copy(
+            update={
+                "change_request_id": change_request_id,
+                "resolved_by": resolution.resolved_by or key.subject,
+            }
+        )
     )
     client = await check_visible(request, order_id)
     return _accepted(await client.resolve_change(order_id, message))
