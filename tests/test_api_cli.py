@@ -192,11 +192,38 @@ async def test_the_api_command_serves_the_contract(
     assert process_key not in output and party_key not in output
 
 
-def readme_curl_block() -> str:
+def readme_sh_block(heading: str, opening: str = "") -> str:
+    """The first ``sh`` block under ``heading`` in the README (starting with ``opening``)."""
     readme = (REPO / "README.md").read_text()
-    section = readme[readme.index("## The HTTP API") :]
-    start = section.index("```sh\nAPI=")
+    section = readme[readme.index(heading) :]
+    start = section.index("```sh\n" + opening)
     return section[start + len("```sh\n") : section.index("```", start + 5)]
+
+
+def readme_curl_block() -> str:
+    return readme_sh_block("## The HTTP API", "API=")
+
+
+async def run_curl_script(
+    script: str, api_url: str, key_file: Path, cwd: Path
+) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    """``script`` run by bash against the API at ``api_url``; every curl prints its status on
+    a line of its own, and the statuses are returned in order."""
+    script = re.sub(r"^API=.*$", f"API={api_url}", script, flags=re.MULTILINE)
+    prelude = "set -eu\ncurl() { command curl -sS -w '\\nHTTP %{http_code}\\n' \"$@\"; }\n"
+    env = {**os.environ, "PARTY_ORDERS_API_KEYS": str(key_file)}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
+    result = await asyncio.to_thread(
+        subprocess.run,
+        ["bash", "-c", prelude + script],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result, re.findall(r"^HTTP (\d{3})$", result.stdout, flags=re.MULTILINE)
 
 
 async def test_the_readmes_curl_examples_work(
@@ -210,22 +237,7 @@ async def test_the_readmes_curl_examples_work(
         json.dumps({**sample, "id": order_id})
     )
     script = readme_curl_block().replace("PO-1001", order_id)
-    script = re.sub(r"^API=.*$", f"API={api_process.url}", script, flags=re.MULTILINE)
-    # Every answer's status on a line of its own, to check below.
-    prelude = "set -eu\ncurl() { command curl -sS -w '\\nHTTP %{http_code}\\n' \"$@\"; }\n"
-    env = {**os.environ, "PARTY_ORDERS_API_KEYS": str(key_file)}
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    result = await asyncio.to_thread(
-        subprocess.run,
-        ["bash", "-c", prelude + script],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    statuses = re.findall(r"^HTTP (\d{3})$", result.stdout, flags=re.MULTILINE)
+    result, statuses = await run_curl_script(script, api_process.url, key_file, tmp_path)
     assert statuses == ["201", "202", "200", "202", "202", "200", "202", "200", "201"], (
         result.stdout
     )
@@ -235,10 +247,7 @@ async def test_the_readmes_curl_examples_work(
 
 
 def readme_hub_block() -> str:
-    readme = (REPO / "README.md").read_text()
-    section = readme[readme.index("### Event subscriptions") :]
-    start = section.index("```sh\n")
-    return section[start + len("```sh\n") : section.index("```", start + 5)]
+    return readme_sh_block("### Event subscriptions")
 
 
 async def test_the_readmes_hub_examples_work(
@@ -258,21 +267,7 @@ async def test_the_readmes_hub_examples_work(
         script = (readme_curl_block() + readme_hub_block()).replace("PO-1001", first)
         script = script.replace("PO-1002", second)
         script = script.replace("http://127.0.0.1:9000/events", listener.url)
-        script = re.sub(r"^API=.*$", f"API={api_process.url}", script, flags=re.MULTILINE)
-        prelude = "set -eu\ncurl() { command curl -sS -w '\\nHTTP %{http_code}\\n' \"$@\"; }\n"
-        env = {**os.environ, "PARTY_ORDERS_API_KEYS": str(key_file)}
-        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-        result = await asyncio.to_thread(
-            subprocess.run,
-            ["bash", "-c", prelude + script],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert result.returncode == 0, result.stdout + result.stderr
-        statuses = re.findall(r"^HTTP (\d{3})$", result.stdout, flags=re.MULTILINE)
+        result, statuses = await run_curl_script(script, api_process.url, key_file, tmp_path)
         assert statuses[9:] == ["201", "201", "202", "200", "204"], result.stdout
         subscription = json.loads((tmp_path / "subscription.json").read_text())
         assert set(subscription) == {"id", "callback", "query"}
