@@ -57,6 +57,28 @@ def tail(path: Path, lines: int = 40) -> str:
     return "\n".join(text[-lines:])
 
 
+def start_up_demo(
+    data_dir: Path, log: Path, task_queue: str, api_port: int
+) -> subprocess.Popen[str]:
+    """``party-orders up --headless --demo`` as a user runs it, on free ports, its output in
+    ``log``, with nothing of the developer's Temporal or project settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_TEMPORAL_ENV_PREFIXES)}
+    env["PARTY_ORDERS_TASK_QUEUE"] = task_queue
+    with log.open("w") as out:
+        return subprocess.Popen(
+            [
+                *(sys.executable, "-m", "starter", "up", "--headless", "--demo"),
+                *("--data-dir", str(data_dir), "--port", str(free_port())),
+                *("--ui-port", str(free_port()), "--api-port", str(api_port)),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+
+
 async def eventually(
     probe: Callable[[], Awaitable[T | None]],
     *,

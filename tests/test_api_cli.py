@@ -23,7 +23,7 @@ from starter.api.routes import BASE_PATH
 from starter.cli.commands import run
 from starter.samples import example_order
 from tests.conftest import unique
-from tests.processes import free_port
+from tests.processes import free_port, start_up_demo
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -290,23 +290,9 @@ async def test_the_readmes_hub_examples_work(
 
 
 async def test_up_serves_the_api_and_prints_demo_keys(tmp_path: Path) -> None:
-    port, ui_port, api_port = free_port(), free_port(), free_port()
+    api_port = free_port()
     log = tmp_path / "up.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "PARTY_ORDERS_"))}
-    env["PARTY_ORDERS_TASK_QUEUE"] = unique("up-api")
-    with log.open("w") as out:
-        up = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "starter", "up", "--headless", "--demo"),
-                *("--data-dir", str(tmp_path / "data"), "--port", str(port)),
-                *("--ui-port", str(ui_port), "--api-port", str(api_port)),
-            ],
-            cwd=REPO,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+    up = start_up_demo(tmp_path / "data", log, unique("up-api"), api_port)
     try:
         keys: dict[str, str] = {}
         deadline = time.monotonic() + 90

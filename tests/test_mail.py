@@ -9,12 +9,9 @@ webhook arrives as a mail whose link opens the check-in form on the running API.
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import signal
 import stat
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,8 +32,8 @@ from starter.local.mailsink import MailSink, parts_of
 from starter.samples import example_order
 from tests.conftest import unique
 from tests.live_portal import PORTAL_SECRET, eventually, live_stack
-from tests.processes import free_port
-from tests.test_channels import PROJECT_ROOT, note
+from tests.processes import free_port, start_up_demo
+from tests.test_channels import note
 
 PASSWORD = "pa55-w0rd-never-logged"
 
@@ -261,24 +258,10 @@ async def test_the_party_gets_the_check_in_by_mail_with_a_working_link(
 async def test_up_demo_keeps_each_mail_and_its_link_opens_the_page(tmp_path: Path) -> None:
     """``party-orders up --demo`` as a user runs it: mails land in ``data/mail/``, up says
     where, and the link in a check-in mail opens the form on up's own API."""
-    port, ui_port, api_port = free_port(), free_port(), free_port()
+    api_port = free_port()
     data = tmp_path / "data"
     log = tmp_path / "up.log"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "PARTY_ORDERS_"))}
-    env["PARTY_ORDERS_TASK_QUEUE"] = unique("up-mail")
-    with log.open("w") as out:
-        up = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "starter", "up", "--headless", "--demo"),
-                *("--data-dir", str(data), "--port", str(port)),
-                *("--ui-port", str(ui_port), "--api-port", str(api_port)),
-            ],
-            cwd=PROJECT_ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
+    up = start_up_demo(data, log, unique("up-mail"), api_port)
     try:
 
         async def process_key() -> str | None:
