@@ -284,12 +284,6 @@ def summary_of(execution: WorkflowExecution) -> OrderSummary:
     )
 
 
-def _started_later(one: OrderSummary, other: OrderSummary) -> bool:
-    if one.start_time is None or other.start_time is None:
-        return False
-    return one.start_time > other.start_time
-
-
 def run_status(status: WorkflowExecutionStatus | None) -> str:
     return status.name.lower().replace("_", "-") if status is not None else "unknown"
 
@@ -771,16 +765,7 @@ class PartyOrderClient:
             raise InvalidInput(str(error)) from None
         if history:
             return await self._list_query(query, limit)
-        newest: dict[str, OrderSummary] = {}
-        try:
-            async for execution in self.client.list_workflows(query):
-                summary = summary_of(execution)
-                newest.setdefault(summary.order_id, summary)
-                if limit is not None and len(newest) >= limit:
-                    break
-        except RPCError as error:
-            raise self._rpc_error(error, None) from None
-        return builtins.list(newest.values())
+        return await self._newest_trackings(query, limit)
 
     async def scorecard(
         self,
@@ -889,15 +874,20 @@ class PartyOrderClient:
             attention=attention,
         )
 
-    async def _newest_trackings(self, query: str) -> builtins.list[OrderSummary]:
-        """The newest tracking of each order id that ``query`` matches."""
+    async def _newest_trackings(
+        self, query: str, limit: int | None = None
+    ) -> builtins.list[OrderSummary]:
+        """The newest tracking of each order id that ``query`` matches, at most ``limit``.
+
+        Visibility lists the newest runs first, so the first run of an id is its newest.
+        """
         newest: dict[str, OrderSummary] = {}
         try:
-            async for execution in self.client.list_workflows(query, page_size=1000):
+            async for execution in self.client.list_workflows(query):
                 summary = summary_of(execution)
-                known = newest.get(summary.order_id)
-                if known is None or _started_later(summary, known):
-                    newest[summary.order_id] = summary
+                newest.setdefault(summary.order_id, summary)
+                if limit is not None and len(newest) >= limit:
+                    break
         except RPCError as error:
             raise self._rpc_error(error, None) from None
         return builtins.list(newest.values())
