@@ -836,13 +836,12 @@ class PartyOrderClient:
         pages) and the newest of each id counted. ``history`` counts every tracking
         instead, from the store's counts alone.
         """
-        base = f"WorkflowType = {quote(names.TRACK_WORKFLOW)} AND {NOT_CONTINUED}"
-        if party is not None:
-            base += f" AND {names.SA_PARTY_ID} = {quote(party, what='party')}"
+        of_party = (
+            f" AND {names.SA_PARTY_ID} = {quote(party, what='party')}" if party is not None else ""
+        )
+        base = f"WorkflowType = {quote(names.TRACK_WORKFLOW)} AND {NOT_CONTINUED}{of_party}"
         open_base = f'{base} AND ExecutionStatus = "Running"'
-        attention_clauses = attention_query()
-        if party is not None:
-            attention_clauses += f" AND {names.SA_PARTY_ID} = {quote(party, what='party')}"
+        attention_clauses = attention_query() + of_party
         if history:
             total, open_count, by_state, by_jeopardy, attention = await asyncio.gather(
                 self._count(base),
