@@ -485,7 +485,7 @@ async def _lifecycle(
                         clients[encrypted], w, kind, ids(config.warmup), config.concurrency
                     )
             rounds: list[Round] = []
-            last: dict[str, str] = {}
+            last: dict[tuple[str, bool], str] = {}  # (kind, encrypted) -> its last order
             sequence = list(workers)  # rotated each round, so no kind always goes first
             for number in range(config.rounds):
                 shift = number % len(sequence)
@@ -505,17 +505,15 @@ async def _lifecycle(
                         f" = {result.rate:.1f}/s"
                     )
                     rounds.append(result)
-                    last[f"{kind}{'-encrypted' if encrypted else ''}"] = batch[-1]
+                    last[kind, encrypted] = batch[-1]
             # The comparison means something only if each side is what it says.
-            for kind in (ORDERS, BASELINE):
-                for encrypted in (False, True):
-                    order_id = last[f"{kind}{'-encrypted' if encrypted else ''}"]
-                    if await started_encrypted(clients[False], kind, order_id) != encrypted:
-                        raise RuntimeError(f"{kind} order {order_id}: encrypted is not {encrypted}")
-            orders_life = await lifecycle_history(clients[False], ORDERS, last[ORDERS])
+            for (kind, encrypted), order_id in last.items():
+                if await started_encrypted(clients[False], kind, order_id) != encrypted:
+                    raise RuntimeError(f"{kind} order {order_id}: encrypted is not {encrypted}")
+            orders_life = await lifecycle_history(clients[False], ORDERS, last[ORDERS, False])
             # Reads plain and encrypted orders alike (the codec passes plain payloads through).
             scorecard = await time_scorecard(clients[True])
-            baseline_life = await lifecycle_history(clients[False], BASELINE, last[BASELINE])
+            baseline_life = await lifecycle_history(clients[False], BASELINE, last[BASELINE, False])
             profile = None
             if config.profile:
                 if PySpy.available():
