@@ -14,7 +14,10 @@ effects run); it compares with what it saw last and counts what changed:
 
 ``workflow.metric_meter()`` adds ``namespace``, ``task_queue`` and ``workflow_type`` and
 records nothing while a worker replays history, so a count is not repeated when an order
-is rebuilt. Metrics are no commands: emitting them never changes what replay expects.
+is rebuilt. Counts are at least once all the same: a workflow task that fails or times out
+runs again, and a worker that no longer caches a run and answers a query on it by
+replaying may take the run's newest task as new (seen with ``max_cached_workflows=0``).
+Metrics are no commands: emitting them never changes what replay expects.
 Labels are low-cardinality on purpose (no order ids); an unknown signal name is counted
 as ``unknown``, since anyone can send any name.
 """
