@@ -323,6 +323,46 @@ async def test_a_party_hears_every_kind_of_event_of_its_own_orders_only(
     assert cr["event"]["notification"]["changeRequest"]["id"] == "CR-1"
 
 
+async def test_every_state_change_is_an_event_the_first_report_and_a_cancellation_too(
+    api: httpx.AsyncClient, keys: Keys, manager: dict[str, str], listener: HubListener
+) -> None:
+    party = unique("P")
+    await subscribe(
+        api,
+        keys.make("process", process=PROCESS),
+        listener.url,
+        f"partyOrder.party.id={party}&eventType=PartyOrderStateChangeEvent",
+    )
+    await asyncio.sleep(2.5)  # past the workers' cache of the subscriptions
+    order_id = await start(api, manager, party)
+    party_key = keys.make("party", party_id=party)
+    reported = await api.post(
+        f"/partyOrder/{order_id}/progress", json={"percentComplete": 10}, headers=party_key
+    )
+    assert reported.status_code == 202, reported.text
+    await eventually(lambda: len(listener.events()) == 1)
+    cancel = {"partyOrder": {"id": order_id}, "cancellationReason": "site gone"}
+    assert (await api.post("/cancelPartyOrder", json=cancel, headers=manager)).status_code == 201
+    await eventually(lambda: len(listener.events()) == 3)
+    await asyncio.sleep(1.0)  # nothing more is on its way
+    changes = [
+        (
+            e["event"]["partyOrder"]["state"],
+            e["event"]["notification"]["kind"],
+            e["event"]["notification"].get("state"),
+        )
+        for e in sorted(listener.events(), key=lambda e: e["eventTime"])
+    ]
+    # The first report and the cancellation taking effect are told to the process; the
+    # cancellation asked for is the party's notice.
+    assert changes == [
+        ("inProgress", "stateChanged", "inProgress"),
+        ("pendingCancellation", "cancelled", None),
+        ("cancelled", "stateChanged", "cancelled"),
+    ]
+    assert len({e["eventId"] for e in listener.events()}) == 3
+
+
 async def test_the_query_filters_and_a_process_hears_only_its_orders(
     api: httpx.AsyncClient, keys: Keys, manager: dict[str, str]
 ) -> None:

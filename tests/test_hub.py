@@ -105,6 +105,8 @@ def test_each_domain_event_is_one_notification_kind_to_one_recipient() -> None:
         ("party", "checkIn"): "PartyOrderInformationRequiredEvent",
         ("party", "stateChanged"): "PartyOrderStateChangeEvent",
         ("party", "completed"): "PartyOrderStateChangeEvent",
+        # rules 4: work started on the first report, a cancellation that took effect
+        ("originatingProcess", "stateChanged"): "PartyOrderStateChangeEvent",
         ("party", "milestoneViolated"): "PartyOrderMilestoneEvent",
         ("contact", "milestoneViolated"): None,  # the manager's copy of the same event
         ("originatingProcess", "changeRequest"): "PartyOrderChangeRequestEvent",

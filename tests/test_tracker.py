@@ -32,6 +32,9 @@ from workflows.domain.messages import (
     StateChangeRequest,
 )
 from workflows.domain.model import (
+    RULES_V1,
+    RULES_V2,
+    RULES_V3,
     JeopardyStatus,
     MilestoneStatus,
     OrderState,
@@ -134,7 +137,18 @@ def test_first_progress_report_moves_to_in_progress() -> None:
     at = NOW + HOUR
     effects = tracker.handle("report_progress", {"percentComplete": 10, "note": "started"}, at)
     order = tracker.order
-    assert effects == []
+    # Rules 4: the originating process hears that the work started (the party knows).
+    (notice,) = [effect.notification for effect in effects if isinstance(effect, Notify)]
+    assert len(effects) == 1
+    assert (notice.recipient_kind, notice.recipient, notice.kind) == (
+        "originatingProcess",
+        order.originating_process.name,
+        "stateChanged",
+    )
+    assert notice.body["state"] == "inProgress"
+    assert notice.body["reason"] == "first progress report"
+    assert notice.body["reference"] == order.originating_process.reference
+    assert notice.occurred_at == at
     assert order.state == OrderState.IN_PROGRESS
     assert order.state_reason == "first progress report"
     assert order.percent_complete == 10
@@ -144,10 +158,28 @@ def test_first_progress_report_moves_to_in_progress() -> None:
         (None, OrderState.ACKNOWLEDGED),
         (OrderState.ACKNOWLEDGED, OrderState.IN_PROGRESS),
     ]
-    tracker.handle("report_progress", {"percentComplete": 20}, at + HOUR)
+    assert tracker.handle("report_progress", {"percentComplete": 20}, at + HOUR) == []
     assert len(order.state_history) == 2  # only the first report moves the state
     assert order.percent_complete == 20
     assert order.last_note == "started"  # a report without a note keeps the last one
+
+
+def test_a_delivery_in_the_first_report_is_told_as_the_completion_alone() -> None:
+    tracker = start()
+    effects = tracker.handle("report_progress", {"delivered": True}, NOW + HOUR)
+    assert tracker.order.state == OrderState.COMPLETED
+    assert [kind for _, _, kind in sent(effects)] == ["completed"]
+
+
+@pytest.mark.parametrize("rules", [RULES_V1, RULES_V2, RULES_V3])
+def test_before_rules_4_the_process_hears_of_no_state_change(rules: int) -> None:
+    """Orders that began under older rules replay as they ran: no notice was sent then."""
+    tracker = PartyOrderTracker.start(spec(), NOW, rules_version=rules)
+    assert tracker.handle("report_progress", {"percentComplete": 10}, NOW + HOUR) == []
+    assert tracker.order.state == OrderState.IN_PROGRESS
+    tracker.handle("cancel_order", {"reason": "not needed"}, NOW + 2 * HOUR)
+    assert sent(tracker.finish_cancellation(NOW + 3 * HOUR)) == []
+    assert tracker.order.state == OrderState.CANCELLED
 
 
 def test_progress_report_in_pending_or_held_keeps_the_state() -> None:
@@ -507,7 +539,10 @@ def test_cancellation_goes_through_pending_cancellation(setup: list[str]) -> Non
     assert note.body["reason"] == "no longer required"
     assert tracker.advance(NOW + 60 * DAY) == []  # nothing is watched while cancelling
 
-    assert tracker.finish_cancellation(NOW + DAY + HOUR) == []
+    # Rules 4: the process hears that the cancellation took effect; nothing else is sent.
+    assert sent(tracker.finish_cancellation(NOW + DAY + HOUR)) == [
+        ("originatingProcess", order.originating_process.name, "stateChanged")
+    ]
     assert order.state == OrderState.CANCELLED
     assert order.cancellation.cancellation_date == NOW + DAY + HOUR
     last = order.state_history[-1]
@@ -539,7 +574,10 @@ def test_cancellation_of_an_order_in_jeopardy_clears_it() -> None:
     assert tracker.order.jeopardy.status == JeopardyStatus.CRITICAL
     tracker.handle("cancel_order", {}, NOW + HOUR)
     effects = tracker.finish_cancellation(NOW + 2 * HOUR)
-    assert sent(effects) == [("contact", "order-manager", "deEscalation")]
+    assert sent(effects) == [
+        ("contact", "order-manager", "deEscalation"),
+        ("originatingProcess", tracker.order.originating_process.name, "stateChanged"),
+    ]
     assert tracker.order.jeopardy.status == JeopardyStatus.NONE
 
 

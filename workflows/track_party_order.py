@@ -51,6 +51,7 @@ with workflow.unsafe.imports_passed_through():
         RULES_V1,
         RULES_V2,
         RULES_V3,
+        RULES_V4,
         PartyOrder,
         PartyOrderSpec,
         WireModel,
@@ -70,6 +71,9 @@ RULES_PATCH = "tracking-rules-2"
 # The patch that brought the tracking rules 3 (order items, partial delivery, notes, plan
 # checkpoints), taken the same way: the newest patch a run's history knows decides.
 RULES_3_PATCH = "tracking-rules-3"
+# The patch that brought the tracking rules 4 (the originating process told of the state
+# changes no other notice carries).
+RULES_4_PATCH = "tracking-rules-4"
 
 # Continue-as-new well before Temporal's hard limits (51,200 events / 50 MB; 10,000 signals
 # per run), even if the server never suggests it. Runs that began before the run budget
@@ -544,9 +548,11 @@ def _rules_of_this_run() -> int:
 
     A new run records the newest patch marker and takes the newest rules; on replay each
     ``patched`` answers what the history holds, so a run keeps the rules it began with.
-    Only the first patch that answers True records a marker: a rules-3 run has only the
-    ``tracking-rules-3`` marker, a rules-2 history only ``tracking-rules-2``.
+    Only the first patch that answers True records a marker: a rules-4 run has only the
+    ``tracking-rules-4`` marker, a rules-3 history only ``tracking-rules-3``.
     """
+    if workflow.patched(RULES_4_PATCH):
+        return RULES_V4
     if workflow.patched(RULES_3_PATCH):
         return RULES_V3
     if workflow.patched(RULES_PATCH):

@@ -58,6 +58,9 @@ EVENT_TYPES = (
 EVENT_OF_NOTIFICATION: dict[tuple[str, str], str] = {
     ("party", "checkIn"): INFORMATION_REQUIRED_EVENT,
     ("party", "stateChanged"): STATE_CHANGE_EVENT,
+    # Rules 4: the changes only the originating process is told of (work started on the
+    # party's first report; a cancellation that took effect).
+    ("originatingProcess", "stateChanged"): STATE_CHANGE_EVENT,
     ("party", "completed"): STATE_CHANGE_EVENT,
     ("party", "cancelled"): STATE_CHANGE_EVENT,
     ("party", "milestoneViolated"): MILESTONE_EVENT,

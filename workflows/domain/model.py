@@ -93,7 +93,8 @@ FINAL_ITEM_STATES = frozenset({ItemState.COMPLETED, ItemState.CANCELLED, ItemSta
 RULES_V1 = 1  # due date = forecast else agreed; escalation once per level, then silence
 RULES_V2 = 2  # agreed date vs forecast, escalation that never goes silent, no loose ends
 RULES_V3 = 3  # items tracked one by one (roll-up, partial), notes, plan checkpoints
-CURRENT_RULES = RULES_V3
+RULES_V4 = 4  # the originating process hears of every state change no other notice tells
+CURRENT_RULES = RULES_V4
 
 
 class JeopardyStatus(StrEnum):

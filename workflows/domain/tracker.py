@@ -62,6 +62,7 @@ from workflows.domain.model import (
     RESPONSE_TIMES_KEPT,
     RULES_V1,
     RULES_V3,
+    RULES_V4,
     Cancellation,
     ChangeRequest,
     ChangeSet,
@@ -251,6 +252,10 @@ class PartyOrderTracker:
     @property
     def v3(self) -> bool:
         return self.state.rules_version >= RULES_V3
+
+    @property
+    def v4(self) -> bool:
+        return self.state.rules_version >= RULES_V4
 
     @property
     def limits(self) -> Limits:
@@ -459,6 +464,15 @@ class PartyOrderTracker:
 
     def report_progress(self, report: ProgressReport, now: datetime) -> list[Effect]:
         self._require_open("a progress report")
+        started = self.order.state == OrderState.ACKNOWLEDGED
+        effects = self._report_progress(report, now)
+        if self.v4 and started and not self.order.is_final:
+            # The party's first report started the work: nobody else would hear of it
+            # (a delivery in the same report is told as the completion alone).
+            effects.insert(0, self._state_told_to_process(now))
+        return effects
+
+    def _report_progress(self, report: ProgressReport, now: datetime) -> list[Effect]:
         order = self.order
         for item in report.milestones or []:
             if order.milestone(item.id) is None:
@@ -801,7 +815,12 @@ class PartyOrderTracker:
         self._transition(OrderState.CANCELLED, now, reason)
         if order.cancellation is not None:
             order.cancellation.cancellation_date = now
-        return self._set_jeopardy(self.assess(now), now) + self._tie_loose_ends(now)
+        effects = self._set_jeopardy(self.assess(now), now) + self._tie_loose_ends(now)
+        if self.v4:
+            # The party was told of the cancellation while it was pending; the process
+            # that asked for it hears that it took effect.
+            effects.append(self._state_told_to_process(now))
+        return effects
 
     # check_in_now ---------------------------------------------------------------
 
@@ -1394,6 +1413,25 @@ class PartyOrderTracker:
             now,
             body,
             jeopardy,
+        )
+
+    def _state_told_to_process(self, now: datetime) -> Notify:
+        """Rules 4: a ``stateChanged`` notice to the originating process, for a state change
+        that no other notice carries (the hub's PartyOrderStateChangeEvent comes from it)."""
+        order = self.order
+        return Notify(
+            self._notification(
+                "originatingProcess",
+                order.originating_process.name,
+                "stateChanged",
+                f"Order {order.id} is now {order.state}",
+                now,
+                {
+                    "state": order.state.value,
+                    "reason": order.state_reason,
+                    "reference": order.originating_process.reference,
+                },
+            )
         )
 
     def _notify_party(self, kind: str, subject: str, now: datetime, body: dict[str, Any]) -> Notify:
