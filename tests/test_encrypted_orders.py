@@ -139,7 +139,7 @@ async def test_an_encrypted_order_leaves_only_ciphertext_in_temporal(
             assert text.encode() not in blob, f"{text!r} in the raw history of {handle.id}"
         found = list(payloads_in(history))
         assert len(found) > 5
-        # The SDK writes a patch marker's details (the patch id, "tracking-rules-3") itself,
+        # The SDK writes a patch marker's details (the patch id, "tracking-rules-4") itself,
         # past the data converter: the one payload the codec never sees, and no order data.
         plaintext = [
             where
@@ -151,7 +151,7 @@ async def test_an_encrypted_order_leaves_only_ciphertext_in_temporal(
         ]
         assert plaintext == [], f"unencrypted payloads in {handle.id}: {plaintext}"
         patches = [p for where, p in found if "details[patch-data]" in where]
-        known = (b"tracking-rules-3", b"tracking-rules-2", b"bounded-runs")
+        known = (b"tracking-rules-4", b"tracking-rules-3", b"tracking-rules-2", b"bounded-runs")
         assert all(any(patch in p.data for patch in known) for p in patches)
         wheres = " ".join(where for where, _ in found)
         assert "user_metadata.summary" in wheres  # the static summary is ciphertext too
