@@ -45,7 +45,7 @@ from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowHandle
 
 from activities.settings import NotificationSettings
-from benchmarks.orders import duration, order_payload
+from benchmarks.orders import duration, order_payload, start_attributes
 from workflows.domain.instants import iso
 from workflows.domain.model import PartyOrder, track_workflow_id
 
@@ -202,6 +202,7 @@ async def order_month(
         id=track_workflow_id(order_id),
         task_queue=task_queue,
         result_type=PartyOrder,
+        search_attributes=start_attributes(payload),  # as the client API starts it
     )
     planned: list[tuple[datetime, str, dict[str, Any]]] = []
     if typical:

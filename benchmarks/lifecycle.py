@@ -21,7 +21,7 @@ from temporalio.client import Client
 from benchmarks import procfs
 from benchmarks.baseline import BASELINE_ORDER, baseline_close_id, baseline_order_id
 from benchmarks.history import RunStats, run_stats
-from benchmarks.orders import lifecycle_reports, order_payload
+from benchmarks.orders import lifecycle_reports, order_payload, start_attributes
 from benchmarks.worker_process import WorkerProcess
 from workflows.domain.model import close_workflow_id, track_workflow_id
 
@@ -46,8 +46,15 @@ KINDS = {
 async def drive_order(client: Client, kind: Kind, task_queue: str, order_id: str) -> None:
     """One order's whole life, as a client sees it."""
     payload = order_payload(order_id, datetime.now(UTC))
+    # An order starts as the client API starts it, its search attributes set at once; the
+    # baseline has none.
+    attributes = start_attributes(payload) if kind.name == ORDERS else None
     handle = await client.start_workflow(
-        kind.workflow, payload, id=kind.order_workflow_id(order_id), task_queue=task_queue
+        kind.workflow,
+        payload,
+        id=kind.order_workflow_id(order_id),
+        task_queue=task_queue,
+        search_attributes=attributes,
     )
     for report in lifecycle_reports(order_id):
         await handle.signal("report_progress", report)

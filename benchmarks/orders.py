@@ -5,8 +5,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from temporalio.common import TypedSearchAttributes
+
+from starter.client import initial_search_attributes
 from starter.samples import example_order
 from workflows.domain.instants import iso
+from workflows.domain.model import PartyOrderSpec
 
 
 def duration(value: timedelta) -> str:
@@ -40,6 +44,11 @@ def order_payload(
         ]
     order["trackingPolicy"].update(tracking_policy or {})
     return order
+
+
+def start_attributes(payload: dict[str, Any]) -> TypedSearchAttributes:
+    """The search attributes the client API sets when it starts this order."""
+    return initial_search_attributes(PartyOrderSpec.model_validate(payload))
 
 
 def lifecycle_reports(order_id: str) -> list[dict[str, Any]]:

@@ -70,12 +70,18 @@ from temporalio.testing import WorkflowEnvironment  # noqa: E402
 
 from activities.settings import NotificationSettings  # noqa: E402
 from starter.calendars import resolve_holidays  # noqa: E402
+from starter.client import initial_search_attributes  # noqa: E402
 from starter.local.binaries import temporal_cli_path, test_server_path  # noqa: E402
 from starter.local.devserver import add_search_attributes  # noqa: E402
 from worker import build_worker  # noqa: E402
 from workflows.domain import names  # noqa: E402
 from workflows.domain.instants import iso  # noqa: E402
-from workflows.domain.model import PartyOrder, close_workflow_id, track_workflow_id  # noqa: E402
+from workflows.domain.model import (  # noqa: E402
+    PartyOrder,
+    PartyOrderSpec,
+    close_workflow_id,
+    track_workflow_id,
+)
 from workflows.visibility import CONTRACT_SEARCH_ATTRIBUTES  # noqa: E402
 
 HISTORIES_DIR = ROOT / "tests" / "histories"  # one folder per released version
@@ -204,10 +210,18 @@ def new_order_id(scenario: str) -> str:
     return f"replay-{scenario}-{uuid.uuid4().hex[:8]}"
 
 
-async def start_order(ctx: Ctx, order: dict[str, Any]) -> str:
+async def start_order(ctx: Ctx, order: dict[str, Any], *, as_client: bool = False) -> str:
+    """Start the order; ``as_client``: with the search attributes the client API sets."""
     workflow_id = track_workflow_id(order["id"])
+    attributes = (
+        initial_search_attributes(PartyOrderSpec.model_validate(order)) if as_client else None
+    )
     await ctx.client.start_workflow(
-        names.TRACK_WORKFLOW, order, id=workflow_id, task_queue=ctx.task_queue
+        names.TRACK_WORKFLOW,
+        order,
+        id=workflow_id,
+        task_queue=ctx.task_queue,
+        search_attributes=attributes,
     )
     return workflow_id
 
@@ -226,7 +240,7 @@ async def lifecycle(ctx: Ctx) -> list[Recorded]:
     milestone with escalation, delivery, and the Close Party Order process."""
     began = await ctx.now()
     order_id = new_order_id("lifecycle")
-    wid = await start_order(ctx, short_order(order_id, began))
+    wid = await start_order(ctx, short_order(order_id, began), as_client=True)
     await signal(ctx, wid, names.REPORT_PROGRESS, {"requestId": "p-1", "percentComplete": 10})
     await signal(
         ctx,
@@ -301,7 +315,7 @@ async def lifecycle(ctx: Ctx) -> list[Recorded]:
 async def cancellation(ctx: Ctx) -> list[Recorded]:
     """Progress, then another process cancels: pendingCancellation, notice, cancelled."""
     began = await ctx.now()
-    wid = await start_order(ctx, short_order(new_order_id("cancellation"), began))
+    wid = await start_order(ctx, short_order(new_order_id("cancellation"), began), as_client=True)
     await signal(ctx, wid, names.REPORT_PROGRESS, {"requestId": "p-1", "percentComplete": 5})
     await ctx.sleep(timedelta(days=1))
     await signal(

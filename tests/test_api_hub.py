@@ -101,6 +101,15 @@ async def subscribe(
     return made
 
 
+async def subscribe_to_state_changes(
+    api: httpx.AsyncClient, keys: Keys, callback: str, party_id: str
+) -> dict[str, Any]:
+    """The originating process's subscription to the state changes of one party's orders."""
+    key = keys.make("process", process=PROCESS)
+    query = f"partyOrder.party.id={party_id}&eventType=PartyOrderStateChangeEvent"
+    return await subscribe(api, key, callback, query)
+
+
 # ---------------------------------------------------------------- escalationAcknowledgement
 
 
@@ -327,12 +336,7 @@ async def test_every_state_change_is_an_event_the_first_report_and_a_cancellatio
     api: httpx.AsyncClient, keys: Keys, manager: dict[str, str], listener: HubListener
 ) -> None:
     party = unique("P")
-    await subscribe(
-        api,
-        keys.make("process", process=PROCESS),
-        listener.url,
-        f"partyOrder.party.id={party}&eventType=PartyOrderStateChangeEvent",
-    )
+    await subscribe_to_state_changes(api, keys, listener.url, party)
     await asyncio.sleep(2.5)  # past the workers' cache of the subscriptions
     order_id = await start(api, manager, party)
     party_key = keys.make("party", party_id=party)
@@ -381,12 +385,7 @@ async def test_the_query_filters_and_a_process_hears_only_its_orders(
             "eventType=PartyOrderStateChangeEvent,PartyOrderInformationRequiredEvent",
         )
         await subscribe(api, manager, by_order.url, f"partyOrder.id={second}")
-        await subscribe(
-            api,
-            keys.make("process", process=PROCESS),
-            own_process.url,
-            f"partyOrder.party.id={party}&eventType=PartyOrderStateChangeEvent",
-        )
+        await subscribe_to_state_changes(api, keys, own_process.url, party)
         await asyncio.sleep(2.5)  # past the workers' cache of the subscriptions
         for order_id in (first, second, foreign["id"]):
             await api.post(f"/partyOrder/{order_id}/checkIn", headers=manager)

@@ -27,6 +27,7 @@ from temporalio.common import SearchAttributeKey, TypedSearchAttributes
 from temporalio.converter import decode_typed_search_attributes
 from temporalio.service import RPCError
 
+from starter.client import PartyOrderClient
 from starter.local.binaries import temporal_cli_path
 from tests.conftest import unique
 from workflows.domain.instants import iso
@@ -280,6 +281,39 @@ async def test_search_attributes_details_and_summary_follow_the_order(
         assert order["id"] in details
     finally:
         await stop_orders(handle, fallback_handle)
+
+
+async def upserted(handle: WorkflowHandle[Any, Any]) -> list[set[str]]:
+    """The names of the attributes of each upsert in the order's history, in order."""
+    names: list[set[str]] = []
+    async for event in handle.fetch_history_events():
+        if event.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES:
+            fields = event.upsert_workflow_search_attributes_event_attributes.search_attributes
+            names.append(set(fields.indexed_fields))
+    return names
+
+
+async def test_what_the_start_set_is_not_upserted_again(
+    dev_client: Client, dev_task_queue: str
+) -> None:
+    """Rules 4: a start through the client API sets the six attributes, so the order's
+    first workflow task upserts none of them; the first report upserts only the state."""
+    orders = PartyOrderClient(dev_client, dev_task_queue)
+    order = calm_order(unique(), unique("PARTY"), whole_seconds_now())
+    await orders.start(order)
+    handle = dev_client.get_workflow_handle(track_workflow_id(order["id"]))
+    try:
+        assert (await orders.get(order["id"])).state == "acknowledged"  # first task done
+        contract = {key.name for key in CONTRACT_KEYS}
+        assert [names & contract for names in await upserted(handle)] in ([], [set()])
+        await orders.report_progress(order["id"], {"percentComplete": 5}, confirm=True)
+        assert [names & contract for names in await upserted(handle) if names & contract] == [
+            {"PartyOrderState"}
+        ]
+        party_id = order["party"]["id"]
+        await attributes_matching(handle, PartyOrderState="inProgress", PartyId=party_id)
+    finally:
+        await stop_orders(handle)
 
 
 # ---------------------------------------------------------------------- a critical order

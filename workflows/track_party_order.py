@@ -58,7 +58,12 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.domain.tracker import PartyOrderTracker, TrackerState
     from workflows.metrics import OrderMetrics
-    from workflows.visibility import changed_pairs, details_markdown, search_attribute_values
+    from workflows.visibility import (
+        changed_pairs,
+        contract_values,
+        details_markdown,
+        search_attribute_values,
+    )
 
 # Informing the close process only needs the Temporal service itself: retry until it works.
 CLOSE_RETRY = RetryPolicy(
@@ -200,6 +205,9 @@ class TrackPartyOrder:
             raise ApplicationError(self._start_error, type="InvalidPartyOrder", non_retryable=True)
         tracker = self.tracker
         self._metrics.begin(tracker.order, continued=workflow.info().continued_run_id is not None)
+        if tracker.v4:
+            # Rules 4: what the start (or the run before) already set is not upserted again.
+            self._published = contract_values(workflow.info().typed_search_attributes)
         while True:
             self._wake = False
             await self._take_messages()

@@ -70,6 +70,11 @@ def typed_search_attributes(order: PartyOrder) -> TypedSearchAttributes:
     )
 
 
+def contract_values(attributes: TypedSearchAttributes) -> dict[str, Any]:
+    """The contract's attributes among ``attributes`` (as a start set them), by name."""
+    return {pair.key.name: pair.value for pair in attributes if pair.key.name in _KEYS}
+
+
 def changed_pairs(
     values: dict[str, Any], published: dict[str, Any]
 ) -> list[SearchAttributeUpdate[Any]]:
