@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -25,6 +25,8 @@ from activities.settings import NotificationSettings
 from starter.local.binaries import temporal_cli_path, test_server_path
 from starter.local.devserver import add_search_attributes
 from worker import build_worker
+from workflows.domain import names
+from workflows.domain.model import PartyOrder, track_workflow_id
 from workflows.visibility import CONTRACT_SEARCH_ATTRIBUTES
 
 
@@ -109,6 +111,24 @@ async def running_worker(
     )
     async with worker:
         yield worker, task_queue
+
+
+async def start_tracking(
+    env: WorkflowEnvironment, task_queue: str, order: dict[str, Any]
+) -> WorkflowHandle[Any, PartyOrder]:
+    """Start tracking ``order`` straight through Temporal (no client API on the way)."""
+    return await env.client.start_workflow(
+        names.TRACK_WORKFLOW,
+        order,
+        id=track_workflow_id(order["id"]),
+        task_queue=task_queue,
+        result_type=PartyOrder,
+    )
+
+
+async def get_order(handle: WorkflowHandle[Any, Any]) -> PartyOrder:
+    """The order as the workflow's ``get_order`` query answers."""
+    return await handle.query(names.GET_ORDER, result_type=PartyOrder)
 
 
 def read_outbox(path: Path) -> list[dict[str, Any]]:

@@ -18,14 +18,13 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import holidays
-from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from starter.calendars import resolve_holidays
 from starter.samples import example_order
-from tests.conftest import read_outbox, running_worker, unique
+from tests.conftest import get_order, read_outbox, running_worker, start_tracking, unique
 from workflows.domain.instants import iso, iso_duration
-from workflows.domain.model import JeopardyStatus, PartyOrder, track_workflow_id
+from workflows.domain.model import JeopardyStatus, PartyOrder
 
 BERLIN = ZoneInfo("Europe/Berlin")
 DAY = timedelta(days=1)
@@ -65,20 +64,6 @@ def expected_check_ins(first_due: datetime, count: int) -> list[datetime]:
         if day.weekday() < 5 and day not in years:
             found.append(datetime.combine(day, time(9), tzinfo=BERLIN).astimezone(UTC))
     return found
-
-
-async def start(env: WorkflowEnvironment, task_queue: str, order: dict[str, Any]) -> WorkflowHandle:
-    return await env.client.start_workflow(
-        "TrackPartyOrder",
-        order,
-        id=track_workflow_id(order["id"]),
-        task_queue=task_queue,
-        result_type=PartyOrder,
-    )
-
-
-async def get(handle: WorkflowHandle) -> PartyOrder:
-    return await handle.query("get_order", result_type=PartyOrder)
 
 
 def sent(outbox: Path, order_id: str, kind: str) -> list[datetime]:
@@ -128,7 +113,7 @@ async def test_berlin_check_ins_land_at_nine_on_working_days_over_christmas_and_
         await skip_to(time_env, evening)
         christmas_id = unique("BER")
         began = await time_env.get_current_time()
-        handle = await start(time_env, task_queue, berlin_order(christmas_id, began))
+        handle = await start_tracking(time_env, task_queue, berlin_order(christmas_id, began))
         await time_env.sleep(timedelta(days=8, hours=16))  # to noon on the 30th
         expected = expected_check_ins(began + DAY, 5)
         # The oracle itself skips the holidays and the weekend: 23, 24 (a working day in
@@ -141,7 +126,7 @@ async def test_berlin_check_ins_land_at_nine_on_working_days_over_christmas_and_
         assert got[:5] == expected
         assert all(moment.astimezone(BERLIN).time() == time(9) for moment in got)
         # The next one is planned for 09:00 on the next working day.
-        order = await get(handle)
+        order = await get_order(handle)
         assert order.check_ins.next_at is not None
         assert close_to(order.check_ins.next_at, expected_check_ins(began + DAY, len(got) + 1)[-1])
         await handle.terminate("seen enough")  # no task left to hold the clock back
@@ -153,7 +138,7 @@ async def test_berlin_check_ins_land_at_nine_on_working_days_over_christmas_and_
         await skip_to(time_env, datetime.combine(sunday - 6 * DAY, time(20), tzinfo=BERLIN))
         change_id = unique("BER")
         began = await time_env.get_current_time()
-        handle = await start(time_env, task_queue, berlin_order(change_id, began))
+        handle = await start_tracking(time_env, task_queue, berlin_order(change_id, began))
         await time_env.sleep(timedelta(days=9))
         got = sent(outbox, change_id, "checkIn")
         assert got[:4] == expected_check_ins(began + DAY, 4)
@@ -198,20 +183,20 @@ async def test_a_held_order_with_pause_while_stays_out_of_jeopardy_and_resumes_c
     async with running_worker(time_env.client, outbox) as (_, task_queue):
         began = await time_env.get_current_time()
         paused_id, control_id = unique("HOLD"), unique("HOLD")
-        paused = await start(time_env, task_queue, pause_order(paused_id, began, ["held"]))
-        control = await start(time_env, task_queue, pause_order(control_id, began, None))
+        paused = await start_tracking(time_env, task_queue, pause_order(paused_id, began, ["held"]))
+        control = await start_tracking(time_env, task_queue, pause_order(control_id, began, None))
         for handle in (paused, control):
             await handle.signal("report_progress", {"percentComplete": 0, "note": "started"})
             await handle.execute_update(
                 "change_state", {"state": "held", "reason": "site access blocked"}
             )
-        before = await get(paused)
+        before = await get_order(paused)
         assert before.check_ins.next_at is not None
         pause = before.pauses[0]
         assert (pause.state, pause.end_date_time) == ("held", None)
 
         await time_env.sleep(timedelta(days=6))
-        held = await get(paused)
+        held = await get_order(paused)
         assert held.state == "held"
         assert held.jeopardy.status == JeopardyStatus.NONE
         assert held.jeopardy_alerts == []
@@ -219,7 +204,7 @@ async def test_a_held_order_with_pause_while_stays_out_of_jeopardy_and_resumes_c
         assert sent(outbox, paused_id, "checkIn") == []
         # Without pauseWhile the same days made it critical (the check-in went unanswered)
         # and behind plan: the check above could fail.
-        other = await get(control)
+        other = await get_order(control)
         assert other.jeopardy.status == JeopardyStatus.CRITICAL
         assert any("unanswered" in r for r in other.jeopardy.reasons)
         assert any("behind plan" in r for r in other.jeopardy.reasons)
@@ -245,7 +230,7 @@ async def test_a_held_order_with_pause_while_stays_out_of_jeopardy_and_resumes_c
         await skip_to(time_env, next_check_in + DAY + timedelta(minutes=1))
         (check_in,) = sent(outbox, paused_id, "checkIn")
         assert close_to(check_in, next_check_in)
-        after = await get(paused)
+        after = await get_order(paused)
         assert after.check_ins.unanswered_streak == 1
         assert after.jeopardy.status == JeopardyStatus.CRITICAL
         assert after.jeopardy.since is not None
@@ -254,7 +239,7 @@ async def test_a_held_order_with_pause_while_stays_out_of_jeopardy_and_resumes_c
         # microsecond, after the order date, plus the pause.
         behind = began + timedelta(days=5, microseconds=1) + stood_still
         await skip_to(time_env, behind + timedelta(minutes=1))
-        later = await get(paused)
+        later = await get_order(paused)
         assert any("behind plan" in r for r in later.jeopardy.reasons)
         await paused.terminate("seen enough")
         await control.terminate("seen enough")
@@ -266,8 +251,8 @@ async def test_holidays_are_resolved_for_the_years_an_accepted_change_reaches(
     async with running_worker(time_env.client, outbox) as (_, task_queue):
         began = await time_env.get_current_time()
         order_id = unique("BER")
-        handle = await start(time_env, task_queue, berlin_order(order_id, began))
-        first = await get(handle)
+        handle = await start_tracking(time_env, task_queue, berlin_order(order_id, began))
+        first = await get_order(handle)
         assert first.party.calendar is not None
         through = first.party.calendar.holidays_resolved_through
         assert through is not None
@@ -287,7 +272,7 @@ async def test_holidays_are_resolved_for_the_years_an_accepted_change_reaches(
             {"changeRequestId": "CR-LATE", "decision": "accepted", "resolvedBy": "SO-77 owner"},
         )
         await time_env.sleep(timedelta(minutes=1))
-        order = await get(handle)
+        order = await get_order(handle)
         assert order.requested_completion_date == later
         calendar = order.party.calendar
         assert calendar is not None

@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 from temporalio.api.enums.v1 import EventType, WorkflowTaskFailedCause
-from temporalio.client import Client, WorkflowHandle, WorkflowHistory
+from temporalio.client import Client, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer
@@ -41,7 +41,7 @@ from scripts.record_histories import (
     suggest_continue_as_new_args,
 )
 from starter.local.binaries import temporal_cli_path
-from tests.conftest import read_outbox, running_worker, unique
+from tests.conftest import get_order, read_outbox, running_worker, unique
 from workflows.close_party_order import ClosePartyOrder, ClosureRecord
 from workflows.domain import names
 from workflows.domain.model import PartyOrder, close_workflow_id, track_workflow_id
@@ -87,10 +87,6 @@ def order_json(order_id: str, now: datetime, **overrides: Any) -> dict[str, Any]
     }
     order.update(overrides)
     return order
-
-
-async def get(handle: WorkflowHandle[Any, Any]) -> PartyOrder:
-    return await handle.query(names.GET_ORDER, result_type=PartyOrder)
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 20.0) -> None:
@@ -261,7 +257,7 @@ async def test_a_stream_of_signals_is_applied_exactly_once_across_many_runs(
         seen_forwarded: set[str] = set()
 
         async def forwarded() -> bool:
-            order = await get(handle)
+            order = await get_order(handle)
             # What a reader saw never steps back, also while a run hands over to the next.
             stepped_back = [
                 c.id
@@ -274,7 +270,7 @@ async def test_a_stream_of_signals_is_applied_exactly_once_across_many_runs(
 
         await eventually(forwarded)
         await forwarded()
-        order = await get(handle)
+        order = await get_order(handle)
 
         # Every invalid message and every reused requestId recorded once, and only those.
         assert sent["invalid"] == 50 and sent["late reuse"] == 17
@@ -392,11 +388,11 @@ async def test_the_whole_order_survives_continue_as_new(
         )
 
         async def settled() -> bool:
-            order = await get(handle)
+            order = await get_order(handle)
             return order.change_requests[0].status == "forwarded" and len(read_outbox(outbox)) >= 6
 
         await eventually(settled)
-        before = await get(handle)
+        before = await get_order(handle)
         assert before.jeopardy.status == "critical" and before.jeopardy.escalation_level == 1
         assert {a.jeopardy_type for a in before.jeopardy_alerts} == {"critical"}
         assert before.check_ins.sent == 2 and before.rejected_message_count == 1
@@ -413,7 +409,7 @@ async def test_the_whole_order_survives_continue_as_new(
             # Paced, so that a continue-as-new is not refused again and again for a signal
             # that arrived while it was in flight (the server then retries the task).
             await asyncio.sleep(0.05)
-        after = await get(handle)
+        after = await get_order(handle)
         # Rules 3 keeps each note too (notes, noteCount): they move with the notes sent.
         moving = {"last_note", "last_progress_at", "notes", "note_count"}
         assert after.model_dump(exclude=moving) == before.model_dump(exclude=moving)
@@ -429,7 +425,7 @@ async def test_the_whole_order_survives_continue_as_new(
         await handle.signal(
             names.RESOLVE_CHANGE, {"changeRequestId": "CR-1", "decision": "accepted"}
         )
-        resumed = await get(handle)
+        resumed = await get_order(handle)
         assert resumed.check_ins.sent == 3 and resumed.state == "inProgress"
         survey = resumed.milestone("survey")
         assert survey is not None and survey.status == "yetToReach"

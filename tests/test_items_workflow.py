@@ -9,10 +9,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from tests.conftest import read_outbox, running_worker, unique
+from tests.conftest import get_order, read_outbox, running_worker, unique
 from workflows.close_party_order import ClosureRecord
 from workflows.domain.instants import iso
 from workflows.domain.model import PartyOrder, close_workflow_id, track_workflow_id
@@ -48,10 +47,6 @@ def three_item_order(order_id: str, began: datetime) -> dict[str, Any]:
     }
 
 
-async def get(handle: WorkflowHandle[Any, Any]) -> PartyOrder:
-    return await handle.query("get_order", result_type=PartyOrder)
-
-
 async def sleep_until(env: WorkflowEnvironment, instant: datetime) -> None:
     await env.sleep(instant - await env.get_current_time())
 
@@ -76,7 +71,7 @@ async def test_a_three_item_order_ends_partial_and_is_closed_with_the_delivered_
             task_queue=task_queue,
             result_type=PartyOrder,
         )
-        order = await get(handle)
+        order = await get_order(handle)
         assert [i.state for i in order.order_items] == ["acknowledged"] * 3
 
         # Day 10: the party starts on the circuit.
@@ -85,7 +80,7 @@ async def test_a_three_item_order_ends_partial_and_is_closed_with_the_delivered_
             "report_progress",
             {"orderItems": [{"id": "1", "state": "inProgress", "percentComplete": 50}]},
         )
-        order = await get(handle)
+        order = await get_order(handle)
         assert order.state == "inProgress"
         assert order.percent_complete == (2 * 50) // 4  # weighted by quantity
 
@@ -112,14 +107,14 @@ async def test_a_three_item_order_ends_partial_and_is_closed_with_the_delivered_
             },
         )
         await time_env.sleep(timedelta(hours=1))
-        order = await get(handle)
+        order = await get_order(handle)
         assert order.order_item("3").state == "acknowledged"  # type: ignore[union-attr]
         assert order.change_request("CR-rack").status == "forwarded"  # type: ignore[union-attr]
         await handle.signal(
             "resolve_change",
             {"changeRequestId": "CR-rack", "decision": "accepted", "resolvedBy": "SO-42 owner"},
         )
-        order = await get(handle)
+        order = await get_order(handle)
         assert order.order_item("3").state == "cancelled"  # type: ignore[union-attr]
         assert [m.id for m in order.milestones] == ["circuit", "router"]
         assert order.percent_complete == (2 * 100 + 0) // 3
@@ -141,7 +136,7 @@ async def test_a_three_item_order_ends_partial_and_is_closed_with_the_delivered_
             },
         )
         await time_env.sleep(timedelta(hours=1))
-        order = await get(handle)
+        order = await get_order(handle)
         assert order.jeopardy.status == "critical"
         assert any("order item 2 forecast" in r for r in order.jeopardy.reasons)
         alert = order.jeopardy_alerts[-1]
@@ -164,7 +159,7 @@ async def test_a_three_item_order_ends_partial_and_is_closed_with_the_delivered_
             },
         )
         await time_env.sleep(timedelta(hours=1))
-        assert (await get(handle)).jeopardy.status == "none"
+        assert (await get_order(handle)).jeopardy.status == "none"
 
         # Day 99: the router is delivered; with the rack cancelled the order is partial.
         await sleep_until(time_env, began + 99 * DAY + 15 * H)

@@ -4,33 +4,18 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
-from temporalio.client import WorkflowFailureError, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import WorkflowFailureError, WorkflowUpdateFailedError
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from starter.samples import example_order
-from tests.conftest import read_outbox, running_worker, unique
+from tests.conftest import get_order, read_outbox, running_worker, start_tracking, unique
 from workflows.close_party_order import ClosureRecord
 from workflows.domain.instants import iso
 from workflows.domain.model import PartyOrder, close_workflow_id, track_workflow_id
-
-
-async def start(env: WorkflowEnvironment, task_queue: str, order: dict[str, Any]) -> WorkflowHandle:
-    return await env.client.start_workflow(
-        "TrackPartyOrder",
-        order,
-        id=track_workflow_id(order["id"]),
-        task_queue=task_queue,
-        result_type=PartyOrder,
-    )
-
-
-async def get(handle: WorkflowHandle) -> PartyOrder:
-    return await handle.query("get_order", result_type=PartyOrder)
 
 
 async def test_months_long_order_from_start_to_close(
@@ -39,8 +24,8 @@ async def test_months_long_order_from_start_to_close(
     async with running_worker(time_env.client, outbox) as (_, task_queue):
         began = await time_env.get_current_time()
         order_id = unique()
-        handle = await start(time_env, task_queue, example_order(order_id, began))
-        order = await get(handle)
+        handle = await start_tracking(time_env, task_queue, example_order(order_id, began))
+        order = await get_order(handle)
         assert order.state == "acknowledged"
         assert order.check_ins.next_at == order.order_date + timedelta(days=7)
 
@@ -49,7 +34,7 @@ async def test_months_long_order_from_start_to_close(
         await handle.signal(
             "report_progress", {"requestId": "p1", "percentComplete": 15, "note": "survey booked"}
         )
-        order = await get(handle)
+        order = await get_order(handle)
         assert order.state == "inProgress"
         assert order.percent_complete == 15
         assert order.check_ins.unanswered_streak == 0
@@ -82,7 +67,7 @@ async def test_months_long_order_from_start_to_close(
             },
         )
         await time_env.sleep(timedelta(hours=1))
-        order = await get(handle)
+        order = await get_order(handle)
         assert [c.status for c in order.change_requests] == ["forwarded", "forwarded"]
         await handle.signal(
             "resolve_change",
@@ -92,7 +77,7 @@ async def test_months_long_order_from_start_to_close(
             "resolve_change",
             {"changeRequestId": "CR-B", "decision": "rejected", "note": "date is contractual"},
         )
-        order = await get(handle)
+        order = await get_order(handle)
         accepted, rejected = order.change_requests
         assert accepted.status == "accepted" and accepted.resolved_by == "SO-77 owner"
         assert rejected.status == "rejected"
@@ -157,7 +142,7 @@ async def test_cancelled_order_ends_cancelled_with_reason_and_date(
 ) -> None:
     async with running_worker(time_env.client, outbox) as (_, task_queue):
         now = await time_env.get_current_time()
-        handle = await start(time_env, task_queue, example_order(unique(), now))
+        handle = await start_tracking(time_env, task_queue, example_order(unique(), now))
         await handle.signal("report_progress", {"percentComplete": 5})
         await time_env.sleep(timedelta(days=3))
         await handle.signal(
@@ -185,7 +170,7 @@ async def test_invalid_start_input_fails_at_once_naming_the_field(
         now = await time_env.get_current_time()
         bad = example_order(unique(), now)
         bad["trackingPolicy"]["checkInInterval"] = "weekly"
-        handle = await start(time_env, task_queue, bad)
+        handle = await start_tracking(time_env, task_queue, bad)
         with pytest.raises(WorkflowFailureError) as failure:
             await handle.result()
         cause = failure.value.cause
@@ -199,7 +184,7 @@ async def test_bad_messages_are_recorded_and_the_order_goes_on(
 ) -> None:
     async with running_worker(time_env.client, outbox) as (_, task_queue):
         now = await time_env.get_current_time()
-        handle = await start(time_env, task_queue, example_order(unique(), now))
+        handle = await start_tracking(time_env, task_queue, example_order(unique(), now))
         await handle.signal("report_progress", {"percentComplete": 250, "requestId": "bad-1"})
         await handle.signal("report_progress", {"milestones": [{"id": "nope"}]})
         await handle.signal("report_progress", ["not", "an", "object"])
@@ -207,7 +192,7 @@ async def test_bad_messages_are_recorded_and_the_order_goes_on(
         await handle.signal("no_such_signal", {"x": 1})
         await handle.signal("report_progress", {"percentComplete": 10, "requestId": "ok-1"})
         await handle.signal("report_progress", {"percentComplete": 99, "requestId": "ok-1"})
-        order = await get(handle)
+        order = await get_order(handle)
         errors = [(r.message, r.error) for r in order.rejected_messages]
         assert len(errors) == 6
         assert (
@@ -247,7 +232,7 @@ async def test_second_order_with_a_running_id_is_refused(
     async with running_worker(time_env.client, outbox) as (_, task_queue):
         now = await time_env.get_current_time()
         order = example_order(unique(), now)
-        handle = await start(time_env, task_queue, order)
+        handle = await start_tracking(time_env, task_queue, order)
         with pytest.raises(WorkflowAlreadyStartedError):
             await time_env.client.start_workflow(
                 "TrackPartyOrder",
@@ -268,7 +253,7 @@ async def test_an_order_id_tracked_again_gets_its_own_notifications_and_closure(
         order = example_order(unique(), now)
         closures = []
         for _ in range(2):
-            handle = await start(time_env, task_queue, order)
+            handle = await start_tracking(time_env, task_queue, order)
             await handle.signal("report_progress", {"delivered": True})
             final = await handle.result()
             assert final.tracking_id == handle.result_run_id
