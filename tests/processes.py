@@ -42,6 +42,22 @@ class ProcessDied(RuntimeError):
     """A child process exited while it was being waited for: waiting longer cannot help."""
 
 
+async def run_bash(
+    script: str, *, cwd: Path, env: Mapping[str, str], timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """``script`` run by bash in a thread (the event loop keeps serving the test's workers
+    and servers), its output captured as text."""
+    return await asyncio.to_thread(
+        subprocess.run,
+        ["bash", "-c", script],
+        cwd=cwd,
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that was free a moment ago."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:

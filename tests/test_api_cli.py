@@ -23,7 +23,7 @@ from starter.api.routes import BASE_PATH
 from starter.cli.commands import run
 from starter.samples import example_order
 from tests.conftest import unique
-from tests.processes import free_port, start_up_demo
+from tests.processes import free_port, run_bash, start_up_demo
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -213,15 +213,7 @@ async def run_curl_script(
     prelude = "set -eu\ncurl() { command curl -sS -w '\\nHTTP %{http_code}\\n' \"$@\"; }\n"
     env = {**os.environ, "PARTY_ORDERS_API_KEYS": str(key_file)}
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
-    result = await asyncio.to_thread(
-        subprocess.run,
-        ["bash", "-c", prelude + script],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = await run_bash(prelude + script, cwd=cwd, env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     return result, re.findall(r"^HTTP (\d{3})$", result.stdout, flags=re.MULTILINE)
 

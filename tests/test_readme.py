@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import subprocess
 from datetime import date, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -23,6 +22,7 @@ from activities.settings import NotificationSettings
 from starter.client import PartyOrderClient
 from starter.local.binaries import temporal_cli_path
 from starter.schedules import ensure_digest_schedule
+from tests.processes import run_bash
 from worker import build_worker
 from workflows.visibility import CONTRACT_SEARCH_ATTRIBUTES
 
@@ -116,15 +116,7 @@ async def test_the_tour_runs_as_written(tmp_path: Path) -> None:
             # As `party-orders up` does before the tour.
             await ensure_digest_schedule(env.client, "party-orders")
             for command in tour_commands():
-                result = await asyncio.to_thread(
-                    subprocess.run,
-                    ["bash", "-c", command],
-                    cwd=REPO,
-                    env=shell_env,
-                    capture_output=True,
-                    text=True,
-                    timeout=120,
-                )
+                result = await run_bash(command, cwd=REPO, env=shell_env)
                 assert result.returncode == 0, f"{command}\n{result.stdout}{result.stderr}"
                 for prefix, phrase in SAYS.items():
                     if command.startswith(prefix) and (
@@ -226,15 +218,7 @@ async def test_the_emailed_link_flow_runs_as_written(tmp_path: Path) -> None:
                 PATH=f"{bin_dir}:{shell_env['PATH']}",
             )
             script = "set -euo pipefail\n" + "\n".join(emailed_link_commands())
-            result = await asyncio.to_thread(
-                subprocess.run,
-                ["bash", "-c", script],
-                cwd=workdir,
-                env=shell_env,
-                capture_output=True,
-                text=True,
-                timeout=120,
-            )
+            result = await run_bash(script, cwd=workdir, env=shell_env)
             assert result.returncode == 0, f"{result.stdout}{result.stderr}"
             assert f"{stack.base_url}/portal/partyOrder/PO-1001/checkIn?token=" in result.stdout
             assert 'is now <strong id="state">inProgress' in result.stdout
