@@ -17,8 +17,7 @@ from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
 from starter.samples import example_order
-from tests.conftest import read_outbox, running_worker, unique
-from tests.test_track_workflow import get, start
+from tests.conftest import get_order, read_outbox, running_worker, start_tracking, unique
 from tests.test_tracking_workflow import close_to, sent_at
 from workflows.domain import names
 from workflows.domain.model import PartyOrder
@@ -35,7 +34,7 @@ async def test_the_silent_25_day_order_is_heard_until_acknowledged(
         order = example_order(
             unique(), began, milestones=[], expected_in=25 * DAY, requested_in=25 * DAY
         )
-        handle = await start(time_env, task_queue, order)
+        handle = await start_tracking(time_env, task_queue, order)
 
         await time_env.sleep(DAY)
         with pytest.raises(WorkflowUpdateFailedError) as refused:
@@ -90,7 +89,7 @@ async def test_the_silent_25_day_order_is_heard_until_acknowledged(
         gaps = [sent_at(b) - sent_at(a) for a, b in itertools.pairwise(after_ack)]
         assert max(gaps) <= DAY + timedelta(minutes=1)
 
-        late = await get(handle)
+        late = await get_order(handle)
         assert late.jeopardy.status == "critical"
         assert late.jeopardy.escalation_level == 3
         worsened_alerts = [a.jeopardy_type for a in late.jeopardy_alerts]
