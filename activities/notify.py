@@ -79,7 +79,14 @@ class PartyOrderActivities:
         self.hub = HubActivities(self.router, publisher)
         return self.hub
 
-    async def _deliver(self, notification: Notification) -> None:
+    async def _deliver(self, notification: Notification) -> Notification | None:
+        """Deliver; return the notification when this runs as a local activity.
+
+        A local activity's input is not written to the workflow history, its result is: so
+        what was sent stays on record (``ClosePartyOrder``'s notices). As an ordinary
+        activity the scheduled event already holds it, and nothing is returned.
+        """
+        delivered = notification
         if self.hub is not None:
             # First: the event happened whether or not its recipient can be reached.
             # Publishing again on a retry starts no second delivery.
@@ -109,21 +116,22 @@ class PartyOrderActivities:
             "party_orders_notifications_delivered",
             "Notifications delivered, by channel and recipient",
         ).add(1, labels)
+        return delivered if activity.info().is_local else None
 
     @activity.defn(name="notify_party")
-    async def notify_party(self, notification: Notification) -> None:
+    async def notify_party(self, notification: Notification) -> Notification | None:
         """Tell the party (supplier, partner or customer) about its order."""
-        await self._deliver(notification)
+        return await self._deliver(notification)
 
     @activity.defn(name="notify_originating_process")
-    async def notify_originating_process(self, notification: Notification) -> None:
+    async def notify_originating_process(self, notification: Notification) -> Notification | None:
         """Tell the process that placed the order (e.g. forward a change request)."""
-        await self._deliver(notification)
+        return await self._deliver(notification)
 
     @activity.defn(name="notify_contact")
-    async def notify_contact(self, notification: Notification) -> None:
+    async def notify_contact(self, notification: Notification) -> Notification | None:
         """Tell an escalation contact or the order manager (jeopardy, violated milestones)."""
-        await self._deliver(notification)
+        return await self._deliver(notification)
 
     @activity.defn(name="inform_close_process")
     async def inform_close_process(self, order: PartyOrder) -> None:

@@ -36,6 +36,17 @@ EMAIL = "jane.doe@acme.example"
 WEBHOOK = "https://hooks.acme.example/orders?token=s3cret-token"
 NOTE = "call Jane on +49 170 5550101 before the survey"
 PARTY_NAME = "Jane Doe Networks"
+# What the SDK's core writes, in the clear, on a local activity's marker.
+LOCAL_ACTIVITY_BOOKKEEPING = {
+    "seq",
+    "attempt",
+    "activity_id",
+    "activity_type",
+    "complete_time",
+    "backoff",
+    "original_schedule_time",
+    "activation_index",
+}
 DESCRIPTION = "backhaul for Jane's private residence"
 PERSONAL = [EMAIL, NOTE, PARTY_NAME, DESCRIPTION, "+49 170 5550101", "s3cret-token"]
 METADATA_QUERY = "__temporal_workflow_metadata"  # the Web UI's current details
@@ -139,20 +150,37 @@ async def test_an_encrypted_order_leaves_only_ciphertext_in_temporal(
             assert text.encode() not in blob, f"{text!r} in the raw history of {handle.id}"
         found = list(payloads_in(history))
         assert len(found) > 5
-        # The SDK writes a patch marker's details (the patch id, "tracking-rules-4") itself,
-        # past the data converter: the one payload the codec never sees, and no order data.
+        # The SDK writes two kinds of marker details itself, past the data converter, and
+        # no order data in either: a patch marker's (the patch id, "tracking-rules-4") and
+        # a local activity marker's bookkeeping (sequence, attempt, activity id and type,
+        # times). The local activity's result (the notice sent) is ciphertext.
+        written_by_sdk = (
+            "marker_recorded_event_attributes.details[patch-data].payloads[0]",
+            "marker_recorded_event_attributes.details[data].payloads[0]",
+        )
         plaintext = [
             where
             for where, p in found
-            if p.metadata["encoding"] != ENCRYPTED_ENCODING
-            and not where.endswith(
-                "marker_recorded_event_attributes.details[patch-data].payloads[0]"
-            )
+            if p.metadata["encoding"] != ENCRYPTED_ENCODING and not where.endswith(written_by_sdk)
         ]
         assert plaintext == [], f"unencrypted payloads in {handle.id}: {plaintext}"
         patches = [p for where, p in found if "details[patch-data]" in where]
-        known = (b"tracking-rules-4", b"tracking-rules-3", b"tracking-rules-2", b"bounded-runs")
+        known = (
+            b"tracking-rules-4",
+            b"tracking-rules-3",
+            b"tracking-rules-2",
+            b"bounded-runs",
+            b"closure-notices-local",
+        )
         assert all(any(patch in p.data for patch in known) for p in patches)
+        bookkeeping = [
+            json.loads(p.data) for where, p in found if where.endswith(written_by_sdk[1])
+        ]
+        assert all(
+            set(entry) <= LOCAL_ACTIVITY_BOOKKEEPING
+            and entry["activity_type"].startswith("notify_")
+            for entry in bookkeeping
+        ), bookkeeping
         wheres = " ".join(where for where, _ in found)
         assert "user_metadata.summary" in wheres  # the static summary is ciphertext too
     close_start = (await raw_history(close)).events[0]

@@ -38,6 +38,12 @@ with workflow.unsafe.imports_passed_through():
     from workflows.domain.tracker import REJECTED_MESSAGES_KEPT, rejected_message
 
 
+# ClosePartyOrder's first patch (0.4.0): the closure notices go out as local activities,
+# so a close process is one workflow task and no activity task. A close process that began
+# before it has no marker and sends them as ordinary activities, as it did.
+LOCAL_NOTICES_PATCH = "closure-notices-local"
+
+
 class ClosureRecord(WireModel):
     """The result of ClosePartyOrder."""
 
@@ -71,10 +77,13 @@ class ClosePartyOrder:
         await workflow.wait_condition(lambda: self._order is not None)
         order = self._order
         assert order is not None
-        # Both notices go out at once: neither depends on the other.
+        # Both notices go out at once: neither depends on the other. The process has
+        # nothing else to do meanwhile, so they run as local activities in its own
+        # workflow task (workflows/delivery.py).
+        local = workflow.patched(LOCAL_NOTICES_PATCH)
         party_told, process_told = await asyncio.gather(
             *(
-                deliver(notice, self._delivery_failed)
+                deliver(notice, self._delivery_failed, local=local)
                 for notice in closure_notices(order, workflow.now())
             )
         )

@@ -14,7 +14,8 @@ from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError
+from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import TimeoutError as TemporalTimeoutError
 
 with workflow.unsafe.imports_passed_through():
     from workflows.domain import names
@@ -43,13 +44,24 @@ ACTIVITY_FOR: dict[RecipientKind, str] = {
 OnFailure = Callable[[Notification, str], None]
 
 
-async def deliver(notification: Notification, on_failure: OnFailure) -> bool:
+async def deliver(
+    notification: Notification, on_failure: OnFailure, *, local: bool = False
+) -> bool:
     """Deliver one notification; ``True`` once delivered, ``False`` after ``on_failure``.
+
+    ``local``: as a local activity, run by the worker inside the caller's own workflow
+    task, with the same timeouts and retries (waits longer than a minute between attempts
+    become durable timers). It needs no activity task from the server, which suits a
+    workflow with nothing else to do meanwhile (``ClosePartyOrder``); the tracker, which
+    must keep taking messages while a slow endpoint is retried, delivers as ordinary
+    activities. A local activity's input is not in the history, so the activity returns the
+    notification it delivered, and the history keeps that.
 
     The activity's summary in the Web UI says what goes to whom.
     """
+    execute = workflow.execute_local_activity if local else workflow.execute_activity
     try:
-        await workflow.execute_activity(
+        await execute(
             ACTIVITY_FOR[notification.recipient_kind],
             notification,
             start_to_close_timeout=NOTIFY_START_TO_CLOSE,
@@ -60,4 +72,11 @@ async def deliver(notification: Notification, on_failure: OnFailure) -> bool:
         return True
     except ActivityError as error:
         on_failure(notification, str(error.cause or error))
+        return False
+    except (ApplicationError, TemporalTimeoutError) as error:
+        # A local activity's last failure reaches the workflow as the activity's own error
+        # (or its timeout), not wrapped in an ActivityError.
+        if not local:
+            raise
+        on_failure(notification, str(error))
         return False
