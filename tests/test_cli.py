@@ -509,7 +509,7 @@ async def test_up_serves_ui_and_worker_and_stops_cleanly(
     await _wait_for_ui(up, ui_port)
 
     # The worker inside `up` runs orders started on its task queue.
-    client = await Client.connect(f"localhost:{port}")
+    client = await _pydantic_client(port)
     orders = PartyOrderClient(await _pydantic_client(port), task_queue)
     order_id = unique()
     await orders.start(order_json(order_id))
@@ -539,9 +539,18 @@ async def test_up_serves_ui_and_worker_and_stops_cleanly(
 
 
 async def _pydantic_client(port: int) -> Client:
+    """A client of up's server. The Web UI can answer a moment before the server's
+    frontend reports healthy, so a connect refused as "not healthy yet" is tried again."""
     from temporalio.contrib.pydantic import pydantic_data_converter
 
-    return await Client.connect(f"localhost:{port}", data_converter=pydantic_data_converter)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            return await Client.connect(f"localhost:{port}", data_converter=pydantic_data_converter)
+        except RuntimeError as error:
+            if "not healthy" not in str(error) or time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.2)
 
 
 async def test_up_refuses_a_taken_port(tmp_path: Path) -> None:
