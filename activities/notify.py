@@ -144,16 +144,19 @@ class PartyOrderActivities:
         """
         client = activity.client()
         workflow_id = close_workflow_id(order.id)
-        try:
-            existing = await client.get_workflow_handle(workflow_id).describe()
-            if await existing.memo_value(TRACKING_MEMO, None) == order.tracking_id:
-                activity.logger.info(
-                    "close process %s already informed of order %s", workflow_id, order.id
-                )
-                return
-        except RPCError as error:
-            if error.status != RPCStatusCode.NOT_FOUND:
-                raise
+        # Only a retry can find this tracking's close process (an earlier attempt started
+        # it and then failed to report back): the first attempt spares the lookup.
+        if activity.info().attempt > 1:
+            try:
+                existing = await client.get_workflow_handle(workflow_id).describe()
+                if await existing.memo_value(TRACKING_MEMO, None) == order.tracking_id:
+                    activity.logger.info(
+                        "close process %s already informed of order %s", workflow_id, order.id
+                    )
+                    return
+            except RPCError as error:
+                if error.status != RPCStatusCode.NOT_FOUND:
+                    raise
         await client.start_workflow(
             CLOSE_WORKFLOW,
             id=workflow_id,

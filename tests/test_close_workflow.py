@@ -8,6 +8,7 @@ the other still goes out.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
-from temporalio.testing import WorkflowEnvironment
+from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 from activities.channels import REJECTED
 from activities.notify import PartyOrderActivities
@@ -139,3 +140,30 @@ async def test_a_refused_closure_notice_is_recorded_and_the_other_still_sent(
         if m.marker_recorded_event_attributes.HasField("failure")
     ]
     assert len(refused) == 1
+
+
+async def test_a_retried_hand_off_finds_the_close_process_and_starts_no_other(
+    time_env: WorkflowEnvironment, outbox: Path
+) -> None:
+    """The first attempt of ``inform_close_process`` signal-with-starts at once; a retry
+    (the first attempt started the close process, then its completion was lost) looks
+    first and leaves the close process of this tracking alone."""
+    activities = PartyOrderActivities(NotificationSettings(outbox_path=outbox))
+    task_queue = unique("tq")
+    async with build_worker(time_env.client, task_queue, activities=activities):
+        order_id = unique()
+        handle = await start_tracking(
+            time_env, task_queue, example_order(order_id, await time_env.get_current_time())
+        )
+        await handle.signal("report_progress", {"requestId": "done", "delivered": True})
+        final = await handle.result()
+        close = time_env.client.get_workflow_handle(close_workflow_id(order_id))
+        await close.result()
+        ran = (await close.describe()).run_id
+
+        retry = ActivityEnvironment(client=time_env.client)
+        retry.info = dataclasses.replace(retry.info, attempt=2, task_queue=task_queue)
+        await retry.run(activities.inform_close_process, final)
+
+        # No new run: a signal-with-start would have started one (the close process ended).
+        assert (await close.describe()).run_id == ran
