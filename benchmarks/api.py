@@ -123,7 +123,13 @@ async def api_throughput(
             stderr=subprocess.STDOUT,
         )
     try:
-        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        # Idle connections are dropped before uvicorn closes them (its keep-alive is 5 s):
+        # a request sent on a connection the server is closing fails with a ReadError.
+        limits = httpx.Limits(
+            max_connections=concurrency,
+            max_keepalive_connections=concurrency,
+            keepalive_expiry=2.0,
+        )
         async with httpx.AsyncClient(
             base_url=f"http://127.0.0.1:{port}{BASE_PATH}",
             headers={"Authorization": f"Bearer {key}"},
