@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent, MarkerRecordedEventAttributes
 from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
@@ -129,6 +132,26 @@ async def start_tracking(
 async def get_order(handle: WorkflowHandle[Any, Any]) -> PartyOrder:
     """The order as the workflow's ``get_order`` query answers."""
     return await handle.query(names.GET_ORDER, result_type=PartyOrder)
+
+
+def of_type(events: list[HistoryEvent], kind: EventType.ValueType) -> list[HistoryEvent]:
+    return [event for event in events if event.event_type == kind]
+
+
+def local_activity_markers(
+    events: list[HistoryEvent],
+) -> list[tuple[dict[str, Any], MarkerRecordedEventAttributes]]:
+    """Each local activity a history ran: the SDK's bookkeeping on its marker
+    (``activity_type``, ``attempt``, ...) and the marker (``details["result"]``, or a
+    ``failure``)."""
+    return [
+        (json.loads(marker.details["data"].payloads[0].data), marker)
+        for marker in (
+            event.marker_recorded_event_attributes
+            for event in of_type(events, EventType.EVENT_TYPE_MARKER_RECORDED)
+        )
+        if marker.marker_name == "core_local_activity"
+    ]
 
 
 def read_outbox(path: Path) -> list[dict[str, Any]]:

@@ -510,7 +510,7 @@ async def test_up_serves_ui_and_worker_and_stops_cleanly(
 
     # The worker inside `up` runs orders started on its task queue.
     client = await _pydantic_client(port)
-    orders = PartyOrderClient(await _pydantic_client(port), task_queue)
+    orders = PartyOrderClient(client, task_queue)
     order_id = unique()
     await orders.start(order_json(order_id))
     assert (await orders.get(order_id)).state == "acknowledged"

@@ -9,7 +9,9 @@ the other still goes out.
 from __future__ import annotations
 
 import dataclasses
-import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from temporalio.api.enums.v1 import EventType
@@ -22,11 +24,11 @@ from activities.channels import REJECTED
 from activities.notify import PartyOrderActivities
 from activities.settings import NotificationSettings
 from starter.samples import example_order
-from tests.conftest import start_tracking, unique
+from tests.conftest import local_activity_markers, of_type, start_tracking, unique
 from worker import build_worker
 from workflows.close_party_order import ClosureRecord
 from workflows.domain.effects import Notification
-from workflows.domain.model import close_workflow_id
+from workflows.domain.model import PartyOrder, close_workflow_id
 
 
 class ClosingProcessChannel:
@@ -49,10 +51,20 @@ class ClosingProcessChannel:
         self.delivered.append(notification)
 
 
-async def close_an_order(
-    env: WorkflowEnvironment, outbox: Path, channel: ClosingProcessChannel
-) -> tuple[ClosureRecord, list[HistoryEvent]]:
-    activities = PartyOrderActivities(NotificationSettings(outbox_path=outbox), process=channel)
+@dataclass
+class Closed:
+    """An order tracked to completion and closed, on a worker still running."""
+
+    task_queue: str
+    final: PartyOrder
+    closure: ClosureRecord
+    events: list[HistoryEvent]  # the close process's history
+
+
+@asynccontextmanager
+async def closed_order(
+    env: WorkflowEnvironment, activities: PartyOrderActivities
+) -> AsyncIterator[Closed]:
     task_queue = unique("tq")
     async with build_worker(env.client, task_queue, activities=activities):
         order_id = unique()
@@ -60,32 +72,26 @@ async def close_an_order(
             env, task_queue, example_order(order_id, await env.get_current_time())
         )
         await handle.signal("report_progress", {"requestId": "done", "delivered": True})
-        assert (await handle.result()).state == "completed"
+        final = await handle.result()
+        assert final.state == "completed"
         close = env.client.get_workflow_handle(
             close_workflow_id(order_id), result_type=ClosureRecord
         )
         closure = await close.result()
         events = [event async for event in close.fetch_history_events()]
-    return closure, events
+        yield Closed(task_queue, final, closure, events)
 
 
-def of_type(events: list[HistoryEvent], kind: EventType.ValueType) -> list[HistoryEvent]:
-    return [event for event in events if event.event_type == kind]
-
-
-def local_activity_markers(events: list[HistoryEvent]) -> list[HistoryEvent]:
-    return [
-        event
-        for event in of_type(events, EventType.EVENT_TYPE_MARKER_RECORDED)
-        if event.marker_recorded_event_attributes.marker_name == "core_local_activity"
-    ]
+def with_process_channel(outbox: Path, channel: ClosingProcessChannel) -> PartyOrderActivities:
+    return PartyOrderActivities(NotificationSettings(outbox_path=outbox), process=channel)
 
 
 async def test_closure_notices_are_local_activities_retried_in_one_workflow_task(
     time_env: WorkflowEnvironment, outbox: Path
 ) -> None:
     channel = ClosingProcessChannel(failures=1)
-    closure, events = await close_an_order(time_env, outbox, channel)
+    async with closed_order(time_env, with_process_channel(outbox, channel)) as closed:
+        closure, events = closed.closure, closed.events
 
     assert closure.party_notified and closure.originating_process_notified
     assert closure.delivery_failures == []
@@ -100,17 +106,14 @@ async def test_closure_notices_are_local_activities_retried_in_one_workflow_task
     assert len(patches) == 1 and b"closure-notices-local" in patches[0]
 
     # Each marker keeps what was sent (the activity's result), and the retry.
-    markers = local_activity_markers(events)
     sent = {
-        json.loads(m.marker_recorded_event_attributes.details["data"].payloads[0].data)[
-            "activity_type"
-        ]: (
-            json.loads(m.marker_recorded_event_attributes.details["data"].payloads[0].data),
+        bookkeeping["activity_type"]: (
+            bookkeeping,
             pydantic_data_converter.payload_converter.from_payload(
-                m.marker_recorded_event_attributes.details["result"].payloads[0], Notification
+                marker.details["result"].payloads[0], Notification
             ),
         )
-        for m in markers
+        for bookkeeping, marker in local_activity_markers(events)
     }
     assert set(sent) == {"notify_party", "notify_originating_process"}
     bookkeeping, notice = sent["notify_originating_process"]
@@ -127,18 +130,15 @@ async def test_a_refused_closure_notice_is_recorded_and_the_other_still_sent(
     time_env: WorkflowEnvironment, outbox: Path
 ) -> None:
     channel = ClosingProcessChannel(refuse=True)
-    closure, events = await close_an_order(time_env, outbox, channel)
+    async with closed_order(time_env, with_process_channel(outbox, channel)) as closed:
+        closure, events = closed.closure, closed.events
 
     assert closure.party_notified and not closure.originating_process_notified
     assert channel.attempts == 1  # refused: not retried
     [failure] = closure.delivery_failures
     assert failure.kind == "orderClosed" and "no such order here" in failure.error
     assert of_type(events, EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED) == []
-    refused = [
-        m
-        for m in local_activity_markers(events)
-        if m.marker_recorded_event_attributes.HasField("failure")
-    ]
+    refused = [marker for _, marker in local_activity_markers(events) if marker.HasField("failure")]
     assert len(refused) == 1
 
 
@@ -149,21 +149,13 @@ async def test_a_retried_hand_off_finds_the_close_process_and_starts_no_other(
     (the first attempt started the close process, then its completion was lost) looks
     first and leaves the close process of this tracking alone."""
     activities = PartyOrderActivities(NotificationSettings(outbox_path=outbox))
-    task_queue = unique("tq")
-    async with build_worker(time_env.client, task_queue, activities=activities):
-        order_id = unique()
-        handle = await start_tracking(
-            time_env, task_queue, example_order(order_id, await time_env.get_current_time())
-        )
-        await handle.signal("report_progress", {"requestId": "done", "delivered": True})
-        final = await handle.result()
-        close = time_env.client.get_workflow_handle(close_workflow_id(order_id))
-        await close.result()
+    async with closed_order(time_env, activities) as closed:
+        close = time_env.client.get_workflow_handle(close_workflow_id(closed.final.id))
         ran = (await close.describe()).run_id
 
         retry = ActivityEnvironment(client=time_env.client)
-        retry.info = dataclasses.replace(retry.info, attempt=2, task_queue=task_queue)
-        await retry.run(activities.inform_close_process, final)
+        retry.info = dataclasses.replace(retry.info, attempt=2, task_queue=closed.task_queue)
+        await retry.run(activities.inform_close_process, closed.final)
 
         # No new run: a signal-with-start would have started one (the close process ended).
         assert (await close.describe()).run_id == ran

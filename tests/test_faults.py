@@ -40,7 +40,7 @@ from activities.channels import (
     WebhookChannel,
     verify_signature,
 )
-from tests.conftest import read_outbox, unique
+from tests.conftest import local_activity_markers, of_type, read_outbox, unique
 from tests.processes import HOST, DevServer, WorkerProcess, eventually, free_port, tail
 from workflows.close_party_order import ClosureRecord
 from workflows.domain.effects import Notification
@@ -182,10 +182,6 @@ async def history(client: Client, workflow_id: str) -> list[HistoryEvent]:
     return list((await client.get_workflow_handle(workflow_id).fetch_history()).events)
 
 
-def of_type(events: list[HistoryEvent], kind: EventType.ValueType) -> list[HistoryEvent]:
-    return [event for event in events if event.event_type == kind]
-
-
 def worker_identities(events: list[HistoryEvent]) -> tuple[Counter[str], Counter[str]]:
     """Who ran the workflow tasks and the activity tasks of one history."""
     workflow_tasks = Counter(
@@ -212,21 +208,17 @@ def scheduled_notifications(events: list[HistoryEvent]) -> dict[int, Notificatio
     return found
 
 
-def locally_delivered(events: list[HistoryEvent]) -> dict[int, Notification]:
-    """The notifications a history's local activities delivered (ClosePartyOrder's notices),
-    by marker event id: a local activity's input is not in the history, its marker holds
-    what the notify activity returned, the notification it delivered."""
-    found: dict[int, Notification] = {}
-    for event in of_type(events, EventType.EVENT_TYPE_MARKER_RECORDED):
-        attributes = event.marker_recorded_event_attributes
-        if attributes.marker_name != "core_local_activity" or attributes.HasField("failure"):
-            continue
-        bookkeeping = json.loads(attributes.details["data"].payloads[0].data)
-        if bookkeeping["activity_type"] in NOTIFY_ACTIVITIES:
-            found[event.event_id] = pydantic_data_converter.payload_converter.from_payload(
-                attributes.details["result"].payloads[0], Notification
-            )
-    return found
+def locally_delivered(events: list[HistoryEvent]) -> list[Notification]:
+    """The notifications a history's local activities delivered (ClosePartyOrder's notices):
+    a local activity's input is not in the history, its marker holds what the notify
+    activity returned, the notification it delivered."""
+    return [
+        pydantic_data_converter.payload_converter.from_payload(
+            marker.details["result"].payloads[0], Notification
+        )
+        for bookkeeping, marker in local_activity_markers(events)
+        if bookkeeping["activity_type"] in NOTIFY_ACTIVITIES and not marker.HasField("failure")
+    ]
 
 
 def completed_activity_ids(events: list[HistoryEvent]) -> set[int]:
@@ -458,7 +450,7 @@ async def test_worker_killed_mid_flight_loses_no_message_and_no_notification(
             assert scheduled_notifications(close_events) == {}, order_id
             closing = locally_delivered(close_events)
             assert len(closing) == 2, order_id
-            scheduled |= {n.idempotency_key: n for n in closing.values()}
+            scheduled |= {n.idempotency_key: n for n in closing}
     assert timeouts, "the kills should have left tasks to time out on the dead workers"
 
     # The outbox has every notification the workflows sent, each exactly once.
@@ -963,7 +955,7 @@ async def test_webhook_notifications_arrive_exactly_once_signed_despite_failures
         notifications = scheduled_notifications(events)
         assert set(notifications) <= completed_activity_ids(events), workflow_id
         sent |= {n.idempotency_key: n for n in notifications.values()}
-        sent |= {n.idempotency_key: n for n in locally_delivered(events).values()}
+        sent |= {n.idempotency_key: n for n in locally_delivered(events)}
         attempts += [
             e.activity_task_started_event_attributes.attempt
             for e in of_type(events, EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED)
