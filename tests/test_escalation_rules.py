@@ -472,6 +472,10 @@ def test_open_change_requests_are_withdrawn_when_the_order_ends(ending: str) -> 
     ]
     tracker.handle("resolve_change", {"changeRequestId": "c1", "decision": "accepted"}, at + HOUR)
     assert tracker.order.rejected_message_count == 1  # refused, and recorded
+    assert tracker.order.rejected_messages[-1].error == (
+        f"order PO-10 is {tracker.order.state}: a change resolution is no longer accepted"
+    )
+    assert tracker.order.state == {"delivered": "completed"}.get(ending, ending)
 
 
 # ---------------------------------------------------------------- 6. check_in_now

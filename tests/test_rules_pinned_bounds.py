@@ -192,12 +192,13 @@ def start_input_of(chars: int) -> PartyOrderSpec:
     """A start input whose JSON is exactly ``chars`` characters long: milestones with long
     descriptions fill it, the order's description makes up the rest."""
     data = order_data(milestones=[], description="x")
-    filler = "m" * 4_000
     while True:
         size = len(PartyOrderSpec.model_validate(data).model_dump_json())
         missing = chars - size
-        if missing <= 4_000 - 1:
+        if missing < 3_000:  # the description (at most 4,000) makes up the rest
             break
+        # Filled to within about 1,000 characters, never past the size wanted.
+        filler = "m" * min(4_000, missing - 1_000)
         data["milestones"].append({"id": f"m{len(data['milestones'])}", "description": filler})
     data["description"] = "x" * (1 + missing)
     spec = PartyOrderSpec.model_validate(data)
@@ -230,13 +231,16 @@ def order_one_request_short_of(limit: int) -> tuple[PartyOrderTracker, int]:
             "request_change", {"reason": "r", "changes": {"orderItems": [{"id": "1"}]}}, NOW
         )
         missing = limit - order_size(probe)
-        if missing < 4_000:
+        # A reason may be 4,000 characters: the last request's, one more, must fit too.
+        if missing < 3_000:
+            assert missing >= 0
             return tracker, 1 + missing
         tracker.handle(
             "request_change",
             {
                 "requestId": f"fill-{number}",
-                "reason": "f" * 4_000,
+                # Filled to within about 1,000 characters, never past the limit.
+                "reason": "f" * min(4_000, missing - 1_000),
                 "changes": {"orderItems": [{"id": "1"}]},
             },
             NOW,
