@@ -592,3 +592,28 @@ def test_an_order_moved_onto_rules_4_is_scheduled_by_rules_4() -> None:
     tracker = forecast_past_the_agreed_date(RULES_V1)
     tracker.use_rules(RULES_V4)
     assert tracker.next_due(NOW) == Deadline(AGREED - 3 * DAY, "due date warning lead time")
+
+
+# ---------------------------------------------------------------- older rules: no such bounds
+
+
+def test_rules_1_knew_no_bound_on_change_requests_items_or_completion_dates() -> None:
+    """What rules 1 applied must still be applied when its histories replay."""
+    tracker = start(RULES_V1, orderItems=[{"id": "1"}, *items(150)])
+    for number in range(CHANGE_REQUESTS_AT_MOST):
+        tracker.handle(
+            "request_change",
+            {"requestId": f"cr-{number}", "changes": {"orderItems": [{"id": "1"}]}},
+            NOW,
+        )
+    change(tracker, "to-201", {"orderItems": items(50, first=1_000)})
+    assert len(tracker.order.change_requests) == CHANGE_REQUESTS_AT_MOST + 1
+    assert len(tracker.order.order_items) == ORDER_ITEMS_AT_MOST + 1
+    next_year = NOW + 400 * DAY
+    tracker.handle(
+        "report_progress",
+        {"milestones": [{"id": "survey", "completedAt": next_year.isoformat()}]},
+        NOW,
+    )
+    assert tracker.order.milestones[0].completed_at == next_year
+    assert refusals(tracker) == []
