@@ -1,0 +1,224 @@
+"""Rules of the tracker (rules 4) that no other test pinned: intake, counts, ends, notices.
+
+Each test names the behaviour it pins, through the tracker's public methods and the
+notices it returns. Values are exact wherever they are knowable: a field renamed, nulled
+or computed otherwise must fail here.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from starter.samples import CONTRACT_EXAMPLE, load_sample
+from workflows.domain.effects import (
+    CancelAfterNotice,
+    Effect,
+    ForwardChangeRequest,
+    Notification,
+    Notify,
+)
+from workflows.domain.model import (
+    CURRENT_RULES,
+    RULES_V4,
+    ItemState,
+    OrderState,
+    PartyOrderSpec,
+)
+from workflows.domain.states import IllegalTransition
+from workflows.domain.tracker import PartyOrderTracker
+
+NOW = datetime(2026, 11, 1, tzinfo=UTC)
+HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
+REFERENCE = "SO-77"  # the contract example's originating-process reference
+PROCESS = "service-order-handling"
+
+
+def start(**changes: Any) -> PartyOrderTracker:
+    """The contract's PO-1001 tracked from NOW by the current rules, behind-plan off."""
+    data = load_sample(CONTRACT_EXAMPLE)
+    data["trackingPolicy"]["behindPlanTolerance"] = 100
+    data["trackingPolicy"].update(changes.pop("trackingPolicy", {}))
+    data.update(changes)
+    return PartyOrderTracker.start(PartyOrderSpec.model_validate(data), NOW)
+
+
+def notices(effects: list[Effect]) -> list[Notification]:
+    return [
+        e.notification
+        for e in effects
+        if isinstance(e, Notify | ForwardChangeRequest | CancelAfterNotice)
+    ]
+
+
+def summary(
+    state: str,
+    jeopardy: str = "none",
+    percent: int = 0,
+    due: str = "2027-01-10T00:00:00Z",
+) -> dict[str, Any]:
+    """The order summary every notice body carries (``order``)."""
+    return {
+        "id": "PO-1001",
+        "state": state,
+        "percentComplete": percent,
+        "dueDate": due,
+        "jeopardy": jeopardy,
+    }
+
+
+def last_error(tracker: PartyOrderTracker) -> str:
+    return tracker.order.rejected_messages[-1].error
+
+
+def test_these_tests_run_on_the_current_rules() -> None:
+    assert CURRENT_RULES == RULES_V4
+    assert start().rules == RULES_V4
+
+
+# ---------------------------------------------------------------- repeats and validation
+
+
+def test_a_retried_update_with_the_same_payload_is_a_repeat_answered_as_the_first() -> None:
+    tracker = start()
+    payload = {"requestId": "u1", "state": "inProgress", "reason": "work starts"}
+    tracker.validate_update("change_state", payload)
+    first = tracker.handle("change_state", payload, NOW)
+    assert [n.kind for n in notices(first)] == ["stateChanged"]
+    history = len(tracker.order.state_history)
+
+    # The client retried (it never saw the answer): the same id and content, whatever the
+    # key order of the JSON, is accepted by the validator and not applied a second time.
+    retry = {"reason": "work starts", "state": "inProgress", "requestId": "u1"}
+    tracker.validate_update("change_state", retry)
+    assert tracker.handle("change_state", retry, NOW + HOUR) == []
+    assert tracker.order.state == OrderState.IN_PROGRESS
+    assert len(tracker.order.state_history) == history
+    assert tracker.order.rejected_message_count == 0
+    assert tracker.order.rejected_messages == []
+
+
+def test_another_payload_under_a_used_request_id_is_refused() -> None:
+    tracker = start()
+    tracker.handle("change_state", {"requestId": "u1", "state": "inProgress"}, NOW)
+    other = {"requestId": "u1", "state": "pending", "reason": "waiting for the site"}
+    expected = "requestId 'u1' already used for a different change_state message"
+    with pytest.raises(ValueError) as refused:
+        tracker.validate_update("change_state", other)
+    assert str(refused.value) == expected
+    assert tracker.handle("change_state", other, NOW + HOUR) == []
+    assert tracker.order.state == OrderState.IN_PROGRESS
+    assert tracker.order.rejected_message_count == 1
+    assert last_error(tracker) == expected
+
+
+def test_the_same_request_id_under_another_message_name_is_no_repeat() -> None:
+    """Request ids are per message name: a progress report's id does not excuse a state
+    change from its check (nor is the change refused as a different message)."""
+    tracker = start()
+    tracker.handle("report_progress", {"requestId": "r1", "percentComplete": 5}, NOW)
+    with pytest.raises(IllegalTransition) as refused:
+        tracker.validate_update("change_state", {"requestId": "r1", "state": "inProgress"})
+    assert str(refused.value) == (
+        "illegal transition from inProgress to inProgress"
+        " (allowed from inProgress: pending, held, pendingCancellation, completed, failed, partial)"
+    )
+    tracker.validate_update("change_state", {"requestId": "r1", "state": "held"})
+
+
+@pytest.mark.parametrize(
+    "request_id", [None, "new-id"], ids=["without a request id", "with a new request id"]
+)
+def test_validate_update_always_checks_the_state_change(request_id: str | None) -> None:
+    """A refused update never enters the history: the validator names both states."""
+    tracker = start()
+    payload: dict[str, Any] = {"state": "held", "reason": "no access"}
+    if request_id is not None:
+        payload["requestId"] = request_id
+    with pytest.raises(IllegalTransition) as refused:
+        tracker.validate_update("change_state", payload)
+    assert (refused.value.current, refused.value.target) == (
+        OrderState.ACKNOWLEDGED,
+        OrderState.HELD,
+    )
+    assert str(refused.value) == (
+        "illegal transition from acknowledged to held"
+        " (allowed from acknowledged: inProgress, pending, pendingCancellation, failed)"
+    )
+    # A final order refuses every state change, by the validator as well.
+    tracker.handle("change_state", {"state": "failed", "reason": "site lost"}, NOW)
+    with pytest.raises(IllegalTransition) as final:
+        tracker.validate_update("change_state", {**payload, "state": "inProgress"})
+    assert str(final.value) == (
+        "illegal transition from failed to inProgress (allowed from failed: none: the state is"
+        " final)"
+    )
+
+
+ITEMS = [
+    {"id": "1", "description": "10G circuit", "quantity": 1},
+    {"id": "2", "description": "rack space", "quantity": 3},
+    {"id": "3", "description": "cross-connect", "quantity": 1},
+]
+
+
+def test_a_report_that_names_an_item_twice_is_refused_whole() -> None:
+    """Not applied with the last entry winning: nothing of the report is applied."""
+    tracker = start(orderItems=ITEMS)
+    tracker.handle("report_progress", {"orderItems": [{"id": "1", "percentComplete": 20}]}, NOW)
+    assert tracker.order.percent_complete == 4  # (20 * 1) // 5
+    report = {
+        "percentComplete": 50,
+        "note": "two answers for one item",
+        "orderItems": [
+            {"id": "1", "percentComplete": 30},
+            {"id": "3", "state": "inProgress"},
+            {"id": "1", "percentComplete": 90, "state": "completed"},
+        ],
+    }
+    assert tracker.handle("report_progress", report, NOW + HOUR) == []
+    assert last_error(tracker) == "orderItems: order item '1' is reported twice"
+    assert tracker.order.rejected_message_count == 1
+    item_1, _, item_3 = tracker.order.order_items
+    assert (item_1.state, item_1.percent_complete) == (ItemState.ACKNOWLEDGED, 20)
+    assert item_3.state == ItemState.ACKNOWLEDGED
+    assert tracker.order.percent_complete == 4
+    assert tracker.order.last_note is None
+
+
+@pytest.mark.parametrize("state", ["completed", "inProgress", "failed"])
+def test_a_change_sets_no_item_state_but_cancelled_after_an_entry_without_one(state: str) -> None:
+    """The rule (README, "Cancelling an item"): a change may cancel an item; no other item
+    state can be agreed by a change. An entry that names no state (a field update) does not
+    end the check: each later entry is checked as well."""
+    tracker = start(orderItems=ITEMS)
+    changes = {
+        "orderItems": [{"id": "1", "description": "100G circuit"}, {"id": "2", "state": state}]
+    }
+    effects = tracker.handle("request_change", {"requestId": "c1", "changes": changes}, NOW)
+    assert effects == []
+    assert last_error(tracker) == (
+        f"changes.orderItems.state: '{state}' cannot be agreed by a change; only cancelled can"
+        " (progress is reported with report_progress)"
+    )
+    assert tracker.order.change_requests == []
+
+
+def test_a_change_may_cancel_an_item_after_an_entry_without_a_state() -> None:
+    tracker = start(orderItems=ITEMS)
+    changes = {
+        "orderItems": [
+            {"id": "1", "description": "100G circuit"},
+            {"id": "2", "state": "cancelled"},
+        ]
+    }
+    effects = tracker.handle("request_change", {"requestId": "c1", "changes": changes}, NOW)
+    assert [n.kind for n in notices(effects)] == ["changeRequest"]
+    tracker.handle("resolve_change", {"changeRequestId": "c1", "decision": "accepted"}, NOW)
+    item_1, item_2, _ = tracker.order.order_items
+    assert (item_1.description, item_1.state) == ("100G circuit", ItemState.ACKNOWLEDGED)
+    assert item_2.state == ItemState.CANCELLED
+    assert tracker.order.rejected_message_count == 0
