@@ -222,3 +222,115 @@ def test_a_change_may_cancel_an_item_after_an_entry_without_a_state() -> None:
     assert (item_1.description, item_1.state) == ("100G circuit", ItemState.ACKNOWLEDGED)
     assert item_2.state == ItemState.CANCELLED
     assert tracker.order.rejected_message_count == 0
+
+
+def _large_change(number: int) -> dict[str, Any]:
+    """A change request near its largest: MAX_ITEMS_PER_CHANGE items of ~2,000 characters."""
+    items = [{"id": f"{number}-{i}", "description": "d" * 1_900} for i in range(50)]
+    return {"requestId": f"big-{number}", "reason": "r" * 4_000, "changes": {"orderItems": items}}
+
+
+def test_a_change_that_fails_half_way_leaves_every_counter_as_it_was() -> None:
+    """The change request is numbered and its notice made before the order's size is
+    checked; refused for the size, everything goes back, the tracker's own counters too
+    (a notice number handed out and then taken back would leave a gap, or worse, be
+    reused by the next notice with another content)."""
+    tracker = start()
+    tracker.handle("report_progress", {"requestId": "p1", "percentComplete": 10}, NOW)
+    tracker.handle("check_in_now", {"requestId": "k1"}, NOW)
+    kept = 0
+    while True:
+        before = tracker.state.model_copy(deep=True)
+        effects = tracker.handle("request_change", _large_change(kept), NOW + HOUR)
+        if not effects:
+            break
+        kept += 1
+    assert kept >= 2  # the order grew first, then refused the change that made it too large
+    assert last_error(tracker).startswith("the order would be ")
+    assert last_error(tracker).endswith(
+        " characters of JSON; at most 400000 are kept (change requests and items are bounded"
+        " together)"
+    )
+    after = tracker.state
+    # The tracker's own counters and records.
+    assert after.next_sequence == before.next_sequence
+    assert after.applied_messages == before.applied_messages
+    assert after.applied_request_ids == before.applied_request_ids
+    assert after.forecast_reviewed == before.forecast_reviewed
+    assert after.rules_version == before.rules_version
+    # The order, but for the record of the refusal itself.
+    assert after.order.rejected_message_count == before.order.rejected_message_count + 1
+    refusal = {"rejected_messages", "rejected_message_count"}
+    assert after.order.model_dump(exclude=refusal) == before.order.model_dump(exclude=refusal)
+    assert len(after.order.change_requests) == kept
+    # The next notice takes the number the refused change had taken, and only it.
+    (check_in,) = notices(tracker.handle("check_in_now", {}, NOW + 2 * HOUR))
+    assert check_in.idempotency_key == f"PO-1001/checkIn-{before.next_sequence}"
+
+
+# ---------------------------------------------------------------- counts and derived values
+
+
+def test_answered_check_ins_count_up_one_by_one() -> None:
+    tracker = start()
+    check_ins = tracker.order.check_ins
+    at = NOW
+    answered = []
+    for number in (1, 2, 3):
+        at = check_ins.next_at
+        assert at is not None
+        (check_in,) = notices(tracker.advance(at))
+        assert (check_in.kind, check_in.body["checkInNumber"]) == ("checkIn", number)
+        tracker.handle("report_progress", {"percentComplete": 10 * number}, at + HOUR)
+        answered.append(check_ins.answered)
+    assert answered == [1, 2, 3]
+    assert (check_ins.sent, check_ins.unanswered_streak) == (3, 0)
+    assert check_ins.response_seconds == [3600, 3600, 3600]
+    # A report that answers no open check-in counts none.
+    tracker.handle("report_progress", {"percentComplete": 40}, at + 2 * HOUR)
+    assert check_ins.answered == 3
+
+
+def test_a_completed_item_is_100_percent_complete_whatever_the_report_says() -> None:
+    tracker = start(orderItems=ITEMS)
+    tracker.handle(
+        "report_progress",
+        {"orderItems": [{"id": "1", "percentComplete": 30}, {"id": "2", "percentComplete": 10}]},
+        NOW,
+    )
+    tracker.handle(
+        "report_progress",
+        {
+            "orderItems": [
+                {"id": "1", "state": "completed"},
+                {"id": "2", "state": "completed", "percentComplete": 40},
+            ]
+        },
+        NOW + HOUR,
+    )
+    item_1, item_2, item_3 = tracker.order.order_items
+    assert (item_1.state, item_1.percent_complete) == (ItemState.COMPLETED, 100)
+    assert (item_2.state, item_2.percent_complete) == (ItemState.COMPLETED, 100)
+    assert (item_3.state, item_3.percent_complete) == (ItemState.ACKNOWLEDGED, None)
+    assert tracker.order.percent_complete == 80  # (100 * 1 + 100 * 3 + 0 * 1) // 5
+    assert tracker.order.state == OrderState.IN_PROGRESS
+    assert tracker.order.to_json_dict()["orderItems"][0]["percentComplete"] == 100
+
+
+def test_a_rejected_change_leaves_the_order_percent_as_reported() -> None:
+    """Only an accepted change of items re-derives the order's percent from its items."""
+    tracker = start(orderItems=ITEMS)
+    tracker.handle("report_progress", {"orderItems": [{"id": "1", "percentComplete": 80}]}, NOW)
+    assert tracker.order.percent_complete == 16  # (80 * 1) // 5
+    tracker.handle("report_progress", {"percentComplete": 55}, NOW + HOUR)
+    cancel_2 = {"changes": {"orderItems": [{"id": "2", "state": "cancelled"}]}}
+    tracker.handle("request_change", {"requestId": "c1", **cancel_2}, NOW + HOUR)
+    tracker.handle("resolve_change", {"changeRequestId": "c1", "decision": "rejected"}, NOW + HOUR)
+    assert tracker.order.percent_complete == 55
+    assert tracker.order.order_items[1].state == ItemState.ACKNOWLEDGED
+    # Accepted, the same change re-derives it: item 2 is left out, (80 + 0) // 2.
+    tracker.handle("request_change", {"requestId": "c2", **cancel_2}, NOW + 2 * HOUR)
+    tracker.handle(
+        "resolve_change", {"changeRequestId": "c2", "decision": "accepted"}, NOW + 2 * HOUR
+    )
+    assert tracker.order.percent_complete == 40
