@@ -274,20 +274,21 @@ def test_a_change_that_fails_half_way_leaves_every_counter_as_it_was() -> None:
 def test_answered_check_ins_count_up_one_by_one() -> None:
     tracker = start()
     check_ins = tracker.order.check_ins
-    at = NOW
     answered = []
+    last_answer = NOW
     for number in (1, 2, 3):
-        at = check_ins.next_at
-        assert at is not None
-        (check_in,) = notices(tracker.advance(at))
+        due = check_ins.next_at
+        assert due is not None
+        (check_in,) = notices(tracker.advance(due))
         assert (check_in.kind, check_in.body["checkInNumber"]) == ("checkIn", number)
-        tracker.handle("report_progress", {"percentComplete": 10 * number}, at + HOUR)
+        last_answer = due + HOUR
+        tracker.handle("report_progress", {"percentComplete": 10 * number}, last_answer)
         answered.append(check_ins.answered)
     assert answered == [1, 2, 3]
     assert (check_ins.sent, check_ins.unanswered_streak) == (3, 0)
     assert check_ins.response_seconds == [3600, 3600, 3600]
     # A report that answers no open check-in counts none.
-    tracker.handle("report_progress", {"percentComplete": 40}, at + 2 * HOUR)
+    tracker.handle("report_progress", {"percentComplete": 40}, last_answer + HOUR)
     assert check_ins.answered == 3
 
 
