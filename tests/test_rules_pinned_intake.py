@@ -7,7 +7,7 @@ or computed otherwise must fail here.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -19,7 +19,9 @@ from workflows.domain.effects import (
     ForwardChangeRequest,
     Notification,
     Notify,
+    ResolveHolidays,
 )
+from workflows.domain.holiday_span import HolidayRequest
 from workflows.domain.model import (
     CURRENT_RULES,
     RULES_V4,
@@ -335,3 +337,81 @@ def test_a_rejected_change_leaves_the_order_percent_as_reported() -> None:
         "resolve_change", {"changeRequestId": "c2", "decision": "accepted"}, NOW + 2 * HOUR
     )
     assert tracker.order.percent_complete == 40
+
+
+# ---------------------------------------------------------------- holidays resolved later
+
+CHRISTMAS_MONDAY = datetime(2028, 12, 25, 9, tzinfo=UTC)  # a Monday, 09:00 in UTC
+NEW_YEAR_2029 = date(2029, 1, 1)  # a Monday too: the first periodic check-in falls on it
+
+
+def calendar_order() -> PartyOrderTracker:
+    """An order whose party's country holidays are known through 2028 (as if resolved at
+    start) and whose first check-in falls on New Year's Day 2029, not yet known as one."""
+    data = load_sample(CONTRACT_EXAMPLE)
+    data.update(
+        {
+            "orderDate": "2028-12-20T00:00:00Z",
+            "requestedCompletionDate": "2029-03-01T00:00:00Z",
+            "expectedCompletionDate": "2029-02-20T00:00:00Z",
+            "milestones": [],
+        }
+    )
+    data["party"]["calendar"] = {
+        "timeZone": "UTC",
+        "holidayCountry": "DE",
+        "holidays": ["2028-12-26"],
+        "holidaysResolvedThrough": "2028-12-31",
+    }
+    data["trackingPolicy"]["behindPlanTolerance"] = 100
+    tracker = PartyOrderTracker.start(PartyOrderSpec.model_validate(data), CHRISTMAS_MONDAY)
+    assert tracker.order.check_ins.next_at == datetime(2029, 1, 1, 9, tzinfo=UTC)
+    return tracker
+
+
+def test_a_check_in_moves_off_a_holiday_resolved_later_and_still_goes_out() -> None:
+    tracker = calendar_order()
+    at = CHRISTMAS_MONDAY + HOUR
+    change = {"requestId": "c1", "changes": {"requestedCompletionDate": "2029-03-15T00:00:00Z"}}
+    tracker.handle("request_change", change, at)
+    effects = tracker.handle(
+        "resolve_change", {"changeRequestId": "c1", "decision": "accepted"}, at
+    )
+    (asked,) = [e for e in effects if isinstance(e, ResolveHolidays)]
+    assert asked.request == HolidayRequest(country="DE", first_year=2029, last_year=2030)
+
+    tracker.holidays_resolved(asked.request, [NEW_YEAR_2029, date(2029, 12, 25)], at)
+    calendar = tracker.order.party.calendar
+    assert calendar is not None
+    assert calendar.holidays == [date(2028, 12, 26), NEW_YEAR_2029, date(2029, 12, 25)]
+    assert calendar.holidays_resolved_through == date(2030, 12, 31)
+    # The party's next working instant after the holiday: Tuesday, 09:00.
+    moved = datetime(2029, 1, 2, 9, tzinfo=UTC)
+    assert tracker.order.check_ins.next_at == moved
+    assert tracker.next_due(at) is not None
+    assert [n.kind for n in notices(tracker.advance(datetime(2029, 1, 1, 9, tzinfo=UTC)))] == []
+    (check_in,) = notices(tracker.advance(moved))
+    assert (check_in.kind, check_in.occurred_at, check_in.body["checkInNumber"]) == (
+        "checkIn",
+        moved,
+        1,
+    )
+    assert tracker.order.check_ins.next_at == datetime(2029, 1, 9, 9, tzinfo=UTC)
+
+
+def test_a_check_in_not_on_a_resolved_holiday_stays_where_it_was() -> None:
+    tracker = calendar_order()
+    request = HolidayRequest(country="DE", first_year=2029, last_year=2030)
+    tracker.holidays_resolved(request, [date(2029, 12, 25)], CHRISTMAS_MONDAY)
+    assert tracker.order.check_ins.next_at == datetime(2029, 1, 1, 9, tzinfo=UTC)
+
+
+def test_holidays_resolved_for_an_order_without_a_calendar_change_nothing() -> None:
+    tracker = start()
+    assert tracker.order.party.calendar is None
+    before = tracker.order.model_dump()
+    request = HolidayRequest(country="DE", first_year=2027, last_year=2028)
+    tracker.holidays_resolved(request, [date(2027, 1, 1), date(2027, 12, 25)], NOW + HOUR)
+    assert tracker.order.model_dump() == before
+    assert tracker.order.check_ins.next_at == NOW + 7 * DAY
+    assert [n.kind for n in notices(tracker.advance(NOW + 7 * DAY))] == ["checkIn"]
