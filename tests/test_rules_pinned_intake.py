@@ -26,6 +26,7 @@ from workflows.domain.model import (
     CURRENT_RULES,
     RULES_V4,
     ItemState,
+    JeopardyStatus,
     OrderState,
     PartyOrderSpec,
 )
@@ -415,3 +416,162 @@ def test_holidays_resolved_for_an_order_without_a_calendar_change_nothing() -> N
     assert tracker.order.model_dump() == before
     assert tracker.order.check_ins.next_at == NOW + 7 * DAY
     assert [n.kind for n in notices(tracker.advance(NOW + 7 * DAY))] == ["checkIn"]
+
+
+# ---------------------------------------------------------------- ending an order
+
+HAZARD_SINCE = NOW + 2 * DAY  # c1 unresolved for changeResolutionWindow (P2D)
+C1_HAZARD = "change request c1 unresolved since 2026-11-01T00:00:00Z"
+
+
+def change_request(
+    request_id: str,
+    received_at: str = "2026-11-01T00:00:00Z",
+    *,
+    status: str,
+    resolved_at: str | None = None,
+    note: str | None = None,
+) -> dict[str, Any]:
+    """A change request to the forecast of 2027-01-12, as notices carry it."""
+    return {
+        "id": request_id,
+        "origin": "party",
+        "kind": "requested",
+        "reason": None,
+        "changes": {
+            "expectedCompletionDate": "2027-01-12T00:00:00Z",
+            "requestedCompletionDate": None,
+            "milestones": None,
+            "orderItems": None,
+        },
+        "status": status,
+        "receivedAt": received_at,
+        "resolvedAt": resolved_at,
+        "resolvedBy": None,
+        "note": note,
+    }
+
+
+def open_change(tracker: PartyOrderTracker, request_id: str, at: datetime = NOW) -> None:
+    changes = {"expectedCompletionDate": "2027-01-12T00:00:00Z"}
+    effects = tracker.handle("request_change", {"requestId": request_id, "changes": changes}, at)
+    assert [n.kind for n in notices(effects)] == ["changeRequest"], last_error(tracker)
+
+
+def in_hazard() -> PartyOrderTracker:
+    """PO-1001 in progress, in hazard from HAZARD_SINCE (change request c1 unresolved),
+    its first escalation level fired then."""
+    tracker = start(milestones=[])
+    tracker.handle("report_progress", {"percentComplete": 10}, NOW)
+    open_change(tracker, "c1")
+    effects = tracker.advance(HAZARD_SINCE)
+    assert [(n.kind, n.body["level"]) for n in notices(effects)] == [("escalation", 1)]
+    jeopardy = tracker.order.jeopardy
+    assert (jeopardy.status, jeopardy.since, jeopardy.escalation_level) == (
+        JeopardyStatus.HAZARD,
+        HAZARD_SINCE,
+        1,
+    )
+    return tracker
+
+
+def test_an_order_failed_in_jeopardy_ends_its_episode_at_level_0() -> None:
+    """Failing closes the episode (a ``closed`` alert, nobody told it is over): no level of
+    it stays reached, as for an order that was never in jeopardy."""
+    tracker = in_hazard()
+    tracker.advance(HAZARD_SINCE + DAY)
+    assert tracker.order.jeopardy.escalation_level == 2
+    at = HAZARD_SINCE + DAY + HOUR
+    effects = tracker.handle("change_state", {"state": "failed", "reason": "site lost"}, at)
+    jeopardy = tracker.order.jeopardy
+    assert jeopardy.escalation_level == 0
+    assert (jeopardy.status, jeopardy.reasons, jeopardy.critical_causes, jeopardy.since) == (
+        JeopardyStatus.NONE,
+        [],
+        [],
+        None,
+    )
+    assert jeopardy.cleared_episode is None
+    assert tracker.order.to_json_dict()["jeopardy"]["escalationLevel"] == 0
+    alert = tracker.order.jeopardy_alerts[-1]
+    assert (alert.jeopardy_type, alert.name, alert.exception, alert.message, alert.alert_date) == (
+        "closed",
+        "Jeopardy closed",
+        "orderFailed",
+        "Order PO-1001 failed while in hazard jeopardy",
+        at,
+    )
+    assert [(n.recipient_kind, n.kind) for n in notices(effects)] == [
+        ("originatingProcess", "failed"),
+        ("originatingProcess", "changeWithdrawn"),
+        ("party", "stateChanged"),
+    ]
+    assert tracker.advance(at + 10 * DAY) == []  # nothing more is due, no reminder either
+
+
+def test_the_failed_notice_body() -> None:
+    tracker = in_hazard()
+    at = HAZARD_SINCE + HOUR
+    effects = tracker.handle("change_state", {"state": "failed", "reason": "site lost"}, at)
+    failed = notices(effects)[0]
+    assert (failed.recipient_kind, failed.recipient, failed.kind) == (
+        "originatingProcess",
+        PROCESS,
+        "failed",
+    )
+    assert (failed.subject, failed.occurred_at) == ("Order PO-1001 failed", at)
+    assert failed.body == {
+        "reason": "site lost",
+        "reference": REFERENCE,
+        "order": summary("failed", percent=10),
+    }
+
+
+def end_order(tracker: PartyOrderTracker, how: str, at: datetime) -> list[Effect]:
+    if how == "failed":
+        return tracker.handle("change_state", {"state": "failed", "reason": "site lost"}, at)
+    if how == "completed":
+        return tracker.handle("report_progress", {"source": "enterprise", "delivered": True}, at)
+    notice = tracker.handle("cancel_order", {"reason": "not needed"}, at)
+    assert [n.kind for n in notices(notice)] == ["cancelled"]
+    return tracker.finish_cancellation(at)
+
+
+@pytest.mark.parametrize("how", ["failed", "completed", "cancelled"])
+def test_every_open_change_request_is_withdrawn_when_the_order_ends(how: str) -> None:
+    """Those after a resolved one too: the resolved one keeps its resolution."""
+    tracker = start(milestones=[])
+    tracker.handle("report_progress", {"percentComplete": 10}, NOW)
+    for request_id in ("c1", "c2", "c3", "c4"):
+        open_change(tracker, request_id)
+    tracker.handle("resolve_change", {"changeRequestId": "c2", "decision": "rejected"}, NOW + HOUR)
+    at = NOW + 2 * HOUR
+    effects = end_order(tracker, how, at)
+    state = tracker.order.state.value
+    assert state == how
+    statuses = [(c.id, c.status, c.resolved_at) for c in tracker.order.change_requests]
+    assert statuses == [
+        ("c1", "withdrawn", at),
+        ("c2", "rejected", NOW + HOUR),
+        ("c3", "withdrawn", at),
+        ("c4", "withdrawn", at),
+    ]
+    withdrawn = [n for n in notices(effects) if n.kind == "changeWithdrawn"]
+    assert [(n.recipient_kind, n.recipient, n.occurred_at) for n in withdrawn] == [
+        ("originatingProcess", PROCESS, at)
+    ] * 3
+    percent = 100 if how == "completed" else 10
+    for notice, request_id in zip(withdrawn, ("c1", "c3", "c4"), strict=True):
+        assert notice.subject == (
+            f"Change request {request_id} on order PO-1001 is withdrawn: the order is {state}"
+        )
+        assert notice.body == {
+            "changeRequest": change_request(
+                request_id,
+                status="withdrawn",
+                resolved_at="2026-11-01T02:00:00Z",
+                note=f"withdrawn: the order is {state}",
+            ),
+            "reference": REFERENCE,
+            "order": summary(state, percent=percent),
+        }
