@@ -575,3 +575,152 @@ def test_every_open_change_request_is_withdrawn_when_the_order_ends(how: str) ->
             "reference": REFERENCE,
             "order": summary(state, percent=percent),
         }
+
+
+def test_de_escalation_notices_carry_the_time_they_are_sent() -> None:
+    """A cleared episode is over once it can no longer return (``reopenWithin``, P1D): its
+    contacts hear of it when the order wakes up then, or later; the notice says when."""
+    tracker = in_hazard()
+    tracker.advance(HAZARD_SINCE + DAY)  # level 2: both contacts are to hear it is over
+    cleared_at = HAZARD_SINCE + DAY + HOUR
+    tracker.handle("resolve_change", {"changeRequestId": "c1", "decision": "rejected"}, cleared_at)
+    assert notices(tracker.advance(cleared_at)) == []
+    due = tracker.next_due(cleared_at)
+    assert due is not None and due.at == cleared_at + DAY
+    late = cleared_at + 3 * DAY  # the worker was down when it was due
+    effects = tracker.advance(late)
+    assert [(n.recipient, n.kind, n.occurred_at) for n in notices(effects)] == [
+        ("order-manager", "deEscalation", late),
+        ("operations-lead", "deEscalation", late),
+    ]
+    assert [n.body for n in notices(effects)] == [
+        {"level": level, "state": "inProgress", "order": summary("inProgress", percent=10)}
+        for level in (1, 2)
+    ]
+    # Told once: the next wake-up (the periodic check-in) tells no contact again.
+    assert [n.kind for n in notices(tracker.advance(late + DAY))] == ["checkIn"]
+
+
+def test_an_order_ending_within_reopen_within_de_escalates_at_its_end() -> None:
+    tracker = in_hazard()
+    cleared_at = HAZARD_SINCE + HOUR
+    tracker.handle("resolve_change", {"changeRequestId": "c1", "decision": "rejected"}, cleared_at)
+    assert notices(tracker.advance(cleared_at)) == []
+    ended_at = cleared_at + 2 * HOUR
+    effects = end_order(tracker, "completed", ended_at)
+    (de_escalation,) = [n for n in notices(effects) if n.kind == "deEscalation"]
+    assert (de_escalation.recipient, de_escalation.occurred_at) == ("order-manager", ended_at)
+    assert de_escalation.body == {
+        "level": 1,
+        "state": "completed",
+        "order": summary("completed", percent=100),
+    }
+
+
+# ---------------------------------------------------------------- notice bodies to contacts
+
+
+def test_the_jeopardy_worsened_notice_body() -> None:
+    """A worsening before the next level is due is told to the contact of the level
+    reached, with the reasons as they now stand and the episode's start."""
+    tracker = in_hazard()
+    forecast = {"expectedCompletionDate": "2027-02-01T00:00:00Z"}
+    tracker.handle("report_progress", forecast, HAZARD_SINCE + 11 * HOUR)
+    at = HAZARD_SINCE + 12 * HOUR
+    effects = tracker.advance(at)
+    assert [(n.recipient, n.kind) for n in notices(effects)] == [
+        (PROCESS, "changeRequest"),  # the forecast is past the agreed date: asked to agree
+        ("order-manager", "jeopardyWorsened"),
+    ]
+    worsened = notices(effects)[1]
+    assert (worsened.recipient_kind, worsened.occurred_at, worsened.subject) == (
+        "contact",
+        at,
+        "Order PO-1001 in critical jeopardy: it got worse",
+    )
+    assert worsened.body == {
+        "level": 1,
+        "reasons": [
+            "forecast 2027-02-01T00:00:00Z is later than the agreed date 2027-01-15T00:00:00Z",
+            C1_HAZARD,
+        ],
+        "since": "2026-11-03T00:00:00Z",
+        "order": summary("inProgress", "critical", 10, due="2027-02-01T00:00:00Z"),
+    }
+    assert tracker.order.jeopardy.last_escalated_at == at
+
+
+def test_the_escalation_reminder_notice_body() -> None:
+    """Once every level has fired, the top contact is reminded every
+    escalationRepeatInterval (P1D) of the jeopardy as it stands."""
+    tracker = in_hazard()
+    tracker.advance(HAZARD_SINCE + DAY)
+    level_3 = notices(tracker.advance(HAZARD_SINCE + 3 * DAY))
+    assert [(n.recipient, n.kind) for n in level_3] == [("executive-sponsor", "escalation")]
+    assert notices(tracker.advance(HAZARD_SINCE + 4 * DAY - HOUR)) == []
+    at = HAZARD_SINCE + 4 * DAY
+    (reminder,) = notices(tracker.advance(at))
+    assert (reminder.recipient_kind, reminder.recipient, reminder.kind) == (
+        "contact",
+        "executive-sponsor",
+        "escalationReminder",
+    )
+    assert (reminder.occurred_at, reminder.subject) == (
+        at,
+        "Order PO-1001 in hazard jeopardy: still unresolved",
+    )
+    assert reminder.body == {
+        "level": 3,
+        "reasons": [C1_HAZARD],
+        "since": "2026-11-03T00:00:00Z",
+        "order": summary("inProgress", "hazard", 10),
+    }
+
+
+SURVEY_DATE = datetime(2026, 12, 5, tzinfo=UTC)  # the contract example's survey milestone
+
+
+def test_the_milestone_violated_notice_body() -> None:
+    tracker = start()
+    effects = tracker.advance(SURVEY_DATE)
+    violated = [n for n in notices(effects) if n.kind == "milestoneViolated"]
+    assert [(n.recipient_kind, n.recipient) for n in violated] == [
+        ("party", "ACME"),
+        ("contact", "order-manager"),
+    ]
+    text = "Milestone survey (Site survey) due 2026-12-05T00:00:00Z was not completed"
+    for notice in violated:
+        assert (notice.subject, notice.occurred_at) == (text, SURVEY_DATE)
+        assert notice.body == {
+            "milestoneId": "survey",
+            "milestoneDate": "2026-12-05T00:00:00Z",
+            "milestones": [{"milestoneId": "survey", "milestoneDate": "2026-12-05T00:00:00Z"}],
+            "order": summary("acknowledged", "critical"),
+        }
+
+
+def test_the_milestone_violated_notice_body_lists_every_milestone_of_the_instant() -> None:
+    tracker = start(
+        milestones=[
+            {"id": "survey", "name": "Site survey", "milestoneDate": "2026-12-05T00:00:00Z"},
+            {"id": "permit", "milestoneDate": "2026-12-04T00:00:00Z"},
+            {"id": "build", "milestoneDate": "2026-12-20T00:00:00Z"},
+        ]
+    )
+    effects = tracker.advance(SURVEY_DATE)
+    violated = [n for n in notices(effects) if n.kind == "milestoneViolated"]
+    assert [(n.recipient_kind, n.recipient) for n in violated] == [
+        ("party", "ACME"),
+        ("contact", "order-manager"),
+    ]
+    for notice in violated:
+        assert notice.subject == "2 milestones were not completed by their dates: survey, permit"
+        assert notice.body == {
+            "milestoneId": "survey",
+            "milestoneDate": "2026-12-05T00:00:00Z",
+            "milestones": [
+                {"milestoneId": "survey", "milestoneDate": "2026-12-05T00:00:00Z"},
+                {"milestoneId": "permit", "milestoneDate": "2026-12-04T00:00:00Z"},
+            ],
+            "order": summary("acknowledged", "critical"),
+        }
