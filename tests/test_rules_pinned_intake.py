@@ -31,7 +31,7 @@ from workflows.domain.model import (
     PartyOrderSpec,
 )
 from workflows.domain.states import IllegalTransition
-from workflows.domain.tracker import PartyOrderTracker
+from workflows.domain.tracker import PartyOrderTracker, TrackerState
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -233,27 +233,15 @@ def _large_change(number: int) -> dict[str, Any]:
     return {"requestId": f"big-{number}", "reason": "r" * 4_000, "changes": {"orderItems": items}}
 
 
-def test_a_change_that_fails_half_way_leaves_every_counter_as_it_was() -> None:
-    """The change request is numbered and its notice made before the order's size is
-    checked; refused for the size, everything goes back, the tracker's own counters too
-    (a notice number handed out and then taken back would leave a gap, or worse, be
-    reused by the next notice with another content)."""
-    tracker = start()
-    tracker.handle("report_progress", {"requestId": "p1", "percentComplete": 10}, NOW)
-    tracker.handle("check_in_now", {"requestId": "k1"}, NOW)
-    kept = 0
-    while True:
-        before = tracker.state.model_copy(deep=True)
-        effects = tracker.handle("request_change", _large_change(kept), NOW + HOUR)
-        if not effects:
-            break
-        kept += 1
-    assert kept >= 2  # the order grew first, then refused the change that made it too large
+SIZE_REFUSAL_END = (
+    " characters of JSON; at most 400000 are kept (change requests and items are bounded together)"
+)
+
+
+def assert_rolled_back(tracker: PartyOrderTracker, before: TrackerState) -> None:
+    """Everything is as in ``before`` but the record of the refusal itself."""
     assert last_error(tracker).startswith("the order would be ")
-    assert last_error(tracker).endswith(
-        " characters of JSON; at most 400000 are kept (change requests and items are bounded"
-        " together)"
-    )
+    assert last_error(tracker).endswith(SIZE_REFUSAL_END)
     after = tracker.state
     # The tracker's own counters and records.
     assert after.next_sequence == before.next_sequence
@@ -261,13 +249,61 @@ def test_a_change_that_fails_half_way_leaves_every_counter_as_it_was() -> None:
     assert after.applied_request_ids == before.applied_request_ids
     assert after.forecast_reviewed == before.forecast_reviewed
     assert after.rules_version == before.rules_version
-    # The order, but for the record of the refusal itself.
+    # The order's.
     assert after.order.rejected_message_count == before.order.rejected_message_count + 1
     refusal = {"rejected_messages", "rejected_message_count"}
     assert after.order.model_dump(exclude=refusal) == before.order.model_dump(exclude=refusal)
-    assert len(after.order.change_requests) == kept
+
+
+def fill_with_change_requests(tracker: PartyOrderTracker) -> TrackerState:
+    """Large change requests until one is refused for the order's size; the state before
+    that one."""
+    number = 0
+    while True:
+        before = tracker.state.model_copy(deep=True)
+        if not tracker.handle("request_change", _large_change(number), NOW + HOUR):
+            assert number >= 2  # the order grew first, then refused the one too many
+            return before
+        number += 1
+
+
+def test_a_change_request_that_fails_half_way_leaves_every_counter_as_it_was() -> None:
+    """The change request is numbered and its notice made before the order's size is
+    checked; refused for the size, everything goes back, the tracker's own counters too
+    (a notice number handed out and then taken back would leave a gap, or worse, be
+    reused by the next notice with another content)."""
+    tracker = start()
+    tracker.handle("report_progress", {"requestId": "p1", "percentComplete": 10}, NOW)
+    tracker.handle("check_in_now", {"requestId": "k1"}, NOW)
+    before = fill_with_change_requests(tracker)
+    assert_rolled_back(tracker, before)
     # The next notice takes the number the refused change had taken, and only it.
     (check_in,) = notices(tracker.handle("check_in_now", {}, NOW + 2 * HOUR))
+    assert check_in.idempotency_key == f"PO-1001/checkIn-{before.next_sequence}"
+
+
+def test_an_accepted_change_that_fails_half_way_leaves_every_counter_as_it_was() -> None:
+    """Accepting a change that adds items applies it, tells the party, keeps the note and
+    re-derives the percent before the size is checked: all of it goes back."""
+    tracker = start()
+    tracker.handle("report_progress", {"requestId": "p1", "percentComplete": 55}, NOW)
+    fill_with_change_requests(tracker)
+    before = tracker.state.model_copy(deep=True)
+    resolution = {
+        "requestId": "r1",
+        "changeRequestId": "big-0",
+        "decision": "accepted",
+        "resolvedBy": "planner",
+        "note": "agreed on the phone",
+    }
+    assert tracker.handle("resolve_change", resolution, NOW + 2 * HOUR) == []
+    assert_rolled_back(tracker, before)
+    order = tracker.order
+    assert (order.percent_complete, order.note_count, len(order.order_items)) == (55, 0, 1)
+    change = order.change_request("big-0")
+    assert change is not None
+    assert (change.status, change.resolved_by, change.note) == ("received", None, None)
+    (check_in,) = notices(tracker.handle("check_in_now", {}, NOW + 3 * HOUR))
     assert check_in.idempotency_key == f"PO-1001/checkIn-{before.next_sequence}"
 
 
