@@ -686,6 +686,24 @@ def test_the_jeopardy_worsened_notice_body() -> None:
     assert tracker.order.jeopardy.last_escalated_at == at
 
 
+def test_without_escalation_levels_a_worsening_goes_to_the_order_manager_at_level_0() -> None:
+    tracker = start(milestones=[], trackingPolicy={"escalation": []})
+    tracker.handle("report_progress", {"percentComplete": 10}, NOW)
+    open_change(tracker, "c1")
+    (worsened,) = notices(tracker.advance(HAZARD_SINCE))
+    assert (worsened.recipient_kind, worsened.recipient, worsened.kind) == (
+        "contact",
+        "order-manager",
+        "jeopardyWorsened",
+    )
+    assert worsened.body == {
+        "level": 0,
+        "reasons": [C1_HAZARD],
+        "since": "2026-11-03T00:00:00Z",
+        "order": summary("inProgress", "hazard", 10),
+    }
+
+
 def test_the_escalation_reminder_notice_body() -> None:
     """Once every level has fired, the top contact is reminded every
     escalationRepeatInterval (P1D) of the jeopardy as it stands."""
