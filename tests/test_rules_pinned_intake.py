@@ -1,8 +1,9 @@
-"""Rules of the tracker (rules 4) that no other test pinned: intake, counts, ends, notices.
+"""Rules of the tracker that no other test pinned: intake, counts, ends, notices.
 
 Each test names the behaviour it pins, through the tracker's public methods and the
-notices it returns. Values are exact wherever they are knowable: a field renamed, nulled
-or computed otherwise must fail here.
+notices it returns, on the current rules (rules 4 when written; a rule changed on purpose
+changes its test with it). Values are exact wherever they are knowable: a field renamed,
+nulled or computed otherwise must fail here.
 """
 
 from __future__ import annotations
@@ -23,8 +24,6 @@ from workflows.domain.effects import (
 )
 from workflows.domain.holiday_span import HolidayRequest
 from workflows.domain.model import (
-    CURRENT_RULES,
-    RULES_V4,
     ItemState,
     JeopardyStatus,
     OrderState,
@@ -75,11 +74,6 @@ def summary(
 
 def last_error(tracker: PartyOrderTracker) -> str:
     return tracker.order.rejected_messages[-1].error
-
-
-def test_these_tests_run_on_the_current_rules() -> None:
-    assert CURRENT_RULES == RULES_V4
-    assert start().rules == RULES_V4
 
 
 # ---------------------------------------------------------------- repeats and validation
@@ -425,7 +419,9 @@ def test_a_check_in_moves_off_a_holiday_resolved_later_and_still_goes_out() -> N
     # The party's next working instant after the holiday: Tuesday, 09:00.
     moved = datetime(2029, 1, 2, 9, tzinfo=UTC)
     assert tracker.order.check_ins.next_at == moved
-    assert tracker.next_due(at) is not None
+    due = tracker.next_due(at)  # the timer the workflow sleeps on
+    assert due is not None
+    assert (due.at, due.what) == (moved, "periodic check-in with the party")
     assert [n.kind for n in notices(tracker.advance(datetime(2029, 1, 1, 9, tzinfo=UTC)))] == []
     (check_in,) = notices(tracker.advance(moved))
     assert (check_in.kind, check_in.occurred_at, check_in.body["checkInNumber"]) == (
@@ -460,15 +456,9 @@ HAZARD_SINCE = NOW + 2 * DAY  # c1 unresolved for changeResolutionWindow (P2D)
 C1_HAZARD = "change request c1 unresolved since 2026-11-01T00:00:00Z"
 
 
-def change_request(
-    request_id: str,
-    received_at: str = "2026-11-01T00:00:00Z",
-    *,
-    status: str,
-    resolved_at: str | None = None,
-    note: str | None = None,
-) -> dict[str, Any]:
-    """A change request to the forecast of 2027-01-12, as notices carry it."""
+def withdrawn_change(request_id: str, state: str) -> dict[str, Any]:
+    """A change request to the forecast (as ``open_change`` makes it), withdrawn at
+    NOW + 2 hours because the order ended ``state``, as notices carry it."""
     return {
         "id": request_id,
         "origin": "party",
@@ -480,11 +470,11 @@ def change_request(
             "milestones": None,
             "orderItems": None,
         },
-        "status": status,
-        "receivedAt": received_at,
-        "resolvedAt": resolved_at,
+        "status": "withdrawn",
+        "receivedAt": "2026-11-01T00:00:00Z",
+        "resolvedAt": "2026-11-01T02:00:00Z",
         "resolvedBy": None,
-        "note": note,
+        "note": f"withdrawn: the order is {state}",
     }
 
 
@@ -602,12 +592,7 @@ def test_every_open_change_request_is_withdrawn_when_the_order_ends(how: str) ->
             f"Change request {request_id} on order PO-1001 is withdrawn: the order is {state}"
         )
         assert notice.body == {
-            "changeRequest": change_request(
-                request_id,
-                status="withdrawn",
-                resolved_at="2026-11-01T02:00:00Z",
-                note=f"withdrawn: the order is {state}",
-            ),
+            "changeRequest": withdrawn_change(request_id, state),
             "reference": REFERENCE,
             "order": summary(state, percent=percent),
         }
