@@ -10,14 +10,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from workflows.domain.bounds import LIMITS_V2, ORDER_CHARS_LIMIT, START_INPUT_CHARS_LIMIT
 from workflows.domain.effects import ForwardChangeRequest
 from workflows.domain.model import MAX_ITEMS_PER_CHANGE, MAX_NOTES_KEPT, PartyOrderSpec
-from workflows.domain.tracker import (
-    LIMITS_V2,
-    ORDER_CHARS_LIMIT,
-    START_INPUT_CHARS_LIMIT,
-    PartyOrderTracker,
-)
+from workflows.domain.tracker import PartyOrderTracker
 from workflows.track_party_order import ContinuedRun, PendingNotification
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)

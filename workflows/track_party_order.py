@@ -47,15 +47,8 @@ with workflow.unsafe.imports_passed_through():
         MESSAGE_MODELS,
         describe_validation_error,
     )
-    from workflows.domain.model import (
-        RULES_V1,
-        RULES_V2,
-        RULES_V3,
-        RULES_V4,
-        PartyOrder,
-        PartyOrderSpec,
-        WireModel,
-    )
+    from workflows.domain.model import PartyOrder, PartyOrderSpec, WireModel
+    from workflows.domain.rules import RULE_VERSIONS, RULES_1, Rules
     from workflows.domain.tracker import PartyOrderTracker, TrackerState
     from workflows.metrics import OrderMetrics
     from workflows.visibility import (
@@ -69,16 +62,6 @@ with workflow.unsafe.imports_passed_through():
 CLOSE_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1)
 )
-
-# The patch that brought the tracking rules 2 (docs/versioning.md): a run that starts with
-# it, fresh or continued, tracks by rules 2; one whose history predates it keeps rules 1.
-RULES_PATCH = "tracking-rules-2"
-# The patch that brought the tracking rules 3 (order items, partial delivery, notes, plan
-# checkpoints), taken the same way: the newest patch a run's history knows decides.
-RULES_3_PATCH = "tracking-rules-3"
-# The patch that brought the tracking rules 4 (the originating process told of the state
-# changes no other notice carries).
-RULES_4_PATCH = "tracking-rules-4"
 
 # Continue-as-new well before Temporal's hard limits (51,200 events / 50 MB; 10,000 signals
 # per run), even if the server never suggests it. Runs that began before the run budget
@@ -173,8 +156,8 @@ class TrackPartyOrder:
             continued = ContinuedRun.model_validate(_decode(raw))
             self._tracker = PartyOrderTracker(continued.state)
             rules = _rules_of_this_run()
-            if rules != RULES_V1:
-                self._tracker.use_rules(rules)  # an older order moves on here
+            if rules.patch is not None:
+                self._tracker.use_rules(rules.version)  # an older order moves on here
             self._effects = [_resume(pending) for pending in continued.pending]
             return
         try:
@@ -184,7 +167,7 @@ class TrackPartyOrder:
                 spec,
                 workflow.now(),
                 tracking_id=workflow.info().first_execution_run_id,
-                rules_version=rules,
+                rules_version=rules.version,
             )
         except ValidationError as error:
             self._start_error = f"invalid party order: {describe_validation_error(error)}"
@@ -205,7 +188,7 @@ class TrackPartyOrder:
             raise ApplicationError(self._start_error, type="InvalidPartyOrder", non_retryable=True)
         tracker = self.tracker
         self._metrics.begin(tracker.order, continued=workflow.info().continued_run_id is not None)
-        if tracker.v4:
+        if tracker.tracked_by.publishes_only_changes:
             # Rules 4: what the start (or the run before) already set is not upserted again.
             self._published = contract_values(workflow.info().typed_search_attributes)
         while True:
@@ -386,7 +369,7 @@ class TrackPartyOrder:
         if pairs:
             workflow.upsert_search_attributes(pairs)
             self._published = search_attribute_values(order)
-        details = details_markdown(order, workflow.now())
+        details = details_markdown(order, workflow.now(), self.tracker.tracked_by)
         if details != self._details:
             workflow.set_current_details(details)
             self._details = details
@@ -551,7 +534,7 @@ class _Arrival:
     error: str = ""
 
 
-def _rules_of_this_run() -> int:
+def _rules_of_this_run() -> Rules:
     """The rules a run tracks by, decided once when it starts (docs/versioning.md).
 
     A new run records the newest patch marker and takes the newest rules; on replay each
@@ -559,13 +542,10 @@ def _rules_of_this_run() -> int:
     Only the first patch that answers True records a marker: a rules-4 run has only the
     ``tracking-rules-4`` marker, a rules-3 history only ``tracking-rules-3``.
     """
-    if workflow.patched(RULES_4_PATCH):
-        return RULES_V4
-    if workflow.patched(RULES_3_PATCH):
-        return RULES_V3
-    if workflow.patched(RULES_PATCH):
-        return RULES_V2
-    return RULES_V1
+    for rules in reversed(RULE_VERSIONS):
+        if rules.patch is not None and workflow.patched(rules.patch):
+            return rules
+    return RULES_1
 
 
 def _pending(effect: Effect) -> PendingNotification:

@@ -87,15 +87,6 @@ class ItemState(StrEnum):
 
 FINAL_ITEM_STATES = frozenset({ItemState.COMPLETED, ItemState.CANCELLED, ItemState.FAILED})
 
-# The rules an order is tracked by. Orders that started before rules 2 existed keep
-# rules 1 for the rest of their run (their history was made by them, see
-# docs/versioning.md); the workflow decides the version when a run starts.
-RULES_V1 = 1  # due date = forecast else agreed; escalation once per level, then silence
-RULES_V2 = 2  # agreed date vs forecast, escalation that never goes silent, no loose ends
-RULES_V3 = 3  # items tracked one by one (roll-up, partial), notes, plan checkpoints
-RULES_V4 = 4  # the originating process hears of every state change no other notice tells
-CURRENT_RULES = RULES_V4
-
 
 class JeopardyStatus(StrEnum):
     NONE = "none"

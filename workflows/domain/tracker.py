@@ -12,12 +12,18 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import Field, ValidationError
 
+from workflows.domain.bounds import (
+    APPLIED_REQUEST_IDS_KEPT,
+    LIMITS_V1,
+    ORDER_CHARS_LIMIT,
+    START_INPUT_CHARS_LIMIT,
+    Limits,
+)
 from workflows.domain.calendar import add_working_time, next_working_instant
 from workflows.domain.effects import (
     CancelAfterNotice,
@@ -56,13 +62,9 @@ from workflows.domain.messages import (
 )
 from workflows.domain.model import (
     COMPLETED_AT_SLACK,
-    CURRENT_RULES,
     MAX_CHANGE_REQUESTS,
     MAX_ORDER_ITEMS,
     RESPONSE_TIMES_KEPT,
-    RULES_V1,
-    RULES_V3,
-    RULES_V4,
     Cancellation,
     ChangeRequest,
     ChangeSet,
@@ -91,44 +93,10 @@ from workflows.domain.plan import (
     pre_rules_3_fields,
     take_due,
 )
+from workflows.domain.rules import CURRENT_RULES, RULES_V1, Rules, rules_of
 from workflows.domain.schedule import Deadline, episode_over_at, next_due, reminder_due
 from workflows.domain.states import check_transition
 
-# Bounds that keep a months-long order's state small (it is carried by continue-as-new).
-APPLIED_REQUEST_IDS_KEPT = 2_000
-REJECTED_MESSAGES_KEPT = 200
-REJECTED_PAYLOAD_CHARS = 2_000
-
-
-@dataclass(frozen=True)
-class Limits:
-    """How much of each growing record an order keeps: its newest entries, cut to size."""
-
-    applied_messages: int = APPLIED_REQUEST_IDS_KEPT
-    rejected_messages: int = REJECTED_MESSAGES_KEPT
-    rejected_payload_chars: int = REJECTED_PAYLOAD_CHARS
-    jeopardy_alerts: int | None = None  # None: all of them (rules 1)
-    state_history: int | None = None
-    delivery_failures: int = REJECTED_MESSAGES_KEPT
-    text_chars: int | None = None  # an error, an alert's message, a reason in a record
-
-
-LIMITS_V1 = Limits()
-# Rules 2 bound everything that grows. The order apart from these records may not pass
-# ORDER_CHARS_LIMIT (a message that would make it larger is refused); with every record
-# at its bound too, the state carried by continue-as-new stays near 1.45 MB at the very
-# most, below Temporal's 2 MB payload limit (tests/test_bounds.py builds it).
-LIMITS_V2 = Limits(
-    applied_messages=1_000,
-    rejected_messages=100,
-    rejected_payload_chars=1_000,
-    jeopardy_alerts=100,
-    state_history=100,
-    delivery_failures=100,
-    text_chars=500,
-)
-ORDER_CHARS_LIMIT = 400_000
-START_INPUT_CHARS_LIMIT = 200_000
 _TRIMMED_LISTS = frozenset(
     {"jeopardy_alerts", "state_history", "rejected_messages", "delivery_failures", "notes"}
 )
@@ -214,18 +182,19 @@ class PartyOrderTracker:
         Raises ValueError (naming the field) for a start input that breaks a rule across
         fields (rules 2): dates out of order, a completion in the future, an id twice.
         """
+        rules = rules_of(rules_version)
         order = PartyOrder.model_validate(spec.model_dump())
-        if rules_version < RULES_V3:
+        if rules.old_message_models:
             _refuse_rules_3_start_fields(spec)
         else:
-            _check_start_v3(spec)
+            _check_start_fit(spec)
             for item in order.order_items:
                 item.state = item.state or ItemState.ACKNOWLEDGED
-        if rules_version != RULES_V1:
+        if rules.checks_consistency:
             _check_start(spec, now)
-            # The agreed date is the requested one; given only a forecast, that is it.
-            if order.requested_completion_date is None:
-                order.requested_completion_date = order.expected_completion_date
+        # The agreed date is the requested one; given only a forecast, that is it.
+        if rules.agreed_vs_forecast and order.requested_completion_date is None:
+            order.requested_completion_date = order.expected_completion_date
         order.tracking_id = tracking_id
         if order.order_date is None:
             order.order_date = now
@@ -243,23 +212,17 @@ class PartyOrderTracker:
 
     @property
     def rules(self) -> int:
+        """The version number of the rules this order is tracked by."""
         return self.state.rules_version
 
     @property
-    def v2(self) -> bool:
-        return self.state.rules_version != RULES_V1
-
-    @property
-    def v3(self) -> bool:
-        return self.state.rules_version >= RULES_V3
-
-    @property
-    def v4(self) -> bool:
-        return self.state.rules_version >= RULES_V4
+    def tracked_by(self) -> Rules:
+        """The rules this order is tracked by, as named capabilities."""
+        return rules_of(self.state.rules_version)
 
     @property
     def limits(self) -> Limits:
-        return LIMITS_V1 if self.state.rules_version == RULES_V1 else LIMITS_V2
+        return self.tracked_by.limits
 
     def use_rules(self, rules_version: int) -> None:
         """Move a running order onto other rules (the shell decides, at a run's start)."""
@@ -267,10 +230,10 @@ class PartyOrderTracker:
 
     def next_due(self, now: datetime) -> Deadline | None:
         """The next instant anything is due, by this order's rules."""
-        return next_due(self.order, now, self.rules)
+        return next_due(self.order, now, self.tracked_by)
 
     def assess(self, now: datetime) -> Assessment:
-        return assess(self.order, now, self.rules)
+        return assess(self.order, now, self.tracked_by)
 
     # ------------------------------------------------------------------ inbound messages
 
@@ -300,8 +263,8 @@ class PartyOrderTracker:
         if refused is not None:
             self.reject(name, payload, refused, now)
             return []
-        if self.v2:
-            return self._handle_v2(name, payload, message, now)
+        if self.tracked_by.once_per_message_name:
+            return self._apply_once_per_name(name, payload, message, now)
         if self.already_applied(message.request_id):
             return []
         try:
@@ -312,7 +275,7 @@ class PartyOrderTracker:
         self._remember(message.request_id)
         return effects
 
-    def _handle_v2(
+    def _apply_once_per_name(
         self, name: str, payload: Any, message: InboundMessage, now: datetime
     ) -> list[Effect]:
         """Rules 2: exactly once per message name, and an order that stays bounded."""
@@ -337,7 +300,7 @@ class PartyOrderTracker:
                 self._restore(TrackerState.model_validate_json(before))
             self.reject(name, payload, str(error), now)
             return []
-        self._remember_v2(name, message.request_id, payload)
+        self._remember_per_name(name, message.request_id, payload)
         return effects
 
     def refused_by_rules(self, message: InboundMessage) -> str | None:
@@ -346,13 +309,13 @@ class PartyOrderTracker:
         The models of rules 1 and 2 refused the fields rules 3 brought (unknown fields):
         such a message was rejected then, and is rejected on replay and on an order still
         tracked by those rules."""
-        return None if self.v3 else _unknown_before_rules_3(message)
+        return _unknown_before_rules_3(message) if self.tracked_by.old_message_models else None
 
     def already_applied(self, request_id: str | None, name: str | None = None) -> bool:
         """Whether this message was applied (rules 2: per message name)."""
         if request_id is None:
             return False
-        if self.v2 and name is not None:
+        if self.tracked_by.once_per_message_name and name is not None:
             key = _message_key(name, request_id)
             return key in self.state.applied_messages or request_id in self._applied
         return request_id in self._applied
@@ -371,7 +334,7 @@ class PartyOrderTracker:
         refused = self.refused_by_rules(message)
         if refused is not None:
             raise ValueError(refused)
-        if self.v2:
+        if self.tracked_by.once_per_message_name:
             if self._check_request_id(name, message.request_id, payload):
                 return
         elif self.already_applied(message.request_id):
@@ -397,7 +360,7 @@ class PartyOrderTracker:
             )
         return True
 
-    def _remember_v2(self, name: str, request_id: str | None, payload: Any) -> None:
+    def _remember_per_name(self, name: str, request_id: str | None, payload: Any) -> None:
         if request_id is None:
             return
         applied = self.state.applied_messages
@@ -466,7 +429,7 @@ class PartyOrderTracker:
         self._require_open("a progress report")
         started = self.order.state == OrderState.ACKNOWLEDGED
         effects = self._report_progress(report, now)
-        if self.v4 and started and not self.order.is_final:
+        if self.tracked_by.tells_process_of_states and started and not self.order.is_final:
             # The party's first report started the work: nobody else would hear of it
             # (a delivery in the same report is told as the completion alone).
             effects.insert(0, self._state_told_to_process(now))
@@ -474,12 +437,18 @@ class PartyOrderTracker:
 
     def _report_progress(self, report: ProgressReport, now: datetime) -> list[Effect]:
         order = self.order
+        rules = self.tracked_by
         for item in report.milestones or []:
             if order.milestone(item.id) is None:
                 raise MessageRejected(f"milestones: unknown milestone {item.id!r}")
-            if self.v2 and item.completed_at and item.completed_at > now + COMPLETED_AT_SLACK:
+            completed_at = item.completed_at
+            if (
+                rules.checks_consistency
+                and completed_at
+                and completed_at > now + COMPLETED_AT_SLACK
+            ):
                 raise MessageRejected(
-                    f"milestones.completedAt: {iso(item.completed_at)} is in the future;"
+                    f"milestones.completedAt: {iso(completed_at)} is in the future;"
                     f" a completion must lie before {iso(now + COMPLETED_AT_SLACK)}"
                 )
         self._check_item_progress(report.order_items or [])
@@ -494,7 +463,7 @@ class PartyOrderTracker:
             if item.status == MilestoneStatus.COMPLETED:
                 milestone.status = MilestoneStatus.COMPLETED
                 milestone.completed_at = item.completed_at or now
-            elif self.v2 and milestone.status == MilestoneStatus.VIOLATED:
+            elif rules.milestone_violated_once and milestone.status == MilestoneStatus.VIOLATED:
                 pass  # still not reached: it stays violated (and is not violated again)
             else:
                 milestone.status = MilestoneStatus.YET_TO_REACH
@@ -504,18 +473,19 @@ class PartyOrderTracker:
         if report.note is not None:
             order.last_note = report.note
         author = order.party.name if report.source == "party" else "enterprise"
-        if self.v3:
+        if rules.notes:
             add_note(order, author, report.note, now)
+        if rules.order_items:
             self._apply_item_progress(report.order_items or [], author, now)
         order.last_progress_at = now
         if report.source == "party":
             self._party_answered(now)
         if report.delivered:
-            if self.v3 and order.order_items:
+            if rules.order_items and order.order_items:
                 complete_open_items(order)
                 return self._roll_up(now)
             return self._complete(now)
-        return self._roll_up(now) if self.v3 else []
+        return self._roll_up(now) if rules.order_items else []
 
     # order items (rules 3) --------------------------------------------------------
 
@@ -606,7 +576,7 @@ class PartyOrderTracker:
         effects = self._set_jeopardy(self.assess(now), now)
         effects += self._tie_loose_ends(now)
         body: dict[str, Any] = {"completionDate": iso(now)}
-        if self.v3 and order.order_items:
+        if self.tracked_by.order_items and order.order_items:
             body["state"] = outcome.value
             body["deliveredItems"] = [{"id": item.id} for item in delivered_items(order)]
         subject = f"Order {order.id} " + ("partly completed" if partial else "completed")
@@ -630,7 +600,7 @@ class PartyOrderTracker:
     ) -> ForwardChangeRequest:
         """Record a change request and forward it to the originating process."""
         order = self.order
-        if self.v2 and len(order.change_requests) >= MAX_CHANGE_REQUESTS:
+        if self.tracked_by.bounded and len(order.change_requests) >= MAX_CHANGE_REQUESTS:
             raise MessageRejected(
                 f"changeRequests: order {order.id} has {len(order.change_requests)} change"
                 f" requests; at most {MAX_CHANGE_REQUESTS} are allowed"
@@ -664,16 +634,18 @@ class PartyOrderTracker:
             change.status = "forwarded"
 
     def _check_change_targets(self, changes: ChangeSet) -> None:
-        if self.v3:
+        rules = self.tracked_by
+        if rules.plan_checkpoints:
             try:
                 check_plan_changes(self.order, changes)
             except ValueError as error:
                 raise MessageRejected(str(error)) from None
+        else:
+            for item in changes.milestones or []:
+                if self.order.milestone(item.id) is None:
+                    raise MessageRejected(f"changes.milestones: unknown milestone {item.id!r}")
+        if rules.order_items:
             self._check_item_changes(changes.order_items or [])
-            return
-        for item in changes.milestones or []:
-            if self.order.milestone(item.id) is None:
-                raise MessageRejected(f"changes.milestones: unknown milestone {item.id!r}")
 
     def _check_item_changes(self, changes: list[OrderItem]) -> None:
         """Rules 3: a change may cancel an open item; an item's progress is reported."""
@@ -726,12 +698,14 @@ class PartyOrderTracker:
                 {"changeRequest": change.to_json_dict()},
             )
         ]
-        if self.v3:
+        rules = self.tracked_by
+        if rules.notes:
             author = resolution.resolved_by or order.originating_process.name
             add_note(order, author, resolution.note, now)
-            if resolution.decision == "accepted" and change.changes.order_items:
-                self._derive_percent()
-                effects += self._roll_up(now)  # the last open item may have been cancelled
+        accepted_items = resolution.decision == "accepted" and change.changes.order_items
+        if rules.order_items and accepted_items:
+            self._derive_percent()
+            effects += self._roll_up(now)  # the last open item may have been cancelled
         accepted = resolution.decision == "accepted" and not order.is_final
         missing = holidays_to_resolve(order) if accepted else None
         if missing is not None:
@@ -753,21 +727,23 @@ class PartyOrderTracker:
             order.expected_completion_date = changes.expected_completion_date
         if changes.requested_completion_date is not None:
             order.requested_completion_date = changes.requested_completion_date
-        if self.v3:
+        rules = self.tracked_by
+        if rules.plan_checkpoints:
             try:
                 apply_plan_changes(order, changes, now)
             except ValueError as error:
                 raise MessageRejected(str(error)) from None
-        for item in [] if self.v3 else changes.milestones or []:
-            milestone = order.milestone(item.id)
-            assert milestone is not None and item.milestone_date is not None
-            milestone.milestone_date = item.milestone_date
-            # A violated milestone given a new, later date is back on plan.
-            if milestone.status == MilestoneStatus.VIOLATED and item.milestone_date > now:
-                milestone.status = MilestoneStatus.YET_TO_REACH
+        else:
+            for item in changes.milestones or []:
+                milestone = order.milestone(item.id)
+                assert milestone is not None and item.milestone_date is not None
+                milestone.milestone_date = item.milestone_date
+                # A violated milestone given a new, later date is back on plan.
+                if milestone.status == MilestoneStatus.VIOLATED and item.milestone_date > now:
+                    milestone.status = MilestoneStatus.YET_TO_REACH
         for new_item in changes.order_items or []:
             self._upsert_item(new_item)
-        if self.v2 and len(order.order_items) > MAX_ORDER_ITEMS:
+        if rules.bounded and len(order.order_items) > MAX_ORDER_ITEMS:
             raise MessageRejected(
                 f"changes.orderItems: the order would have {len(order.order_items)} items;"
                 f" at most {MAX_ORDER_ITEMS} are allowed"
@@ -777,7 +753,7 @@ class PartyOrderTracker:
         items = self.order.order_items
         for index, item in enumerate(items):
             if item.id == new_item.id:
-                if self.v2:
+                if self.tracked_by.merges_item_changes:
                     # Field by field: a change names only what changes. (Rules 1
                     # replaced the whole item, dropping every field not sent again.)
                     merged = {**item.model_dump(), **new_item.model_dump(exclude_unset=True)}
@@ -785,7 +761,7 @@ class PartyOrderTracker:
                 else:
                     items[index] = new_item
                 return
-        if self.v3 and new_item.state is None:
+        if self.tracked_by.order_items and new_item.state is None:
             new_item = new_item.model_copy(update={"state": ItemState.ACKNOWLEDGED})
         items.append(new_item)
 
@@ -816,7 +792,7 @@ class PartyOrderTracker:
         if order.cancellation is not None:
             order.cancellation.cancellation_date = now
         effects = self._set_jeopardy(self.assess(now), now) + self._tie_loose_ends(now)
-        if self.v4:
+        if self.tracked_by.tells_process_of_states:
             # The party was told of the cancellation while it was pending; the process
             # that asked for it hears that it took effect.
             effects.append(self._state_told_to_process(now))
@@ -835,7 +811,7 @@ class PartyOrderTracker:
         # counted as unanswered: the party gets a full window to answer (windows that
         # already ended were counted by advance()). Rules 2 counts it: otherwise daily
         # manual check-ins would keep a silent party from ever being flagged.
-        if self.v2 and check_ins.answer_by is not None:
+        if self.tracked_by.counts_superseded_check_ins and check_ins.answer_by is not None:
             check_ins.unanswered_streak += 1
         check_ins.sent += 1
         check_ins.awaiting_since = now
@@ -856,17 +832,17 @@ class PartyOrderTracker:
 
     def validate_state_change(self, request: StateChangeRequest) -> None:
         """Raise IllegalTransition (naming both states) if the change is not allowed."""
-        check_transition(self.order.state, OrderState(request.state), self.rules)
+        check_transition(self.order.state, OrderState(request.state), self.tracked_by)
 
     def change_state(self, request: StateChangeRequest, now: datetime) -> list[Effect]:
         self.validate_state_change(request)
         order = self.order
         target = OrderState(request.state)
         self._transition(target, now, request.reason)
-        if self.v3:
+        if self.tracked_by.notes:
             add_note(order, "enterprise", request.note, now)
         effects: list[Effect] = []
-        if target == OrderState.FAILED and self.v2:
+        if target == OrderState.FAILED and self.tracked_by.ties_loose_ends:
             effects += self._fail(request.reason, now)
         elif order.is_final:
             effects += self._set_jeopardy(self.assess(now), now)
@@ -923,7 +899,7 @@ class PartyOrderTracker:
     def _tie_loose_ends(self, now: datetime) -> list[Effect]:
         """Rules 2, when an order ends: open change requests are withdrawn (and the
         originating process told), a cleared episode's contacts hear it is over."""
-        if not self.v2:
+        if not self.tracked_by.ties_loose_ends:
             return []
         order = self.order
         effects: list[Effect] = self._close_cleared_episode(now)
@@ -953,7 +929,7 @@ class PartyOrderTracker:
 
     def _transition(self, target: OrderState, now: datetime, reason: str | None) -> None:
         order = self.order
-        check_transition(order.state, target, self.rules)
+        check_transition(order.state, target, self.tracked_by)
         order.state_history.append(
             StateChange(at=now, from_state=order.state, to_state=target, reason=reason)
         )
@@ -990,7 +966,7 @@ class PartyOrderTracker:
         jeopardy.acknowledged_at = now
         jeopardy.acknowledged_level = message.level
         jeopardy.acknowledged_note = message.note
-        if self.v3:
+        if self.tracked_by.notes:
             add_note(self.order, message.by or "escalation contact", message.note, now)
         return []
 
@@ -1001,6 +977,7 @@ class PartyOrderTracker:
         order = self.order
         if not is_watched(order):
             return []
+        rules = self.tracked_by
         effects: list[Effect] = []
         check_ins = order.check_ins
         # Stop-the-clock: while paused no window runs out and no check-in is due
@@ -1012,15 +989,15 @@ class PartyOrderTracker:
             check_ins.answer_by = None
         # Rules 3: the plan's check-ins (checkpoints, and ahead of milestones) come on top
         # of the periodic ones; one check-in asks for all that are due at this instant.
-        planned = take_due(order, now) if self.v3 and running else []
+        planned = take_due(order, now) if rules.plan_checkpoints and running else []
         if running and check_ins.next_at is not None and now >= check_ins.next_at:
             effects.append(self._send_check_in(now, "periodic tracking"))
         elif planned:
             effects.append(self._send_check_in(now, "; ".join(p.what for p in planned)))
-        if self.v2:
+        if rules.agreed_vs_forecast:
             effects += self._review_forecast(now)
         effects += self._check_milestones(now)
-        if not self.v2:
+        if not rules.never_silent_escalation:
             effects += self._set_jeopardy(self.assess(now), now)  # by rules 1, as it began
             effects += self._escalate(now)
             return effects
@@ -1108,7 +1085,7 @@ class PartyOrderTracker:
             if milestone.status != MilestoneStatus.YET_TO_REACH or when is None or now < when:
                 continue
             milestone.status = MilestoneStatus.VIOLATED
-            if self.v2:
+            if self.tracked_by.milestone_violated_once:
                 if milestone.violated_date == when:
                     continue  # this date's violation was announced already
                 milestone.violated_date = when
@@ -1120,7 +1097,7 @@ class PartyOrderTracker:
                 "critical", f"Milestone {milestone.id} violated", "milestoneViolated", text, now
             )
             violated.append((milestone, when, text))
-        if not self.v2:
+        if not self.tracked_by.milestone_violated_once:
             return [
                 effect
                 for milestone, when, text in violated
@@ -1153,7 +1130,7 @@ class PartyOrderTracker:
 
     def _set_jeopardy(self, assessment: Assessment, now: datetime) -> list[Effect]:
         """Record a change of jeopardy as a JeopardyAlert; end the episode when it clears."""
-        if self.v2:
+        if self.tracked_by.never_silent_escalation:
             return self._set_jeopardy_v2(assessment, now)
         jeopardy = self.order.jeopardy
         previous = jeopardy.status
@@ -1307,7 +1284,7 @@ class PartyOrderTracker:
             if active_time(self.order, jeopardy.since, now) < level.after:
                 continue  # "after" counts the order's clock (paused time excluded)
             jeopardy.escalation_level = level.level
-            if self.v2:
+            if self.tracked_by.never_silent_escalation:
                 jeopardy.last_escalated_at = now
             effects.append(
                 self._notify_contact(
@@ -1336,7 +1313,7 @@ class PartyOrderTracker:
     ) -> None:
         order = self.order
         alerts = order.jeopardy_alerts
-        if self.v2:
+        if self.tracked_by.bounded:
             # Numbered by the count of all alerts, so ids stay unique once old ones go.
             order.jeopardy_alert_count = max(order.jeopardy_alert_count, len(alerts)) + 1
             number = order.jeopardy_alert_count
@@ -1500,7 +1477,7 @@ def _refuse_rules_3_start_fields(spec: PartyOrderSpec) -> None:
             )
 
 
-def _check_start_v3(spec: PartyOrderSpec) -> None:
+def _check_start_fit(spec: PartyOrderSpec) -> None:
     """Rules 3: items, milestones and checkpoints that fit together."""
     _unique("checkpoints", [checkpoint.id for checkpoint in spec.checkpoints])
     item_ids = {item.id for item in spec.order_items}
