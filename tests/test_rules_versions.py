@@ -96,3 +96,42 @@ def test_the_digest_gives_the_next_deadline_by_the_rules_it_is_given() -> None:
         due = next_due(tracker.order, NOW, rules)
         assert due is not None
         assert (entry.next_due, entry.next_due_what) == (due.at, due.what)
+
+
+def silent_party(rules_version: int) -> PartyOrderTracker:
+    """An order within its warning lead time from the start (a hazard), whose party lets
+    one check-in go unanswered (critical) and then reports (a hazard again)."""
+    spec = PartyOrderSpec.model_validate(
+        {
+            "id": "PO-7",
+            "party": {"id": "ACME", "name": "Acme Networks"},
+            "requestedCompletionDate": "2026-11-11T00:00:00Z",
+            "trackingPolicy": {
+                "checkInInterval": "P1D",
+                "responseWindow": "PT1H",
+                "unansweredCheckInLimit": 1,
+                "warningLeadTime": "P20D",
+                "behindPlanTolerance": 100,
+            },
+        }
+    )
+    tracker = PartyOrderTracker.start(spec, NOW, rules_version=rules_version)
+    tracker.advance(NOW)
+    tracker.advance(NOW + DAY)  # the check-in goes out
+    tracker.advance(NOW + DAY + timedelta(hours=1))  # its window ends unanswered
+    answered = NOW + DAY + timedelta(hours=2)
+    tracker.handle("report_progress", {"source": "party", "percentComplete": 10}, answered)
+    tracker.advance(answered)
+    return tracker
+
+
+@pytest.mark.parametrize(
+    ("version", "alerts"),
+    [(RULES_V1, ["hazard", "critical", "hazard"]), (CURRENT_RULES, ["hazard", "critical"])],
+)
+def test_an_improving_jeopardy_is_an_alert_only_before_never_silent_escalation(
+    version: int, alerts: list[str]
+) -> None:
+    tracker = silent_party(version)
+    assert tracker.order.jeopardy.status.value == "hazard"
+    assert [alert.jeopardy_type for alert in tracker.order.jeopardy_alerts] == alerts

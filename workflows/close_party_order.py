@@ -36,7 +36,7 @@ with workflow.unsafe.imports_passed_through():
         RejectedMessage,
         WireModel,
     )
-    from workflows.domain.tracker import rejected_message
+    from workflows.domain.tracking.intake import rejected_message
 
 
 # ClosePartyOrder's first patch (0.4.0): the closure notices go out as local activities,
