@@ -15,7 +15,7 @@ from workflows.domain.effects import ForwardChangeRequest
 from workflows.domain.model import MAX_ITEMS_PER_CHANGE, MAX_NOTES_KEPT, PartyOrderSpec
 from workflows.domain.tracker import PartyOrderTracker
 from workflows.domain.tracking.escalation import raise_alert
-from workflows.track_party_order import ContinuedRun, PendingNotification
+from workflows.run_budget import ContinuedRun, PendingNotification
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 DAY = timedelta(days=1)

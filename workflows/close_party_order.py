@@ -37,12 +37,7 @@ with workflow.unsafe.imports_passed_through():
         WireModel,
     )
     from workflows.domain.tracking.intake import rejected_message
-
-
-# ClosePartyOrder's first patch (0.4.0): the closure notices go out as local activities,
-# so a close process is one workflow task and no activity task. A close process that began
-# before it has no marker and sends them as ordinary activities, as it did.
-LOCAL_NOTICES_PATCH = "closure-notices-local"
+    from workflows.patches import LOCAL_NOTICES_PATCH
 
 
 class ClosureRecord(WireModel):

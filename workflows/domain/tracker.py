@@ -128,9 +128,12 @@ class PartyOrderTracker:
         """Whether this message was applied (rules 2: per message name)."""
         return intake.already_applied(self._tracking, request_id, name)
 
-    def validate_update(self, name: str, payload: Any) -> None:
-        """Raise ValueError, with a readable reason, for an update that must be refused."""
-        intake.validate_update(self._tracking, name, payload)
+    def validate_update(
+        self, name: str, payload: Any, messages_pending: bool = False
+    ) -> InboundMessage:
+        """The update's message; ValueError, with a readable reason, for one to refuse
+        (with ``messages_pending``, only its payload and the rules are judged)."""
+        return intake.validate_update(self._tracking, name, payload, messages_pending)
 
     def reject(self, name: str, payload: Any, error: str, now: datetime) -> None:
         """Record a message that could not be applied, so that nothing is silently lost."""

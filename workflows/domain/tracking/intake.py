@@ -139,11 +139,16 @@ def already_applied(t: Tracking, request_id: str | None, name: str | None = None
     return request_id in t.applied
 
 
-def validate_update(t: Tracking, name: str, payload: Any) -> None:
-    """Raise ValueError, with a readable reason, for an update that must be refused.
+def validate_update(
+    t: Tracking, name: str, payload: Any, messages_pending: bool = False
+) -> InboundMessage:
+    """The update's message; ValueError, with a readable reason, for one to refuse.
 
-    Run by the workflow's update validators, so that a refused update never enters
-    the history. A repeat of an applied update is accepted (and not applied twice).
+    Run by the workflow's update validators, so that a refused update never enters the
+    history, and by the update handler on the order as it is once the messages before it
+    are applied. A repeat of an applied update is accepted (and not applied twice). With
+    ``messages_pending`` (messages queued before it may yet move the order) only the
+    payload and the rules are judged.
     """
     model = MESSAGE_MODELS[name]
     try:
@@ -153,15 +158,18 @@ def validate_update(t: Tracking, name: str, payload: Any) -> None:
     refused = refused_by_rules(t, message)
     if refused is not None:
         raise ValueError(refused)
+    if messages_pending:
+        return message
     if t.rules.once_per_message_name:
         if _check_request_id(t, name, message.request_id, payload):
-            return
+            return message
     elif already_applied(t, message.request_id):
-        return
+        return message
     if isinstance(message, StateChangeRequest):
         validate_state_change(t, message)
     elif isinstance(message, EscalationAcknowledgement):
         validate_acknowledgement(t, message)
+    return message
 
 
 def reject(t: Tracking, name: str, payload: Any, error: str, now: datetime) -> None:
