@@ -10,9 +10,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from workflows.domain.bounds import LIMITS_V2, ORDER_CHARS_LIMIT, START_INPUT_CHARS_LIMIT
+from workflows.domain.bounds import (
+    LIMITS_V2,
+    MAX_ITEMS_PER_CHANGE,
+    MAX_NOTES_KEPT,
+    ORDER_CHARS_LIMIT,
+    START_INPUT_CHARS_LIMIT,
+)
 from workflows.domain.effects import ForwardChangeRequest
-from workflows.domain.model import MAX_ITEMS_PER_CHANGE, MAX_NOTES_KEPT, PartyOrderSpec
+from workflows.domain.model import PartyOrderSpec
 from workflows.domain.tracker import PartyOrderTracker
 from workflows.domain.tracking.escalation import raise_alert
 from workflows.run_budget import ContinuedRun, PendingNotification

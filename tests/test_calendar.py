@@ -18,10 +18,10 @@ from workflows.domain.calendar import (
     add_working_time,
     next_working_instant,
 )
+from workflows.domain.deadlines import next_due
 from workflows.domain.effects import Notify
 from workflows.domain.model import PartyOrderSpec
 from workflows.domain.rules import RULES_4
-from workflows.domain.schedule import next_due
 from workflows.domain.tracker import PartyOrderTracker
 
 BERLIN = PartyCalendar(time_zone="Europe/Berlin", holidays=[date(2026, 12, 25), date(2026, 12, 26)])

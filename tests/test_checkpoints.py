@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from workflows.domain.checkpoints import next_checkpoint
+from workflows.domain.deadlines import next_due
 from workflows.domain.effects import Effect, Notify
 from workflows.domain.model import MilestoneStatus, PartyOrderSpec
-from workflows.domain.plan import next_checkpoint
 from workflows.domain.rules import RULES_4
-from workflows.domain.schedule import next_due
 from workflows.domain.tracker import PartyOrderTracker
 
 NOW = datetime(2026, 11, 2, 9, tzinfo=UTC)  # a Monday

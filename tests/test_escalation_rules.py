@@ -13,19 +13,12 @@ from typing import Any
 
 import pytest
 
-from workflows.domain.bounds import ORDER_CHARS_LIMIT
+from workflows.domain.bounds import MAX_CHANGE_REQUESTS, MAX_MILESTONES, ORDER_CHARS_LIMIT
+from workflows.domain.deadlines import next_due
 from workflows.domain.effects import Effect, ForwardChangeRequest, Notification, Notify
 from workflows.domain.messages import StateChangeRequest
-from workflows.domain.model import (
-    MAX_CHANGE_REQUESTS,
-    MAX_MILESTONES,
-    JeopardyStatus,
-    MilestoneStatus,
-    OrderState,
-    PartyOrderSpec,
-)
+from workflows.domain.model import JeopardyStatus, MilestoneStatus, OrderState, PartyOrderSpec
 from workflows.domain.rules import RULES_1
-from workflows.domain.schedule import next_due
 from workflows.domain.states import IllegalTransition
 from workflows.domain.tracker import PartyOrderTracker, TrackerState
 

@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from workflows.domain.bounds import MAX_NOTES_KEPT
 from workflows.domain.effects import (
     CancelAfterNotice,
     Effect,
@@ -20,7 +21,7 @@ from workflows.domain.effects import (
 )
 from workflows.domain.items import roll_up, weighted_percent
 from workflows.domain.messages import MESSAGE_MODELS, InboundMessage
-from workflows.domain.model import MAX_NOTES_KEPT, ItemState, OrderItem, OrderState, PartyOrderSpec
+from workflows.domain.model import ItemState, OrderItem, OrderState, PartyOrderSpec
 from workflows.domain.rules import RULES_4, RULES_V2
 from workflows.domain.tracker import PartyOrderTracker
 from workflows.visibility import details_markdown

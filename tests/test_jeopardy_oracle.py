@@ -22,11 +22,11 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from tests.test_tracker_properties import DAY, MESSAGES, NOW, US, orders
+from workflows.domain.deadlines import next_due
 from workflows.domain.effects import Effect, Notify
 from workflows.domain.jeopardy import Assessment, assess
 from workflows.domain.model import Jeopardy, PartyOrder
 from workflows.domain.rules import RULES_1, RULES_V1
-from workflows.domain.schedule import next_due
 from workflows.domain.tracker import PartyOrderTracker
 
 

@@ -15,15 +15,15 @@ from pydantic import ValidationError
 from activities.calendars import country_holidays
 from starter.calendars import resolve_holidays
 from workflows.domain.calendar import PartyCalendar, add_working_time, working_time_between
+from workflows.domain.deadlines import deadlines
 from workflows.domain.effects import Effect, Notify, ResolveHolidays
-from workflows.domain.holiday_span import HolidayRequest
+from workflows.domain.holidays import HolidayRequest
 from workflows.domain.instants import iso
 from workflows.domain.jeopardy import assess, behind_plan_instant
 from workflows.domain.messages import describe_validation_error
 from workflows.domain.model import JeopardyStatus, PartyOrderSpec
 from workflows.domain.pause import active_time, after_active_time, paused_text
 from workflows.domain.rules import RULES_4, rules_of
-from workflows.domain.schedule import deadlines
 from workflows.domain.tracker import PartyOrderTracker
 from workflows.visibility import details_markdown
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from workflows.domain.deadlines import next_due
 from workflows.domain.digest import digest_entry
 from workflows.domain.model import PartyOrderSpec
 from workflows.domain.rules import (
@@ -20,7 +21,6 @@ from workflows.domain.rules import (
     Rules,
     rules_of,
 )
-from workflows.domain.schedule import next_due
 from workflows.domain.tracker import PartyOrderTracker
 from workflows.visibility import details_markdown
 

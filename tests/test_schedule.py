@@ -1,4 +1,4 @@
-"""``schedule.next_due``: one source of deadlines, each with the summary the Web UI shows."""
+"""``deadlines.next_due``: one source of deadlines, each with the summary the Web UI shows."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from workflows.domain.deadlines import Deadline, deadlines, next_due
 from workflows.domain.model import (
     ChangeRequest,
     ChangeSet,
@@ -16,7 +17,6 @@ from workflows.domain.model import (
     PartyOrderSpec,
 )
 from workflows.domain.rules import RULES_4
-from workflows.domain.schedule import Deadline, deadlines, next_due
 from workflows.domain.tracker import PartyOrderTracker
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)

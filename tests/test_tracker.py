@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from starter.samples import CONTRACT_EXAMPLE, load_sample
 from workflows.domain.bounds import REJECTED_MESSAGES_KEPT
+from workflows.domain.deadlines import next_due
 from workflows.domain.effects import (
     CancelAfterNotice,
     Effect,
@@ -40,7 +41,6 @@ from workflows.domain.model import (
     PartyOrderSpec,
 )
 from workflows.domain.rules import RULES_4, RULES_V1, RULES_V2, RULES_V3
-from workflows.domain.schedule import next_due
 from workflows.domain.states import IllegalTransition
 from workflows.domain.tracker import PartyOrderTracker, TrackerState
 

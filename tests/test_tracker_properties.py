@@ -15,6 +15,7 @@ from typing import Any
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from workflows.domain.deadlines import deadlines, next_due
 from workflows.domain.jeopardy import Assessment, assess
 from workflows.domain.model import (
     ChangeRequest,
@@ -29,7 +30,6 @@ from workflows.domain.model import (
     TrackingPolicy,
 )
 from workflows.domain.rules import RULES_4
-from workflows.domain.schedule import deadlines, next_due
 from workflows.domain.tracker import PartyOrderTracker
 
 NOW = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)

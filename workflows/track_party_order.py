@@ -39,7 +39,7 @@ with workflow.unsafe.imports_passed_through():
         Notify,
         ResolveHolidays,
     )
-    from workflows.domain.holiday_span import ResolvedHolidays
+    from workflows.domain.holidays import ResolvedHolidays
     from workflows.domain.messages import describe_validation_error
     from workflows.domain.model import PartyOrder, PartyOrderSpec
     from workflows.domain.tracker import PartyOrderTracker

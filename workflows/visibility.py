@@ -17,13 +17,13 @@ from temporalio.common import (
 )
 
 from workflows.domain import names
+from workflows.domain.checkpoints import next_checkpoint
+from workflows.domain.deadlines import next_due
 from workflows.domain.instants import iso
 from workflows.domain.model import MilestoneStatus, PartyOrder
 from workflows.domain.notes import latest_notes
 from workflows.domain.pause import paused_text
-from workflows.domain.plan import next_checkpoint
 from workflows.domain.rules import Rules
-from workflows.domain.schedule import next_due
 
 NOTES_SHOWN = 3  # the newest notes in the current details
 ITEMS_SHOWN = 10  # items listed one by one; more are counted

@@ -13,11 +13,11 @@ from datetime import datetime
 
 from pydantic import AwareDatetime, Field
 
+from workflows.domain.deadlines import next_due
 from workflows.domain.effects import Notification
 from workflows.domain.instants import iso
 from workflows.domain.model import JeopardyStatus, PartyOrder, WireModel
 from workflows.domain.rules import Rules
-from workflows.domain.schedule import next_due
 
 
 class DigestEntry(WireModel):

@@ -35,7 +35,7 @@ Rules 3 add, as critical, each open order item whose forecast lies past the agre
 milestone's ``orderItemIds``, go into ``Assessment.order_items`` and so into the
 JeopardyAlert's ``orderItem``.
 
-Every rule flips at one exact instant, which ``schedule.py`` computes so the workflow can
+Every rule flips at one exact instant, which ``deadlines.py`` computes so the workflow can
 wake up then; the comparisons here and there must agree, so both use the helpers below.
 Final orders and orders being cancelled are never in jeopardy.
 """

@@ -17,8 +17,9 @@ from datetime import date, datetime
 from typing import Any
 
 from workflows.domain.bounds import Limits
+from workflows.domain.deadlines import Deadline, next_due
 from workflows.domain.effects import Effect, Notification
-from workflows.domain.holiday_span import HolidayRequest
+from workflows.domain.holidays import HolidayRequest
 from workflows.domain.jeopardy import Assessment, assess
 from workflows.domain.messages import (
     CancelRequest,
@@ -32,7 +33,6 @@ from workflows.domain.messages import (
 )
 from workflows.domain.model import PartyOrder, PartyOrderSpec
 from workflows.domain.rules import CURRENT_RULES, Rules, rules_of
-from workflows.domain.schedule import Deadline, next_due
 from workflows.domain.tracking import (
     changes,
     check_ins,

@@ -5,23 +5,16 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from workflows.domain.bounds import MAX_CHANGE_REQUESTS, MAX_ORDER_ITEMS
 from workflows.domain.calendar import next_working_instant
+from workflows.domain.checkpoints import apply_plan_changes, check_plan_changes
 from workflows.domain.effects import Effect, ForwardChangeRequest, ResolveHolidays
-from workflows.domain.holiday_span import HolidayRequest, add_resolved_holidays, holidays_to_resolve
+from workflows.domain.holidays import HolidayRequest, add_resolved_holidays, holidays_to_resolve
 from workflows.domain.instants import iso
 from workflows.domain.items import is_final
 from workflows.domain.messages import ChangeRequestMessage, ChangeResolution, describe_value
-from workflows.domain.model import (
-    MAX_CHANGE_REQUESTS,
-    MAX_ORDER_ITEMS,
-    ChangeRequest,
-    ChangeSet,
-    ItemState,
-    MilestoneStatus,
-    OrderItem,
-)
+from workflows.domain.model import ChangeRequest, ChangeSet, ItemState, MilestoneStatus, OrderItem
 from workflows.domain.notes import add_note
-from workflows.domain.plan import apply_plan_changes, check_plan_changes
 from workflows.domain.tracking.context import MessageRejected, Tracking, require_open
 from workflows.domain.tracking.ending import roll_up_items
 from workflows.domain.tracking.notices import notify_party, notify_process

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from workflows.domain.bounds import RESPONSE_TIMES_KEPT
 from workflows.domain.calendar import add_working_time, next_working_instant
 from workflows.domain.effects import Effect
 from workflows.domain.instants import iso
 from workflows.domain.messages import CheckInRequest
-from workflows.domain.model import RESPONSE_TIMES_KEPT, PartyOrder
+from workflows.domain.model import PartyOrder
 from workflows.domain.tracking.context import Tracking, require_open
 from workflows.domain.tracking.notices import notify_party
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from workflows.domain.deadlines import episode_over_at, reminder_due
 from workflows.domain.effects import Effect
 from workflows.domain.instants import iso
 from workflows.domain.jeopardy import Assessment, is_watched
@@ -28,7 +29,6 @@ from workflows.domain.model import (
 )
 from workflows.domain.notes import add_note
 from workflows.domain.pause import active_time
-from workflows.domain.schedule import episode_over_at, reminder_due
 from workflows.domain.tracking.context import MessageRejected, Tracking, cut, require_open
 from workflows.domain.tracking.notices import notify_contact, notify_party
 

@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from workflows.domain.bounds import APPLIED_REQUEST_IDS_KEPT, LIMITS_V1, ORDER_CHARS_LIMIT, Limits
+from workflows.domain.checkpoints import pre_rules_3_fields
 from workflows.domain.effects import Effect
 from workflows.domain.messages import (
     MESSAGE_MODELS,
@@ -31,7 +32,6 @@ from workflows.domain.messages import (
     describe_value,
 )
 from workflows.domain.model import PartyOrder, RejectedMessage
-from workflows.domain.plan import pre_rules_3_fields
 from workflows.domain.tracking.changes import request_change, resolve_change
 from workflows.domain.tracking.check_ins import check_in_now
 from workflows.domain.tracking.context import MessageRejected, TrackerState, Tracking, cut

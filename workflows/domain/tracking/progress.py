@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from workflows.domain.bounds import COMPLETED_AT_SLACK
 from workflows.domain.effects import Effect
 from workflows.domain.instants import iso
 from workflows.domain.items import complete_open_items, is_final, weighted_percent
 from workflows.domain.messages import ItemProgress, ProgressReport, describe_value
-from workflows.domain.model import COMPLETED_AT_SLACK, ItemState, MilestoneStatus, OrderState
+from workflows.domain.model import ItemState, MilestoneStatus, OrderState
 from workflows.domain.notes import add_note
 from workflows.domain.tracking.check_ins import party_answered
 from workflows.domain.tracking.context import MessageRejected, Tracking, require_open, transition

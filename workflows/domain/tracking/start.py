@@ -4,18 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from workflows.domain.bounds import START_INPUT_CHARS_LIMIT
+from workflows.domain.bounds import COMPLETED_AT_SLACK, START_INPUT_CHARS_LIMIT
 from workflows.domain.instants import iso
 from workflows.domain.items import is_final
 from workflows.domain.messages import describe_value
-from workflows.domain.model import (
-    COMPLETED_AT_SLACK,
-    ItemState,
-    OrderState,
-    PartyOrder,
-    PartyOrderSpec,
-    StateChange,
-)
+from workflows.domain.model import ItemState, OrderState, PartyOrder, PartyOrderSpec, StateChange
 from workflows.domain.rules import Rules
 from workflows.domain.tracking.check_ins import check_in_time
 from workflows.domain.tracking.context import TrackerState

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from workflows.domain.checkpoints import take_due
 from workflows.domain.effects import Effect
 from workflows.domain.jeopardy import assess, is_watched
 from workflows.domain.pause import is_paused
-from workflows.domain.plan import take_due
 from workflows.domain.tracking.changes import review_forecast
 from workflows.domain.tracking.check_ins import count_unanswered, send_check_in
 from workflows.domain.tracking.context import Tracking

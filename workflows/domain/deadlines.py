@@ -11,10 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from workflows.domain.checkpoints import due_points
 from workflows.domain.jeopardy import behind_plan_instant, is_watched, target_date
 from workflows.domain.model import JeopardyStatus, MilestoneStatus, PartyOrder
 from workflows.domain.pause import after_active_time, is_paused
-from workflows.domain.plan import due_points
 from workflows.domain.rules import Rules
 
 
@@ -87,7 +87,7 @@ def deadlines(order: PartyOrder, rules: Rules) -> list[Deadline]:
     if rules.never_silent_escalation:
         found += _reminder_and_reopening(order)
     if rules.plan_checkpoints and not paused:
-        # Plan checkpoints and check-ins ahead of milestones (workflows/domain/plan.py);
+        # Plan checkpoints and check-ins ahead of milestones (workflows/domain/checkpoints.py);
         # while the clock is stopped they wait, and one past due is asked on resuming.
         found += [Deadline(point.at, point.what) for point in due_points(order)]
     return found
