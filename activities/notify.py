@@ -37,6 +37,7 @@ from workflows.domain.digest import DigestPage, digest_entry
 from workflows.domain.effects import Notification
 from workflows.domain.model import PartyOrder, close_workflow_id
 from workflows.domain.names import CLOSE_WORKFLOW, ORDER_COMPLETED
+from workflows.domain.rules import CURRENT_RULES, rules_of
 
 # The open orders in jeopardy, as the digest lists them (values are the contract's).
 IN_JEOPARDY_QUERY = (
@@ -45,6 +46,10 @@ IN_JEOPARDY_QUERY = (
 )
 DIGEST_PAGE_SIZE = 100
 DIGEST_QUERIES_AT_ONCE = 20
+# The rules an order's next deadline is shown by in the digest. ``get_order`` does not say
+# which rules an order is tracked by, so the digest reads every order by the current ones
+# (an order on older rules meets them at its next continue-as-new).
+DIGEST_RULES = rules_of(CURRENT_RULES)
 
 # Memo key on ClosePartyOrder: the tracking (first TrackPartyOrder run id) it closes.
 TRACKING_MEMO = "trackingId"
@@ -201,7 +206,7 @@ class PartyOrderActivities:
         entries = [
             entry
             for order in orders
-            if order is not None and (entry := digest_entry(order, now)) is not None
+            if order is not None and (entry := digest_entry(order, now, DIGEST_RULES)) is not None
         ]
         token = pages.next_page_token
         return DigestPage(

@@ -112,3 +112,70 @@ def test_allowed_imports_pass() -> None:
     assert violations("starter.client", "import worker\nfrom workflows import visibility") == []
     assert violations("activities.notify", "from workflows.domain import names") == []
     assert violations("workflows.delivery", "from workflows.domain.effects import X") == []
+
+
+def import_graph(modules: list[tuple[str, str]]) -> dict[str, set[str]]:
+    """Which of the given modules each one imports (every import counts, lazy ones too)."""
+    names = {name for name, _ in modules}
+    graph: dict[str, set[str]] = {}
+    for name, source in modules:
+        targets = set()
+        for _, imported in imported_modules(source):
+            # ``from a.b import c`` names the module a.b.c, or the name c of module a.b.
+            while imported and imported not in names:
+                imported = imported.rpartition(".")[0]
+            if imported and imported != name:
+                targets.add(imported)
+        graph[name] = targets
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The import cycles of a graph: each strongly connected part of more than one module
+    (Tarjan's algorithm), its modules in name order."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for target in sorted(graph[node]):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            part = []
+            while True:
+                member = stack.pop()
+                part.append(member)
+                if member == node:
+                    break
+            if len(part) > 1:
+                found.append(sorted(part))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_the_workflows_and_their_core_have_no_import_cycle() -> None:
+    modules = [
+        (name, path.read_text(encoding="utf-8"))
+        for name, path in production_modules()
+        if name.split(".")[0] == "workflows"
+    ]
+    assert cycles(import_graph(modules)) == []
+
+
+def test_an_import_cycle_is_caught_even_behind_a_lazy_import() -> None:
+    modules = [
+        ("workflows.domain.model", "from workflows.domain.pause import Pause"),
+        ("workflows.domain.pause", "if TYPE_CHECKING:\n    from workflows.domain.model import X"),
+        ("workflows.domain.names", "import workflows.domain.model"),
+    ]
+    assert cycles(import_graph(modules)) == [["workflows.domain.model", "workflows.domain.pause"]]

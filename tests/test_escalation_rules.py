@@ -15,23 +15,14 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from workflows.domain.bounds import MAX_CHANGE_REQUESTS, MAX_MILESTONES, ORDER_CHARS_LIMIT
+from workflows.domain.deadlines import Deadline, next_due
 from workflows.domain.effects import Effect, ForwardChangeRequest, Notification, Notify
 from workflows.domain.messages import StateChangeRequest
-from workflows.domain.model import (
-    MAX_CHANGE_REQUESTS,
-    MAX_MILESTONES,
-    JeopardyStatus,
-    MilestoneStatus,
-    OrderState,
-    PartyOrderSpec,
-)
-from workflows.domain.schedule import Deadline, next_due
+from workflows.domain.model import JeopardyStatus, MilestoneStatus, OrderState, PartyOrderSpec
+from workflows.domain.rules import RULES_1, RULES_4
 from workflows.domain.states import IllegalTransition
-from workflows.domain.tracker import (
-    ORDER_CHARS_LIMIT,
-    PartyOrderTracker,
-    TrackerState,
-)
+from workflows.domain.tracker import PartyOrderTracker, TrackerState
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -751,9 +742,9 @@ def test_a_state_from_before_rules_versions_keeps_rules_1() -> None:
     assert restored.rules == 1
     with pytest.raises(IllegalTransition):  # rules 1: only an order in progress fails
         restored.validate_state_change(StateChangeRequest(state="failed"))
-    assert restored.next_due(NOW) == next_due(restored.order, NOW, rules=1)
+    assert restored.next_due(NOW) == next_due(restored.order, NOW, rules=RULES_1)
     assert restored.next_due(NOW) == Deadline(forecast - 3 * DAY, "due date warning lead time")
-    assert next_due(restored.order, NOW, rules=4) == Deadline(
+    assert next_due(restored.order, NOW, rules=RULES_4) == Deadline(
         agreed - 3 * DAY, "due date warning lead time"
     )
 

@@ -16,20 +16,18 @@ import pytest
 from pydantic import ValidationError
 
 from starter.samples import CONTRACT_EXAMPLE, load_sample
+from workflows.domain.deadlines import Deadline, next_due
 from workflows.domain.effects import Effect, ForwardChangeRequest, Notification, Notify
 from workflows.domain.messages import describe_validation_error
-from workflows.domain.model import (
+from workflows.domain.model import MilestoneStatus, OrderItem, OrderState, PartyOrderSpec
+from workflows.domain.rules import (
     CURRENT_RULES,
     RULES_V1,
     RULES_V2,
     RULES_V3,
     RULES_V4,
-    MilestoneStatus,
-    OrderItem,
-    OrderState,
-    PartyOrderSpec,
+    rules_of,
 )
-from workflows.domain.schedule import Deadline, next_due
 from workflows.domain.tracker import PartyOrderTracker, TrackerState
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
@@ -477,7 +475,9 @@ def test_an_accepted_milestone_date_change_is_applied_on_older_rules(rules: int)
     # The old date has gone: nothing is violated then, the new date is what is due.
     tracker.advance(SURVEY_DATE)
     assert survey.status == MilestoneStatus.YET_TO_REACH
-    assert next_due(tracker.order, moved - SECOND, rules) == Deadline(moved, "milestone survey due")
+    assert next_due(tracker.order, moved - SECOND, rules_of(rules)) == Deadline(
+        moved, "milestone survey due"
+    )
 
 
 @pytest.mark.parametrize("rules", [RULES_V1, RULES_V2])
