@@ -27,7 +27,7 @@ from temporalio.api.common.v1 import Payload, Payloads
 
 from privacy.codec import EncryptionCodec, PayloadDecryptionError, codec_from_env
 from privacy.keys import ENCRYPTION_KEYS_ENV, EncryptionKeyError
-from starter.client import PartyOrderError
+from starter.errors import PartyOrderError
 
 if TYPE_CHECKING:
     # aiohttp is imported where a server is built: every CLI command reads this module's

@@ -112,3 +112,15 @@ def test_allowed_imports_pass() -> None:
     assert violations("starter.client", "import worker\nfrom workflows import visibility") == []
     assert violations("activities.notify", "from workflows.domain import names") == []
     assert violations("workflows.delivery", "from workflows.domain.effects import X") == []
+
+
+def test_the_codec_server_does_not_import_the_client() -> None:
+    # The codec server only decodes payloads; its errors come from starter.errors, so it
+    # starts without the client API and Temporal's client behind it.
+    source = (ROOT / "starter" / "codec_server.py").read_text(encoding="utf-8")
+    client_imports = [
+        name
+        for _, name in imported_modules(source)
+        if name == "starter.client" or name.startswith("starter.client.")
+    ]
+    assert client_imports == []
