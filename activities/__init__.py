@@ -5,7 +5,6 @@ from activities.channels import (
     NotificationChannel,
     OutboxChannel,
     WebhookChannel,
-    channel_for,
     sign,
     verify_signature,
 )
@@ -19,7 +18,6 @@ __all__ = [
     "OutboxChannel",
     "PartyOrderActivities",
     "WebhookChannel",
-    "channel_for",
     "sign",
     "verify_signature",
 ]

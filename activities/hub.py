@@ -27,7 +27,8 @@ from temporalio.common import SearchAttributeKey, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.channels import DELIVERY_FAILED, ChannelRouter
+from activities.channels import ChannelRouter
+from activities.failures import DELIVERY_FAILED
 from workflows.domain import names
 from workflows.domain.effects import Notification
 from workflows.domain.hub import (

@@ -11,13 +11,9 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from activities.portal import PortalSettings
-
-if TYPE_CHECKING:  # activities.mail imports the channels, which import these settings
-    from activities.mail import SmtpSettings
 
 OUTBOX_ENV = "PARTY_ORDERS_OUTBOX"
 WEBHOOK_SECRET_ENV = "PARTY_ORDERS_WEBHOOK_SECRET"
@@ -66,6 +62,82 @@ def _check_timeout(value: float, what: str) -> float:
     if not math.isfinite(value) or value <= 0:
         raise ValueError(f"{what} must be a positive number of seconds, got {value!r}")
     return value
+
+
+# ---------------------------------------------------------------- mail (activities/mail.py)
+
+SMTP_URL_ENV = "PARTY_ORDERS_SMTP_URL"
+SMTP_FROM_ENV = "PARTY_ORDERS_SMTP_FROM"
+DEFAULT_SENDER = "party-orders@localhost"
+DEFAULT_SMTP_TIMEOUT_SECONDS = 10.0
+
+_SCHEMES = {
+    # scheme: (default port, TLS from the start, STARTTLS required)
+    "smtp": (25, False, False),
+    "smtp+starttls": (587, False, True),
+    "smtps": (465, True, False),
+}
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """Where mail goes and how to log in; the password is kept out of ``repr``."""
+
+    host: str
+    port: int
+    use_tls: bool = False
+    start_tls: bool = False
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    sender: str = DEFAULT_SENDER
+    timeout_seconds: float = DEFAULT_SMTP_TIMEOUT_SECONDS
+
+    def __post_init__(self) -> None:
+        if "@" not in self.sender:
+            raise ValueError(f"{SMTP_FROM_ENV} must be an email address, got {self.sender!r}")
+
+    @property
+    def shown(self) -> str:
+        """The server as logs and errors may name it: no user, no password."""
+        scheme = "smtps" if self.use_tls else "smtp+starttls" if self.start_tls else "smtp"
+        return f"{scheme}://{self.host}:{self.port}"
+
+    @classmethod
+    def from_url(cls, url: str, sender: str | None = None) -> SmtpSettings:
+        """Parse ``PARTY_ORDERS_SMTP_URL``; a bad value raises ValueError naming it (never
+        echoing the password)."""
+        try:
+            parts = urlsplit(url.strip())
+            port = parts.port
+        except ValueError as exc:
+            raise ValueError(f"{SMTP_URL_ENV} is not a valid URL ({exc})") from None
+        if parts.scheme not in _SCHEMES:
+            raise ValueError(
+                f"{SMTP_URL_ENV} must start with smtp://, smtp+starttls:// or smtps://,"
+                f" got {parts.scheme or 'no scheme'!r}"
+            )
+        if not parts.hostname:
+            raise ValueError(f"{SMTP_URL_ENV} names no host")
+        default_port, use_tls, start_tls = _SCHEMES[parts.scheme]
+        return cls(
+            host=parts.hostname,
+            port=port or default_port,
+            use_tls=use_tls,
+            start_tls=start_tls,
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+            sender=sender or DEFAULT_SENDER,
+        )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> SmtpSettings | None:
+        url = environ.get(SMTP_URL_ENV) or None
+        if url is None:
+            return None
+        return cls.from_url(url, (environ.get(SMTP_FROM_ENV) or "").strip() or None)
+
+
+# ---------------------------------------------------------------- every channel
 
 
 @dataclass(frozen=True)
@@ -138,8 +210,6 @@ class NotificationSettings:
                     f" got {timeout_raw!r}"
                 ) from None
             _check_timeout(timeout, WEBHOOK_TIMEOUT_ENV)
-
-        from activities.mail import SmtpSettings
 
         return cls(
             outbox_path=outbox_path,

@@ -21,7 +21,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities import NotificationSettings, PartyOrderActivities, verify_signature
-from activities.channels import REJECTED
+from activities.failures import REJECTED
 from workflows.domain.effects import Notification, RecipientKind
 
 SECRET = "activity-test-secret-never-logged"

@@ -25,17 +25,15 @@ import pytest
 from temporalio.exceptions import ApplicationError
 
 from activities.channels import (
-    DELIVERY_FAILED,
-    REJECTED,
     ChannelRouter,
     NotificationChannel,
     OutboxChannel,
     WebhookChannel,
-    channel_for,
     encode_body,
     sign,
     verify_signature,
 )
+from activities.failures import DELIVERY_FAILED, REJECTED
 from activities.settings import NotificationSettings
 from workflows.domain.effects import Notification, RecipientKind
 
@@ -544,38 +542,40 @@ def test_settings_url_errors_hide_credentials() -> None:
 # ---------------------------------------------------------------- routing
 
 
-def test_channel_for_routes_by_recipient(tmp_path: Path) -> None:
-    plain = NotificationSettings(outbox_path=tmp_path / "outbox.jsonl")
-    wired = NotificationSettings(
-        outbox_path=tmp_path / "outbox.jsonl",
-        webhook_secret=SECRET,
-        process_webhook_url="http://127.0.0.1:1/process",
-        contact_webhook_url="http://127.0.0.1:1/contact",
-        webhook_timeout_seconds=3.0,
+def test_the_router_routes_by_recipient(tmp_path: Path) -> None:
+    plain = ChannelRouter(NotificationSettings(outbox_path=tmp_path / "outbox.jsonl"))
+    wired = ChannelRouter(
+        NotificationSettings(
+            outbox_path=tmp_path / "outbox.jsonl",
+            webhook_secret=SECRET,
+            process_webhook_url="http://127.0.0.1:1/process",
+            contact_webhook_url="http://127.0.0.1:1/contact",
+            webhook_timeout_seconds=3.0,
+        )
     )
     party_hook = note(webhook_url="https://acme.example/hook")
     party_plain = note()
     process = note(recipient_kind="originatingProcess", recipient="service-order-handling")
     contact = note(recipient_kind="contact", recipient="order-manager")
 
-    for settings in (plain, wired):
-        hook = channel_for(party_hook, settings)
+    for router in (plain, wired):
+        hook = router.channel_for(party_hook)
         assert isinstance(hook, WebhookChannel)
         assert hook.url == "https://acme.example/hook"
-        assert isinstance(channel_for(party_plain, settings), OutboxChannel)
-        assert channel_for(party_hook, settings) is hook  # cached
+        assert isinstance(router.channel_for(party_plain), OutboxChannel)
+        assert router.channel_for(party_hook) is hook  # one channel per webhook
 
     for notification in (process, contact):
-        assert isinstance(channel_for(notification, plain), OutboxChannel)
-    process_channel = channel_for(process, wired)
-    contact_channel = channel_for(contact, wired)
+        assert isinstance(plain.channel_for(notification), OutboxChannel)
+    process_channel = wired.channel_for(process)
+    contact_channel = wired.channel_for(contact)
     assert isinstance(process_channel, WebhookChannel)
     assert process_channel.url == "http://127.0.0.1:1/process"
     assert isinstance(contact_channel, WebhookChannel)
     assert contact_channel.url == "http://127.0.0.1:1/contact"
-    # One outbox per settings, whoever it is for.
-    assert channel_for(party_plain, plain) is channel_for(process, plain)
-    assert isinstance(channel_for(party_plain, plain), NotificationChannel)
+    # One outbox per router, whoever it is for.
+    assert plain.channel_for(party_plain) is plain.channel_for(process)
+    assert isinstance(plain.channel_for(party_plain), NotificationChannel)
 
 
 def test_router_prefers_injected_channels(tmp_path: Path) -> None:

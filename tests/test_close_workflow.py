@@ -20,7 +20,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
-from activities.channels import REJECTED
+from activities.failures import REJECTED
 from activities.notify import PartyOrderActivities
 from activities.settings import NotificationSettings
 from starter.samples import example_order

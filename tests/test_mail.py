@@ -23,11 +23,12 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
-from activities.channels import DELIVERY_FAILED, REJECTED, ChannelRouter, OutboxChannel
-from activities.mail import SMTP_FROM_ENV, SMTP_URL_ENV, EmailChannel, SmtpSettings, message_id
+from activities.channels import ChannelRouter, OutboxChannel
+from activities.failures import DELIVERY_FAILED, REJECTED
+from activities.mail import EmailChannel, message_id
 from activities.notify import channel_label
 from activities.portal import PortalSettings, with_portal_link
-from activities.settings import NotificationSettings
+from activities.settings import SMTP_FROM_ENV, SMTP_URL_ENV, NotificationSettings, SmtpSettings
 from starter.local.mailsink import MailSink, parts_of
 from starter.samples import example_order
 from tests.conftest import unique

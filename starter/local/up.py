@@ -166,7 +166,7 @@ def share_portal_secret(data_dir: Path) -> None:
 async def _start_mail_sink(data_dir: Path) -> MailSink | None:
     """For the demo, without ``PARTY_ORDERS_SMTP_URL``: a local SMTP server writing each
     mail to ``data_dir/mail/``, and the worker's email channel pointed at it."""
-    from activities.mail import SMTP_URL_ENV
+    from activities.settings import SMTP_URL_ENV
     from starter.local.mailsink import MailSink
 
     if os.environ.get(SMTP_URL_ENV):
