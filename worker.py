@@ -11,7 +11,7 @@ pydantic data converter, which encrypts every payload when ``PARTY_ORDERS_ENCRYP
 is set (``privacy.codec``). The task queue is ``party-orders`` unless
 ``PARTY_ORDERS_TASK_QUEUE`` says otherwise. With ``PARTY_ORDERS_METRICS_PORT`` set the
 worker serves Prometheus metrics at ``/metrics`` on that port: the SDK's own and the
-tracker's ``party_orders_*`` (``workflows/metrics.py``, ``activities/notify.py``).
+tracker's ``party_orders_*`` (``workflows/metrics.py``, ``activities/notifications.py``).
 SIGINT and SIGTERM stop the worker cleanly: polling stops and running activities may finish.
 """
 
@@ -33,7 +33,7 @@ from temporalio.worker import Worker, WorkerDeploymentConfig
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.hub import HubPublisher
-from activities.notify import PartyOrderActivities
+from activities.registry import PartyOrderActivities
 from activities.settings import NotificationSettings
 from privacy.codec import data_converter
 from workflows.close_party_order import ClosePartyOrder

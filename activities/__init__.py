@@ -8,7 +8,7 @@ from activities.channels import (
     sign,
     verify_signature,
 )
-from activities.notify import PartyOrderActivities
+from activities.registry import PartyOrderActivities
 from activities.settings import NotificationSettings
 
 __all__ = [

@@ -26,7 +26,7 @@ from temporalio.exceptions import ApplicationError
 from activities.channels import ChannelRouter, OutboxChannel
 from activities.failures import DELIVERY_FAILED, REJECTED
 from activities.mail import EmailChannel, message_id
-from activities.notify import channel_label
+from activities.notifications import channel_label
 from activities.portal import PortalSettings, with_portal_link
 from activities.settings import SMTP_FROM_ENV, SMTP_URL_ENV, NotificationSettings, SmtpSettings
 from starter.local.mailsink import MailSink, parts_of
