@@ -14,6 +14,7 @@ import signal
 import stat
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +30,7 @@ from activities.mail import EmailChannel, message_id
 from activities.notifications import channel_label
 from activities.portal import PortalSettings, with_portal_link
 from activities.settings import SMTP_FROM_ENV, SMTP_URL_ENV, NotificationSettings, SmtpSettings
-from starter.local.mailsink import MailSink, parts_of
+from starter.local.mailsink import MailSink
 from starter.samples import example_order
 from tests.conftest import unique
 from tests.live_portal import PORTAL_SECRET, eventually, live_stack
@@ -37,6 +38,15 @@ from tests.processes import free_port, start_up_demo
 from tests.test_channels import note
 
 PASSWORD = "pa55-w0rd-never-logged"
+
+
+def parts_of(message: EmailMessage) -> dict[str, Any]:
+    """The text and HTML bodies of ``message``, by subtype."""
+    found: dict[str, Any] = {}
+    for part in message.walk():
+        if part.get_content_maintype() == "text" and isinstance(part, EmailMessage):
+            found.setdefault(part.get_content_subtype(), part.get_content())
+    return found
 
 
 def to_party(**overrides: Any) -> Any:
