@@ -1,7 +1,8 @@
 """The layout's one direction of imports, checked by walking every production module.
 
-    starter    -> workflows, activities, worker, privacy   (client code on top)
-    worker     -> workflows, activities, privacy
+    starter    -> workflows, activities, worker, privacy, settings   (client code on top)
+    worker     -> workflows, activities, privacy, settings
+    settings   -> activities, privacy, workflows.domain   (every PARTY_ORDERS_* variable)
     privacy    -> privacy                         (the payload codec, for every client)
     activities -> workflows.domain                (side effects carry out the core's effects)
     workflows  -> workflows                       (the durable shells)
@@ -23,12 +24,13 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 # The project's own top-level names, and who may import whom.
-OURS = ("workflows", "activities", "starter", "worker", "privacy")
+OURS = ("workflows", "activities", "starter", "worker", "privacy", "settings")
 ALLOWED: dict[str, frozenset[str]] = {
     "starter": frozenset(
-        {"starter", "workflows", "workflows.domain", "activities", "worker", "privacy"}
+        {"starter", "workflows", "workflows.domain", "activities", "worker", "privacy", "settings"}
     ),
-    "worker": frozenset({"workflows", "workflows.domain", "activities", "privacy"}),
+    "worker": frozenset({"workflows", "workflows.domain", "activities", "privacy", "settings"}),
+    "settings": frozenset({"activities", "privacy", "workflows.domain"}),
     "privacy": frozenset({"privacy"}),
     "activities": frozenset({"activities", "workflows.domain"}),
     "workflows": frozenset({"workflows", "workflows.domain"}),
@@ -72,7 +74,7 @@ def violations(module: str, source: str) -> list[str]:
 
 
 def production_modules() -> list[tuple[str, Path]]:
-    modules = [("worker", ROOT / "worker.py")]
+    modules = [("worker", ROOT / "worker.py"), ("settings", ROOT / "settings.py")]
     for package in ("workflows", "activities", "starter", "privacy"):
         for path in sorted((ROOT / package).rglob("*.py")):
             parts = path.relative_to(ROOT).with_suffix("").parts
@@ -104,6 +106,8 @@ def test_imports_run_one_way(module: str, path: Path) -> None:
         ("workflows.domain.tracker", "import workflows.visibility", "may not use workflows"),
         ("workflows.close_party_order", "with x:\n    import starter.cli", "may not use starter"),
         ("privacy.codec", "from workflows.domain import names", "privacy may not"),
+        ("activities.portal", "from settings import Settings", "activities may not"),
+        ("privacy.keys", "import settings", "privacy may not"),
     ],
 )
 def test_an_arrow_running_back_up_is_caught(module: str, source: str, complaint: str) -> None:
@@ -207,3 +211,38 @@ def test_a_cycle_is_found_also_behind_an_import_in_a_function() -> None:
     ]
     acyclic = [*modules[:2], ("activities.mail", "import hashlib"), modules[3]]
     assert import_cycles(import_graph(acyclic)) == []
+
+
+# ---------------------------------------------------------------- one home for settings
+
+
+def environment_uses(source: str) -> list[int]:
+    """The lines that touch the process environment: ``os.environ``, ``os.getenv``,
+    ``os.putenv`` (read or written)."""
+    lines = []
+    for node in ast.walk(ast.parse(source)):
+        if (
+            isinstance(node, ast.Attribute)
+            and node.attr in ("environ", "getenv", "putenv", "unsetenv")
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "os"
+        ):
+            lines.append(node.lineno)
+    return lines
+
+
+def test_only_the_settings_module_reads_the_environment() -> None:
+    # Every PARTY_ORDERS_* variable is read in settings.py; everyone else is handed
+    # settings, and nobody passes settings on by changing os.environ.
+    touching = {
+        name: lines
+        for name, path in production_modules()
+        if (lines := environment_uses(path.read_text(encoding="utf-8"))) and name != "settings"
+    }
+    assert touching == {}
+
+
+def test_a_write_to_the_environment_is_seen() -> None:
+    assert environment_uses("import os\nos.environ['PARTY_ORDERS_OUTBOX'] = 'x'") == [2]
+    assert environment_uses("import os\nx = os.getenv('PARTY_ORDERS_DEBUG')") == [2]
+    assert environment_uses("settings.get('PARTY_ORDERS_DEBUG')") == []

@@ -35,6 +35,7 @@ from activities.channels import (
 )
 from activities.failures import DELIVERY_FAILED, REJECTED
 from activities.settings import NotificationSettings
+from settings import Settings
 from workflows.domain.effects import Notification, RecipientKind
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -471,7 +472,7 @@ async def test_flaky_receiver_accepts_each_key_exactly_once(server: Server) -> N
 
 def test_settings_from_env_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    settings = NotificationSettings.from_env({})
+    settings = Settings.from_env({}).notifications()
     assert settings.outbox_path == tmp_path / ".party-orders" / "outbox.jsonl"
     assert settings.webhook_secret is None
     assert settings.process_webhook_url is None
@@ -479,15 +480,15 @@ def test_settings_from_env_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert settings.webhook_timeout_seconds == 10.0
     # Empty values count as unset.
     assert (
-        NotificationSettings.from_env(
+        Settings.from_env(
             {"PARTY_ORDERS_WEBHOOK_SECRET": "", "PARTY_ORDERS_WEBHOOK_TIMEOUT": ""}
-        )
+        ).notifications()
         == settings
     )
 
 
 def test_settings_from_env_values(tmp_path: Path) -> None:
-    settings = NotificationSettings.from_env(
+    settings = Settings.from_env(
         {
             "PARTY_ORDERS_OUTBOX": str(tmp_path / "o.jsonl"),
             "PARTY_ORDERS_WEBHOOK_SECRET": SECRET,
@@ -495,7 +496,7 @@ def test_settings_from_env_values(tmp_path: Path) -> None:
             "PARTY_ORDERS_CONTACT_WEBHOOK_URL": "http://127.0.0.1:9000/escalations",
             "PARTY_ORDERS_WEBHOOK_TIMEOUT": "2.5",
         }
-    )
+    ).notifications()
     assert settings.outbox_path == tmp_path / "o.jsonl"
     assert settings.webhook_secret == SECRET
     assert settings.process_webhook_url == "https://som.example/hooks/changes"
@@ -508,7 +509,7 @@ def test_settings_from_env_values(tmp_path: Path) -> None:
 def test_settings_from_os_environ(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("PARTY_ORDERS_OUTBOX", str(tmp_path / "env.jsonl"))
     monkeypatch.setenv("PARTY_ORDERS_WEBHOOK_TIMEOUT", "7")
-    settings = NotificationSettings.from_env()
+    settings = Settings.from_env().notifications()
     assert settings.outbox_path == tmp_path / "env.jsonl"
     assert settings.webhook_timeout_seconds == 7.0
 
@@ -528,14 +529,14 @@ def test_settings_from_os_environ(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
 )
 def test_settings_reject_bad_values(name: str, value: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        NotificationSettings.from_env({name: value})
+        Settings.from_env({name: value}).notifications()
 
 
 def test_settings_url_errors_hide_credentials() -> None:
     with pytest.raises(ValueError) as info:
-        NotificationSettings.from_env(
+        Settings.from_env(
             {"PARTY_ORDERS_PROCESS_WEBHOOK_URL": f"ftp://u:{SECRET}@h.example/?t={SECRET}"}
-        )
+        ).notifications()
     assert SECRET not in str(info.value)
 
 

@@ -29,7 +29,8 @@ from activities.failures import DELIVERY_FAILED, REJECTED
 from activities.mail import EmailChannel, message_id
 from activities.notifications import channel_label
 from activities.portal import PortalSettings, with_portal_link
-from activities.settings import SMTP_FROM_ENV, SMTP_URL_ENV, NotificationSettings, SmtpSettings
+from activities.settings import NotificationSettings, SmtpSettings
+from settings import SMTP_FROM_ENV, SMTP_URL_ENV, Settings
 from starter.local.mailsink import MailSink
 from starter.samples import example_order
 from tests.conftest import unique
@@ -201,9 +202,9 @@ def test_smtp_settings_from_the_url() -> None:
     assert tls.shown == "smtp+starttls://mail.example:587"
     assert SmtpSettings.from_url("smtps://mail.example").port == 465
     env = {SMTP_URL_ENV: "smtp://127.0.0.1:25", SMTP_FROM_ENV: "noreply@orders.example"}
-    from_env = NotificationSettings.from_env(env).smtp
+    from_env = Settings.from_env(env).notifications().smtp
     assert from_env is not None and from_env.sender == "noreply@orders.example"
-    assert NotificationSettings.from_env({}).smtp is None
+    assert Settings.from_env({}).notifications().smtp is None
     for bad, says in (
         ("http://mail.example", "must start with smtp://"),
         ("smtp://", "names no host"),

@@ -11,6 +11,7 @@ import os
 import sys
 from collections.abc import Sequence
 
+from settings import Settings
 from starter.cli import arguments
 from starter.cli.arguments import UsageError
 from starter.cli.groups import GROUPS
@@ -72,7 +73,7 @@ async def _run(argv: Sequence[str] | None) -> int:
     except BrokenPipeError:
         raise  # the reader of our output is gone: nothing to report (see main)
     except Exception as error:
-        if os.environ.get("PARTY_ORDERS_DEBUG"):
+        if Settings.from_env().debug:
             raise
         fail(
             f"unexpected {type(error).__name__}: {error} (set PARTY_ORDERS_DEBUG=1 for a traceback)"

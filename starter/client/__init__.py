@@ -36,6 +36,7 @@ from temporalio.service import RPCError
 
 import worker
 from privacy.keys import EncryptionKeyError
+from settings import Settings
 from starter.client.connection import DEFAULT_ANSWER_TIMEOUT, DEFAULT_CONNECT_TIMEOUT, Connection
 from starter.client.errors import connect_failure_reason, server_unavailable
 from starter.client.messages import Messages
@@ -151,8 +152,11 @@ class PartyOrderClient:
         task_queue: str | None = None,
         connect_timeout: timedelta | None = DEFAULT_CONNECT_TIMEOUT,
         answer_timeout: timedelta = DEFAULT_ANSWER_TIMEOUT,
+        settings: Settings | None = None,
     ) -> PartyOrderClient:
-        """Connect with Temporal's environment configuration and the project's task queue."""
+        """Connect with Temporal's environment configuration and the project's settings
+        (the task queue, the encryption keys; default: the environment's)."""
+        settings = settings or Settings.from_env()
         try:
             target = worker.connect_config().get("target_host", "?")
         except Exception as error:  # a broken temporal.toml or TEMPORAL_* value
@@ -160,7 +164,7 @@ class PartyOrderClient:
                 f"the Temporal connection settings are invalid: {error}"
             ) from None
         try:
-            client = await worker.connect(connect_timeout=connect_timeout)
+            client = await worker.connect(settings, connect_timeout=connect_timeout)
         except EncryptionKeyError as error:
             raise PartyOrderError(f"the encryption keys are invalid: {error}") from None
         except RuntimeError as error:
@@ -170,7 +174,7 @@ class PartyOrderClient:
             ) from None
         except RPCError as error:
             raise server_unavailable(error) from None
-        return cls(client, task_queue or worker.task_queue(), answer_timeout=answer_timeout)
+        return cls(client, task_queue or settings.task_queue, answer_timeout=answer_timeout)
 
     # Each method below is its job's (see the module's docstring), documented there.
 

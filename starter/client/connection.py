@@ -9,11 +9,9 @@ from typing import Any
 
 from temporalio.client import Client, WorkflowHandle
 
+from settings import DEFAULT_ANSWER_TIMEOUT
 from workflows.domain import names
 
-# How long a person waits for a worker to answer a query or an update before being told
-# that no worker seems to be running (instead of waiting forever).
-DEFAULT_ANSWER_TIMEOUT = timedelta(seconds=20)
 DEFAULT_CONNECT_TIMEOUT = timedelta(seconds=10)
 
 

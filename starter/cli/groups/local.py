@@ -7,6 +7,7 @@ import argparse
 import asyncio
 
 import worker
+from settings import Settings
 from starter.cli.arguments import CommandGroup
 from starter.cli.connection import connect_client
 from starter.cli.output import EXIT_INTERRUPTED, EXIT_OK, say, setup_logging
@@ -73,9 +74,10 @@ commands.command(
 async def cmd_worker(args: argparse.Namespace) -> int:
     from worker import run_worker  # the worker pulls in every workflow and activity
 
-    setup_logging("INFO")
-    metrics = serve_worker_metrics()
-    client = await connect_client()
+    settings = Settings.from_env()
+    setup_logging("INFO", settings)
+    metrics = serve_worker_metrics(settings)
+    client = await connect_client(settings)
     stop = asyncio.Event()
     remove = stop_on_signals(stop)
     target = client.client.service_client.config.target_host
@@ -83,7 +85,7 @@ async def cmd_worker(args: argparse.Namespace) -> int:
     if metrics is not None:
         say(f"Metrics at http://{metrics}/metrics")
     try:
-        await run_worker(client.client, client.task_queue, stop=stop)
+        await run_worker(client.client, client.task_queue, stop=stop, worker_settings=settings)
     finally:
         remove()
     say("Worker stopped")

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 from typing import Any
 
+from settings import CODEC_TOKEN_ENV, Settings
 from starter.cli.arguments import CommandGroup
 from starter.cli.output import EXIT_OK, say, setup_logging
 from starter.cli.render import to_json, when
@@ -162,15 +162,11 @@ def codec_server_options(parser: argparse.ArgumentParser) -> None:
     codec_server_options,
 )
 async def cmd_codec_server(args: argparse.Namespace) -> int:
-    from starter.codec_server import (
-        CODEC_TOKEN_ENV,
-        DEFAULT_UI_ORIGINS,
-        CodecServer,
-        configured_codec,
-    )
+    from starter.codec_server import DEFAULT_UI_ORIGINS, CodecServer, configured_codec
 
-    codec = configured_codec()
-    token = os.environ.get(CODEC_TOKEN_ENV) or None
+    settings = Settings.from_env()
+    codec = configured_codec(settings)
+    token = settings.codec_token
     origins = args.ui_origin or list(DEFAULT_UI_ORIGINS)
     server = CodecServer(codec, host=args.host, port=args.port, origins=origins, token=token)
     try:
