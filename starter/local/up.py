@@ -218,16 +218,7 @@ async def _serve(
 ) -> int:
     """Run the worker (and the demo) until a signal or a failure, then stop the worker."""
     task_queue = settings.task_queue
-    say(f"Temporal Web UI   {config.ui_url}" if not config.headless else "Web UI disabled")
-    say(f"Temporal server   {config.address} (namespace default)")
-    say(f"Database          {config.db_path}   server log {config.log_path}")
-    say(f"Notifications     {settings.get(OUTBOX_ENV)}")
-    say(f"Worker            task queue {task_queue!r}")
-    await ensure_digest_schedule(client, task_queue)
-    say(
-        f"Digest            schedule {names.DIGEST_SCHEDULE_ID}, {DEFAULT_CRON!r}"
-        f" {DEFAULT_TIME_ZONE} (Web UI: Schedules)"
-    )
+    await _announce_stack(config, client, settings)
     if not args.no_api:
         settings = _api_settings(args, settings)
     api, demo_keys = (None, []) if args.no_api else _api(args, client, settings)
@@ -265,25 +256,47 @@ async def _serve(
         for task in background:
             task.cancel()
         stop.set()
-        if serving is not None:
-            # The API finishes the requests it has (briefly), before the worker stops.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(serving, timeout=10)
-        if not worker.done():
-            say("Stopping the worker ...")
-            try:
-                await asyncio.wait_for(asyncio.shield(worker), timeout=20)
-            except TimeoutError:
-                worker.cancel()
-                with contextlib.suppress(BaseException):
-                    await worker
-            except Exception as error:  # reported below; the server must still stop
-                failure.append(f"the worker stopped with an error: {error}")
+        await _stop_api_then_worker(serving, worker, failure)
         say("Stopping the Temporal dev server ...")
     if failure:
         fail(failure[0])
         return EXIT_ERROR
     return EXIT_OK
+
+
+async def _announce_stack(config: DevServerConfig, client: Client, settings: Settings) -> None:
+    """Say where everything is, and make sure the morning digest is scheduled."""
+    say(f"Temporal Web UI   {config.ui_url}" if not config.headless else "Web UI disabled")
+    say(f"Temporal server   {config.address} (namespace default)")
+    say(f"Database          {config.db_path}   server log {config.log_path}")
+    say(f"Notifications     {settings.get(OUTBOX_ENV)}")
+    say(f"Worker            task queue {settings.task_queue!r}")
+    await ensure_digest_schedule(client, settings.task_queue)
+    say(
+        f"Digest            schedule {names.DIGEST_SCHEDULE_ID}, {DEFAULT_CRON!r}"
+        f" {DEFAULT_TIME_ZONE} (Web UI: Schedules)"
+    )
+
+
+async def _stop_api_then_worker(
+    serving: asyncio.Task[None] | None, worker: asyncio.Task[None], failure: list[str]
+) -> None:
+    """The API finishes the requests it has (briefly), then the worker stops: in time, or
+    cancelled. A worker's error is added to ``failure``; the server must still stop."""
+    if serving is not None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(serving, timeout=10)
+    if worker.done():
+        return
+    say("Stopping the worker ...")
+    try:
+        await asyncio.wait_for(asyncio.shield(worker), timeout=20)
+    except TimeoutError:
+        worker.cancel()
+        with contextlib.suppress(BaseException):
+            await worker
+    except Exception as error:
+        failure.append(f"the worker stopped with an error: {error}")
 
 
 def _api_host(args: argparse.Namespace) -> str:
