@@ -13,6 +13,7 @@ from temporalio.service import RPCError
 from workflows.domain import names
 from workflows.domain.digest import DigestPage, digest_entry
 from workflows.domain.model import PartyOrder
+from workflows.domain.rules import CURRENT_RULES, rules_of
 
 # The open orders in jeopardy, as the digest lists them (values are the contract's).
 IN_JEOPARDY_QUERY = (
@@ -21,6 +22,10 @@ IN_JEOPARDY_QUERY = (
 )
 DIGEST_PAGE_SIZE = 100
 DIGEST_QUERIES_AT_ONCE = 20
+# The rules an order's next deadline is shown by in the digest. ``get_order`` does not say
+# which rules an order is tracked by, so the digest reads every order by the current ones
+# (an order on older rules meets them at its next continue-as-new).
+DIGEST_RULES = rules_of(CURRENT_RULES)
 
 
 @activity.defn(name=names.LIST_ORDERS_IN_JEOPARDY)
@@ -55,7 +60,7 @@ async def list_orders_in_jeopardy(page_token: str | None) -> DigestPage:
     entries = [
         entry
         for order in orders
-        if order is not None and (entry := digest_entry(order, now)) is not None
+        if order is not None and (entry := digest_entry(order, now, DIGEST_RULES)) is not None
     ]
     token = pages.next_page_token
     return DigestPage(

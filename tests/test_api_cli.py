@@ -193,15 +193,16 @@ async def test_the_api_command_serves_the_contract(
 
 
 def readme_sh_block(heading: str, opening: str = "") -> str:
-    """The first ``sh`` block under ``heading`` in the README (starting with ``opening``)."""
-    readme = (REPO / "README.md").read_text()
+    """The first ``sh`` block under ``heading`` in docs/http-api.md (starting with
+    ``opening``)."""
+    readme = (REPO / "docs" / "http-api.md").read_text()
     section = readme[readme.index(heading) :]
     start = section.index("```sh\n" + opening)
     return section[start + len("```sh\n") : section.index("```", start + 5)]
 
 
 def readme_curl_block() -> str:
-    return readme_sh_block("## The HTTP API", "API=")
+    return readme_sh_block("# The HTTP API", "API=")
 
 
 async def run_curl_script(
@@ -239,7 +240,7 @@ async def test_the_readmes_curl_examples_work(
 
 
 def readme_hub_block() -> str:
-    return readme_sh_block("### Event subscriptions")
+    return readme_sh_block("## Event subscriptions")
 
 
 async def test_the_readmes_hub_examples_work(

@@ -10,15 +10,18 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from workflows.domain.effects import ForwardChangeRequest
-from workflows.domain.model import MAX_ITEMS_PER_CHANGE, MAX_NOTES_KEPT, PartyOrderSpec
-from workflows.domain.tracker import (
+from workflows.domain.bounds import (
     LIMITS_V2,
+    MAX_ITEMS_PER_CHANGE,
+    MAX_NOTES_KEPT,
     ORDER_CHARS_LIMIT,
     START_INPUT_CHARS_LIMIT,
-    PartyOrderTracker,
 )
-from workflows.track_party_order import ContinuedRun, PendingNotification
+from workflows.domain.effects import ForwardChangeRequest
+from workflows.domain.model import PartyOrderSpec
+from workflows.domain.tracker import PartyOrderTracker
+from workflows.domain.tracking.escalation import raise_alert
+from workflows.run_budget import ContinuedRun, PendingNotification
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -79,7 +82,9 @@ def test_the_state_carried_by_continue_as_new_stays_well_under_2_mb() -> None:
         tracker.delivery_failed(notice, "f" * 10_000, NOW + DAY)
     for _ in range(2 * (LIMITS_V2.jeopardy_alerts or 0)):
         # Alerts come from the passing of time; written directly to fill the record fast.
-        tracker._alert("critical", "a" * 1_000, "e" * 5_000, "m" * 50_000, NOW + DAY)
+        raise_alert(
+            tracker._tracking, "critical", "a" * 1_000, "e" * 5_000, "m" * 50_000, NOW + DAY
+        )
     # Then change requests as large as they come, until the order refuses one.
     forwards: list[ForwardChangeRequest] = []
     refused_before = tracker.order.rejected_message_count

@@ -18,9 +18,10 @@ from workflows.domain.calendar import (
     add_working_time,
     next_working_instant,
 )
+from workflows.domain.deadlines import next_due
 from workflows.domain.effects import Notify
 from workflows.domain.model import PartyOrderSpec
-from workflows.domain.schedule import next_due
+from workflows.domain.rules import RULES_4
 from workflows.domain.tracker import PartyOrderTracker
 
 BERLIN = PartyCalendar(time_zone="Europe/Berlin", holidays=[date(2026, 12, 25), date(2026, 12, 26)])
@@ -148,7 +149,7 @@ def check_in_times(calendar: dict[str, object], start: datetime, days: int) -> l
     tracker = PartyOrderTracker.start(PartyOrderSpec.model_validate(spec), start)
     sent, now = [], start
     while now < start + timedelta(days=days):
-        due = next_due(tracker.order, now)
+        due = next_due(tracker.order, now, RULES_4)
         assert due is not None
         now = due.at
         for effect in tracker.advance(now):

@@ -6,10 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from workflows.domain.checkpoints import next_checkpoint
+from workflows.domain.deadlines import next_due
 from workflows.domain.effects import Effect, Notify
 from workflows.domain.model import MilestoneStatus, PartyOrderSpec
-from workflows.domain.plan import next_checkpoint
-from workflows.domain.schedule import next_due
+from workflows.domain.rules import RULES_4
 from workflows.domain.tracker import PartyOrderTracker
 
 NOW = datetime(2026, 11, 2, 9, tzinfo=UTC)  # a Monday
@@ -234,5 +235,5 @@ def test_bad_plan_changes_are_refused_naming_the_entry() -> None:
 
 def test_no_plan_no_extra_deadline() -> None:
     tracker = start(checkpoints=[], milestones=[], trackingPolicy={"checkInBeforeMilestone": None})
-    due = next_due(tracker.order, NOW)
+    due = next_due(tracker.order, NOW, RULES_4)
     assert due is not None and due.what == "periodic check-in with the party"

@@ -13,23 +13,14 @@ from typing import Any
 
 import pytest
 
+from workflows.domain.bounds import MAX_CHANGE_REQUESTS, MAX_MILESTONES, ORDER_CHARS_LIMIT
+from workflows.domain.deadlines import next_due
 from workflows.domain.effects import Effect, ForwardChangeRequest, Notification, Notify
 from workflows.domain.messages import StateChangeRequest
-from workflows.domain.model import (
-    MAX_CHANGE_REQUESTS,
-    MAX_MILESTONES,
-    JeopardyStatus,
-    MilestoneStatus,
-    OrderState,
-    PartyOrderSpec,
-)
-from workflows.domain.schedule import next_due
+from workflows.domain.model import JeopardyStatus, MilestoneStatus, OrderState, PartyOrderSpec
+from workflows.domain.rules import RULES_1
 from workflows.domain.states import IllegalTransition
-from workflows.domain.tracker import (
-    ORDER_CHARS_LIMIT,
-    PartyOrderTracker,
-    TrackerState,
-)
+from workflows.domain.tracker import PartyOrderTracker, TrackerState
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 HOUR = timedelta(hours=1)
@@ -722,7 +713,7 @@ def test_a_state_from_before_rules_versions_keeps_rules_1() -> None:
     assert restored.rules == 1
     with pytest.raises(IllegalTransition):  # rules 1: only an order in progress fails
         restored.validate_state_change(StateChangeRequest(state="failed"))
-    assert restored.next_due(NOW) == next_due(restored.order, NOW, rules=1)
+    assert restored.next_due(NOW) == next_due(restored.order, NOW, rules=RULES_1)
 
 
 def test_an_order_moved_onto_rules_2_still_knows_the_ids_applied_before() -> None:

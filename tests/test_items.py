@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from workflows.domain.bounds import MAX_NOTES_KEPT
 from workflows.domain.effects import (
     CancelAfterNotice,
     Effect,
@@ -20,14 +21,8 @@ from workflows.domain.effects import (
 )
 from workflows.domain.items import roll_up, weighted_percent
 from workflows.domain.messages import MESSAGE_MODELS, InboundMessage
-from workflows.domain.model import (
-    MAX_NOTES_KEPT,
-    RULES_V2,
-    ItemState,
-    OrderItem,
-    OrderState,
-    PartyOrderSpec,
-)
+from workflows.domain.model import ItemState, OrderItem, OrderState, PartyOrderSpec
+from workflows.domain.rules import RULES_4, RULES_V2
 from workflows.domain.tracker import PartyOrderTracker
 from workflows.visibility import details_markdown
 
@@ -511,7 +506,7 @@ def test_the_web_ui_details_show_items_notes_and_the_next_checkpoint() -> None:
             {"id": "2", "expectedCompletionDate": "2027-02-01T00:00:00Z", "note": "router ordered"},
         ],
     )
-    details = details_markdown(tracker.order, NOW)
+    details = details_markdown(tracker.order, NOW, RULES_4)
     lines = details.splitlines()
     assert "- Item 1 (fibre): **inProgress**, 40%" in lines
     assert "- Item 2 (router): **acknowledged**, forecast 2027-02-01T00:00:00Z" in lines
@@ -527,4 +522,4 @@ def test_the_web_ui_details_show_items_notes_and_the_next_checkpoint() -> None:
 
 def test_an_older_order_shows_no_item_lines() -> None:
     tracker = start(rules=RULES_V2)
-    assert "Item" not in details_markdown(tracker.order, NOW)
+    assert "Item" not in details_markdown(tracker.order, NOW, RULES_4)

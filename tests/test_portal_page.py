@@ -29,7 +29,8 @@ from starter.samples import example_order
 from tests.conftest import unique
 from tests.live_portal import LiveStack, eventually, live_stack
 from tests.test_web_ui import CHROMIUM, CHROMIUM_ARGS
-from workflows.domain.model import RULES_V2, PartyOrder, PartyOrderSpec
+from workflows.domain.model import PartyOrder, PartyOrderSpec
+from workflows.domain.rules import RULES_V2
 from workflows.domain.tracker import PartyOrderTracker
 
 STEP_TIMEOUT_MS = 15_000

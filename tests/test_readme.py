@@ -1,15 +1,22 @@
-"""The README's tour, run as written: every command of its block, in order, on a dev server.
+"""The docs, run as written: the README's tour and the shell blocks of every page in docs/.
 
-A worker runs on the README's task queue (`party-orders`) against a dev server of this
-test's own (the tour's fixed order ids must not meet other tests' orders). Each command
-must succeed, and what the tour says it does must show in the orders afterwards.
+Every ``sh`` block of the README and of ``docs/*.md`` either runs (here, or in the test
+named for it) or is listed with the reason it cannot, so a block added to a page without
+a way to run it fails ``test_every_shell_block_runs_or_says_why``.
+
+The tour runs with a worker on the README's task queue (`party-orders`) against a dev
+server of this test's own (the tour's fixed order ids must not meet other tests' orders).
+Each command must succeed, and what the tour says it does must show in the orders
+afterwards.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
+from dataclasses import dataclass
 from datetime import date, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -28,6 +35,44 @@ from workflows.visibility import CONTRACT_SEARCH_ATTRIBUTES
 
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"
+HTTP_API = REPO / "docs" / "http-api.md"
+# The README and every page under docs/: each one's shell blocks are accounted for below.
+DOCS = [README, *sorted((REPO / "docs").glob("*.md"))]
+
+# Where each shell block runs, by its page and the start of its first command: a test of
+# this file, or another test file that reads the block from that page.
+RUNS: dict[tuple[str, str], str] = {
+    ("README.md", "party-orders start starter/samples/PO-1001.json"): (
+        "test_the_tour_runs_as_written"
+    ),
+    ("docs/http-api.md", "party-orders api-key create"): "test_the_key_commands_run_as_written",
+    ("docs/http-api.md", "API=http://127.0.0.1:8080"): "tests/test_api_cli.py",
+    ("docs/http-api.md", 'curl -X POST "$API/hub"'): "tests/test_api_cli.py",
+    ("docs/http-api.md", "party-orders start starter/samples/PO-1001.json --again"): (
+        "test_the_emailed_link_flow_runs_as_written"
+    ),
+}
+# The blocks that cannot run in a test, and why (what covers their claim instead).
+NOT_RUN: dict[tuple[str, str], str] = {
+    ("README.md", "./dev up"): "the two commands themselves: CI runs ./dev test",
+    ("docs/operations.md", "export TEMPORAL_ADDRESS=temporal.internal"): (
+        "needs a self-hosted cluster; the search attributes are registered the same way by"
+        " the test servers"
+    ),
+    ("docs/operations.md", "export TEMPORAL_ADDRESS=<region>"): "needs a Temporal Cloud account",
+    ("docs/operations.md", "PARTY_ORDERS_METRICS_PORT=9464 python worker.py"): (
+        "a worker that runs until stopped; tests/test_metrics.py scrapes its exporter"
+    ),
+    ("docs/privacy.md", "export PARTY_ORDERS_ENCRYPTION_KEYS="): (
+        "./dev up runs until stopped; tests/test_encrypted_orders.py runs encrypted orders"
+    ),
+    ("docs/privacy.md", "party-orders codec-server [--port"): (
+        "a synopsis with optional arguments; tests/test_codec_server.py runs the server"
+    ),
+    ("docs/versioning.md", "PARTY_ORDERS_BUILD_ID="): (
+        "a rollout across two worker builds on a server with Worker Deployments"
+    ),
+}
 
 # What each command of the tour prints, as the README describes it (command prefix ->
 # a phrase its output must contain).
@@ -56,21 +101,42 @@ SAYS = {
 }
 
 
+@dataclass(frozen=True)
+class ShellBlock:
+    doc: str  # the page, relative to the repository
+    text: str
+
+    @property
+    def first_command(self) -> str:
+        return commands_in(self.text)[0]
+
+
+def shell_blocks(doc: Path) -> list[ShellBlock]:
+    """Every ``sh`` block of a page, in order."""
+    name = doc.relative_to(REPO).as_posix()
+    text = doc.read_text(encoding="utf-8")
+    return [ShellBlock(name, m.group(1)) for m in re.finditer(r"```sh\n(.*?)```", text, re.DOTALL)]
+
+
 def tour_commands() -> list[str]:
     """The shell commands of the README's tour block, continuation lines joined."""
     return commands_after("## A tour")
 
 
-def commands_after(heading: str) -> list[str]:
-    """The shell commands of the first sh block after ``heading``, continuation lines
-    joined, comments and blank lines left out."""
-    text = README.read_text(encoding="utf-8")
+def commands_after(heading: str, doc: Path = README) -> list[str]:
+    """The shell commands of the first sh block after ``heading`` in ``doc``, continuation
+    lines joined, comments and blank lines left out."""
+    text = doc.read_text(encoding="utf-8")
     section = text[text.index(heading) :]
     block = re.search(r"```sh\n(.*?)```", section, re.DOTALL)
-    assert block is not None, f"no sh block after {heading!r}"
+    assert block is not None, f"no sh block after {heading!r} in {doc.name}"
+    return commands_in(block.group(1))
+
+
+def commands_in(block: str) -> list[str]:
     commands: list[str] = []
     pending = ""
-    for line in block.group(1).splitlines():
+    for line in block.splitlines():
         if not pending and (not line.strip() or line.lstrip().startswith("#")):
             continue
         if line.endswith("\\"):
@@ -79,6 +145,39 @@ def commands_after(heading: str) -> list[str]:
         commands.append(pending + line)
         pending = ""
     return commands
+
+
+def accounted_for(block: ShellBlock) -> str | None:
+    """Where the block runs, or why it cannot; None when the docs' tests do not know it."""
+    for table in (RUNS, NOT_RUN):
+        for (doc, start), where in table.items():
+            if doc == block.doc and block.first_command.startswith(start):
+                return where
+    return None
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda doc: doc.relative_to(REPO).as_posix())
+def test_every_shell_block_runs_or_says_why(doc: Path) -> None:
+    for block in shell_blocks(doc):
+        assert accounted_for(block) is not None, (
+            f"{block.doc}: the sh block starting {block.first_command!r} neither runs in a"
+            " test nor is listed in NOT_RUN with the reason it cannot"
+        )
+
+
+def test_every_listed_block_is_in_its_page() -> None:
+    """A block listed in RUNS or NOT_RUN that a page no longer has is a stale entry; a
+    block said to run elsewhere is read from its page by that test."""
+    blocks = [block for doc in DOCS for block in shell_blocks(doc)]
+    for doc, start in [*RUNS, *NOT_RUN]:
+        assert any(b.doc == doc and b.first_command.startswith(start) for b in blocks), (
+            f"{doc} has no sh block starting {start!r}"
+        )
+    for (doc, _), where in RUNS.items():
+        if where.startswith("tests/"):
+            assert doc in (REPO / where).read_text(encoding="utf-8"), f"{where} does not read {doc}"
+        else:
+            assert callable(globals().get(where)), f"no test {where} in this file"
 
 
 def test_the_tour_is_found_whole() -> None:
@@ -177,15 +276,35 @@ async def test_the_tour_runs_as_written(tmp_path: Path) -> None:
         await env.shutdown()
 
 
+async def test_the_key_commands_run_as_written(tmp_path: Path) -> None:
+    """The "Keys and roles" block of the HTTP API page, in one bash, on a key store of its
+    own: three keys made, listed, and the manager's revoked by the id it was given."""
+    script = "set -euo pipefail\n" + "\n".join(commands_after("## Keys and roles", HTTP_API))
+    key_file = tmp_path / "api-keys.json"
+    shell_env = {k: v for k, v in os.environ.items() if not k.startswith("PARTY_ORDERS_")}
+    bin_dir = str(Path(temporal_cli_path()).parent)  # the venv's, as for the tour
+    shell_env.update(PARTY_ORDERS_API_KEYS=str(key_file), PATH=f"{bin_dir}:{shell_env['PATH']}")
+    result = await run_bash(script, cwd=tmp_path, env=shell_env)
+    assert result.returncode == 0, f"{result.stdout}{result.stderr}"
+    keys = {key["role"]: key for key in json.loads(key_file.read_text())["keys"]}
+    assert sorted(keys) == ["manager", "party", "process"]
+    assert keys["manager"].get("revokedAt") is not None
+    assert keys["party"].get("revokedAt") is None and keys["process"].get("revokedAt") is None
+    assert f"API key {keys['manager']['id']} (manager:{keys['manager']['id']}) revoked" in (
+        result.stdout
+    )
+
+
 def emailed_link_commands() -> list[str]:
-    """The commands of the README's "answer a check-in through the emailed link" block."""
-    return commands_after("**Answer a check-in through the emailed link.**")
+    """The commands of the HTTP API page's "answer a check-in through the emailed link"
+    block."""
+    return commands_after("**Answer a check-in through the emailed link.**", HTTP_API)
 
 
 @pytest.mark.slow
 async def test_the_emailed_link_flow_runs_as_written(tmp_path: Path) -> None:
     """As under ``up --demo``: mails land in ``.party-orders/mail/`` (an aiosmtpd server),
-    the worker signs check-in links, the API serves the page they open; the README's shell
+    the worker signs check-in links, the API serves the page they open; the page's shell
     block, run in one bash (its variables carry from line to line), answers the check-in."""
     from activities.settings import SmtpSettings
     from starter.local.mailsink import MailSink

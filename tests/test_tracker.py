@@ -12,6 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from starter.samples import CONTRACT_EXAMPLE, load_sample
+from workflows.domain.bounds import REJECTED_MESSAGES_KEPT
+from workflows.domain.deadlines import next_due
 from workflows.domain.effects import (
     CancelAfterNotice,
     Effect,
@@ -32,22 +34,15 @@ from workflows.domain.messages import (
     StateChangeRequest,
 )
 from workflows.domain.model import (
-    RULES_V1,
-    RULES_V2,
-    RULES_V3,
     JeopardyStatus,
     MilestoneStatus,
     OrderState,
     PartyOrder,
     PartyOrderSpec,
 )
-from workflows.domain.schedule import next_due
+from workflows.domain.rules import RULES_4, RULES_V1, RULES_V2, RULES_V3
 from workflows.domain.states import IllegalTransition
-from workflows.domain.tracker import (
-    REJECTED_MESSAGES_KEPT,
-    PartyOrderTracker,
-    TrackerState,
-)
+from workflows.domain.tracker import PartyOrderTracker, TrackerState
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 US = timedelta(microseconds=1)
@@ -962,7 +957,7 @@ def test_escalation_levels_fire_in_turn_once_per_episode_then_clear() -> None:
     assert escalations(tracker.advance(since + 2 * DAY)) == []
     assert escalations(tracker.advance(since + 3 * DAY)) == [("executive-sponsor", 3)]
     assert jeopardy.escalation_level == 3
-    assert next_due(tracker.order, since + 3 * DAY) is not None
+    assert next_due(tracker.order, since + 3 * DAY, RULES_4) is not None
     assert escalations(tracker.advance(since + 4 * DAY)) == []
 
     cleared_at = since + 4 * DAY + HOUR
@@ -1133,7 +1128,7 @@ def _run_until(
     """Drive the tracker as the workflow does: wake at next_due, advance, run the effects."""
     everything: list[Effect] = []
     wake_ups = 0
-    while (due := next_due(tracker.order, now)) is not None and due.at <= end:
+    while (due := next_due(tracker.order, now, RULES_4)) is not None and due.at <= end:
         assert due.at > now
         now = due.at
         effects = tracker.advance(now)
@@ -1225,7 +1220,7 @@ def test_six_months_with_a_party_answering_every_check_in() -> None:
     assert isinstance(final[-1], InformCloseProcess)
     assert order.state == OrderState.COMPLETED
     assert order.check_ins.sent == 25
-    assert next_due(order, delivered_at) is None
+    assert next_due(order, delivered_at, RULES_4) is None
 
 
 # ---------------------------------------------------------------- nothing ever raises
@@ -1253,7 +1248,7 @@ def test_dates_at_the_ends_of_time_are_rejected_not_fatal(
     assert tracker.handle(name, payload, NOW) == []
     assert "years 1900 to 8999" in last_rejection(tracker)
     tracker.advance(NOW + HOUR)
-    assert next_due(tracker.order, NOW + HOUR) is not None
+    assert next_due(tracker.order, NOW + HOUR, RULES_4) is not None
 
 
 def _base_trackers() -> list[TrackerState]:
@@ -1478,10 +1473,10 @@ def _check_every_message_is_accounted_for(base: str, name: str, payload: Any) ->
     # whatever came in, the order stays trackable and serializable
     later = now + HOUR
     tracker.advance(later)
-    due = next_due(tracker.order, later)
+    due = next_due(tracker.order, later, RULES_4)
     assert due is None or due.at > later
     # After a wake-up the recorded jeopardy is the rule's verdict at that instant.
-    assessment = assess(tracker.order, later)
+    assessment = assess(tracker.order, later, RULES_4)
     jeopardy = tracker.order.jeopardy
     if is_watched(tracker.order) or tracker.order.is_final:
         assert (jeopardy.status, tuple(jeopardy.reasons)) == (assessment.status, assessment.reasons)

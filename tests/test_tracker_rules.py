@@ -12,13 +12,8 @@ from typing import Any
 
 from starter.samples import CONTRACT_EXAMPLE, load_sample
 from workflows.domain.effects import Effect, ForwardChangeRequest, Notification, Notify
-from workflows.domain.model import (
-    CURRENT_RULES,
-    RULES_V1,
-    MilestoneStatus,
-    OrderState,
-    PartyOrderSpec,
-)
+from workflows.domain.model import MilestoneStatus, OrderState, PartyOrderSpec
+from workflows.domain.rules import CURRENT_RULES, RULES_V1
 from workflows.domain.tracker import PartyOrderTracker, TrackerState
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)

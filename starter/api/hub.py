@@ -20,12 +20,8 @@ from starter.api.auth import GuardedRoute, guarded, principal
 from starter.api.errors import ApiError, bad_request
 from starter.api.keys import ApiKey
 from starter.api.routes import ALL, BASE_PATH, _errors
-from workflows.domain.hub import (
-    MAX_CALLBACK_CHARS,
-    MAX_QUERY_CHARS,
-    SubscriptionOwner,
-    parse_query,
-)
+from workflows.domain.bounds import MAX_CALLBACK_CHARS, MAX_QUERY_CHARS
+from workflows.domain.hub import SubscriptionOwner, parse_query
 from workflows.domain.wire import WireModel
 
 router = APIRouter(prefix=BASE_PATH, route_class=GuardedRoute)

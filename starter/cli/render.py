@@ -12,11 +12,11 @@ from starter.client import (
     PortfolioReport,
 )
 from starter.scorecard import PartyScore
+from workflows.domain.checkpoints import next_checkpoint
 from workflows.domain.instants import iso
 from workflows.domain.model import PartyOrder
 from workflows.domain.notes import latest_notes
 from workflows.domain.pause import paused_text
-from workflows.domain.plan import next_checkpoint
 
 NOTES_SHOWN = 5
 ALERTS_SHOWN = 5
