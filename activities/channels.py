@@ -28,6 +28,8 @@ from typing import IO, Protocol, runtime_checkable
 import httpx
 from temporalio.exceptions import ApplicationError
 
+from activities.failures import DELIVERY_FAILED, REJECTED
+from activities.mail import EmailChannel
 from activities.settings import NotificationSettings, redact_url
 from workflows.domain.effects import Notification
 from workflows.domain.instants import iso
@@ -47,11 +49,6 @@ class _RedactUrls(logging.Filter):
 
 
 logging.getLogger("httpx").addFilter(_RedactUrls())
-
-DELIVERY_FAILED = "NotificationDeliveryFailed"
-"""ApplicationError type of a retryable delivery failure."""
-REJECTED = "NotificationRejected"
-"""ApplicationError type of a refusal that retrying cannot fix."""
 
 SIGNATURE_HEADER = "X-Party-Orders-Signature"
 EVENT_HEADER = "X-Party-Orders-Event"
@@ -387,8 +384,6 @@ class ChannelRouter:
     def email(self) -> NotificationChannel | None:
         """The SMTP channel, when ``settings.smtp`` configures one."""
         if self._email is None and self.settings.smtp is not None:
-            from activities.mail import EmailChannel  # it imports this module's error types
-
             self._email = EmailChannel(self.settings.smtp)
         return self._email
 
@@ -416,19 +411,3 @@ class ChannelRouter:
         self._webhooks.clear()
         for channel in webhooks:
             await channel.aclose()
-
-
-_routers: dict[NotificationSettings, ChannelRouter] = {}
-_routers_lock = threading.Lock()
-
-
-def channel_for(notification: Notification, settings: NotificationSettings) -> NotificationChannel:
-    """The channel for ``notification`` under ``settings``, cached per settings.
-
-    A convenience for callers without their own ``ChannelRouter``; the activities hold one.
-    """
-    with _routers_lock:
-        router = _routers.get(settings)
-        if router is None:
-            router = _routers[settings] = ChannelRouter(settings)
-    return router.channel_for(notification)

@@ -14,9 +14,8 @@ from typing import Any
 
 from temporalio.client import Client
 
-from activities.mail import SmtpSettings
 from activities.portal import PortalSettings
-from activities.settings import NotificationSettings
+from activities.settings import NotificationSettings, SmtpSettings
 from starter.api.app import create_app
 from starter.api.keys import KeyStore
 from starter.api.server import ApiServer

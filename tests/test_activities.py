@@ -21,7 +21,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities import NotificationSettings, PartyOrderActivities, verify_signature
-from activities.channels import REJECTED
+from activities.failures import REJECTED
 from workflows.domain.effects import Notification, RecipientKind
 
 SECRET = "activity-test-secret-never-logged"
@@ -106,9 +106,9 @@ async def test_notify_party_writes_the_outbox_once(
     outbox = tmp_path / "outbox.jsonl"
     acts = PartyOrderActivities(NotificationSettings(outbox_path=outbox))
 
-    await env.run(acts.notify_party, note("PO-7/checkIn-1"))
-    await env.run(acts.notify_party, note("PO-7/checkIn-1"))  # an activity retry
-    await env.run(acts.notify_party, note("PO-7/checkIn-2"))
+    await env.run(acts.notifications.notify_party, note("PO-7/checkIn-1"))
+    await env.run(acts.notifications.notify_party, note("PO-7/checkIn-1"))  # an activity retry
+    await env.run(acts.notifications.notify_party, note("PO-7/checkIn-2"))
 
     assert outbox_keys(outbox) == ["PO-7/checkIn-1", "PO-7/checkIn-2"]
 
@@ -119,9 +119,11 @@ async def test_notify_contact_and_process_default_to_the_outbox(
     outbox = tmp_path / "outbox.jsonl"
     acts = PartyOrderActivities(NotificationSettings(outbox_path=outbox))
 
-    await env.run(acts.notify_contact, note("PO-7/esc-1", "contact", recipient="order-manager"))
     await env.run(
-        acts.notify_originating_process,
+        acts.notifications.notify_contact, note("PO-7/esc-1", "contact", recipient="order-manager")
+    )
+    await env.run(
+        acts.notifications.notify_originating_process,
         note("PO-7/cr-1", "originatingProcess", recipient="service-order-handling"),
     )
 
@@ -142,11 +144,13 @@ async def test_notify_originating_process_posts_signed_webhook(
     acts = PartyOrderActivities(settings)
     try:
         await env.run(
-            acts.notify_originating_process,
+            acts.notifications.notify_originating_process,
             note("PO-7/cr-1", "originatingProcess", kind="changeRequest"),
         )
         # The party has no webhook: its notification still goes to the outbox.
-        await env.run(acts.notify_party, note("PO-7/changeResolved-1", kind="changeResolved"))
+        await env.run(
+            acts.notifications.notify_party, note("PO-7/changeResolved-1", kind="changeResolved")
+        )
     finally:
         await acts.aclose()
 
@@ -163,7 +167,7 @@ async def test_notify_party_uses_the_party_webhook(
 ) -> None:
     acts = PartyOrderActivities(NotificationSettings(outbox_path=tmp_path / "outbox.jsonl"))
     try:
-        await env.run(acts.notify_party, note("PO-7/checkIn-1", webhook_url=hook.url))
+        await env.run(acts.notifications.notify_party, note("PO-7/checkIn-1", webhook_url=hook.url))
     finally:
         await acts.aclose()
     [(headers, _)] = hook.requests
@@ -182,7 +186,7 @@ async def test_rejected_webhook_fails_the_activity_for_good(
     acts = PartyOrderActivities(settings)
     try:
         with pytest.raises(ApplicationError) as info:
-            await env.run(acts.notify_contact, note("PO-7/esc-1", "contact"))
+            await env.run(acts.notifications.notify_contact, note("PO-7/esc-1", "contact"))
     finally:
         await acts.aclose()
     assert info.value.type == REJECTED
@@ -200,10 +204,10 @@ async def test_activities_log_kind_recipient_and_key_but_no_secret_or_body(
     caplog.set_level(logging.DEBUG)
     try:
         await env.run(
-            acts.notify_contact,
+            acts.notifications.notify_contact,
             note("PO-7/esc-9", "contact", recipient="executive-sponsor", kind="escalation"),
         )
-        await env.run(acts.notify_party, note("PO-7/checkIn-9"))
+        await env.run(acts.notifications.notify_party, note("PO-7/checkIn-9"))
     finally:
         await acts.aclose()
     text = caplog.text

@@ -25,18 +25,17 @@ import pytest
 from temporalio.exceptions import ApplicationError
 
 from activities.channels import (
-    DELIVERY_FAILED,
-    REJECTED,
     ChannelRouter,
     NotificationChannel,
     OutboxChannel,
     WebhookChannel,
-    channel_for,
     encode_body,
     sign,
     verify_signature,
 )
+from activities.failures import DELIVERY_FAILED, REJECTED
 from activities.settings import NotificationSettings
+from settings import Settings
 from workflows.domain.effects import Notification, RecipientKind
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -473,7 +472,7 @@ async def test_flaky_receiver_accepts_each_key_exactly_once(server: Server) -> N
 
 def test_settings_from_env_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    settings = NotificationSettings.from_env({})
+    settings = Settings.from_env({}).notifications()
     assert settings.outbox_path == tmp_path / ".party-orders" / "outbox.jsonl"
     assert settings.webhook_secret is None
     assert settings.process_webhook_url is None
@@ -481,15 +480,15 @@ def test_settings_from_env_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert settings.webhook_timeout_seconds == 10.0
     # Empty values count as unset.
     assert (
-        NotificationSettings.from_env(
+        Settings.from_env(
             {"PARTY_ORDERS_WEBHOOK_SECRET": "", "PARTY_ORDERS_WEBHOOK_TIMEOUT": ""}
-        )
+        ).notifications()
         == settings
     )
 
 
 def test_settings_from_env_values(tmp_path: Path) -> None:
-    settings = NotificationSettings.from_env(
+    settings = Settings.from_env(
         {
             "PARTY_ORDERS_OUTBOX": str(tmp_path / "o.jsonl"),
             "PARTY_ORDERS_WEBHOOK_SECRET": SECRET,
@@ -497,7 +496,7 @@ def test_settings_from_env_values(tmp_path: Path) -> None:
             "PARTY_ORDERS_CONTACT_WEBHOOK_URL": "http://127.0.0.1:9000/escalations",
             "PARTY_ORDERS_WEBHOOK_TIMEOUT": "2.5",
         }
-    )
+    ).notifications()
     assert settings.outbox_path == tmp_path / "o.jsonl"
     assert settings.webhook_secret == SECRET
     assert settings.process_webhook_url == "https://som.example/hooks/changes"
@@ -510,7 +509,7 @@ def test_settings_from_env_values(tmp_path: Path) -> None:
 def test_settings_from_os_environ(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("PARTY_ORDERS_OUTBOX", str(tmp_path / "env.jsonl"))
     monkeypatch.setenv("PARTY_ORDERS_WEBHOOK_TIMEOUT", "7")
-    settings = NotificationSettings.from_env()
+    settings = Settings.from_env().notifications()
     assert settings.outbox_path == tmp_path / "env.jsonl"
     assert settings.webhook_timeout_seconds == 7.0
 
@@ -530,52 +529,54 @@ def test_settings_from_os_environ(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
 )
 def test_settings_reject_bad_values(name: str, value: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        NotificationSettings.from_env({name: value})
+        Settings.from_env({name: value}).notifications()
 
 
 def test_settings_url_errors_hide_credentials() -> None:
     with pytest.raises(ValueError) as info:
-        NotificationSettings.from_env(
+        Settings.from_env(
             {"PARTY_ORDERS_PROCESS_WEBHOOK_URL": f"ftp://u:{SECRET}@h.example/?t={SECRET}"}
-        )
+        ).notifications()
     assert SECRET not in str(info.value)
 
 
 # ---------------------------------------------------------------- routing
 
 
-def test_channel_for_routes_by_recipient(tmp_path: Path) -> None:
-    plain = NotificationSettings(outbox_path=tmp_path / "outbox.jsonl")
-    wired = NotificationSettings(
-        outbox_path=tmp_path / "outbox.jsonl",
-        webhook_secret=SECRET,
-        process_webhook_url="http://127.0.0.1:1/process",
-        contact_webhook_url="http://127.0.0.1:1/contact",
-        webhook_timeout_seconds=3.0,
+def test_the_router_routes_by_recipient(tmp_path: Path) -> None:
+    plain = ChannelRouter(NotificationSettings(outbox_path=tmp_path / "outbox.jsonl"))
+    wired = ChannelRouter(
+        NotificationSettings(
+            outbox_path=tmp_path / "outbox.jsonl",
+            webhook_secret=SECRET,
+            process_webhook_url="http://127.0.0.1:1/process",
+            contact_webhook_url="http://127.0.0.1:1/contact",
+            webhook_timeout_seconds=3.0,
+        )
     )
     party_hook = note(webhook_url="https://acme.example/hook")
     party_plain = note()
     process = note(recipient_kind="originatingProcess", recipient="service-order-handling")
     contact = note(recipient_kind="contact", recipient="order-manager")
 
-    for settings in (plain, wired):
-        hook = channel_for(party_hook, settings)
+    for router in (plain, wired):
+        hook = router.channel_for(party_hook)
         assert isinstance(hook, WebhookChannel)
         assert hook.url == "https://acme.example/hook"
-        assert isinstance(channel_for(party_plain, settings), OutboxChannel)
-        assert channel_for(party_hook, settings) is hook  # cached
+        assert isinstance(router.channel_for(party_plain), OutboxChannel)
+        assert router.channel_for(party_hook) is hook  # one channel per webhook
 
     for notification in (process, contact):
-        assert isinstance(channel_for(notification, plain), OutboxChannel)
-    process_channel = channel_for(process, wired)
-    contact_channel = channel_for(contact, wired)
+        assert isinstance(plain.channel_for(notification), OutboxChannel)
+    process_channel = wired.channel_for(process)
+    contact_channel = wired.channel_for(contact)
     assert isinstance(process_channel, WebhookChannel)
     assert process_channel.url == "http://127.0.0.1:1/process"
     assert isinstance(contact_channel, WebhookChannel)
     assert contact_channel.url == "http://127.0.0.1:1/contact"
-    # One outbox per settings, whoever it is for.
-    assert channel_for(party_plain, plain) is channel_for(process, plain)
-    assert isinstance(channel_for(party_plain, plain), NotificationChannel)
+    # One outbox per router, whoever it is for.
+    assert plain.channel_for(party_plain) is plain.channel_for(process)
+    assert isinstance(plain.channel_for(party_plain), NotificationChannel)
 
 
 def test_router_prefers_injected_channels(tmp_path: Path) -> None:

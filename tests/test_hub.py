@@ -11,6 +11,7 @@ import pytest
 from temporalio.client import Client
 
 import workflows.hub
+from settings import Settings
 from starter.client import InvalidInput, PartyOrderClient
 from starter.samples import example_order
 from tests.conftest import running_worker, unique
@@ -251,12 +252,12 @@ async def test_with_encryption_the_registry_holds_only_ciphertext(
 
     from activities.hub import HubPublisher
     from privacy.codec import ENCRYPTED_ENCODING, data_converter
-    from privacy.keys import ENCRYPTION_KEYS_ENV
+    from settings import ENCRYPTION_KEYS_ENV
     from tests.test_encrypted_orders import key_entry, payloads_in
 
     token = "s3cret-hub-token"
     callback = f"https://hooks.acme.example/events?token={token}"
-    converter = data_converter({ENCRYPTION_KEYS_ENV: key_entry("k1")})
+    converter = data_converter(Settings({ENCRYPTION_KEYS_ENV: key_entry("k1")}).encryption_keys())
     encrypted = Client(
         dev_client.service_client, namespace=dev_client.namespace, data_converter=converter
     )

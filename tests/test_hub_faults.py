@@ -19,7 +19,6 @@ import httpx
 import pytest
 from temporalio.client import Client
 
-from activities.hub import delivery_workflow_id
 from starter.api.app import create_app
 from starter.api.keys import KeyStore
 from starter.client import PartyOrderClient
@@ -28,6 +27,7 @@ from tests.conftest import unique
 from tests.hub_listener import HubListener
 from tests.processes import DevServer, WorkerProcess, eventually
 from tests.test_api import api_for
+from workflows.domain import names
 
 pytestmark = pytest.mark.slow
 
@@ -126,7 +126,7 @@ async def test_a_worker_killed_mid_delivery_loses_no_event_and_repeats_none(
     listener.assert_signed(secret)
     # One delivery workflow per key, however often the event was published.
     for key in keys:
-        handle = client.get_workflow_handle(delivery_workflow_id(key))
+        handle = client.get_workflow_handle(names.delivery_workflow_id(key))
         assert await handle.result() is True  # delivered, not given up
         assert (await handle.describe()).workflow_type == "DeliverHubEvent"
     assert secret not in second.log_text() + first.log_text()

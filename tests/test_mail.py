@@ -14,6 +14,7 @@ import signal
 import stat
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +24,14 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
-from activities.channels import DELIVERY_FAILED, REJECTED, ChannelRouter, OutboxChannel
-from activities.mail import SMTP_FROM_ENV, SMTP_URL_ENV, EmailChannel, SmtpSettings, message_id
-from activities.notify import channel_label
+from activities.channels import ChannelRouter, OutboxChannel
+from activities.failures import DELIVERY_FAILED, REJECTED
+from activities.mail import EmailChannel, message_id
+from activities.notifications import channel_label
 from activities.portal import PortalSettings, with_portal_link
-from activities.settings import NotificationSettings
-from starter.local.mailsink import MailSink, parts_of
+from activities.settings import NotificationSettings, SmtpSettings
+from settings import SMTP_FROM_ENV, SMTP_URL_ENV, Settings
+from starter.local.mailsink import MailSink
 from starter.samples import example_order
 from tests.conftest import unique
 from tests.live_portal import PORTAL_SECRET, eventually, live_stack
@@ -36,6 +39,15 @@ from tests.processes import free_port, start_up_demo
 from tests.test_channels import note
 
 PASSWORD = "pa55-w0rd-never-logged"
+
+
+def parts_of(message: EmailMessage) -> dict[str, Any]:
+    """The text and HTML bodies of ``message``, by subtype."""
+    found: dict[str, Any] = {}
+    for part in message.walk():
+        if part.get_content_maintype() == "text" and isinstance(part, EmailMessage):
+            found.setdefault(part.get_content_subtype(), part.get_content())
+    return found
 
 
 def to_party(**overrides: Any) -> Any:
@@ -190,9 +202,9 @@ def test_smtp_settings_from_the_url() -> None:
     assert tls.shown == "smtp+starttls://mail.example:587"
     assert SmtpSettings.from_url("smtps://mail.example").port == 465
     env = {SMTP_URL_ENV: "smtp://127.0.0.1:25", SMTP_FROM_ENV: "noreply@orders.example"}
-    from_env = NotificationSettings.from_env(env).smtp
+    from_env = Settings.from_env(env).notifications().smtp
     assert from_env is not None and from_env.sender == "noreply@orders.example"
-    assert NotificationSettings.from_env({}).smtp is None
+    assert Settings.from_env({}).notifications().smtp is None
     for bad, says in (
         ("http://mail.example", "must start with smtp://"),
         ("smtp://", "names no host"),
