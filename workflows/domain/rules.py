@@ -19,7 +19,8 @@ RULES_V1 = 1  # due date = forecast else agreed; escalation once per level, then
 RULES_V2 = 2  # agreed date vs forecast, escalation that never goes silent, no loose ends
 RULES_V3 = 3  # items tracked one by one (roll-up, partial), notes, plan checkpoints
 RULES_V4 = 4  # the originating process hears of every state change no other notice tells
-CURRENT_RULES = RULES_V4
+RULES_V5 = 5  # orders that stay valid, bounded and cheap whatever the parties' systems send
+CURRENT_RULES = RULES_V5
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,13 @@ class Rules:
     # upserts only what differs.
     publishes_only_changes: bool
 
+    # Rules 5 (issue 28).
+    # An order item's bound measures what its sender gave, not the state, progress and
+    # forecast the tracker writes into it: an item valid at start stays valid, reads back
+    # and continues as new. Without it an item near its bound was refused (or broke the
+    # order) once the tracker added its state.
+    bounds_what_senders_give: bool
+
 
 RULES_1 = Rules(
     version=RULES_V1,
@@ -105,6 +113,7 @@ RULES_1 = Rules(
     plan_checkpoints=False,
     tells_process_of_states=False,
     publishes_only_changes=False,
+    bounds_what_senders_give=False,
 )
 RULES_2 = replace(
     RULES_1,
@@ -138,8 +147,15 @@ RULES_4 = replace(
     publishes_only_changes=True,
 )
 
+RULES_5 = replace(
+    RULES_4,
+    version=RULES_V5,
+    patch="tracking-rules-5",
+    bounds_what_senders_give=True,
+)
+
 # Every rules version, oldest first.
-RULE_VERSIONS: tuple[Rules, ...] = (RULES_1, RULES_2, RULES_3, RULES_4)
+RULE_VERSIONS: tuple[Rules, ...] = (RULES_1, RULES_2, RULES_3, RULES_4, RULES_5)
 _BY_VERSION = {rules.version: rules for rules in RULE_VERSIONS}
 
 

@@ -13,7 +13,14 @@ from workflows.domain.holidays import HolidayRequest, add_resolved_holidays, hol
 from workflows.domain.instants import iso
 from workflows.domain.items import is_final
 from workflows.domain.messages import ChangeRequestMessage, ChangeResolution, describe_value
-from workflows.domain.model import ChangeRequest, ChangeSet, ItemState, MilestoneStatus, OrderItem
+from workflows.domain.model import (
+    ChangeRequest,
+    ChangeSet,
+    ItemState,
+    MilestoneStatus,
+    OrderItem,
+    check_item_chars,
+)
 from workflows.domain.notes import add_note
 from workflows.domain.tracking.context import MessageRejected, Tracking, require_open
 from workflows.domain.tracking.ending import roll_up_items
@@ -204,6 +211,9 @@ def _upsert_item(t: Tracking, new_item: OrderItem) -> None:
                 # whole item, dropping every field not sent again).
                 merged = {**item.model_dump(), **new_item.model_dump(exclude_unset=True)}
                 items[index] = OrderItem.model_validate(merged)
+                if not t.rules.bounds_what_senders_give:
+                    # Rules 1 to 4 measured the merged item with its tracked state.
+                    check_item_chars(items[index], tracked=True)
             else:
                 items[index] = new_item
             return

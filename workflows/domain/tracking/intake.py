@@ -31,7 +31,7 @@ from workflows.domain.messages import (
     describe_validation_error,
     describe_value,
 )
-from workflows.domain.model import PartyOrder, RejectedMessage
+from workflows.domain.model import PartyOrder, RejectedMessage, check_item_chars
 from workflows.domain.tracking.changes import request_change, resolve_change
 from workflows.domain.tracking.check_ins import check_in_now
 from workflows.domain.tracking.context import MessageRejected, TrackerState, Tracking, cut
@@ -126,7 +126,16 @@ def refused_by_rules(t: Tracking, message: InboundMessage) -> str | None:
     ``old_message_models``: the models of rules 1 and 2 refused the fields rules 3
     brought (unknown fields); such a message was rejected then, and is rejected on
     replay and on an order still tracked by those rules."""
-    return _unknown_before_rules_3(message) if t.rules.old_message_models else None
+    if t.rules.old_message_models and (unknown := _unknown_before_rules_3(message)):
+        return unknown
+    if not t.rules.bounds_what_senders_give and isinstance(message, ChangeRequestMessage):
+        # The models of rules 1 to 4 measured a changed item with any state given in it.
+        for item in message.changes.order_items or []:
+            try:
+                check_item_chars(item, tracked=True)
+            except ValueError as error:
+                return f"changes.orderItems: {error}"
+    return None
 
 
 def already_applied(t: Tracking, request_id: str | None, name: str | None = None) -> bool:
