@@ -92,6 +92,11 @@ class Rules:
     # and continues as new. Without it an item near its bound was refused (or broke the
     # order) once the tracker added its state.
     bounds_what_senders_give: bool
+    # Every list in the state is bounded in count and in characters, the lists inside
+    # records too: an alert's item references, the jeopardy's reasons and causes, an
+    # alert's name. Without it a 200-item order slipping item by item carried 100
+    # alerts of 200 references each, past Temporal's 2 MB payload limit.
+    bounds_every_record: bool
 
 
 RULES_1 = Rules(
@@ -114,6 +119,7 @@ RULES_1 = Rules(
     tells_process_of_states=False,
     publishes_only_changes=False,
     bounds_what_senders_give=False,
+    bounds_every_record=False,
 )
 RULES_2 = replace(
     RULES_1,
@@ -152,6 +158,7 @@ RULES_5 = replace(
     version=RULES_V5,
     patch="tracking-rules-5",
     bounds_what_senders_give=True,
+    bounds_every_record=True,
 )
 
 # Every rules version, oldest first.

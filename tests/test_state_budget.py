@@ -1,0 +1,130 @@
+"""The carried state stays under its payload budget (issue 22, item 1).
+
+The worst legal order: 200 items with ordinary ~146-character ``urn:`` ids, a supplier
+that slips them one report at a time (each slip a new critical cause, so a new
+JeopardyAlert naming every late item so far), and every record of the order full. Under
+rules 4 its TrackerState passed Temporal's 2 MB payload limit, and the order wedged at
+continue-as-new; rules 5 bound every list in the state, the lists inside records too.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from workflows.domain.bounds import (
+    ALERT_ITEM_REFS_CHARS,
+    LIMITS_V2,
+    MAX_ITEMS_PER_CHANGE,
+    MAX_NOTES_KEPT,
+    MAX_ORDER_ITEMS,
+    STATE_CHARS_BUDGET,
+)
+from workflows.domain.model import PartyOrderSpec
+from workflows.domain.rules import CURRENT_RULES, RULES_V4
+from workflows.domain.tracker import PartyOrderTracker
+
+NOW = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
+HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
+TWO_MB = 2 * 1024 * 1024
+
+
+def urn(number: int) -> str:
+    """An ordinary TMF item id: a urn of about 146 characters."""
+    return (
+        "urn:ngsi-ld:tmf:party-order:acme-networks:eu-west-1:product-order-item:"
+        f"fibre-access-circuit-{number:04d}:site-lon-01:0f8fe7a2-6c1e-4c1b-9a53-7f2d3e4c5b6a"
+    )
+
+
+def slipping_order(rules_version: int) -> PartyOrderTracker:
+    spec = PartyOrderSpec.model_validate(
+        {
+            "id": "PO-WORST",
+            "party": {"id": "ACME", "name": "Acme Networks"},
+            "requestedCompletionDate": (NOW + 90 * DAY).isoformat(),
+            "orderItems": [{"id": urn(i), "description": "d" * 400} for i in range(200)],
+            "trackingPolicy": {"checkInInterval": "P30D", "warningLeadTime": "P1D"},
+        }
+    )
+    tracker = PartyOrderTracker.start(spec, NOW, rules_version=rules_version)
+    assert len(urn(0)) >= 140 and len(tracker.order.order_items) == MAX_ORDER_ITEMS
+    # The supplier slips one item at a time past the agreed date: each report is a new
+    # critical cause, so a new alert naming every item late so far.
+    slipped_to = (NOW + 120 * DAY).isoformat()
+    for number in range(MAX_ORDER_ITEMS):
+        at = NOW + number * timedelta(minutes=1)
+        tracker.handle(
+            "report_progress",
+            {
+                "requestId": f"slip-{number}",
+                "orderItems": [{"id": urn(number), "expectedCompletionDate": slipped_to}],
+            },
+            at,
+        )
+        tracker.advance(at)
+    return tracker
+
+
+def fill_every_record(tracker: PartyOrderTracker) -> None:
+    """Every other record of the order at its bound, each entry at its largest."""
+    at = NOW + DAY
+    for number in range(LIMITS_V2.applied_messages + 10):
+        tracker.handle("check_in_now", {"requestId": f"{number:05d}" + "k" * 195}, at)
+    for number in range(LIMITS_V2.rejected_messages + 10):
+        tracker.handle(
+            "report_progress", {"requestId": "b" * 200, "note": "n" * 5_000, "x": number}, at
+        )
+    for _ in range(MAX_NOTES_KEPT + 10):
+        tracker.handle("report_progress", {"source": "enterprise", "note": "t" * 4_000}, at)
+    for number in range(LIMITS_V2.state_history + 10):
+        state = "inProgress" if number % 2 == 0 else "held"
+        tracker.handle("change_state", {"state": state, "reason": "s" * 4_000}, at)
+    (notice, *_) = [e.notification for e in tracker.handle("check_in_now", {}, at)]
+    for _ in range(LIMITS_V2.delivery_failures + 10):
+        tracker.delivery_failed(notice, "f" * 10_000, at)
+    # Change requests as large as they come, until the order refuses one.
+    refused_before = tracker.order.rejected_message_count
+    for number in range(1_000):
+        items: list[dict[str, Any]] = [
+            {"id": f"{number}-{i}", "description": "d" * 1_900} for i in range(MAX_ITEMS_PER_CHANGE)
+        ]
+        tracker.handle(
+            "request_change",
+            {
+                "requestId": f"{number:03d}" + "c" * 197,
+                "reason": "r" * 4_000,
+                "changes": {"orderItems": items},
+            },
+            at,
+        )
+        if tracker.order.rejected_message_count > refused_before:
+            break
+
+
+def test_the_worst_legal_order_stays_under_the_state_budget() -> None:
+    tracker = slipping_order(CURRENT_RULES)
+    order = tracker.order
+    assert order.jeopardy.status == "critical"
+    assert order.jeopardy_alert_count >= MAX_ORDER_ITEMS  # one alert per slip
+    newest = order.jeopardy_alerts[-1]
+    assert newest.order_item is not None
+    assert 0 < sum(len(ref.id) for ref in newest.order_item) <= ALERT_ITEM_REFS_CHARS
+    # The jeopardy's reasons name the first late items, and how many more there are.
+    assert order.jeopardy.reasons[-1].endswith("more reasons")
+    fill_every_record(tracker)
+    assert len(order.jeopardy_alerts) == LIMITS_V2.jeopardy_alerts
+    assert len(order.rejected_messages) == LIMITS_V2.rejected_messages
+    assert len(order.state_history) == LIMITS_V2.state_history
+    size = len(tracker.state.model_dump_json())
+    print(f"the worst legal order carries {size:,} characters of state")
+    assert size < STATE_CHARS_BUDGET < TWO_MB
+
+
+def test_rules_4_carried_the_slipping_order_past_the_payload_limit() -> None:
+    """What rules 5 fixed, and what an order continued on rules 4 still carries: every
+    alert names every item late so far."""
+    tracker = slipping_order(RULES_V4)
+    size = len(tracker.state.model_dump_json())
+    assert size > TWO_MB, size
