@@ -9,11 +9,13 @@ continue-as-new; rules 5 bound every list in the state, the lists inside records
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from workflows.domain.bounds import (
     ALERT_ITEM_REFS_CHARS,
+    DUPLICATE_IDS_AT_MOST,
     LIMITS_V2,
     MAX_ITEMS_PER_CHANGE,
     MAX_NOTES_KEPT,
@@ -70,8 +72,13 @@ def slipping_order(rules_version: int) -> PartyOrderTracker:
 def fill_every_record(tracker: PartyOrderTracker) -> None:
     """Every other record of the order at its bound, each entry at its largest."""
     at = NOW + DAY
-    for number in range(LIMITS_V2.applied_messages + 10):
-        tracker.handle("check_in_now", {"requestId": f"{number:05d}" + "k" * 195}, at)
+    # The duplicate window at its most: 20,000 ids applied within a day.
+    for number in range(DUPLICATE_IDS_AT_MOST + 10):
+        tracker.handle(
+            "report_progress",
+            {"requestId": f"{number:05d}" + "k" * 195, "source": "enterprise", "note": "n"},
+            at + number * timedelta(milliseconds=10),
+        )
     for number in range(LIMITS_V2.rejected_messages + 10):
         tracker.handle(
             "report_progress", {"requestId": "b" * 200, "note": "n" * 5_000, "x": number}, at
@@ -117,6 +124,7 @@ def test_the_worst_legal_order_stays_under_the_state_budget() -> None:
     assert len(order.jeopardy_alerts) == LIMITS_V2.jeopardy_alerts
     assert len(order.rejected_messages) == LIMITS_V2.rejected_messages
     assert len(order.state_history) == LIMITS_V2.state_history
+    assert len(tracker.state.applied_window) == DUPLICATE_IDS_AT_MOST
     size = len(tracker.state.model_dump_json())
     print(f"the worst legal order carries {size:,} characters of state")
     assert size < STATE_CHARS_BUDGET < TWO_MB
@@ -128,3 +136,50 @@ def test_rules_4_carried_the_slipping_order_past_the_payload_limit() -> None:
     tracker = slipping_order(RULES_V4)
     size = len(tracker.state.model_dump_json())
     assert size > TWO_MB, size
+
+
+def test_a_burst_of_changes_to_an_order_at_its_limits_costs_what_the_messages_add() -> None:
+    """Issue 28, item 2: 300 change messages after an outage, to an order at every bound,
+    stay far under the SDK's 2 s deadlock budget (rules 4 took 9-16 ms each at this size:
+    the whole state serialised per message)."""
+    tracker = slipping_order(CURRENT_RULES)
+    fill_every_record(tracker)
+    order = tracker.order
+    assert len(tracker.state.model_dump_json()) > 1_000_000  # a state at its limits
+    open_ids = [c.id for c in order.change_requests if c.open]
+    assert len(open_ids) >= 2
+    refused_before = order.rejected_message_count
+    at = NOW + 2 * DAY
+    started = time.perf_counter()
+    for number in range(150):
+        # A resolution (the first would accept 50 items more than the order may hold,
+        # the next reject, the rest come after the decisions) ...
+        decision = "accepted" if number == 0 else "rejected"
+        tracker.handle(
+            "resolve_change",
+            {
+                "requestId": f"res-{number}",
+                "changeRequestId": open_ids[number % len(open_ids)],
+                "decision": decision,
+            },
+            at,
+        )
+        # ... and a change request the full order refuses.
+        tracker.handle(
+            "request_change",
+            {
+                "requestId": f"more-{number}",
+                "reason": "r" * 4_000,
+                "changes": {"orderItems": [{"id": f"more-{number}", "description": "d" * 1_900}]},
+            },
+            at,
+        )
+    elapsed = time.perf_counter() - started
+    print(f"300 change messages to an order at its limits: {elapsed * 1000:.0f} ms")
+    assert order.change_request(open_ids[1]).status == "rejected"  # type: ignore[union-attr]
+    assert order.rejected_message_count - refused_before >= 290
+    refusals = [m.error for m in order.rejected_messages if m.message == "request_change"]
+    assert "at most 400000 are kept" in refusals[-1]
+    resolutions = [m.error for m in order.rejected_messages if m.message == "resolve_change"]
+    assert "was already rejected" in resolutions[-1]
+    assert elapsed < 0.5, elapsed

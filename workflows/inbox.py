@@ -3,8 +3,9 @@
 A signal handler's whole work is to queue the raw message, so handlers stay cheap however
 many signals one workflow task brings. The main loop applies them in arrival order, each
 at its arrival time; under the run budget at most ``MESSAGES_PER_TASK`` per workflow
-task, with a 1 ms timer between two slices so the next slice runs in a fresh activation
-(no activation nears the SDK's 2 s deadlock detector).
+task (rules 5: messages up to ``COST_PER_TASK``, what they cost), with a 1 ms timer
+between two slices so the next slice runs in a fresh activation (no activation nears the
+SDK's 2 s deadlock detector).
 """
 
 from __future__ import annotations
@@ -21,6 +22,13 @@ from temporalio.api.common.v1 import Payload
 from temporalio.common import RawValue
 
 MESSAGES_PER_TASK = 2_000
+# Rules 5 (``bounded_work_per_message``): a slice is bounded by what its messages cost,
+# each one unit and one more per KB of payload, since the work of a message grows with
+# its payload (decoding, validation, what it adds) and no longer with the order. 2,000
+# units are 2,000 small messages, or about 20 change requests of 100 KB: some 0.05 ms of
+# work per unit on a shared core (tests/test_state_budget.py), far from the 2 s budget.
+COST_PER_TASK = 2_000
+BYTES_PER_COST_UNIT = 1_000
 # The pause between two slices of messages: a timer, so the workflow task ends there.
 BETWEEN_SLICES = timedelta(milliseconds=1)
 
@@ -69,12 +77,31 @@ class Inbox:
         self._queue.clear()
         return taken
 
-    def take_slice(self, budgeted: Callable[[], bool]) -> list[Arrival]:
-        """The next slice: everything queued, or ``MESSAGES_PER_TASK`` under the budget."""
+    def take_slice(self, budgeted: Callable[[], bool], by_cost: bool = False) -> list[Arrival]:
+        """The next slice: everything queued, or ``MESSAGES_PER_TASK`` under the budget;
+        ``by_cost`` (rules 5), messages up to ``COST_PER_TASK`` (at least one)."""
+        if by_cost:
+            return self._take_by_cost(budgeted)
         size = len(self._queue)
         if size > MESSAGES_PER_TASK and budgeted():
             size = MESSAGES_PER_TASK
         return [self._queue.popleft() for _ in range(size)]
+
+    def _take_by_cost(self, budgeted: Callable[[], bool]) -> list[Arrival]:
+        taken: list[Arrival] = []
+        spent = 0
+        while self._queue:
+            spent += cost(self._queue[0])
+            if taken and spent > COST_PER_TASK and budgeted():
+                break
+            taken.append(self._queue.popleft())
+        return taken
+
+
+def cost(arrival: Arrival) -> int:
+    """What applying a message costs, in units of ``COST_PER_TASK``."""
+    size = len(arrival.raw.payload.data) if arrival.raw is not None else len(arrival.text)
+    return 1 + size // BYTES_PER_COST_UNIT
 
 
 def content(arrival: Arrival) -> Any | Unreadable:

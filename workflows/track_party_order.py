@@ -286,7 +286,8 @@ class TrackPartyOrder:
         """Apply the queued messages in arrival order, each at its arrival time, in
         slices under the run budget (``workflows.inbox``)."""
         while self._inbox:
-            for arrival in self._inbox.take_slice(self._budget.applies):
+            by_cost = self.tracker.tracked_by.bounded_work_per_message
+            for arrival in self._inbox.take_slice(self._budget.applies, by_cost):
                 self._apply(arrival)
             if self._inbox:
                 await self._run_effects()

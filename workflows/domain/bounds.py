@@ -73,6 +73,11 @@ CAUSE_CHARS = 64
 # Rules 5: what the carried state (TrackerState as JSON) stays under at every bound at
 # once, leaving room in Temporal's 2 MB payload for the notifications carried with it.
 STATE_CHARS_BUDGET = 1_600_000
+# Rules 5: the duplicate window. Every message applied in the last 24 h is known, and at
+# least the newest 10,000 whatever their age, at most 20,000 (tracking/window.py).
+DUPLICATE_WINDOW = timedelta(hours=24)
+DUPLICATE_IDS_KEPT = 10_000
+DUPLICATE_IDS_AT_MOST = 20_000
 # Values are quoted in errors up to this length, so that a huge value cannot make a huge
 # rejection record.
 VALUE_CHARS = 100

@@ -97,6 +97,17 @@ class Rules:
     # alert's name. Without it a 200-item order slipping item by item carried 100
     # alerts of 200 references each, past Temporal's 2 MB payload limit.
     bounds_every_record: bool
+    # A change request or resolution costs what it adds, not what the order holds: the
+    # order's size is accounted message by message and every check is made before the
+    # order changes. Without it each one serialised the whole state (to undo a refusal)
+    # and the order (to measure it): a burst to a large order tripped the SDK's 2 s
+    # deadlock detector on every retry.
+    bounded_work_per_message: bool
+    # A retry is recognised for at least 24 h, or among the newest 10,000 messages
+    # applied, whichever is more (at most 20,000), kept compactly and carried across
+    # continue-as-new. Without it the newest 1,000 ids: a retry after 1,000 other
+    # messages was applied twice.
+    long_duplicate_window: bool
 
 
 RULES_1 = Rules(
@@ -120,6 +131,8 @@ RULES_1 = Rules(
     publishes_only_changes=False,
     bounds_what_senders_give=False,
     bounds_every_record=False,
+    bounded_work_per_message=False,
+    long_duplicate_window=False,
 )
 RULES_2 = replace(
     RULES_1,
@@ -159,6 +172,8 @@ RULES_5 = replace(
     patch="tracking-rules-5",
     bounds_what_senders_give=True,
     bounds_every_record=True,
+    bounded_work_per_message=True,
+    long_duplicate_window=True,
 )
 
 # Every rules version, oldest first.

@@ -34,11 +34,15 @@ def request_change(t: Tracking, message: ChangeRequestMessage, now: datetime) ->
     change_id = message.request_id or _next_change_request_id(t)
     if t.order.change_request(change_id) is not None:
         raise MessageRejected(f"requestId: change request {change_id!r} already exists")
-    return [_open_change(t, change_id, message, now)]
+    return [_open_change(t, change_id, message, now, accounted=True)]
 
 
 def _open_change(
-    t: Tracking, change_id: str, message: ChangeRequestMessage, now: datetime
+    t: Tracking,
+    change_id: str,
+    message: ChangeRequestMessage,
+    now: datetime,
+    accounted: bool = False,
 ) -> ForwardChangeRequest:
     """Record a change request and forward it to the originating process."""
     order = t.order
@@ -55,6 +59,8 @@ def _open_change(
         changes=message.changes,
         received_at=now,
     )
+    if accounted and t.rules.bounded_work_per_message:
+        t.size.grow(order, len(change.model_dump_json()))
     order.change_requests.append(change)
     forwarded = notify_process(
         t,
@@ -136,7 +142,11 @@ def resolve_change(t: Tracking, resolution: ChangeResolution, now: datetime) -> 
     accepted = resolution.decision == "accepted"
     if accepted:
         check_change_targets(t, change.changes)
+        if t.rules.bounded_work_per_message:
+            t.size.grow(order, _growth(t, change.changes) + _resolution_chars(resolution))
         _apply_changes(t, change.changes, now)
+    elif t.rules.bounded_work_per_message:
+        t.size.grow(order, _resolution_chars(resolution))
     change.status = resolution.decision
     change.resolved_at = now
     change.resolved_by = resolution.resolved_by
@@ -200,6 +210,38 @@ def _apply_changes(t: Tracking, changes: ChangeSet, now: datetime) -> None:
             f"changes.orderItems: the order would have {len(order.order_items)} items;"
             f" at most {MAX_ORDER_ITEMS} are allowed"
         )
+
+
+def _resolution_chars(resolution: ChangeResolution) -> int:
+    """What a resolution adds to its change request: resolvedAt, resolvedBy, note."""
+    return 100 + len(resolution.model_dump_json(include={"resolved_by", "note"}))
+
+
+def _growth(t: Tracking, changes: ChangeSet) -> int:
+    """``bounded_work_per_message``: how much accepting ``changes`` can make the order
+    grow, measured on what the change names only; MessageRejected (or ValueError, for
+    an item whose merge would be invalid) for a change that cannot be applied, before
+    anything changes."""
+    order = t.order
+    growth = 0
+    added: set[str] = set()
+    for new_item in changes.order_items or []:
+        item = order.order_item(new_item.id)
+        if item is None:
+            added.add(new_item.id)
+            growth += len(new_item.model_dump_json()) + len('"state":"acknowledged",')
+        else:
+            merged = {**item.model_dump(), **new_item.model_dump(exclude_unset=True)}
+            after = OrderItem.model_validate(merged).model_dump_json()
+            growth += max(0, len(after) - len(item.model_dump_json()))
+    if len(order.order_items) + len(added) > MAX_ORDER_ITEMS:
+        raise MessageRejected(
+            f"changes.orderItems: the order would have {len(order.order_items) + len(added)}"
+            f" items; at most {MAX_ORDER_ITEMS} are allowed"
+        )
+    for plan_change in [*(changes.milestones or []), *(changes.checkpoints or [])]:
+        growth += len(plan_change.model_dump_json())
+    return growth
 
 
 def _upsert_item(t: Tracking, new_item: OrderItem) -> None:
