@@ -93,6 +93,7 @@ from workflows.domain.model import (
     check_order_id,
     track_workflow_id,
 )
+from workflows.domain.tracking.start import check_start_input_size
 
 # How long a person waits for a worker to answer a query or an update before being told
 # that no worker seems to be running (instead of waiting forever).
@@ -1023,7 +1024,14 @@ def _start_input(order: PartyOrderSpec | Mapping[str, Any]) -> PartyOrderSpec:
             order = resolve_holidays(dict(order))
         except ValueError as error:
             raise InvalidInput(f"party order: {error}") from None
-    return validate_message(PartyOrderSpec, order, "party order")
+    spec = validate_message(PartyOrderSpec, order, "party order")
+    try:
+        # The workflow refuses a start input past its size, but only once it has started
+        # (a failed workflow left under the order's id): refuse it here, before anything.
+        check_start_input_size(spec)
+    except ValueError as error:
+        raise InvalidInput(f"party order: {error}") from None
+    return spec
 
 
 def _rejections(order: PartyOrder, request_id: str) -> builtins.list[RejectedMessage]:

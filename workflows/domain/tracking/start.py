@@ -78,6 +78,12 @@ def _check_consistency(spec: PartyOrderSpec, now: datetime) -> None:
                 f" {milestone.id}) is in the future; a completion must lie before"
                 f" {iso(now + COMPLETED_AT_SLACK)}"
             )
+    check_start_input_size(spec)
+
+
+def check_start_input_size(spec: PartyOrderSpec) -> None:
+    """Raise ValueError, naming the bound, for a start input past START_INPUT_CHARS_LIMIT
+    characters of JSON (also checked where orders enter, before anything is started)."""
     size = len(spec.model_dump_json())
     if size > START_INPUT_CHARS_LIMIT:
         raise ValueError(
