@@ -38,7 +38,7 @@ from workflows.domain.model import (
 from workflows.domain.notes import add_note
 from workflows.domain.pause import active_time
 from workflows.domain.tracking.context import MessageRejected, Tracking, cut, require_open
-from workflows.domain.tracking.notices import notify_contact, notify_party
+from workflows.domain.tracking.notices import notify_contact, notify_party, one_event
 
 RANK = {JeopardyStatus.NONE: 0, JeopardyStatus.HAZARD: 1, JeopardyStatus.CRITICAL: 2}
 
@@ -116,17 +116,19 @@ def _clear(t: Tracking, previous: JeopardyStatus, now: datetime) -> list[Effect]
     if not t.rules.never_silent_escalation:
         jeopardy.since = None
         jeopardy.escalation_level = 0
-        return [
-            notify_contact(
-                t,
-                level.notify,
-                "deEscalation",
-                f"Order {order.id} is no longer in jeopardy (was {previous})",
-                now,
-                {"level": level.level, "state": order.state.value},
-            )
-            for level in fired
-        ]
+        return one_event(
+            [
+                notify_contact(
+                    t,
+                    level.notify,
+                    "deEscalation",
+                    f"Order {order.id} is no longer in jeopardy (was {previous})",
+                    now,
+                    {"level": level.level, "state": order.state.value},
+                )
+                for level in fired
+            ]
+        )
     assert jeopardy.since is not None
     jeopardy.cleared_episode = ClearedEpisode(
         since=jeopardy.since,
@@ -185,18 +187,20 @@ def close_cleared_episode(t: Tracking, now: datetime) -> list[Effect]:
     if cleared is None or over_at is None or (is_watched(order) and now < over_at):
         return []
     order.jeopardy.cleared_episode = None
-    return [
-        notify_contact(
-            t,
-            level.notify,
-            "deEscalation",
-            f"Order {order.id} is no longer in jeopardy",
-            now,
-            {"level": level.level, "state": order.state.value},
-        )
-        for level in order.tracking_policy.escalation
-        if level.level <= cleared.escalation_level
-    ]
+    return one_event(
+        [
+            notify_contact(
+                t,
+                level.notify,
+                "deEscalation",
+                f"Order {order.id} is no longer in jeopardy",
+                now,
+                {"level": level.level, "state": order.state.value},
+            )
+            for level in order.tracking_policy.escalation
+            if level.level <= cleared.escalation_level
+        ]
+    )
 
 
 def escalate(t: Tracking, now: datetime) -> list[Effect]:
