@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from temporalio.api.common.v1 import Payload
 from temporalio.common import RawValue
 
-from workflows.inbox import COST_PER_TASK, MESSAGES_PER_TASK, Arrival, Inbox
+from workflows.inbox import COST_PER_TASK, MESSAGES_PER_TASK, Arrival, Inbox, message_base_cost
 
 NOW = datetime(2027, 1, 4, tzinfo=UTC)
 
@@ -46,3 +46,10 @@ def test_a_message_costlier_than_a_whole_task_still_goes_alone() -> None:
 def test_a_run_without_the_budget_and_older_rules_take_what_they_took() -> None:
     assert len(inbox_of(*[100_000] * 300).take_slice(lambda: False, by_cost=True)) == 300
     assert len(inbox_of(*[100_000] * 300).take_slice(lambda: True)) == 300
+
+
+def test_messages_to_an_order_with_a_large_plan_cost_more() -> None:
+    small, large = message_base_cost(3), message_base_cost(400)
+    assert small == 1 and large == 81
+    inbox = inbox_of(*[200] * 500)
+    assert len(inbox.take_slice(lambda: True, by_cost=True, base_cost=large)) == 2_000 // 81
