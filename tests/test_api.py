@@ -18,6 +18,7 @@ from unittest.mock import ANY
 import httpx
 import pytest
 from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 
 from starter.api.app import create_app
 from starter.api.keys import KeyStore
@@ -26,6 +27,7 @@ from starter.api.routes import BASE_PATH
 from starter.client import PartyOrderClient, ServerUnavailable
 from starter.samples import example_order
 from tests.conftest import unique
+from workflows.domain.model import track_workflow_id
 
 PROCESS = "service-order-handling"  # the example order's originating process
 
@@ -229,6 +231,21 @@ async def test_malformed_json_wrong_types_and_oversize_bodies_are_400(
 
         chunked = await api.post("/partyOrder", content=chunks(), headers=headers)
         assert_error(chunked, 400, "larger than 2048 bytes")
+
+
+async def test_a_start_input_past_its_size_is_400_and_starts_nothing(
+    api: httpx.AsyncClient, dev_client: Client, keys: Keys
+) -> None:
+    """Under the body cap but over the start input's 200,000 characters: refused before
+    anything starts, where the workflow used to start and fail (503, a Failed workflow)."""
+    milestones = [{"id": f"m{n}", "description": "x" * 4_000} for n in range(52)]
+    order = new_order(milestones=milestones)
+    assert 200_000 < len(json.dumps(order)) < 256 * 1024
+    answer = await api.post("/partyOrder", json=order, headers=keys.manager)
+    assert_error(answer, 400, "characters of JSON; at most 200000 are accepted")
+    with pytest.raises(RPCError) as missing:
+        await dev_client.get_workflow_handle(track_workflow_id(order["id"])).describe()
+    assert missing.value.status == RPCStatusCode.NOT_FOUND
 
 
 # ---------------------------------------------------------------- GET

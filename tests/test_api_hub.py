@@ -310,7 +310,12 @@ async def test_a_party_hears_every_kind_of_event_of_its_own_orders_only(
         assert item.headers["X-Party-Orders-Event"] == item.event["eventType"]
         assert "X-Party-Orders-Signature" not in item.headers  # the session worker signs not
     (created,) = listener.of_type("PartyOrderCreateEvent")
-    assert set(created) == {"eventId", "eventTime", "eventType", "event"}
+    assert set(created) == {"eventId", "eventTime", "eventType", "sequence", "event"}
+    # Every event says where it stands among the order's events (docs/hub.md).
+    assert created["sequence"] == 0
+    sequences = [item.event["sequence"] for item in listener.received]
+    assert all(isinstance(number, int) for number in sequences)
+    assert sorted(sequences)[0] == 0 and len(set(sequences)) == len(sequences)
     assert created["event"]["partyOrder"]["state"] == "acknowledged"
     assert created["event"]["partyOrder"]["originatingProcess"] == {"name": PROCESS}
     (asked,) = listener.of_type("PartyOrderInformationRequiredEvent")

@@ -126,7 +126,8 @@ def test_the_state_carried_by_continue_as_new_stays_well_under_2_mb() -> None:
     assert len(order.jeopardy_alerts) == LIMITS_V2.jeopardy_alerts
     assert len(order.rejected_messages) == LIMITS_V2.rejected_messages
     assert len(order.notes) == MAX_NOTES_KEPT and order.note_count >= MAX_NOTES_KEPT + 10
-    assert len(tracker.state.applied_messages) == LIMITS_V2.applied_messages
+    # Rules 5 keep the ids in the duplicate window (at its most in test_state_budget.py).
+    assert len(tracker.state.applied_window) >= LIMITS_V2.applied_messages + 10
 
     # Continue-as-new also carries the notifications still on their way: say the five
     # largest forwards of change requests.

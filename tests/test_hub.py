@@ -3,7 +3,7 @@ and its registry workflow continuing as new on the dev server."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,7 @@ from settings import Settings
 from starter.client import InvalidInput, PartyOrderClient
 from starter.samples import example_order
 from tests.conftest import running_worker, unique
-from workflows.domain.effects import Notification
+from workflows.domain.effects import ForwardChangeRequest, Notification, Notify
 from workflows.domain.hub import (
     EVENT_TYPES,
     SUBSCRIPTIONS_MEMO,
@@ -32,6 +32,7 @@ from workflows.domain.hub import (
     wants,
 )
 from workflows.domain.model import PartyOrderSpec
+from workflows.domain.tracker import PartyOrderTracker, TrackerState
 
 NOW = datetime(2027, 1, 11, 9, 0, tzinfo=UTC)
 MANAGER = SubscriptionOwner(role="manager")
@@ -276,3 +277,62 @@ async def test_with_encryption_the_registry_holds_only_ciphertext(
         encodings = {p.metadata["encoding"] for _, p in payloads_in(history)}
         assert encodings == {ENCRYPTED_ENCODING}
         await handle.terminate("test over")
+
+
+def test_an_orders_events_carry_a_sequence_that_grows_across_continue_as_new() -> None:
+    """Issue 28, item 8: a receiver orders an order's events by ``sequence`` and knows a
+    stale one; the copies of one event (a cleared jeopardy told to each level) share it."""
+    spec = PartyOrderSpec.model_validate(
+        {
+            "id": "PO-8",
+            "party": {"id": "ACME", "name": "Acme Networks"},
+            "requestedCompletionDate": (NOW + timedelta(days=10)).isoformat(),
+            "trackingPolicy": {
+                "checkInInterval": "P1D",
+                "responseWindow": "PT12H",
+                "warningLeadTime": "P20D",
+                "behindPlanTolerance": 100,
+                "escalation": [
+                    {"level": 1, "after": "PT0S", "notify": "first@acme.test"},
+                    {"level": 2, "after": "PT1H", "notify": "second@acme.test"},
+                ],
+            },
+        }
+    )
+    tracker = PartyOrderTracker.start(spec, NOW, tracking_id="run-1")
+    hour = timedelta(hours=1)
+    effects = tracker.advance(NOW) + tracker.advance(NOW + 2 * hour)
+    effects += tracker.handle("report_progress", {"percentComplete": 50}, NOW + 3 * hour)
+    later = (NOW + timedelta(days=60)).isoformat()
+    effects += tracker.handle(
+        "request_change",
+        {"requestId": "cr", "changes": {"requestedCompletionDate": later}},
+        NOW + 3 * hour,
+    )
+    # Continue-as-new between two events: the sequence goes on from the carried state.
+    tracker = PartyOrderTracker(TrackerState.model_validate_json(tracker.state.model_dump_json()))
+    effects += tracker.handle(
+        "resolve_change", {"changeRequestId": "cr", "decision": "accepted"}, NOW + 4 * hour
+    )
+    effects += tracker.advance(NOW + 4 * hour)  # the jeopardy clears
+    effects += tracker.advance(NOW + timedelta(days=9))  # and is over: each level told
+    events = [
+        source
+        for effect in effects
+        if isinstance(effect, Notify | ForwardChangeRequest)
+        and (source := source_of(effect.notification, "ACME", "p")) is not None
+    ]
+    created = created_source(spec, "run-1", NOW)
+    sequences = [created.sequence, *(e.sequence for e in events)]
+    kinds = [e.kind for e in events]
+    assert kinds.count("deEscalation") == 2 and "changeResolved" in kinds
+    cleared = [e for e in events if e.kind == "deEscalation"]
+    assert cleared[0].event_id == cleared[1].event_id
+    assert cleared[0].sequence == cleared[1].sequence
+    distinct = [s for s in sequences if s is not None]
+    assert len(distinct) == len(sequences) and distinct[0] == 0
+    # In the order the events arose, each one's sequence is higher than the one before
+    # (the copies of one event apart); the envelope carries it.
+    assert distinct[:-1] == sorted(set(distinct)), distinct
+    assert [e.envelope()["sequence"] for e in events] == distinct[1:]
+    assert created.envelope()["sequence"] == 0

@@ -789,7 +789,8 @@ def test_messages_without_request_id_are_always_applied() -> None:
 
 
 def test_applied_request_ids_are_bounded_oldest_first() -> None:
-    tracker = start()
+    """Rules 2 to 4 keep the newest 1,000 (rules 5: tests/test_duplicate_window.py)."""
+    tracker = PartyOrderTracker.start(spec(), NOW, rules_version=4)
     kept = tracker.limits.applied_messages
     for number in range(kept + 1):
         tracker.handle("report_progress", {"requestId": f"r{number}", "note": str(number)}, NOW)

@@ -51,6 +51,7 @@ with workflow.unsafe.imports_passed_through():
         Unreadable,
         content,
         decode,
+        message_base_cost,
         raw_text,
     )
     from workflows.metrics import OrderMetrics
@@ -286,7 +287,12 @@ class TrackPartyOrder:
         """Apply the queued messages in arrival order, each at its arrival time, in
         slices under the run budget (``workflows.inbox``)."""
         while self._inbox:
-            for arrival in self._inbox.take_slice(self._budget.applies):
+            order = self.tracker.order
+            by_cost = self.tracker.tracked_by.bounded_work_per_message
+            base = message_base_cost(
+                len(order.order_items) + len(order.milestones) + len(order.checkpoints)
+            )
+            for arrival in self._inbox.take_slice(self._budget.applies, by_cost, base):
                 self._apply(arrival)
             if self._inbox:
                 await self._run_effects()

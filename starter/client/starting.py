@@ -28,6 +28,7 @@ from workflows import visibility
 from workflows.domain import names
 from workflows.domain.hub import created_source
 from workflows.domain.model import PartyOrder, PartyOrderSpec
+from workflows.domain.tracking.start import check_start_input_size
 
 
 def start_summary(spec: PartyOrderSpec) -> str:
@@ -62,7 +63,14 @@ def start_input(order: PartyOrderSpec | Mapping[str, Any]) -> PartyOrderSpec:
             order = resolve_holidays(dict(order))
         except ValueError as error:
             raise InvalidInput(f"party order: {error}") from None
-    return validate_message(PartyOrderSpec, order, "party order")
+    spec = validate_message(PartyOrderSpec, order, "party order")
+    try:
+        # The workflow refuses a start input past its size, but only once it has started
+        # (a failed workflow left under the order's id): refuse it here, before anything.
+        check_start_input_size(spec)
+    except ValueError as error:
+        raise InvalidInput(f"party order: {error}") from None
+    return spec
 
 
 class Starting:

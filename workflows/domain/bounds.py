@@ -59,6 +59,25 @@ NOTE_CHARS = 1_000
 # The newest records kept of what grows with time.
 RESPONSE_TIMES_KEPT = 100  # check-in response times
 PAUSES_KEPT = 100  # pauses (``pausedFor`` keeps the sum of every one)
+# Rules 5: the lists inside records are bounded in count and in characters too, so that
+# nothing in the carried state grows with the order's size times the records kept
+# (tests/test_state_budget.py builds the worst legal order). A JeopardyAlert keeps the
+# first item references that fit; the order's current jeopardy keeps the first reasons
+# that fit, and a last one saying how many more there are; a critical cause longer than
+# CAUSE_CHARS is kept as a digest (it is only compared, never shown).
+ALERT_ITEM_REFS_KEPT = 50
+ALERT_ITEM_REFS_CHARS = 2_000
+JEOPARDY_REASONS_KEPT = 50
+JEOPARDY_REASONS_CHARS = 10_000
+CAUSE_CHARS = 64
+# Rules 5: what the carried state (TrackerState as JSON) stays under at every bound at
+# once, leaving room in Temporal's 2 MB payload for the notifications carried with it.
+STATE_CHARS_BUDGET = 1_600_000
+# Rules 5: the duplicate window. Every message applied in the last 24 h is known, and at
+# least the newest 10,000 whatever their age, at most 20,000 (tracking/window.py).
+DUPLICATE_WINDOW = timedelta(hours=24)
+DUPLICATE_IDS_KEPT = 10_000
+DUPLICATE_IDS_AT_MOST = 20_000
 # Values are quoted in errors up to this length, so that a huge value cannot make a huge
 # rejection record.
 VALUE_CHARS = 100

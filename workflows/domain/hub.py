@@ -205,6 +205,10 @@ class HubEventSource(WireModel):
     kind: str
     subject: str
     details: dict[str, Any] = {}
+    # Where the event stands among the order's events: it grows with each event of one
+    # tracking (0: the PartyOrderCreateEvent), so a receiver orders them by it and knows
+    # a stale one (docs/hub.md).
+    sequence: int | None = None
 
     def envelope(self) -> dict[str, Any]:
         """The body POSTed to a callback: ``{"eventId", "eventTime", "eventType", "event"}``."""
@@ -213,10 +217,12 @@ class HubEventSource(WireModel):
             party_order["party"] = {"id": self.party_id}
         if self.process is not None:
             party_order["originatingProcess"] = {"name": self.process}
+        sequence = {} if self.sequence is None else {"sequence": self.sequence}
         return {
             "eventId": self.event_id,
             "eventTime": iso(self.event_time),
             "eventType": self.event_type,
+            **sequence,
             "event": {
                 "partyOrder": party_order,
                 "notification": {"kind": self.kind, "subject": self.subject, **self.details},
@@ -257,6 +263,7 @@ def source_of(
         kind=notification.kind,
         subject=notification.subject,
         details=details,
+        sequence=notification.sequence,
     )
 
 
@@ -277,6 +284,7 @@ def created_source(spec: PartyOrderSpec, tracking_id: str, now: datetime) -> Hub
         },
         kind="created",
         subject=f"Order {spec.id} is tracked",
+        sequence=0,  # before every notification of the tracking (they start at 1)
     )
 
 

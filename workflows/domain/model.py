@@ -198,14 +198,27 @@ class OrderItem(QuietWhenUnset):
 
     @model_validator(mode="after")
     def _bounded(self) -> OrderItem:
-        # Extra TMF fields are free-form JSON: bound the item as a whole.
-        size = len(self.model_dump_json())
-        if size > MAX_ITEM_CHARS:
-            raise ValueError(
-                f"order item {self.id} is {size} characters of JSON;"
-                f" at most {MAX_ITEM_CHARS} are allowed"
-            )
+        # Extra TMF fields are free-form JSON: bound the item as a whole, as its sender
+        # gave it. The fields the tracker keeps up to date (its state, progress and
+        # forecast) are bounded by their types and left out: an item valid at start must
+        # stay valid once tracked, read back and carried over continue-as-new.
+        check_item_chars(self, tracked=False)
         return self
+
+
+# What the tracker writes into an order item; each is bounded by its type.
+TRACKED_ITEM_FIELDS = frozenset({"state", "percent_complete", "expected_completion_date"})
+
+
+def check_item_chars(item: OrderItem, tracked: bool) -> None:
+    """Raise ValueError for an item past MAX_ITEM_CHARS of JSON, measured with the
+    tracked fields (``tracked``: as rules 1 to 4 measured it) or without them."""
+    size = len(item.model_dump_json(exclude=None if tracked else set(TRACKED_ITEM_FIELDS)))
+    if size > MAX_ITEM_CHARS:
+        raise ValueError(
+            f"order item {item.id} is {size} characters of JSON;"
+            f" at most {MAX_ITEM_CHARS} are allowed"
+        )
 
 
 class Milestone(QuietWhenUnset):

@@ -19,7 +19,8 @@ RULES_V1 = 1  # due date = forecast else agreed; escalation once per level, then
 RULES_V2 = 2  # agreed date vs forecast, escalation that never goes silent, no loose ends
 RULES_V3 = 3  # items tracked one by one (roll-up, partial), notes, plan checkpoints
 RULES_V4 = 4  # the originating process hears of every state change no other notice tells
-CURRENT_RULES = RULES_V4
+RULES_V5 = 5  # orders that stay valid, bounded and cheap whatever the parties' systems send
+CURRENT_RULES = RULES_V5
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,29 @@ class Rules:
     # upserts only what differs.
     publishes_only_changes: bool
 
+    # Rules 5 (issue 28).
+    # An order item's bound measures what its sender gave, not the state, progress and
+    # forecast the tracker writes into it: an item valid at start stays valid, reads back
+    # and continues as new. Without it an item near its bound was refused (or broke the
+    # order) once the tracker added its state.
+    bounds_what_senders_give: bool
+    # Every list in the state is bounded in count and in characters, the lists inside
+    # records too: an alert's item references, the jeopardy's reasons and causes, an
+    # alert's name. Without it a 200-item order slipping item by item carried 100
+    # alerts of 200 references each, past Temporal's 2 MB payload limit.
+    bounds_every_record: bool
+    # A change request or resolution costs what it adds, not what the order holds: the
+    # order's size is accounted message by message and every check is made before the
+    # order changes. Without it each one serialised the whole state (to undo a refusal)
+    # and the order (to measure it): a burst to a large order tripped the SDK's 2 s
+    # deadlock detector on every retry.
+    bounded_work_per_message: bool
+    # A retry is recognised for at least 24 h, or among the newest 10,000 messages
+    # applied, whichever is more (at most 20,000), kept compactly and carried across
+    # continue-as-new. Without it the newest 1,000 ids: a retry after 1,000 other
+    # messages was applied twice.
+    long_duplicate_window: bool
+
 
 RULES_1 = Rules(
     version=RULES_V1,
@@ -105,6 +129,10 @@ RULES_1 = Rules(
     plan_checkpoints=False,
     tells_process_of_states=False,
     publishes_only_changes=False,
+    bounds_what_senders_give=False,
+    bounds_every_record=False,
+    bounded_work_per_message=False,
+    long_duplicate_window=False,
 )
 RULES_2 = replace(
     RULES_1,
@@ -138,8 +166,18 @@ RULES_4 = replace(
     publishes_only_changes=True,
 )
 
+RULES_5 = replace(
+    RULES_4,
+    version=RULES_V5,
+    patch="tracking-rules-5",
+    bounds_what_senders_give=True,
+    bounds_every_record=True,
+    bounded_work_per_message=True,
+    long_duplicate_window=True,
+)
+
 # Every rules version, oldest first.
-RULE_VERSIONS: tuple[Rules, ...] = (RULES_1, RULES_2, RULES_3, RULES_4)
+RULE_VERSIONS: tuple[Rules, ...] = (RULES_1, RULES_2, RULES_3, RULES_4, RULES_5)
 _BY_VERSION = {rules.version: rules for rules in RULE_VERSIONS}
 
 

@@ -44,7 +44,7 @@ from workflows.domain.tracking import (
     start,
     wake_up,
 )
-from workflows.domain.tracking.context import TrackerState, Tracking
+from workflows.domain.tracking.context import OrderSize, TrackerState, Tracking
 
 __all__ = ["PartyOrderTracker", "TrackerState"]
 
@@ -53,6 +53,7 @@ class PartyOrderTracker:
     def __init__(self, state: TrackerState) -> None:
         self.state = state
         self._applied = set(state.applied_request_ids)
+        self._size = OrderSize()  # measured when first needed, then accounted
 
     @classmethod
     def start(
@@ -90,7 +91,7 @@ class PartyOrderTracker:
     @property
     def _tracking(self) -> Tracking:
         # Made on every call: use_rules may have moved the order onto other rules.
-        return Tracking(self.state, self.tracked_by, self._applied)
+        return Tracking(self.state, self.tracked_by, self._applied, self._size)
 
     def use_rules(self, rules_version: int) -> None:
         """Move a running order onto other rules (the shell decides, at a run's start)."""

@@ -13,7 +13,14 @@ from workflows.domain.holidays import HolidayRequest, add_resolved_holidays, hol
 from workflows.domain.instants import iso
 from workflows.domain.items import is_final
 from workflows.domain.messages import ChangeRequestMessage, ChangeResolution, describe_value
-from workflows.domain.model import ChangeRequest, ChangeSet, ItemState, MilestoneStatus, OrderItem
+from workflows.domain.model import (
+    ChangeRequest,
+    ChangeSet,
+    ItemState,
+    MilestoneStatus,
+    OrderItem,
+    check_item_chars,
+)
 from workflows.domain.notes import add_note
 from workflows.domain.tracking.context import MessageRejected, Tracking, require_open
 from workflows.domain.tracking.ending import roll_up_items
@@ -27,11 +34,15 @@ def request_change(t: Tracking, message: ChangeRequestMessage, now: datetime) ->
     change_id = message.request_id or _next_change_request_id(t)
     if t.order.change_request(change_id) is not None:
         raise MessageRejected(f"requestId: change request {change_id!r} already exists")
-    return [_open_change(t, change_id, message, now)]
+    return [_open_change(t, change_id, message, now, accounted=True)]
 
 
 def _open_change(
-    t: Tracking, change_id: str, message: ChangeRequestMessage, now: datetime
+    t: Tracking,
+    change_id: str,
+    message: ChangeRequestMessage,
+    now: datetime,
+    accounted: bool = False,
 ) -> ForwardChangeRequest:
     """Record a change request and forward it to the originating process."""
     order = t.order
@@ -48,6 +59,8 @@ def _open_change(
         changes=message.changes,
         received_at=now,
     )
+    if accounted and t.rules.bounded_work_per_message:
+        t.size.grow(order, len(change.model_dump_json()))
     order.change_requests.append(change)
     forwarded = notify_process(
         t,
@@ -129,7 +142,11 @@ def resolve_change(t: Tracking, resolution: ChangeResolution, now: datetime) -> 
     accepted = resolution.decision == "accepted"
     if accepted:
         check_change_targets(t, change.changes)
+        if t.rules.bounded_work_per_message:
+            t.size.grow(order, _growth(t, change.changes) + _resolution_chars(resolution))
         _apply_changes(t, change.changes, now)
+    elif t.rules.bounded_work_per_message:
+        t.size.grow(order, _resolution_chars(resolution))
     change.status = resolution.decision
     change.resolved_at = now
     change.resolved_by = resolution.resolved_by
@@ -195,6 +212,38 @@ def _apply_changes(t: Tracking, changes: ChangeSet, now: datetime) -> None:
         )
 
 
+def _resolution_chars(resolution: ChangeResolution) -> int:
+    """What a resolution adds to its change request: resolvedAt, resolvedBy, note."""
+    return 100 + len(resolution.model_dump_json(include={"resolved_by", "note"}))
+
+
+def _growth(t: Tracking, changes: ChangeSet) -> int:
+    """``bounded_work_per_message``: how much accepting ``changes`` can make the order
+    grow, measured on what the change names only; MessageRejected (or ValueError, for
+    an item whose merge would be invalid) for a change that cannot be applied, before
+    anything changes."""
+    order = t.order
+    growth = 0
+    added: set[str] = set()
+    for new_item in changes.order_items or []:
+        item = order.order_item(new_item.id)
+        if item is None:
+            added.add(new_item.id)
+            growth += len(new_item.model_dump_json()) + len('"state":"acknowledged",')
+        else:
+            merged = {**item.model_dump(), **new_item.model_dump(exclude_unset=True)}
+            after = OrderItem.model_validate(merged).model_dump_json()
+            growth += max(0, len(after) - len(item.model_dump_json()))
+    if len(order.order_items) + len(added) > MAX_ORDER_ITEMS:
+        raise MessageRejected(
+            f"changes.orderItems: the order would have {len(order.order_items) + len(added)}"
+            f" items; at most {MAX_ORDER_ITEMS} are allowed"
+        )
+    for plan_change in [*(changes.milestones or []), *(changes.checkpoints or [])]:
+        growth += len(plan_change.model_dump_json())
+    return growth
+
+
 def _upsert_item(t: Tracking, new_item: OrderItem) -> None:
     items = t.order.order_items
     for index, item in enumerate(items):
@@ -204,6 +253,9 @@ def _upsert_item(t: Tracking, new_item: OrderItem) -> None:
                 # whole item, dropping every field not sent again).
                 merged = {**item.model_dump(), **new_item.model_dump(exclude_unset=True)}
                 items[index] = OrderItem.model_validate(merged)
+                if not t.rules.bounds_what_senders_give:
+                    # Rules 1 to 4 measured the merged item with its tracked state.
+                    check_item_chars(items[index], tracked=True)
             else:
                 items[index] = new_item
             return

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from pydantic import Field
 
-from workflows.domain.bounds import Limits
+from workflows.domain.bounds import ORDER_CHARS_LIMIT, Limits
 from workflows.domain.jeopardy import is_watched
 from workflows.domain.model import OrderState, PartyOrder, StateChange, WireModel
 from workflows.domain.pause import follow_state
 from workflows.domain.rules import RULES_V1, Rules
 from workflows.domain.states import check_transition
+from workflows.domain.tracking.window import MessageWindow, WindowField
 
 
 class TrackerState(WireModel):
@@ -30,10 +31,53 @@ class TrackerState(WireModel):
     # Rules 2: the forecast for which the agreed-date change request was last considered,
     # so that a rejected request is not opened again for the same forecast.
     forecast_reviewed: datetime | None = None
+    # Rules 5: the messages applied, compactly (tracking/window.py); applied_messages
+    # moves into it and stays empty.
+    applied_window: WindowField = Field(default_factory=MessageWindow)
 
 
 class MessageRejected(ValueError):
     """A message that is well-formed but cannot be applied to the order as it is."""
+
+
+# The records kept to their newest entries, whatever their size: not part of the order's
+# size limit (each is bounded by itself).
+TRIMMED_LISTS = frozenset(
+    {"jeopardy_alerts", "state_history", "rejected_messages", "delivery_failures", "notes"}
+)
+
+
+def order_chars(order: PartyOrder) -> int:
+    """The order's size as ORDER_CHARS_LIMIT bounds it: its JSON without the records."""
+    return len(order.model_dump_json(exclude=set(TRIMMED_LISTS)))
+
+
+@dataclass
+class OrderSize:
+    """``bounded_work_per_message``: the order's size, measured once in a run and then
+    accounted message by message, so that a message costs what it adds, not what the
+    order holds.
+
+    What a change request or an accepted change adds is measured on its own (an upper
+    bound of the growth); the fields the tracker keeps up to date are bounded by their
+    types and not followed, and the next run measures the order afresh.
+    """
+
+    chars: int | None = None
+
+    def grow(self, order: PartyOrder, added: int) -> None:
+        """Account ``added`` characters more, or refuse them (MessageRejected) past the
+        limit; nothing is accounted for a refused message."""
+        if self.chars is None:
+            self.chars = order_chars(order)
+        size = self.chars + added
+        if size > ORDER_CHARS_LIMIT:
+            raise MessageRejected(
+                f"the order would be {size} characters of JSON; at most"
+                f" {ORDER_CHARS_LIMIT} are kept (change requests and items are bounded"
+                " together)"
+            )
+        self.chars = size
 
 
 @dataclass(frozen=True)
@@ -44,6 +88,8 @@ class Tracking:
     rules: Rules
     # The request ids of ``state.applied_request_ids`` as a set, for quick lookups.
     applied: set[str]
+    # ``bounded_work_per_message``: the order's size as accounted in this run.
+    size: OrderSize = field(default_factory=lambda: OrderSize())
 
     @property
     def order(self) -> PartyOrder:

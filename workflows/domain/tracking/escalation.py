@@ -9,10 +9,18 @@ until someone acknowledges, and an episode that clears and returns within
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from workflows.domain.bounds import (
+    ALERT_ITEM_REFS_CHARS,
+    ALERT_ITEM_REFS_KEPT,
+    CAUSE_CHARS,
+    JEOPARDY_REASONS_CHARS,
+    JEOPARDY_REASONS_KEPT,
+)
 from workflows.domain.deadlines import episode_over_at, reminder_due
 from workflows.domain.effects import Effect
 from workflows.domain.instants import iso
@@ -30,7 +38,7 @@ from workflows.domain.model import (
 from workflows.domain.notes import add_note
 from workflows.domain.pause import active_time
 from workflows.domain.tracking.context import MessageRejected, Tracking, cut, require_open
-from workflows.domain.tracking.notices import notify_contact, notify_party
+from workflows.domain.tracking.notices import notify_contact, notify_party, one_event
 
 RANK = {JeopardyStatus.NONE: 0, JeopardyStatus.HAZARD: 1, JeopardyStatus.CRITICAL: 2}
 
@@ -54,10 +62,20 @@ def set_jeopardy(t: Tracking, assessment: Assessment, now: datetime) -> Jeopardy
     jeopardy = t.order.jeopardy
     never_silent = t.rules.never_silent_escalation
     previous = jeopardy.status
-    new_causes = [c for c in assessment.critical_causes if c not in jeopardy.critical_causes]
-    jeopardy.reasons = list(assessment.reasons)
+    causes = assessment.critical_causes
+    known: set[str] | list[str] = jeopardy.critical_causes
+    if t.rules.bounds_every_record:
+        # Causes kept by older rules (an order continued onto rules 5) compare as keys.
+        causes = tuple(cause_key(c) for c in causes)
+        known = {cause_key(c) for c in jeopardy.critical_causes}
+    new_causes = [c for c in causes if c not in known]
+    jeopardy.reasons = (
+        kept_reasons(assessment.reasons)
+        if t.rules.bounds_every_record
+        else list(assessment.reasons)
+    )
     if never_silent:
-        jeopardy.critical_causes = list(assessment.critical_causes)
+        jeopardy.critical_causes = list(causes)
     jeopardy.status = assessment.status
     if assessment.status == JeopardyStatus.NONE:
         return JeopardyUpdate(_clear(t, previous, now))
@@ -98,17 +116,19 @@ def _clear(t: Tracking, previous: JeopardyStatus, now: datetime) -> list[Effect]
     if not t.rules.never_silent_escalation:
         jeopardy.since = None
         jeopardy.escalation_level = 0
-        return [
-            notify_contact(
-                t,
-                level.notify,
-                "deEscalation",
-                f"Order {order.id} is no longer in jeopardy (was {previous})",
-                now,
-                {"level": level.level, "state": order.state.value},
-            )
-            for level in fired
-        ]
+        return one_event(
+            [
+                notify_contact(
+                    t,
+                    level.notify,
+                    "deEscalation",
+                    f"Order {order.id} is no longer in jeopardy (was {previous})",
+                    now,
+                    {"level": level.level, "state": order.state.value},
+                )
+                for level in fired
+            ]
+        )
     assert jeopardy.since is not None
     jeopardy.cleared_episode = ClearedEpisode(
         since=jeopardy.since,
@@ -167,18 +187,20 @@ def close_cleared_episode(t: Tracking, now: datetime) -> list[Effect]:
     if cleared is None or over_at is None or (is_watched(order) and now < over_at):
         return []
     order.jeopardy.cleared_episode = None
-    return [
-        notify_contact(
-            t,
-            level.notify,
-            "deEscalation",
-            f"Order {order.id} is no longer in jeopardy",
-            now,
-            {"level": level.level, "state": order.state.value},
-        )
-        for level in order.tracking_policy.escalation
-        if level.level <= cleared.escalation_level
-    ]
+    return one_event(
+        [
+            notify_contact(
+                t,
+                level.notify,
+                "deEscalation",
+                f"Order {order.id} is no longer in jeopardy",
+                now,
+                {"level": level.level, "state": order.state.value},
+            )
+            for level in order.tracking_policy.escalation
+            if level.level <= cleared.escalation_level
+        ]
+    )
 
 
 def escalate(t: Tracking, now: datetime) -> list[Effect]:
@@ -339,6 +361,9 @@ def raise_alert(
         exception = cut(exception, limits.text_chars) or ""
     else:
         number = len(alerts) + 1
+    if t.rules.bounds_every_record:
+        name = cut(name, limits.text_chars) or ""
+        order_items = kept_item_refs(order_items)
     alerts.append(
         JeopardyAlert(
             id=f"{order.id}-JA-{number}",
@@ -382,3 +407,39 @@ def acknowledge_escalation(
     if t.rules.notes:
         add_note(t.order, message.by or "escalation contact", message.note, now)
     return []
+
+
+def kept_item_refs(item_ids: tuple[str, ...]) -> tuple[str, ...]:
+    """``bounds_every_record``: the first item ids that fit an alert's bound (count and
+    characters); the order's items and the alert's message tell the rest."""
+    kept: list[str] = []
+    chars = 0
+    for item_id in item_ids[:ALERT_ITEM_REFS_KEPT]:
+        chars += len(item_id)
+        if chars > ALERT_ITEM_REFS_CHARS:
+            break
+        kept.append(item_id)
+    return tuple(kept)
+
+
+def kept_reasons(reasons: tuple[str, ...]) -> list[str]:
+    """``bounds_every_record``: the first reasons that fit the jeopardy's bound, and a
+    last one saying how many more there are."""
+    kept: list[str] = []
+    chars = 0
+    for reason in reasons[:JEOPARDY_REASONS_KEPT]:
+        chars += len(reason)
+        if chars > JEOPARDY_REASONS_CHARS:
+            break
+        kept.append(reason)
+    if len(kept) < len(reasons):
+        kept.append(f"and {len(reasons) - len(kept)} more reasons")
+    return kept
+
+
+def cause_key(cause: str) -> str:
+    """``bounds_every_record``: a critical cause as kept, to tell new causes from known
+    ones; a long one (a cause naming a long item id) as a digest of a bounded length."""
+    if len(cause) <= CAUSE_CHARS:
+        return cause
+    return "#" + hashlib.sha256(cause.encode()).hexdigest()[:32]

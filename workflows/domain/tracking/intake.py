@@ -31,18 +31,20 @@ from workflows.domain.messages import (
     describe_validation_error,
     describe_value,
 )
-from workflows.domain.model import PartyOrder, RejectedMessage
+from workflows.domain.model import PartyOrder, RejectedMessage, check_item_chars
 from workflows.domain.tracking.changes import request_change, resolve_change
 from workflows.domain.tracking.check_ins import check_in_now
-from workflows.domain.tracking.context import MessageRejected, TrackerState, Tracking, cut
+from workflows.domain.tracking.context import (
+    MessageRejected,
+    TrackerState,
+    Tracking,
+    cut,
+    order_chars,
+)
 from workflows.domain.tracking.ending import cancel, change_state, validate_state_change
 from workflows.domain.tracking.escalation import acknowledge_escalation, validate_acknowledgement
 from workflows.domain.tracking.progress import report_progress
-
-# The records of the order that are kept to their newest entries, whatever their size.
-_TRIMMED_LISTS = frozenset(
-    {"jeopardy_alerts", "state_history", "rejected_messages", "delivery_failures", "notes"}
-)
+from workflows.domain.tracking.window import message_key, payload_digest
 
 _HANDLERS: dict[type, Callable[[Tracking, Any, datetime], list[Effect]]] = {
     ProgressReport: report_progress,
@@ -106,6 +108,11 @@ def _apply_once_per_name(
     # would make the order too large, leaves the order exactly as it was. Every other
     # message is checked in full before it changes anything.
     grows = isinstance(message, ChangeRequestMessage | ChangeResolution)
+    # ``bounded_work_per_message``: the handlers check everything before they change
+    # the order, the size included (accounted, not measured), so nothing is to undo and
+    # the work stays that of the message. Before it, the whole state was serialised to
+    # undo a refusal, and the order serialised to measure it: work that grew with it.
+    grows = grows and not t.rules.bounded_work_per_message
     before = t.state.model_dump_json() if grows else None
     try:
         effects = _HANDLERS[type(message)](t, message, now)
@@ -116,7 +123,7 @@ def _apply_once_per_name(
             _restore(t, TrackerState.model_validate_json(before))
         reject(t, name, payload, str(error), now)
         return []
-    _remember_per_name(t, name, message.request_id, payload)
+    _remember_per_name(t, name, message.request_id, payload, now)
     return effects
 
 
@@ -126,7 +133,16 @@ def refused_by_rules(t: Tracking, message: InboundMessage) -> str | None:
     ``old_message_models``: the models of rules 1 and 2 refused the fields rules 3
     brought (unknown fields); such a message was rejected then, and is rejected on
     replay and on an order still tracked by those rules."""
-    return _unknown_before_rules_3(message) if t.rules.old_message_models else None
+    if t.rules.old_message_models and (unknown := _unknown_before_rules_3(message)):
+        return unknown
+    if not t.rules.bounds_what_senders_give and isinstance(message, ChangeRequestMessage):
+        # The models of rules 1 to 4 measured a changed item with any state given in it.
+        for item in message.changes.order_items or []:
+            try:
+                check_item_chars(item, tracked=True)
+            except ValueError as error:
+                return f"changes.orderItems: {error}"
+    return None
 
 
 def already_applied(t: Tracking, request_id: str | None, name: str | None = None) -> bool:
@@ -135,6 +151,10 @@ def already_applied(t: Tracking, request_id: str | None, name: str | None = None
         return False
     if t.rules.once_per_message_name and name is not None:
         key = _message_key(name, request_id)
+        if t.rules.long_duplicate_window:
+            window = t.state.applied_window
+            if window.payload_of(message_key(name, request_id)) is not None:
+                return True
         return key in t.state.applied_messages or request_id in t.applied
     return request_id in t.applied
 
@@ -202,6 +222,15 @@ def _check_request_id(t: Tracking, name: str, request_id: str | None, payload: A
     if request_id is None:
         return False
     seen = t.state.applied_messages.get(_message_key(name, request_id))
+    if t.rules.long_duplicate_window:
+        kept = t.state.applied_window.payload_of(message_key(name, request_id))
+        if kept is not None:
+            if kept != payload_digest(_digest(payload)):
+                raise MessageRejected(
+                    f"requestId {describe_value(request_id)} already used for a different"
+                    f" {name} message"
+                )
+            return True
     if seen is None:
         # Applied under rules 1, before this order moved on to rules 2: its content
         # was not kept, so any message with that id counts as the repeat.
@@ -213,10 +242,21 @@ def _check_request_id(t: Tracking, name: str, request_id: str | None, payload: A
     return True
 
 
-def _remember_per_name(t: Tracking, name: str, request_id: str | None, payload: Any) -> None:
+def _remember_per_name(
+    t: Tracking, name: str, request_id: str | None, payload: Any, now: datetime
+) -> None:
     if request_id is None:
         return
     applied = t.state.applied_messages
+    if t.rules.long_duplicate_window:
+        window = t.state.applied_window
+        if applied:
+            # An order continued onto rules 5: the ids its older rules kept move over.
+            for key, digest in applied.items():
+                window.remember(message_key(*key.split("/", 1)), payload_digest(digest), now)
+            applied.clear()
+        window.remember(message_key(name, request_id), payload_digest(_digest(payload)), now)
+        return
     applied[_message_key(name, request_id)] = _digest(payload)
     while len(applied) > t.limits.applied_messages:
         del applied[next(iter(applied))]  # the oldest
@@ -244,7 +284,7 @@ def _restore(t: Tracking, saved: TrackerState) -> None:
 
 
 def _check_size(t: Tracking) -> None:
-    size = len(t.order.model_dump_json(exclude=set(_TRIMMED_LISTS)))
+    size = order_chars(t.order)
     if size > ORDER_CHARS_LIMIT:
         raise MessageRejected(
             f"the order would be {size} characters of JSON; at most"

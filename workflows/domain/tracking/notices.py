@@ -5,7 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from workflows.domain.effects import Notification, Notify, RecipientKind, notification_about
+from workflows.domain.effects import (
+    Effect,
+    Notification,
+    Notify,
+    RecipientKind,
+    notification_about,
+)
 from workflows.domain.jeopardy import assess, is_watched
 from workflows.domain.model import DeliveryFailure
 from workflows.domain.tracking.context import Tracking, cut
@@ -27,9 +33,27 @@ def notification(
     report the status of the previous one.
     """
     jeopardy = assess(t.order, now, t.rules).status if is_watched(t.order) else None
+    name = t.new_id(kind)
     return notification_about(
-        t.order, t.new_id(kind), recipient_kind, recipient, kind, subject, now, body, jeopardy
+        t.order,
+        name,
+        recipient_kind,
+        recipient,
+        kind,
+        subject,
+        now,
+        body,
+        jeopardy,
+        sequence=t.state.next_sequence - 1,
     )
+
+
+def one_event(notices: list[Notify]) -> list[Effect]:
+    """Notices that are one hub event together (a cleared jeopardy told to the contact of
+    each level) share the sequence of the first, as they share the event's id."""
+    for notice in notices[1:]:
+        notice.notification.sequence = notices[0].notification.sequence
+    return list(notices)
 
 
 def notify_party(

@@ -8,7 +8,14 @@ from workflows.domain.bounds import COMPLETED_AT_SLACK, START_INPUT_CHARS_LIMIT
 from workflows.domain.instants import iso
 from workflows.domain.items import is_final
 from workflows.domain.messages import describe_value
-from workflows.domain.model import ItemState, OrderState, PartyOrder, PartyOrderSpec, StateChange
+from workflows.domain.model import (
+    ItemState,
+    OrderState,
+    PartyOrder,
+    PartyOrderSpec,
+    StateChange,
+    check_item_chars,
+)
 from workflows.domain.rules import Rules
 from workflows.domain.tracking.check_ins import check_in_time
 from workflows.domain.tracking.context import TrackerState
@@ -20,6 +27,10 @@ def begin(
     """The state of a tracking that begins: the order ``acknowledged``, its first
     check-in planned. Raises ValueError (naming the field) for a start input its rules
     refuse."""
+    if not rules.bounds_what_senders_give:
+        # Rules 1 to 4 measured a start input's items with any state given in them.
+        for item in spec.order_items:
+            check_item_chars(item, tracked=True)
     order = PartyOrder.model_validate(spec.model_dump())
     if rules.old_message_models:
         _refuse_rules_3_start_fields(spec)
@@ -67,6 +78,12 @@ def _check_consistency(spec: PartyOrderSpec, now: datetime) -> None:
                 f" {milestone.id}) is in the future; a completion must lie before"
                 f" {iso(now + COMPLETED_AT_SLACK)}"
             )
+    check_start_input_size(spec)
+
+
+def check_start_input_size(spec: PartyOrderSpec) -> None:
+    """Raise ValueError, naming the bound, for a start input past START_INPUT_CHARS_LIMIT
+    characters of JSON (also checked where orders enter, before anything is started)."""
     size = len(spec.model_dump_json())
     if size > START_INPUT_CHARS_LIMIT:
         raise ValueError(
