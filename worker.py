@@ -35,6 +35,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.hub import HubPublisher
 from activities.notify import PartyOrderActivities
 from activities.settings import NotificationSettings
+from activities.signing import MasterSecretMissing, require_master_secret
 from privacy.codec import data_converter
 from workflows.close_party_order import ClosePartyOrder
 from workflows.digest import PartyOrderDigest
@@ -214,6 +215,9 @@ async def run_worker(
 
 
 async def _main() -> None:
+    # Outside `up` (which makes a local one), the operator must give the master secret:
+    # a worker that could sign nothing would fail every webhook and hub delivery.
+    require_master_secret()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -230,7 +234,10 @@ def main() -> None:
         level=os.environ.get("PARTY_ORDERS_LOG_LEVEL", "INFO"),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    asyncio.run(_main())
+    try:
+        asyncio.run(_main())
+    except MasterSecretMissing as missing:
+        raise SystemExit(f"party-orders worker: {missing}") from None
 
 
 if __name__ == "__main__":

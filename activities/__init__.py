@@ -6,8 +6,6 @@ from activities.channels import (
     OutboxChannel,
     WebhookChannel,
     channel_for,
-    sign,
-    verify_signature,
 )
 from activities.notify import PartyOrderActivities
 from activities.settings import NotificationSettings
@@ -20,6 +18,4 @@ __all__ = [
     "PartyOrderActivities",
     "WebhookChannel",
     "channel_for",
-    "sign",
-    "verify_signature",
 ]

@@ -14,13 +14,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from activities.outbound import AllowList, check_url
 from activities.portal import PortalSettings
+from activities.signing import check_master_secret, master_secret_from_env
 
 if TYPE_CHECKING:  # activities.mail imports the channels, which import these settings
     from activities.mail import SmtpSettings
 
 OUTBOX_ENV = "PARTY_ORDERS_OUTBOX"
-WEBHOOK_SECRET_ENV = "PARTY_ORDERS_WEBHOOK_SECRET"
 PROCESS_WEBHOOK_URL_ENV = "PARTY_ORDERS_PROCESS_WEBHOOK_URL"
 CONTACT_WEBHOOK_URL_ENV = "PARTY_ORDERS_CONTACT_WEBHOOK_URL"
 WEBHOOK_TIMEOUT_ENV = "PARTY_ORDERS_WEBHOOK_TIMEOUT"
@@ -72,13 +73,13 @@ def _check_timeout(value: float, what: str) -> float:
 class NotificationSettings:
     """How the worker reaches the party, the originating process and escalation contacts.
 
-    ``None`` for a webhook URL means "write to the outbox instead". The secret signs every
-    webhook body (HMAC-SHA256) so receivers can tell the tracker's calls from forgeries;
-    it is kept out of ``repr`` so it never reaches a log by accident.
+    ``None`` for a webhook URL means "write to the outbox instead". Each webhook target's
+    own signing secret is derived from ``master_secret`` (activities/signing.py); without
+    it no webhook is called. It is kept out of ``repr`` so it never reaches a log.
     """
 
     outbox_path: Path = DEFAULT_OUTBOX_PATH
-    webhook_secret: str | None = field(default=None, repr=False)
+    master_secret: str | None = field(default=None, repr=False)
     process_webhook_url: str | None = None
     contact_webhook_url: str | None = None
     webhook_timeout_seconds: float = DEFAULT_WEBHOOK_TIMEOUT_SECONDS
@@ -96,8 +97,8 @@ class NotificationSettings:
             check_webhook_url(self.process_webhook_url, "process_webhook_url")
         if self.contact_webhook_url is not None:
             check_webhook_url(self.contact_webhook_url, "contact_webhook_url")
-        if self.webhook_secret == "":
-            raise ValueError("webhook_secret must be None or a non-empty string")
+        if self.master_secret is not None:
+            check_master_secret(self.master_secret, "master_secret")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> NotificationSettings:
@@ -122,10 +123,12 @@ class NotificationSettings:
         if process_url is not None:
             check_webhook_url(process_url.strip(), PROCESS_WEBHOOK_URL_ENV)
             process_url = process_url.strip()
+            check_url(process_url, PROCESS_WEBHOOK_URL_ENV, AllowList.from_env(env))
         contact_url = get(CONTACT_WEBHOOK_URL_ENV)
         if contact_url is not None:
             check_webhook_url(contact_url.strip(), CONTACT_WEBHOOK_URL_ENV)
             contact_url = contact_url.strip()
+            check_url(contact_url, CONTACT_WEBHOOK_URL_ENV, AllowList.from_env(env))
 
         timeout = DEFAULT_WEBHOOK_TIMEOUT_SECONDS
         timeout_raw = get(WEBHOOK_TIMEOUT_ENV)
@@ -143,8 +146,7 @@ class NotificationSettings:
 
         return cls(
             outbox_path=outbox_path,
-            # Taken verbatim: stripping could silently diverge from the receiver's copy.
-            webhook_secret=get(WEBHOOK_SECRET_ENV),
+            master_secret=master_secret_from_env(env),
             process_webhook_url=process_url,
             contact_webhook_url=contact_url,
             webhook_timeout_seconds=timeout,

@@ -68,6 +68,7 @@ from workflows.domain import names
 from workflows.domain.hub import (
     RegistryState,
     RemoveSubscription,
+    RotateSecret,
     Subscription,
     SubscriptionOwner,
     created_source,
@@ -638,6 +639,27 @@ class PartyOrderClient:
         except RPCError as error:
             if error.status == RPCStatusCode.NOT_FOUND:
                 return False  # nobody ever subscribed here
+            raise self._rpc_error(error, None) from None
+
+    async def rotate_subscription_secret(
+        self, subscription_id: str, owner: SubscriptionOwner
+    ) -> Subscription | None:
+        """Count up the subscription's secret rotation (its new secret is derived from it);
+        None if ``owner`` sees none by that id."""
+        handle = self.client.get_workflow_handle(registry_workflow_id(self.task_queue))
+        try:
+            rotated: Subscription | None = await handle.execute_update(
+                names.ROTATE_SUBSCRIPTION_SECRET,
+                RotateSecret(id=subscription_id, owner=owner),
+                result_type=Subscription | None,  # type: ignore[arg-type]
+                rpc_timeout=self.answer_timeout,
+            )
+            return rotated
+        except WorkflowUpdateRPCTimeoutOrCancelledError:
+            raise self._registry_no_answer() from None
+        except RPCError as error:
+            if error.status == RPCStatusCode.NOT_FOUND:
+                return None  # nobody ever subscribed here
             raise self._rpc_error(error, None) from None
 
     async def subscriptions(self) -> RegistryState:

@@ -16,15 +16,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from standardwebhooks import Webhook
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities import NotificationSettings, PartyOrderActivities, verify_signature
+from activities import NotificationSettings, PartyOrderActivities
 from activities.channels import REJECTED
+from activities.signing import webhook_secret
 from workflows.domain.effects import Notification, RecipientKind
 
-SECRET = "activity-test-secret-never-logged"
+SECRET = "activity-test-secret-never-logged"  # the master secret
 BODY_MARKER = "confidential-body-text"
 
 
@@ -137,7 +139,7 @@ async def test_notify_originating_process_posts_signed_webhook(
 ) -> None:
     outbox = tmp_path / "outbox.jsonl"
     settings = NotificationSettings(
-        outbox_path=outbox, webhook_secret=SECRET, process_webhook_url=hook.url
+        outbox_path=outbox, master_secret=SECRET, process_webhook_url=hook.url
     )
     acts = PartyOrderActivities(settings)
     try:
@@ -153,7 +155,8 @@ async def test_notify_originating_process_posts_signed_webhook(
     [(headers, body)] = hook.requests
     assert headers["idempotency-key"] == "PO-7/cr-1"
     assert headers["x-party-orders-event"] == "changeRequest"
-    assert verify_signature(body, SECRET, headers["x-party-orders-signature"])
+    # The receiver verifies with the standardwebhooks package and its own secret.
+    Webhook(webhook_secret(SECRET, hook.url)).verify(body, headers)
     assert json.loads(body)["recipientKind"] == "originatingProcess"
     assert outbox_keys(outbox) == ["PO-7/changeResolved-1"]
 
@@ -161,7 +164,9 @@ async def test_notify_originating_process_posts_signed_webhook(
 async def test_notify_party_uses_the_party_webhook(
     tmp_path: Path, env: ActivityEnvironment, hook: Hook
 ) -> None:
-    acts = PartyOrderActivities(NotificationSettings(outbox_path=tmp_path / "outbox.jsonl"))
+    acts = PartyOrderActivities(
+        NotificationSettings(outbox_path=tmp_path / "outbox.jsonl", master_secret=SECRET)
+    )
     try:
         await env.run(acts.notify_party, note("PO-7/checkIn-1", webhook_url=hook.url))
     finally:
@@ -177,7 +182,7 @@ async def test_rejected_webhook_fails_the_activity_for_good(
 ) -> None:
     hook.status = 400
     settings = NotificationSettings(
-        outbox_path=tmp_path / "outbox.jsonl", webhook_secret=SECRET, contact_webhook_url=hook.url
+        outbox_path=tmp_path / "outbox.jsonl", master_secret=SECRET, contact_webhook_url=hook.url
     )
     acts = PartyOrderActivities(settings)
     try:
@@ -194,7 +199,7 @@ async def test_activities_log_kind_recipient_and_key_but_no_secret_or_body(
     tmp_path: Path, env: ActivityEnvironment, hook: Hook, caplog: pytest.LogCaptureFixture
 ) -> None:
     settings = NotificationSettings(
-        outbox_path=tmp_path / "outbox.jsonl", webhook_secret=SECRET, contact_webhook_url=hook.url
+        outbox_path=tmp_path / "outbox.jsonl", master_secret=SECRET, contact_webhook_url=hook.url
     )
     acts = PartyOrderActivities(settings)
     caplog.set_level(logging.DEBUG)

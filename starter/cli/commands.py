@@ -417,8 +417,14 @@ async def cmd_digest(args: argparse.Namespace) -> int:
 
 
 async def cmd_worker(args: argparse.Namespace) -> int:
+    from activities.signing import MasterSecretMissing, require_master_secret
     from worker import run_worker  # the worker pulls in every workflow and activity
 
+    try:
+        require_master_secret()  # outside `up`, which makes a local one
+    except (MasterSecretMissing, ValueError) as missing:
+        fail(str(missing))
+        return EXIT_BAD_INPUT
     setup_logging("INFO")
     metrics = serve_worker_metrics()
     client = await _client()

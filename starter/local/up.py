@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from temporalio.client import Client
 
 import worker
+from activities.signing import ensure_local_master_secret
 from privacy.keys import ENCRYPTION_KEYS_ENV
 from starter.cli.output import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, fail, say, setup_logging
 from starter.client import (
@@ -103,6 +104,7 @@ async def up(args: argparse.Namespace) -> int:
     # Notifications land next to the database unless configured otherwise.
     os.environ.setdefault(OUTBOX_ENV, str((config.data_dir / "outbox.jsonl").resolve()))
     share_portal_secret(config.data_dir)
+    ensure_local_master_secret(config.data_dir)  # webhook signing (activities/signing.py)
     mail_sink = await _start_mail_sink(config.data_dir) if args.demo else None
     task_queue = worker.task_queue()
     stop = asyncio.Event()
