@@ -15,15 +15,18 @@ from typing import Any
 
 import httpx
 import pytest
+from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
 from temporalio.client import Client
 
+from activities.signing import signed_headers
 from starter.api.app import create_app
 from starter.api.keys import KeyStore
 from starter.api.routes import BASE_PATH
 from starter.client import PartyOrderClient
 from starter.samples import example_order
 from tests.conftest import unique
-from tests.hub_listener import HubListener
+from tests.hub_listener import HubListener, Received
 from tests.test_api import api_for, assert_error
 from workflows.domain.instants import iso
 
@@ -459,3 +462,153 @@ async def test_an_acknowledgement_no_worker_applies_yet_is_202(
         assert queued.status_code == 202, queued.text
         assert queued.json() == {"requestId": "ack-1"}
         await dev_client.get_workflow_handle(f"party-order-{order['id']}").terminate()
+
+
+# ---------------------------------------------------------------- outbound safety, signatures
+
+
+@pytest.mark.parametrize(
+    ("callback", "rule"),
+    [
+        ("http://127.1:7243/api/v1/namespaces/default/workflows", "loopback"),
+        ("http://2130706433:7243/", "loopback"),
+        ("http://0x7f000001:7243/", "loopback"),
+        ("http://0177.0.0.1:7243/", "loopback"),
+        ("http://[::ffff:127.0.0.1]:7243/", "loopback"),
+        ("http://127.0.0.1.:7243/", "loopback"),
+        ("http://localhost:9464/metrics", "this machine"),
+        ("http://169.254.169.254/latest/meta-data/", "metadata"),
+        ("http://10.0.0.7/", "private"),
+        ("https://user:secret@hooks.example.com/", "user info"),
+        ("https://hooks.example.com/a\r\nX-Injected: 1", "line breaks"),
+        ("https://\uff48\uff4f\uff4f\uff4bs.example.com/", "internationalised"),
+    ],
+)
+async def test_post_hub_refuses_internal_callbacks_naming_the_rule(
+    api: httpx.AsyncClient, keys: Keys, monkeypatch: pytest.MonkeyPatch, callback: str, rule: str
+) -> None:
+    monkeypatch.delenv("PARTY_ORDERS_CALLBACK_ALLOW")  # as deployed: nothing internal listed
+    party = keys.make("party", party_id=unique("P"))
+    answer = await api.post("/hub", json={"callback": callback}, headers=party)
+    assert_error(answer, 400, "callback", rule)
+    assert "secret" not in answer.json()["message"]  # user info is not echoed back
+
+
+async def test_post_hub_lets_a_listed_loopback_listener_through(
+    api: httpx.AsyncClient, keys: Keys, monkeypatch: pytest.MonkeyPatch, listener: HubListener
+) -> None:
+    party = keys.make("party", party_id=unique("P"))
+    monkeypatch.setenv("PARTY_ORDERS_CALLBACK_ALLOW", f"127.0.0.1:{listener.port + 1}")
+    refused = await api.post("/hub", json={"callback": listener.url}, headers=party)
+    assert_error(refused, 400, "callback", "loopback")
+    monkeypatch.setenv("PARTY_ORDERS_CALLBACK_ALLOW", f"127.0.0.1:{listener.port}")
+    await subscribe(api, party, listener.url)
+
+
+async def test_post_hub_without_a_master_secret_is_503_and_records_nothing(
+    api: httpx.AsyncClient,
+    dev_client: Client,
+    dev_task_queue: str,
+    keys: Keys,
+    monkeypatch: pytest.MonkeyPatch,
+    listener: HubListener,
+) -> None:
+    monkeypatch.delenv("PARTY_ORDERS_WEBHOOK_MASTER_SECRET")
+    party = keys.make("party", party_id=unique("P"))
+    answer = await api.post("/hub", json={"callback": listener.url}, headers=party)
+    assert_error(answer, 503, "PARTY_ORDERS_WEBHOOK_MASTER_SECRET")
+    registry = await PartyOrderClient(dev_client, dev_task_queue).subscriptions()
+    assert all(s.callback != listener.url for s in registry.subscriptions)
+
+
+def verify(secret: str, item: Received) -> bool:
+    """What a subscriber does with each delivery: the ``standardwebhooks`` package."""
+    try:
+        Webhook(secret).verify(item.body, item.headers)
+    except WebhookVerificationError:
+        return False
+    return True
+
+
+async def test_each_subscriber_verifies_its_deliveries_and_no_other_can_forge_them(
+    api: httpx.AsyncClient,
+    dev_client: Client,
+    dev_task_queue: str,
+    keys: Keys,
+    manager: dict[str, str],
+    listener: HubListener,
+) -> None:
+    party = unique("P")
+    acme = keys.make("party", party_id=party)
+    process = keys.make("process", process=PROCESS)
+    query = f"partyOrder.party.id={party}"
+    ours, theirs = (
+        await subscribe(api, acme, listener.url),
+        await subscribe(api, process, listener.url, query),
+    )
+    assert ours["secret"] != theirs["secret"]
+    order_id = await start(api, manager, party)
+
+    def delivered(subscription: dict[str, Any]) -> list[Received]:
+        return [r for r in listener.received if r.key.startswith(f"{subscription['id']}/")]
+
+    await eventually(lambda: bool(delivered(ours)) and bool(delivered(theirs)))
+    (created,) = delivered(ours)
+    assert created.event["event"]["partyOrder"]["id"] == order_id
+    assert created.headers["webhook-id"] == created.key
+    assert created.headers["webhook-signature"].startswith("v1,")
+    assert verify(ours["secret"], created)
+    assert verify(theirs["secret"], delivered(theirs)[0])
+    # The process, holding only its own secret, forges "completed" to the party: refused.
+    forged_body = created.body.replace(b'"acknowledged"', b'"completed"')
+    forged = Received(
+        {**created.headers, **signed_headers(theirs["secret"], created.key, forged_body)},
+        forged_body,
+    )
+    assert not verify(ours["secret"], forged)
+    # A captured delivery replayed later (its timestamp older than the tolerance), or sent
+    # again with a fresh timestamp: both refused.
+    stale = datetime.now(UTC) - timedelta(minutes=10)
+    replayed = Received(
+        {**created.headers, **signed_headers(ours["secret"], created.key, created.body, stale)},
+        created.body,
+    )
+    assert not verify(ours["secret"], replayed)
+    refreshed = {**created.headers, "webhook-timestamp": str(int(datetime.now(UTC).timestamp()))}
+    assert refreshed != created.headers and not verify(
+        ours["secret"], Received(refreshed, created.body)
+    )
+    # Nothing secret is kept in Temporal: the registry holds a rotation count only.
+    registry = await PartyOrderClient(dev_client, dev_task_queue).subscriptions()
+    assert ours["secret"] not in registry.model_dump_json()
+    assert "whsec_" not in registry.model_dump_json()
+
+
+async def test_a_rotated_secret_signs_what_follows_and_only_the_owner_rotates(
+    api: httpx.AsyncClient, keys: Keys, manager: dict[str, str], listener: HubListener
+) -> None:
+    party = unique("P")
+    acme = keys.make("party", party_id=party)
+    made = await subscribe(api, acme, listener.url)
+    path = f"/hub/{made['id']}/rotateSecret"
+    assert_error(await api.post(path, headers=keys.make("party", party_id=unique("P"))), 404)
+    assert_error(await api.post(path, headers=keys.make("process", process=PROCESS)), 404)
+    assert_error(await api.post(f"/hub/{unique('sub')}/rotateSecret", headers=acme), 404)
+    assert_error(await api.post(path), 401)
+
+    answer = await api.post(path, headers=acme)
+    assert answer.status_code == 200, answer.text
+    rotated = answer.json()
+    assert {k: v for k, v in rotated.items() if k != "secret"} == {
+        k: v for k, v in made.items() if k != "secret"
+    }
+    assert rotated["secret"].startswith("whsec_") and rotated["secret"] != made["secret"]
+
+    await start(api, manager, party)
+    await eventually(lambda: len(listener.received) >= 1)
+    for item in listener.received:
+        assert verify(rotated["secret"], item)
+        assert not verify(made["secret"], item)
+    # A manager may rotate any; each rotation is a new secret again.
+    again = (await api.post(path, headers=manager)).json()
+    assert again["secret"] not in (made["secret"], rotated["secret"])
