@@ -32,6 +32,7 @@ import aiosmtplib
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from temporalio.exceptions import ApplicationError
 
+from activities.outbound import OutboundRefused, check_host
 from workflows.domain.effects import Notification
 
 SMTP_URL_ENV = "PARTY_ORDERS_SMTP_URL"
@@ -197,6 +198,10 @@ class EmailChannel:
             raise ApplicationError(str(exc), type=REJECTED, non_retryable=True) from None
         settings = self.settings
         where = f"mail server {settings.shown}"
+        try:
+            await check_host(settings.host, settings.port, where)
+        except OutboundRefused as refused:
+            raise ApplicationError(str(refused), type=REJECTED, non_retryable=True) from None
         try:
             await aiosmtplib.send(
                 message,

@@ -1,7 +1,8 @@
 """Outbound safety: no call the tracker makes can be aimed at an internal address.
 
 Every URL the worker calls on someone's behalf (hub callbacks, party, process and contact
-webhooks) is checked twice:
+webhooks) is checked twice (the SMTP relay's host is checked before each connection,
+``check_host``):
 
 - when it is given (``check_url``: ``POST /hub``, the settings read at start): the URL's
   shape, and its host when the host is an address or a name for this machine;
@@ -398,3 +399,27 @@ def guarded_client(
         trust_env=False,
         headers=dict(headers),
     )
+
+
+async def check_host(host: str, port: int, what: str, allow: AllowList | None = None) -> None:
+    """For a connection made by another library (the SMTP relay): OutboundRefused unless
+    every address ``host`` resolves to is public or allowed."""
+    allow = AllowList.from_env() if allow is None else allow
+    try:
+        addresses = await _resolve(normalise_name(host), port)
+    except httpcore.ConnectError:
+        return  # unresolvable: the connection attempt fails and says so
+    for address in addresses:
+        try:
+            check_address(host, port, address, allow)
+        except OutboundRefused as refused:
+            raise OutboundRefused(f"{what}: {refused}") from None
+
+
+def allow_also(entry: str, environ: dict[str, str] | None = None) -> None:
+    """Add ``entry`` to ``PARTY_ORDERS_CALLBACK_ALLOW`` in this process's environment: how
+    ``up`` lets the worker reach the local listeners it starts itself."""
+    env = os.environ if environ is None else environ
+    current = [item.strip() for item in env.get(ALLOW_ENV, "").split(",") if item.strip()]
+    if entry not in current:
+        env[ALLOW_ENV] = ",".join([*current, entry])

@@ -105,6 +105,19 @@ async def test_a_malformed_address_is_rejected_not_retried(sink: MailSink, addre
     assert sink.received == []
 
 
+async def test_a_relay_at_an_internal_address_is_refused_unless_listed(
+    sink: MailSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PARTY_ORDERS_CALLBACK_ALLOW", f"127.0.0.1:{sink.port + 1}")
+    with pytest.raises(ApplicationError, match="loopback") as caught:
+        await EmailChannel(smtp_to(sink)).deliver(to_party())
+    assert caught.value.type == REJECTED and caught.value.non_retryable
+    assert sink.received == []  # nothing was sent to it
+    monkeypatch.setenv("PARTY_ORDERS_CALLBACK_ALLOW", f"127.0.0.1:{sink.port}")
+    await EmailChannel(smtp_to(sink)).deliver(to_party())
+    assert len(sink.received) == 1
+
+
 async def test_a_refused_connection_is_retryable() -> None:
     channel = EmailChannel(SmtpSettings(host="127.0.0.1", port=1, password=PASSWORD))
     with pytest.raises(ApplicationError) as caught:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from temporalio.client import Client
 
 import worker
+from activities.outbound import allow_also
 from activities.signing import ensure_local_master_secret
 from privacy.keys import ENCRYPTION_KEYS_ENV
 from starter.cli.output import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, fail, say, setup_logging
@@ -178,6 +179,7 @@ async def _start_mail_sink(data_dir: Path) -> MailSink | None:
     except OSError as error:
         raise PartyOrderError(f"cannot start the demo's mail sink: {error}") from None
     os.environ[SMTP_URL_ENV] = sink.url
+    allow_also(f"{sink.host}:{sink.port}")  # the worker may reach the sink on loopback
     return sink
 
 
