@@ -49,6 +49,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 import worker
 from activities.hub import HubPublisher
+from activities.outbound import OutboundRefused, check_url
 from activities.settings import check_webhook_url
 from privacy.keys import EncryptionKeyError
 from starter.calendars import resolve_holidays
@@ -1045,7 +1046,13 @@ def _start_input(order: PartyOrderSpec | Mapping[str, Any]) -> PartyOrderSpec:
             order = resolve_holidays(dict(order))
         except ValueError as error:
             raise InvalidInput(f"party order: {error}") from None
-    return validate_message(PartyOrderSpec, order, "party order")
+    spec = validate_message(PartyOrderSpec, order, "party order")
+    if spec.party.webhook_url is not None:
+        try:  # checked when given, and again by the worker when called
+            check_url(spec.party.webhook_url, "party.webhookUrl")
+        except OutboundRefused as refused:
+            raise InvalidInput(str(refused)) from None
+    return spec
 
 
 def _rejections(order: PartyOrder, request_id: str) -> builtins.list[RejectedMessage]:

@@ -494,6 +494,20 @@ async def test_post_hub_refuses_internal_callbacks_naming_the_rule(
     assert "secret" not in answer.json()["message"]  # user info is not echoed back
 
 
+async def test_a_party_webhook_at_an_internal_address_is_refused_at_start(
+    api: httpx.AsyncClient, manager: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PARTY_ORDERS_CALLBACK_ALLOW")
+    order = example_order(unique(), datetime.now(UTC))
+    for url, rule in (
+        ("http://0x7f000001:7243/", "loopback"),
+        ("http://[fd00:ec2::254]/", "metadata"),
+    ):
+        order["party"]["webhookUrl"] = url
+        answer = await api.post("/partyOrder", json=order, headers=manager)
+        assert_error(answer, 400, "party.webhookUrl", rule)
+
+
 async def test_post_hub_lets_a_listed_loopback_listener_through(
     api: httpx.AsyncClient, keys: Keys, monkeypatch: pytest.MonkeyPatch, listener: HubListener
 ) -> None:
@@ -574,10 +588,9 @@ async def test_each_subscriber_verifies_its_deliveries_and_no_other_can_forge_th
         created.body,
     )
     assert not verify(ours["secret"], replayed)
-    refreshed = {**created.headers, "webhook-timestamp": str(int(datetime.now(UTC).timestamp()))}
-    assert refreshed != created.headers and not verify(
-        ours["secret"], Received(refreshed, created.body)
-    )
+    later = str(int(created.headers["webhook-timestamp"]) + 1)
+    refreshed = Received({**created.headers, "webhook-timestamp": later}, created.body)
+    assert not verify(ours["secret"], refreshed)
     # Nothing secret is kept in Temporal: the registry holds a rotation count only.
     registry = await PartyOrderClient(dev_client, dev_task_queue).subscriptions()
     assert ours["secret"] not in registry.model_dump_json()
