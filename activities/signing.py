@@ -28,6 +28,7 @@ from standardwebhooks import Webhook
 MASTER_SECRET_ENV = "PARTY_ORDERS_WEBHOOK_MASTER_SECRET"
 SECRET_PREFIX = "whsec_"
 MIN_MASTER_SECRET_CHARS = 16
+OLD_SHARED_SECRET_ENV = "PARTY_ORDERS_WEBHOOK_SECRET"
 
 ID_HEADER = "webhook-id"
 TIMESTAMP_HEADER = "webhook-timestamp"
@@ -56,13 +57,21 @@ def check_master_secret(value: str, what: str) -> str:
 
 def require_master_secret(environ: Mapping[str, str] | None = None) -> str:
     """The master secret, or MasterSecretMissing saying how to set one."""
-    value = master_secret_from_env(environ)
+    env = os.environ if environ is None else environ
+    value = master_secret_from_env(env)
     if value is None:
+        replaced = (
+            f" ({OLD_SHARED_SECRET_ENV}, one secret shared by every receiver, is no longer"
+            " read: each receiver now has its own, derived from the master secret.)"
+            if env.get(OLD_SHARED_SECRET_ENV)
+            else ""
+        )
         raise MasterSecretMissing(
             f"{MASTER_SECRET_ENV} is not set: every webhook and hub delivery is signed with"
             " a secret derived from it. Set it to a long random string (for example the"
             ' output of `python -c "import secrets; print(secrets.token_urlsafe(32))"`),'
             " the same for the worker and the HTTP API. `party-orders up` makes one itself."
+            + replaced
         )
     return value
 

@@ -89,8 +89,12 @@ def test_anything_but_the_signed_delivery_is_refused(tamper: str) -> None:
 
 
 def test_no_master_secret_is_an_error_saying_what_to_set() -> None:
-    with pytest.raises(MasterSecretMissing, match=MASTER_SECRET_ENV):
+    with pytest.raises(MasterSecretMissing, match=MASTER_SECRET_ENV) as missing:
         require_master_secret({})
+    assert "no longer read" not in str(missing.value)
+    # An operator still setting the old shared secret is told it is not used any more.
+    with pytest.raises(MasterSecretMissing, match=r"PARTY_ORDERS_WEBHOOK_SECRET.*no longer"):
+        require_master_secret({"PARTY_ORDERS_WEBHOOK_SECRET": "the-old-shared-secret"})
     with pytest.raises(ValueError, match="at least 16"):
         require_master_secret({MASTER_SECRET_ENV: "short"})
     assert require_master_secret({MASTER_SECRET_ENV: MASTER}) == MASTER
