@@ -102,7 +102,12 @@ def test_the_worker_command_refuses_a_bad_or_taken_metrics_port(taken: bool) -> 
         done = subprocess.run(
             [sys.executable, "-m", "starter", "worker"],
             cwd=Path(__file__).resolve().parents[1],
-            env={**env, "PARTY_ORDERS_METRICS_PORT": setting},
+            env={
+                **env,
+                "PARTY_ORDERS_METRICS_PORT": setting,
+                # Given, so that the worker goes on to the metrics port.
+                "PARTY_ORDERS_WEBHOOK_MASTER_SECRET": "a-master-secret-for-the-test",
+            },
             capture_output=True,
             text=True,
             timeout=60,

@@ -100,13 +100,17 @@ def test_no_master_secret_is_an_error_saying_what_to_set() -> None:
     assert require_master_secret({MASTER_SECRET_ENV: MASTER}) == MASTER
 
 
-def test_the_worker_refuses_to_start_without_a_master_secret(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "command", [["worker.py"], ["-m", "starter", "worker"]], ids=["worker.py", "party-orders"]
+)
+def test_the_worker_refuses_to_start_without_a_master_secret(command: list[str]) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PARTY_ORDERS_")}
     # Nothing listens there: a worker that went on would fail to connect, not say this.
     env["TEMPORAL_ADDRESS"] = "127.0.0.1:1"
+    env["PYTHONPATH"] = str(ROOT)
     done = subprocess.run(
-        [sys.executable, str(ROOT / "worker.py")],
-        cwd=tmp_path,
+        [sys.executable, *command],
+        cwd=ROOT,
         env=env,
         capture_output=True,
         text=True,
