@@ -119,16 +119,17 @@ class NotificationSettings:
         if not outbox_path.is_absolute():
             outbox_path = Path.cwd() / outbox_path
 
+        allow = AllowList.from_env(env)  # a bad entry stops the worker at start, named
         process_url = get(PROCESS_WEBHOOK_URL_ENV)
         if process_url is not None:
             check_webhook_url(process_url.strip(), PROCESS_WEBHOOK_URL_ENV)
             process_url = process_url.strip()
-            check_url(process_url, PROCESS_WEBHOOK_URL_ENV, AllowList.from_env(env))
+            check_url(process_url, PROCESS_WEBHOOK_URL_ENV, allow)
         contact_url = get(CONTACT_WEBHOOK_URL_ENV)
         if contact_url is not None:
             check_webhook_url(contact_url.strip(), CONTACT_WEBHOOK_URL_ENV)
             contact_url = contact_url.strip()
-            check_url(contact_url, CONTACT_WEBHOOK_URL_ENV, AllowList.from_env(env))
+            check_url(contact_url, CONTACT_WEBHOOK_URL_ENV, allow)
 
         timeout = DEFAULT_WEBHOOK_TIMEOUT_SECONDS
         timeout_raw = get(WEBHOOK_TIMEOUT_ENV)

@@ -540,6 +540,7 @@ def test_settings_from_os_environ(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
         ("PARTY_ORDERS_CONTACT_WEBHOOK_URL", "http://10.1.2.3/", "private address"),
         ("PARTY_ORDERS_PROCESS_WEBHOOK_URL", "http://127.1:8080/", "loopback address"),
         ("PARTY_ORDERS_WEBHOOK_MASTER_SECRET", "short", "at least 16"),
+        ("PARTY_ORDERS_CALLBACK_ALLOW", "10.0.0.0/99", "PARTY_ORDERS_CALLBACK_ALLOW"),
     ],
 )
 def test_settings_reject_bad_values(name: str, value: str, message: str) -> None:
