@@ -5,9 +5,8 @@ from activities.channels import (
     NotificationChannel,
     OutboxChannel,
     WebhookChannel,
-    channel_for,
 )
-from activities.notify import PartyOrderActivities
+from activities.registry import PartyOrderActivities
 from activities.settings import NotificationSettings
 
 __all__ = [
@@ -17,5 +16,4 @@ __all__ = [
     "OutboxChannel",
     "PartyOrderActivities",
     "WebhookChannel",
-    "channel_for",
 ]

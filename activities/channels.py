@@ -26,7 +26,9 @@ from typing import IO, Protocol, runtime_checkable
 import httpx
 from temporalio.exceptions import ApplicationError
 
-from activities.outbound import OutboundRefused, check_url, guarded_client
+from activities.failures import DELIVERY_FAILED, REJECTED
+from activities.mail import EmailChannel
+from activities.outbound import AllowList, OutboundRefused, check_url, guarded_client
 from activities.settings import NotificationSettings, redact_url
 from activities.signing import MASTER_SECRET_ENV, signed_headers, webhook_secret
 from workflows.domain.effects import Notification
@@ -47,11 +49,6 @@ class _RedactUrls(logging.Filter):
 
 
 logging.getLogger("httpx").addFilter(_RedactUrls())
-
-DELIVERY_FAILED = "NotificationDeliveryFailed"
-"""ApplicationError type of a retryable delivery failure."""
-REJECTED = "NotificationRejected"
-"""ApplicationError type of a refusal that retrying cannot fix."""
 
 EVENT_HEADER = "X-Party-Orders-Event"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -235,9 +232,12 @@ class WebhookChannel:
         timeout: float = 10.0,
         *,
         client: httpx.AsyncClient | None = None,
+        allow: AllowList | None = None,
     ) -> None:
         self.url = url
         self._secret = secret
+        # The internal addresses it may still reach (settings.callback_allow); none if None.
+        self._allow = allow if allow is not None else AllowList()
         self._timeout = timeout
         self._client = client
         self._owns_client = client is None
@@ -249,7 +249,7 @@ class WebhookChannel:
     def _get_client(self) -> httpx.AsyncClient:
         # Made on first use, inside the running event loop that will use it.
         if self._client is None:
-            self._client = guarded_client(self._timeout, {"User-Agent": _USER_AGENT})
+            self._client = guarded_client(self._timeout, {"User-Agent": _USER_AGENT}, self._allow)
         return self._client
 
     async def aclose(self) -> None:
@@ -283,7 +283,7 @@ class WebhookChannel:
                 non_retryable=True,
             )
         try:
-            check_url(self.url, f"webhook {self._shown_url}")
+            check_url(self.url, f"webhook {self._shown_url}", self._allow)
         except OutboundRefused as refused:
             raise ApplicationError(str(refused), type=REJECTED, non_retryable=True) from None
         headers = {
@@ -375,6 +375,7 @@ class ChannelRouter:
                 url,
                 webhook_secret(master, url) if master else None,
                 self.settings.webhook_timeout_seconds,
+                allow=self.settings.callback_allow,
             )
             self._webhooks[url] = channel
         return channel
@@ -382,9 +383,7 @@ class ChannelRouter:
     def email(self) -> NotificationChannel | None:
         """The SMTP channel, when ``settings.smtp`` configures one."""
         if self._email is None and self.settings.smtp is not None:
-            from activities.mail import EmailChannel  # it imports this module's error types
-
-            self._email = EmailChannel(self.settings.smtp)
+            self._email = EmailChannel(self.settings.smtp, allow=self.settings.callback_allow)
         return self._email
 
     def channel_for(self, notification: Notification) -> NotificationChannel:
@@ -411,19 +410,3 @@ class ChannelRouter:
         self._webhooks.clear()
         for channel in webhooks:
             await channel.aclose()
-
-
-_routers: dict[NotificationSettings, ChannelRouter] = {}
-_routers_lock = threading.Lock()
-
-
-def channel_for(notification: Notification, settings: NotificationSettings) -> NotificationChannel:
-    """The channel for ``notification`` under ``settings``, cached per settings.
-
-    A convenience for callers without their own ``ChannelRouter``; the activities hold one.
-    """
-    with _routers_lock:
-        router = _routers.get(settings)
-        if router is None:
-            router = _routers[settings] = ChannelRouter(settings)
-    return router.channel_for(notification)

@@ -1,11 +1,12 @@
 """The hub's side effects: publishing an event to its subscriptions, and delivering it.
 
 Publishing happens inside the activity that already delivers the notification the event
-stands for (``PartyOrderActivities._deliver``), so the order's workflow records nothing more
-for it: the quiet periodic check-in keeps its history events. For each subscription that
-wants the event, publishing starts one ``DeliverHubEvent`` workflow whose id is the event's
-idempotency key (``delivery_key``) and which Temporal refuses to start twice; a retried
-activity or a killed worker publishes again and starts nothing new.
+stands for (``Notifications.deliver``, activities/notifications.py), so the order's
+workflow records nothing more for it: the quiet periodic check-in keeps its history events.
+For each subscription that wants the event, publishing starts one ``DeliverHubEvent``
+workflow whose id is the event's idempotency key (``delivery_key``) and which Temporal
+refuses to start twice; a retried activity or a killed worker publishes again and starts
+nothing new.
 
 The subscriptions are read from the registry workflow's memo (``describe``, answered by the
 server without a worker), kept for ``CACHE_SECONDS``: a subscription made a moment ago may
@@ -27,22 +28,20 @@ from temporalio.common import SearchAttributeKey, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.channels import DELIVERY_FAILED, REJECTED, ChannelRouter
+from activities.channels import ChannelRouter
+from activities.failures import DELIVERY_FAILED, REJECTED
 from activities.signing import MASTER_SECRET_ENV, subscription_secret
 from workflows.domain import names
 from workflows.domain.effects import Notification
 from workflows.domain.hub import (
-    SUBSCRIPTIONS_MEMO,
     HubDelivery,
     HubEventSource,
     Subscription,
     delivery_key,
     event_type_of,
-    registry_workflow_id,
     source_of,
     wants,
 )
-from workflows.domain.model import track_workflow_id
 
 logger = logging.getLogger(__name__)
 
@@ -51,14 +50,9 @@ CACHE_SECONDS = 2.0
 SCOPE_CACHE_SECONDS = 300.0
 SCOPE_CACHE_SIZE = 10_000
 STARTS_AT_ONCE = 20
-HUB_WORKFLOW_ID_PREFIX = "party-orders-hub-"
 
 _PARTY_ID = SearchAttributeKey.for_keyword(names.SA_PARTY_ID)
 _ORIGINATING_PROCESS = SearchAttributeKey.for_keyword(names.SA_ORIGINATING_PROCESS)
-
-
-def delivery_workflow_id(idempotency_key: str) -> str:
-    return f"{HUB_WORKFLOW_ID_PREFIX}{idempotency_key}"
 
 
 def _unavailable(what: str, error: RPCError) -> ApplicationError:
@@ -92,10 +86,10 @@ class HubPublisher:
             now = self._clock()
             if not fresh and self._cached and now - self._cached[0] < self._cache_seconds:
                 return self._cached[1]
-            handle = self.client.get_workflow_handle(registry_workflow_id(self.task_queue))
+            handle = self.client.get_workflow_handle(names.registry_workflow_id(self.task_queue))
             try:
                 listed: list[Any] = await (await handle.describe()).memo_value(
-                    SUBSCRIPTIONS_MEMO, []
+                    names.SUBSCRIPTIONS_MEMO, []
                 )
             except RPCError as error:
                 if error.status != RPCStatusCode.NOT_FOUND:
@@ -122,7 +116,7 @@ class HubPublisher:
             return cached[1], cached[2]
         try:
             description = await self.client.get_workflow_handle(
-                track_workflow_id(order_id)
+                names.track_workflow_id(order_id)
             ).describe()
         except RPCError as error:
             raise _unavailable(f"describe order {order_id}", error) from None
@@ -167,7 +161,7 @@ class HubPublisher:
                 await self.client.start_workflow(
                     names.DELIVER_HUB_EVENT_WORKFLOW,
                     delivery,
-                    id=delivery_workflow_id(key),
+                    id=names.delivery_workflow_id(key),
                     task_queue=self.task_queue,
                     # Once per key, ever (within the namespace's retention): a publish
                     # repeated after the delivery finished must not deliver again.

@@ -13,7 +13,9 @@ webhooks) is checked twice (the SMTP relay's host is checked before each connect
 An address is internal when it is loopback, private, link-local, multicast, unspecified,
 reserved, shared (CGNAT) or a cloud metadata address. ``PARTY_ORDERS_CALLBACK_ALLOW`` lets
 listed ones through: comma-separated ``host``, ``host:port`` (``[v6]:port``) or CIDR entries,
-for the operator's own receivers and the local listeners of ``up`` and the tests.
+for the operator's own receivers and the local listeners of ``up`` and the tests. The list
+is read in the top-level ``settings`` module (``Settings.callback_allow``) and handed to
+whoever calls out; without one, no internal address is let through.
 
 Hosts are normalised before they are judged, the way the platform's own parser would read
 them: ``127.1``, ``2130706433``, ``0x7f000001``, ``0177.0.0.1`` (``inet_aton``'s legacy forms),
@@ -25,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import os
 import re
 import socket
 from collections.abc import Iterable, Mapping
@@ -37,6 +38,7 @@ import httpcore
 import httpx
 import idna
 
+# Named in refusals; read only in the top-level ``settings`` module.
 ALLOW_ENV = "PARTY_ORDERS_CALLBACK_ALLOW"
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -162,12 +164,22 @@ class AllowList:
         return cls(tuple(entries))
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> AllowList:
-        env = os.environ if environ is None else environ
+    def setting(cls, text: str | None) -> AllowList:
+        """The list in ``PARTY_ORDERS_CALLBACK_ALLOW``'s ``text``; ValueError naming the
+        variable and the entry that does not parse."""
         try:
-            return cls.parse(env.get(ALLOW_ENV))
+            return cls.parse(text)
         except ValueError as error:
             raise ValueError(f"{ALLOW_ENV}: {error}") from None
+
+    def also(self, entry: str) -> AllowList:
+        """This list and ``entry``: how ``up`` lets the worker reach the local listeners it
+        starts itself."""
+        try:
+            added = _parse_entry(entry.strip())
+        except ValueError as error:
+            raise ValueError(f"{ALLOW_ENV}: {error}") from None
+        return self if added in self.entries else AllowList((*self.entries, added))
 
     def allows(self, host: str, port: int, address: IPAddress | None) -> bool:
         return any(entry.allows(host, port, address) for entry in self.entries)
@@ -230,9 +242,10 @@ def check_url(url: str, what: str, allow: AllowList | None = None) -> Target:
     Refused: anything but http and https, CR, LF, spaces or control characters anywhere,
     user info (``user:secret@``), a host that is not clean ASCII or IDNA, and a host that is
     an internal address (in any numeric form) or a name of this machine, unless ``allow``
-    lists it. Names are resolved only when called (``guarded_transport``).
+    lists it (none when no list is given). Names are resolved only when called
+    (``guarded_transport``).
     """
-    allow = AllowList.from_env() if allow is None else allow
+    allow = AllowList() if allow is None else allow
     if not isinstance(url, str) or _UNSAFE_CHARACTERS.search(url):
         raise OutboundRefused(f"{what}: must not contain spaces, line breaks or control characters")
     try:
@@ -381,9 +394,7 @@ def guarded_transport(allow: AllowList | None = None) -> httpx.AsyncHTTPTranspor
     """An httpx transport that calls only public addresses and those ``allow`` lists."""
     transport = httpx.AsyncHTTPTransport(trust_env=False)
     # httpx has no parameter for it; the pool's backend is where connections are made.
-    transport._pool._network_backend = GuardedBackend(
-        AllowList.from_env() if allow is None else allow
-    )
+    transport._pool._network_backend = GuardedBackend(AllowList() if allow is None else allow)
     return transport
 
 
@@ -404,7 +415,7 @@ def guarded_client(
 async def check_host(host: str, port: int, what: str, allow: AllowList | None = None) -> None:
     """For a connection made by another library (the SMTP relay): OutboundRefused unless
     every address ``host`` resolves to is public or allowed."""
-    allow = AllowList.from_env() if allow is None else allow
+    allow = AllowList() if allow is None else allow
     try:
         addresses = await _resolve(normalise_name(host), port)
     except httpcore.ConnectError:
@@ -414,12 +425,3 @@ async def check_host(host: str, port: int, what: str, allow: AllowList | None = 
             check_address(host, port, address, allow)
         except OutboundRefused as refused:
             raise OutboundRefused(f"{what}: {refused}") from None
-
-
-def allow_also(entry: str, environ: dict[str, str] | None = None) -> None:
-    """Add ``entry`` to ``PARTY_ORDERS_CALLBACK_ALLOW`` in this process's environment: how
-    ``up`` lets the worker reach the local listeners it starts itself."""
-    env = os.environ if environ is None else environ
-    current = [item.strip() for item in env.get(ALLOW_ENV, "").split(",") if item.strip()]
-    if entry not in current:
-        env[ALLOW_ENV] = ",".join([*current, entry])

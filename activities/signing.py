@@ -10,6 +10,8 @@ Each receiver has its own ``whsec_...`` secret, derived from the master secret i
 by its id and its rotation counter (kept in the registry workflow, which holds no secret),
 a configured webhook target by its URL. So nothing secret enters workflow history, and one
 receiver's secret tells nothing of another's. Changing the master secret changes them all.
+The master secret is read in the top-level ``settings`` module (``Settings.master_secret``)
+and handed to the worker and the API.
 """
 
 from __future__ import annotations
@@ -19,12 +21,12 @@ import hashlib
 import hmac
 import os
 import secrets
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 
 from standardwebhooks import Webhook
 
+# Named in refusals; read only in the top-level ``settings`` module.
 MASTER_SECRET_ENV = "PARTY_ORDERS_WEBHOOK_MASTER_SECRET"
 SECRET_PREFIX = "whsec_"
 MIN_MASTER_SECRET_CHARS = 16
@@ -39,31 +41,21 @@ class MasterSecretMissing(RuntimeError):
     """No usable master secret: nothing can be signed, so nothing may be sent."""
 
 
-def master_secret_from_env(environ: Mapping[str, str] | None = None) -> str | None:
-    """The master secret, verbatim (a stripped copy could diverge from the operator's);
-    None when unset. ValueError when it is too short to be a secret."""
-    env = os.environ if environ is None else environ
-    value = env.get(MASTER_SECRET_ENV) or None
-    if value is not None:
-        check_master_secret(value, MASTER_SECRET_ENV)
-    return value
-
-
 def check_master_secret(value: str, what: str) -> str:
     if len(value) < MIN_MASTER_SECRET_CHARS:
         raise ValueError(f"{what} must be at least {MIN_MASTER_SECRET_CHARS} characters")
     return value
 
 
-def require_master_secret(environ: Mapping[str, str] | None = None) -> str:
-    """The master secret, or MasterSecretMissing saying how to set one."""
-    env = os.environ if environ is None else environ
-    value = master_secret_from_env(env)
+def require_master_secret(value: str | None, old_shared_secret_set: bool = False) -> str:
+    """The master secret ``value`` (``Settings.master_secret``), or MasterSecretMissing
+    saying how to set one (and that the old shared secret, when it is still set, is no
+    longer read)."""
     if value is None:
         replaced = (
             f" ({OLD_SHARED_SECRET_ENV}, one secret shared by every receiver, is no longer"
             " read: each receiver now has its own, derived from the master secret.)"
-            if env.get(OLD_SHARED_SECRET_ENV)
+            if old_shared_secret_set
             else ""
         )
         raise MasterSecretMissing(
@@ -108,12 +100,10 @@ def signed_headers(
 MASTER_SECRET_FILE = "webhook-master-secret"
 
 
-def ensure_local_master_secret(data_dir: Path) -> None:
-    """For ``party-orders up``: the master secret from the environment, else one made once
-    and kept in ``data_dir/webhook-master-secret`` (owner-only), so the subscribers' secrets
-    survive a restart; set in the environment for the worker and the API ``up`` runs."""
-    if os.environ.get(MASTER_SECRET_ENV):
-        return
+def local_master_secret(data_dir: Path) -> str:
+    """For ``party-orders up`` when no master secret is set: the one made once and kept in
+    ``data_dir/webhook-master-secret`` (owner-only), so the subscribers' secrets survive a
+    restart; ``up`` passes it to the worker and the API it runs in their settings."""
     path = data_dir / MASTER_SECRET_FILE
     try:
         secret = path.read_text(encoding="utf-8").strip()
@@ -125,4 +115,4 @@ def ensure_local_master_secret(data_dir: Path) -> None:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(descriptor, "w", encoding="utf-8") as file:
             file.write(secret + "\n")
-    os.environ[MASTER_SECRET_ENV] = secret
+    return secret

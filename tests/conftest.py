@@ -25,7 +25,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.outbound import ALLOW_ENV
+from activities.outbound import ALLOW_ENV, AllowList
 from activities.settings import NotificationSettings
 from activities.signing import MASTER_SECRET_ENV
 from starter.local.binaries import temporal_cli_path, test_server_path
@@ -93,6 +93,8 @@ TEST_MASTER_SECRET = "test-master-secret-for-webhook-signing"
 TEST_CALLBACK_ALLOW = "127.0.0.1"
 os.environ[MASTER_SECRET_ENV] = TEST_MASTER_SECRET
 os.environ[ALLOW_ENV] = TEST_CALLBACK_ALLOW
+# What the settings read from that variable: handed to the channels the tests build.
+TEST_ALLOW = AllowList.parse(TEST_CALLBACK_ALLOW)
 
 
 @pytest.fixture(scope="session")
@@ -106,7 +108,11 @@ async def dev_task_queue(dev_client: Client, session_outbox: Path) -> AsyncItera
     worker = build_worker(
         dev_client,
         task_queue,
-        settings=NotificationSettings(outbox_path=session_outbox, master_secret=TEST_MASTER_SECRET),
+        settings=NotificationSettings(
+            outbox_path=session_outbox,
+            master_secret=TEST_MASTER_SECRET,
+            callback_allow=TEST_ALLOW,
+        ),
     )
     async with worker:
         yield task_queue
@@ -126,7 +132,11 @@ async def running_worker(
     worker = build_worker(
         client,
         task_queue,
-        settings=NotificationSettings(outbox_path=outbox_path, master_secret=TEST_MASTER_SECRET),
+        settings=NotificationSettings(
+            outbox_path=outbox_path,
+            master_secret=TEST_MASTER_SECRET,
+            callback_allow=TEST_ALLOW,
+        ),
         **options,
     )
     async with worker:

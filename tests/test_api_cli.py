@@ -20,7 +20,7 @@ import pytest
 
 from starter.api.keys import KeyStore
 from starter.api.routes import BASE_PATH
-from starter.cli.commands import run
+from starter.cli.runner import run
 from starter.samples import example_order
 from tests.conftest import TEST_CALLBACK_ALLOW, TEST_MASTER_SECRET, unique
 from tests.processes import free_port, run_bash, start_up_demo

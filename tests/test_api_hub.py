@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,13 +20,15 @@ from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 from temporalio.client import Client
 
+from activities.outbound import AllowList
 from activities.signing import signed_headers
+from settings import CALLBACK_ALLOW_ENV, WEBHOOK_MASTER_SECRET_ENV, Settings
 from starter.api.app import create_app
 from starter.api.keys import KeyStore
 from starter.api.routes import BASE_PATH
 from starter.client import PartyOrderClient
 from starter.samples import example_order
-from tests.conftest import unique
+from tests.conftest import TEST_ALLOW, TEST_MASTER_SECRET, unique
 from tests.hub_listener import HubListener, Received
 from tests.test_api import api_for, assert_error
 from workflows.domain.instants import iso
@@ -56,13 +59,28 @@ def manager(keys: Keys) -> dict[str, str]:
 async def api(
     dev_client: Client, dev_task_queue: str, keys: Keys, manager: dict[str, str]
 ) -> AsyncIterator[httpx.AsyncClient]:
-    client = PartyOrderClient(dev_client, dev_task_queue)
+    client = PartyOrderClient(dev_client, dev_task_queue, callback_allow=TEST_ALLOW)
     async with api_for(create_app(keys=keys.store, client=client)) as http:
         yield http
         # Leave no subscription behind for later tests of the session.
         for subscription in (await client.subscriptions()).subscriptions:
             if subscription.callback.startswith("http://127.0.0.1:"):
                 await http.delete(f"/hub/{subscription.id}", headers=manager)
+
+
+@asynccontextmanager
+async def api_with(
+    dev_client: Client, task_queue: str, keys: Keys, values: dict[str, str]
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The API as an operator configured it: its settings are ``values`` only (as deployed:
+    nothing internal listed unless ``values`` list it), for the app and its client."""
+    settings = Settings(values)
+    client = PartyOrderClient(dev_client, task_queue, callback_allow=settings.callback_allow())
+    async with api_for(create_app(keys=keys.store, client=client, settings=settings)) as http:
+        yield http
+
+
+DEPLOYED = {WEBHOOK_MASTER_SECRET_ENV: TEST_MASTER_SECRET}
 
 
 @pytest.fixture
@@ -225,7 +243,7 @@ async def test_refused_callbacks_and_queries_are_400_naming_the_field(
     assert_error(await api.post("/hub", json={"query": ""}, headers=manager), 400, "callback")
 
 
-def test_a_callback_at_the_api_s_own_socket_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_callback_at_the_api_s_own_socket_is_refused() -> None:
     from starlette.requests import Request
 
     from starter.api.errors import ApiError
@@ -242,7 +260,7 @@ def test_a_callback_at_the_api_s_own_socket_is_refused(monkeypatch: pytest.Monke
     }
     request = Request(scope)
     # Even where the allow list lets these hosts through, the API's own socket is refused.
-    monkeypatch.setenv("PARTY_ORDERS_CALLBACK_ALLOW", "localhost,127.0.0.1,[::1],0.0.0.0")
+    allow = AllowList.parse("localhost,127.0.0.1,[::1],0.0.0.0")
     for callback in (
         "http://localhost:8080/x",
         "http://127.0.0.1:8080/x",
@@ -251,8 +269,8 @@ def test_a_callback_at_the_api_s_own_socket_is_refused(monkeypatch: pytest.Monke
         "https://api.example.com/hooks",  # the public name, default port
     ):
         with pytest.raises(ApiError, match="points at this API itself"):
-            check_callback(callback, request)
-    assert check_callback("http://127.0.0.1:9090/x", request) == "http://127.0.0.1:9090/x"
+            check_callback(callback, request, allow)
+    assert check_callback("http://127.0.0.1:9090/x", request, allow) == "http://127.0.0.1:9090/x"
     assert check_callback("https://hooks.example.com/", request) == "https://hooks.example.com/"
 
 
@@ -485,51 +503,56 @@ async def test_an_acknowledgement_no_worker_applies_yet_is_202(
     ],
 )
 async def test_post_hub_refuses_internal_callbacks_naming_the_rule(
-    api: httpx.AsyncClient, keys: Keys, monkeypatch: pytest.MonkeyPatch, callback: str, rule: str
+    dev_client: Client, dev_task_queue: str, keys: Keys, callback: str, rule: str
 ) -> None:
-    monkeypatch.delenv("PARTY_ORDERS_CALLBACK_ALLOW")  # as deployed: nothing internal listed
     party = keys.make("party", party_id=unique("P"))
-    answer = await api.post("/hub", json={"callback": callback}, headers=party)
+    async with api_with(dev_client, dev_task_queue, keys, DEPLOYED) as api:
+        answer = await api.post("/hub", json={"callback": callback}, headers=party)
     assert_error(answer, 400, "callback", rule)
     assert "secret" not in answer.json()["message"]  # user info is not echoed back
 
 
 async def test_a_party_webhook_at_an_internal_address_is_refused_at_start(
-    api: httpx.AsyncClient, manager: dict[str, str], monkeypatch: pytest.MonkeyPatch
+    dev_client: Client, dev_task_queue: str, keys: Keys, manager: dict[str, str]
 ) -> None:
-    monkeypatch.delenv("PARTY_ORDERS_CALLBACK_ALLOW")
     order = example_order(unique(), datetime.now(UTC))
-    for url, rule in (
-        ("http://0x7f000001:7243/", "loopback"),
-        ("http://[fd00:ec2::254]/", "metadata"),
-    ):
-        order["party"]["webhookUrl"] = url
-        answer = await api.post("/partyOrder", json=order, headers=manager)
-        assert_error(answer, 400, "party.webhookUrl", rule)
+    async with api_with(dev_client, dev_task_queue, keys, DEPLOYED) as api:
+        for url, rule in (
+            ("http://0x7f000001:7243/", "loopback"),
+            ("http://[fd00:ec2::254]/", "metadata"),
+        ):
+            order["party"]["webhookUrl"] = url
+            answer = await api.post("/partyOrder", json=order, headers=manager)
+            assert_error(answer, 400, "party.webhookUrl", rule)
 
 
 async def test_post_hub_lets_a_listed_loopback_listener_through(
-    api: httpx.AsyncClient, keys: Keys, monkeypatch: pytest.MonkeyPatch, listener: HubListener
-) -> None:
-    party = keys.make("party", party_id=unique("P"))
-    monkeypatch.setenv("PARTY_ORDERS_CALLBACK_ALLOW", f"127.0.0.1:{listener.port + 1}")
-    refused = await api.post("/hub", json={"callback": listener.url}, headers=party)
-    assert_error(refused, 400, "callback", "loopback")
-    monkeypatch.setenv("PARTY_ORDERS_CALLBACK_ALLOW", f"127.0.0.1:{listener.port}")
-    await subscribe(api, party, listener.url)
-
-
-async def test_post_hub_without_a_master_secret_is_503_and_records_nothing(
     api: httpx.AsyncClient,
     dev_client: Client,
     dev_task_queue: str,
     keys: Keys,
-    monkeypatch: pytest.MonkeyPatch,
     listener: HubListener,
 ) -> None:
-    monkeypatch.delenv("PARTY_ORDERS_WEBHOOK_MASTER_SECRET")
     party = keys.make("party", party_id=unique("P"))
-    answer = await api.post("/hub", json={"callback": listener.url}, headers=party)
+    other_port = {**DEPLOYED, CALLBACK_ALLOW_ENV: f"127.0.0.1:{listener.port + 1}"}
+    async with api_with(dev_client, dev_task_queue, keys, other_port) as elsewhere:
+        refused = await elsewhere.post("/hub", json={"callback": listener.url}, headers=party)
+    assert_error(refused, 400, "callback", "loopback")
+    listed = {**DEPLOYED, CALLBACK_ALLOW_ENV: f"127.0.0.1:{listener.port}"}
+    async with api_with(dev_client, dev_task_queue, keys, listed) as allowed:
+        await subscribe(allowed, party, listener.url)  # removed by the api fixture's end
+
+
+async def test_post_hub_without_a_master_secret_is_503_and_records_nothing(
+    dev_client: Client,
+    dev_task_queue: str,
+    keys: Keys,
+    listener: HubListener,
+) -> None:
+    party = keys.make("party", party_id=unique("P"))
+    no_secret = {CALLBACK_ALLOW_ENV: "127.0.0.1"}
+    async with api_with(dev_client, dev_task_queue, keys, no_secret) as api:
+        answer = await api.post("/hub", json={"callback": listener.url}, headers=party)
     assert_error(answer, 503, "PARTY_ORDERS_WEBHOOK_MASTER_SECRET")
     registry = await PartyOrderClient(dev_client, dev_task_queue).subscriptions()
     assert all(s.callback != listener.url for s in registry.subscriptions)

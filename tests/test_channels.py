@@ -28,17 +28,17 @@ from standardwebhooks.webhooks import WebhookVerificationError
 from temporalio.exceptions import ApplicationError
 
 from activities.channels import (
-    DELIVERY_FAILED,
-    REJECTED,
     ChannelRouter,
     NotificationChannel,
     OutboxChannel,
     WebhookChannel,
-    channel_for,
     encode_body,
 )
+from activities.failures import DELIVERY_FAILED, REJECTED
 from activities.settings import NotificationSettings
 from activities.signing import signed_headers, webhook_secret
+from settings import Settings
+from tests.conftest import TEST_ALLOW
 from workflows.domain.effects import Notification, RecipientKind
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -331,7 +331,7 @@ async def test_outbox_write_failure_is_retryable(tmp_path: Path) -> None:
 
 async def failed_delivery(url: str, timeout: float = 5.0) -> ApplicationError:
     """What one delivery through a webhook channel to ``url`` raises (it must raise)."""
-    channel = WebhookChannel(url, SECRET, timeout)
+    channel = WebhookChannel(url, SECRET, timeout, allow=TEST_ALLOW)
     try:
         with pytest.raises(ApplicationError) as info:
             await channel.deliver(note())
@@ -341,7 +341,7 @@ async def failed_delivery(url: str, timeout: float = 5.0) -> ApplicationError:
 
 
 async def test_webhook_sends_signed_body_and_headers(server: Server) -> None:
-    channel = WebhookChannel(server.url, SECRET, 5.0)
+    channel = WebhookChannel(server.url, SECRET, 5.0, allow=TEST_ALLOW)
     notification = note("PO-1/changeRequest-1", kind="changeRequest")
     try:
         await channel.deliver(notification)
@@ -374,7 +374,7 @@ async def test_webhook_sends_signed_body_and_headers(server: Server) -> None:
 
 async def test_webhook_without_secret_sends_nothing(server: Server) -> None:
     server.receiver.secret = None
-    channel = WebhookChannel(server.url, None, 5.0)
+    channel = WebhookChannel(server.url, None, 5.0, allow=TEST_ALLOW)
     try:
         with pytest.raises(ApplicationError, match="nothing is sent unsigned") as info:
             await channel.deliver(note())
@@ -414,7 +414,7 @@ async def test_webhook_errors_never_contain_the_secret(server: Server) -> None:
     server.receiver.response_body = f"bad request; your secret is {SECRET}".encode()
     # A URL with a token in it: the token must not reach messages either.
     url = server.url + f"?token={SECRET}"
-    channel = WebhookChannel(url, SECRET, 5.0)
+    channel = WebhookChannel(url, SECRET, 5.0, allow=TEST_ALLOW)
     try:
         with pytest.raises(ApplicationError) as info:
             await channel.deliver(note())
@@ -461,7 +461,7 @@ async def test_flaky_receiver_accepts_each_key_exactly_once(server: Server) -> N
     receiver = server.receiver
     receiver.fail_first = 3
     receiver.lose_first = 2
-    channel = WebhookChannel(server.url, SECRET, 5.0)
+    channel = WebhookChannel(server.url, SECRET, 5.0, allow=TEST_ALLOW)
     keys = [f"PO-1/escalation-{i}" for i in range(5)]
     try:
         attempts = [await deliver_with_retries(channel, note(key)) for key in keys]
@@ -483,7 +483,7 @@ async def test_flaky_receiver_accepts_each_key_exactly_once(server: Server) -> N
 
 def test_settings_from_env_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    settings = NotificationSettings.from_env({})
+    settings = Settings.from_env({}).notifications()
     assert settings.outbox_path == tmp_path / ".party-orders" / "outbox.jsonl"
     assert settings.master_secret is None
     assert settings.process_webhook_url is None
@@ -491,15 +491,15 @@ def test_settings_from_env_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     assert settings.webhook_timeout_seconds == 10.0
     # Empty values count as unset.
     assert (
-        NotificationSettings.from_env(
+        Settings.from_env(
             {"PARTY_ORDERS_WEBHOOK_MASTER_SECRET": "", "PARTY_ORDERS_WEBHOOK_TIMEOUT": ""}
-        )
+        ).notifications()
         == settings
     )
 
 
 def test_settings_from_env_values(tmp_path: Path) -> None:
-    settings = NotificationSettings.from_env(
+    settings = Settings.from_env(
         {
             "PARTY_ORDERS_OUTBOX": str(tmp_path / "o.jsonl"),
             "PARTY_ORDERS_WEBHOOK_MASTER_SECRET": MASTER,
@@ -508,7 +508,7 @@ def test_settings_from_env_values(tmp_path: Path) -> None:
             "PARTY_ORDERS_CALLBACK_ALLOW": "127.0.0.1:9000",
             "PARTY_ORDERS_WEBHOOK_TIMEOUT": "2.5",
         }
-    )
+    ).notifications()
     assert settings.outbox_path == tmp_path / "o.jsonl"
     assert settings.master_secret == MASTER
     assert settings.process_webhook_url == "https://som.example/hooks/changes"
@@ -521,7 +521,7 @@ def test_settings_from_env_values(tmp_path: Path) -> None:
 def test_settings_from_os_environ(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("PARTY_ORDERS_OUTBOX", str(tmp_path / "env.jsonl"))
     monkeypatch.setenv("PARTY_ORDERS_WEBHOOK_TIMEOUT", "7")
-    settings = NotificationSettings.from_env()
+    settings = Settings.from_env().notifications()
     assert settings.outbox_path == tmp_path / "env.jsonl"
     assert settings.webhook_timeout_seconds == 7.0
 
@@ -545,52 +545,54 @@ def test_settings_from_os_environ(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
 )
 def test_settings_reject_bad_values(name: str, value: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        NotificationSettings.from_env({name: value})
+        Settings.from_env({name: value}).notifications()
 
 
 def test_settings_url_errors_hide_credentials() -> None:
     with pytest.raises(ValueError) as info:
-        NotificationSettings.from_env(
+        Settings.from_env(
             {"PARTY_ORDERS_PROCESS_WEBHOOK_URL": f"ftp://u:{SECRET}@h.example/?t={SECRET}"}
-        )
+        ).notifications()
     assert SECRET not in str(info.value)
 
 
 # ---------------------------------------------------------------- routing
 
 
-def test_channel_for_routes_by_recipient(tmp_path: Path) -> None:
-    plain = NotificationSettings(outbox_path=tmp_path / "outbox.jsonl")
-    wired = NotificationSettings(
-        outbox_path=tmp_path / "outbox.jsonl",
-        master_secret=MASTER,
-        process_webhook_url="http://127.0.0.1:1/process",
-        contact_webhook_url="http://127.0.0.1:1/contact",
-        webhook_timeout_seconds=3.0,
+def test_the_router_routes_by_recipient(tmp_path: Path) -> None:
+    plain = ChannelRouter(NotificationSettings(outbox_path=tmp_path / "outbox.jsonl"))
+    wired = ChannelRouter(
+        NotificationSettings(
+            outbox_path=tmp_path / "outbox.jsonl",
+            master_secret=MASTER,
+            process_webhook_url="http://127.0.0.1:1/process",
+            contact_webhook_url="http://127.0.0.1:1/contact",
+            webhook_timeout_seconds=3.0,
+        )
     )
     party_hook = note(webhook_url="https://acme.example/hook")
     party_plain = note()
     process = note(recipient_kind="originatingProcess", recipient="service-order-handling")
     contact = note(recipient_kind="contact", recipient="order-manager")
 
-    for settings in (plain, wired):
-        hook = channel_for(party_hook, settings)
+    for router in (plain, wired):
+        hook = router.channel_for(party_hook)
         assert isinstance(hook, WebhookChannel)
         assert hook.url == "https://acme.example/hook"
-        assert isinstance(channel_for(party_plain, settings), OutboxChannel)
-        assert channel_for(party_hook, settings) is hook  # cached
+        assert isinstance(router.channel_for(party_plain), OutboxChannel)
+        assert router.channel_for(party_hook) is hook  # one channel per webhook
 
     for notification in (process, contact):
-        assert isinstance(channel_for(notification, plain), OutboxChannel)
-    process_channel = channel_for(process, wired)
-    contact_channel = channel_for(contact, wired)
+        assert isinstance(plain.channel_for(notification), OutboxChannel)
+    process_channel = wired.channel_for(process)
+    contact_channel = wired.channel_for(contact)
     assert isinstance(process_channel, WebhookChannel)
     assert process_channel.url == "http://127.0.0.1:1/process"
     assert isinstance(contact_channel, WebhookChannel)
     assert contact_channel.url == "http://127.0.0.1:1/contact"
-    # One outbox per settings, whoever it is for.
-    assert channel_for(party_plain, plain) is channel_for(process, plain)
-    assert isinstance(channel_for(party_plain, plain), NotificationChannel)
+    # One outbox per router, whoever it is for.
+    assert plain.channel_for(party_plain) is plain.channel_for(process)
+    assert isinstance(plain.channel_for(party_plain), NotificationChannel)
 
 
 async def test_each_configured_target_signs_with_its_own_secret(tmp_path: Path) -> None:
@@ -600,6 +602,7 @@ async def test_each_configured_target_signs_with_its_own_secret(tmp_path: Path) 
         settings = NotificationSettings(
             outbox_path=tmp_path / "outbox.jsonl",
             master_secret=MASTER,
+            callback_allow=TEST_ALLOW,
             process_webhook_url=servers[0][1] + "/process",
             contact_webhook_url=servers[1][1] + "/contact",
         )

@@ -19,7 +19,7 @@ import httpx
 import pytest
 from temporalio.client import Client
 
-from activities.hub import delivery_workflow_id
+from settings import WEBHOOK_MASTER_SECRET_ENV, Settings
 from starter.api.app import create_app
 from starter.api.keys import KeyStore
 from starter.client import PartyOrderClient
@@ -28,6 +28,7 @@ from tests.conftest import unique
 from tests.hub_listener import HubListener
 from tests.processes import DevServer, WorkerProcess, eventually
 from tests.test_api import api_for
+from workflows.domain import names
 
 pytestmark = pytest.mark.slow
 
@@ -72,9 +73,14 @@ def bearer(store: KeyStore, role: str, **bound: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {store.create(role, **bound)[1]}"}
 
 
-def api(client: Client, task_queue: str, store: KeyStore) -> httpx.AsyncClient:
-    """The API as a fresh process would serve it: its own app and client API."""
-    return api_for(create_app(keys=store, client=PartyOrderClient(client, task_queue)))
+def api(
+    client: Client, task_queue: str, store: KeyStore, settings: Settings | None = None
+) -> httpx.AsyncClient:
+    """The API as a fresh process would serve it: its own app and client API (with
+    ``settings``, default: the environment's)."""
+    return api_for(
+        create_app(keys=store, client=PartyOrderClient(client, task_queue), settings=settings)
+    )
 
 
 async def test_a_worker_killed_mid_delivery_loses_no_event_and_repeats_none(
@@ -97,12 +103,10 @@ async def test_a_worker_killed_mid_delivery_loses_no_event_and_repeats_none(
     manager = bearer(store, "manager")
     listener.hold = asyncio.Event()  # the first deliveries get no answer: still in flight
 
-    async with api(client, task_queue, store) as http:
-        with pytest.MonkeyPatch.context() as env:  # the API derives the secret it returns
-            env.setenv("PARTY_ORDERS_WEBHOOK_MASTER_SECRET", master)
-            made = (
-                await http.post("/hub", json={"callback": listener.url}, headers=manager)
-            ).json()
+    # The API derives the secret it returns from the workers' master secret.
+    settings = Settings({**Settings.from_env().values, WEBHOOK_MASTER_SECRET_ENV: master})
+    async with api(client, task_queue, store, settings) as http:
+        made = (await http.post("/hub", json={"callback": listener.url}, headers=manager)).json()
         secret = made["secret"]
         order_id = unique()
         order = example_order(order_id, datetime.now(UTC))
@@ -145,7 +149,7 @@ async def test_a_worker_killed_mid_delivery_loses_no_event_and_repeats_none(
     listener.assert_signed(secret)
     # One delivery workflow per key, however often the event was published.
     for key in keys:
-        handle = client.get_workflow_handle(delivery_workflow_id(key))
+        handle = client.get_workflow_handle(names.delivery_workflow_id(key))
         assert await handle.result() is True  # delivered, not given up
         assert (await handle.describe()).workflow_type == "DeliverHubEvent"
     logs = second.log_text() + first.log_text()

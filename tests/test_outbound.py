@@ -28,6 +28,7 @@ from activities.outbound import (
     guarded_client,
     parse_address,
 )
+from settings import CALLBACK_ALLOW_ENV, Settings
 
 NOTHING_ALLOWED = AllowList()
 
@@ -152,15 +153,31 @@ def test_the_allow_list_lets_a_listed_host_port_through_and_nothing_else() -> No
 @pytest.mark.parametrize("entry", ["10.0.0.0/33", "host:notaport", "host:70000", "a b", "[::1"])
 def test_a_bad_allow_entry_is_an_error_naming_the_variable(entry: str) -> None:
     with pytest.raises(ValueError, match=ALLOW_ENV):
-        AllowList.from_env({ALLOW_ENV: entry})
+        Settings({CALLBACK_ALLOW_ENV: entry}).callback_allow()
 
 
-def test_the_allow_list_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(ALLOW_ENV, "127.0.0.1:5555")
-    check_url("http://127.1:5555/", "callback")
-    monkeypatch.delenv(ALLOW_ENV)
+def test_the_allow_list_comes_from_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(CALLBACK_ALLOW_ENV, "127.0.0.1:5555")
+    check_url("http://127.1:5555/", "callback", Settings.from_env().callback_allow())
+    monkeypatch.delenv(CALLBACK_ALLOW_ENV)
+    with pytest.raises(OutboundRefused):
+        check_url("http://127.1:5555/", "callback", Settings.from_env().callback_allow())
+    # Without a list, nothing internal is let through, whatever the environment says.
+    monkeypatch.setenv(CALLBACK_ALLOW_ENV, "127.0.0.1:5555")
     with pytest.raises(OutboundRefused):
         check_url("http://127.1:5555/", "callback")
+
+
+def test_up_adds_its_own_listeners_to_the_list_it_was_given() -> None:
+    given = Settings({CALLBACK_ALLOW_ENV: "hooks.localhost"})
+    widened = given.with_callback_allowed("127.0.0.1:2525")
+    check_url("http://127.0.0.1:2525/", "relay", widened.callback_allow())
+    check_url("http://hooks.localhost/", "callback", widened.callback_allow())
+    assert widened.with_callback_allowed("127.0.0.1:2525") == widened
+    with pytest.raises(OutboundRefused):
+        check_url("http://127.0.0.1:2525/", "relay", given.callback_allow())
+    with pytest.raises(ValueError, match=ALLOW_ENV):
+        given.with_callback_allowed("host:notaport")
 
 
 # ---------------------------------------------------------------- at call time

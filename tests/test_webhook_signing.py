@@ -22,12 +22,12 @@ from activities.signing import (
     MASTER_SECRET_ENV,
     MASTER_SECRET_FILE,
     MasterSecretMissing,
-    ensure_local_master_secret,
-    require_master_secret,
+    local_master_secret,
     signed_headers,
     subscription_secret,
     webhook_secret,
 )
+from settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 MASTER = "a-master-secret-of-some-length"
@@ -90,14 +90,14 @@ def test_anything_but_the_signed_delivery_is_refused(tamper: str) -> None:
 
 def test_no_master_secret_is_an_error_saying_what_to_set() -> None:
     with pytest.raises(MasterSecretMissing, match=MASTER_SECRET_ENV) as missing:
-        require_master_secret({})
+        Settings({}).require_master_secret()
     assert "no longer read" not in str(missing.value)
     # An operator still setting the old shared secret is told it is not used any more.
     with pytest.raises(MasterSecretMissing, match=r"PARTY_ORDERS_WEBHOOK_SECRET.*no longer"):
-        require_master_secret({"PARTY_ORDERS_WEBHOOK_SECRET": "the-old-shared-secret"})
+        Settings({"PARTY_ORDERS_WEBHOOK_SECRET": "the-old-shared-secret"}).require_master_secret()
     with pytest.raises(ValueError, match="at least 16"):
-        require_master_secret({MASTER_SECRET_ENV: "short"})
-    assert require_master_secret({MASTER_SECRET_ENV: MASTER}) == MASTER
+        Settings({MASTER_SECRET_ENV: "short"}).require_master_secret()
+    assert Settings({MASTER_SECRET_ENV: MASTER}).require_master_secret() == MASTER
 
 
 @pytest.mark.parametrize(
@@ -121,22 +121,17 @@ def test_the_worker_refuses_to_start_without_a_master_secret(command: list[str])
     assert "Traceback" not in done.stderr
 
 
-def test_up_makes_a_local_master_secret_once_and_keeps_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delenv(MASTER_SECRET_ENV)
-    ensure_local_master_secret(tmp_path / "data")
-    made = os.environ[MASTER_SECRET_ENV]
+def test_up_makes_a_local_master_secret_once_and_keeps_it(tmp_path: Path) -> None:
+    made = local_master_secret(tmp_path / "data")
     path = tmp_path / "data" / MASTER_SECRET_FILE
     assert path.read_text(encoding="utf-8").strip() == made
     assert stat.S_IMODE(path.stat().st_mode) == 0o600  # owner only
-    assert require_master_secret() == made
+    # up passes it on in the settings it derives, never through the environment.
+    given = Settings({})
+    settings = given.with_defaults({MASTER_SECRET_ENV: made})
+    assert settings.require_master_secret() == made and given.master_secret() is None
     # The next `up` uses the same one: the subscribers' secrets survive a restart.
-    monkeypatch.delenv(MASTER_SECRET_ENV)
-    ensure_local_master_secret(tmp_path / "data")
-    assert os.environ[MASTER_SECRET_ENV] == made
-    # A secret the operator set wins, and nothing is written for it.
-    monkeypatch.setenv(MASTER_SECRET_ENV, MASTER)
-    ensure_local_master_secret(tmp_path / "elsewhere")
-    assert os.environ[MASTER_SECRET_ENV] == MASTER
-    assert not (tmp_path / "elsewhere").exists()
+    assert local_master_secret(tmp_path / "data") == made
+    # A secret the operator set wins.
+    mine = Settings({MASTER_SECRET_ENV: MASTER}).with_defaults({MASTER_SECRET_ENV: made})
+    assert mine.require_master_secret() == MASTER

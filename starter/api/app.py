@@ -8,7 +8,6 @@ request that needs Temporal, not at start-up, so the API comes up (and answers 5
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -16,6 +15,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from activities.portal import PortalSettings
+from settings import Settings
 from starter.api import errors, hub, portal
 from starter.api.auth import BEARER_SCHEME
 from starter.api.keys import KeyStore
@@ -43,8 +43,13 @@ class Clients:
 
     RECONNECT_PAUSE = 2.0
 
-    def __init__(self, connect: Connect | None = None, client: PartyOrderClient | None = None):
-        self._connect = connect or PartyOrderClient.connect
+    def __init__(
+        self,
+        connect: Connect | None = None,
+        client: PartyOrderClient | None = None,
+        settings: Settings | None = None,
+    ):
+        self._connect = connect or (lambda: PartyOrderClient.connect(settings=settings))
         self._client = client
         self._lock = asyncio.Lock()
         self._failed: tuple[float, ServerUnavailable] | None = None
@@ -78,12 +83,15 @@ def create_app(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     rate_limit: RateLimit | None = None,
     portal_settings: PortalSettings | None = None,
+    settings: Settings | None = None,
 ) -> FastAPI:
     """The API over ``client`` (or one made by ``connect``, by default from Temporal's
     environment configuration), with the keys in ``keys`` and a rate limit per key
     (default from ``PARTY_ORDERS_API_RATE`` and ``PARTY_ORDERS_API_BURST``). The check-in
     page checks links with ``portal_settings`` (default from ``PARTY_ORDERS_PORTAL_SECRET``;
-    without a secret it refuses every link)."""
+    without a secret it refuses every link). ``settings`` give the defaults (by default
+    the environment's)."""
+    settings = settings or Settings.from_env()
     app = FastAPI(
         title="Party order tracking",
         version="1.0.0",
@@ -92,10 +100,11 @@ def create_app(
         docs_url=f"{BASE_PATH}/docs",
         redoc_url=None,
     )
-    app.state.keys = keys or KeyStore()
-    app.state.clients = Clients(connect, client)
-    app.state.rate_limiter = RateLimiter(rate_limit or RateLimit.from_env())
-    app.state.portal = portal_settings or PortalSettings.from_env(os.environ)
+    app.state.settings = settings  # the hub's allow list and master secret
+    app.state.keys = keys or KeyStore(settings.api_keys_path)
+    app.state.clients = Clients(connect, client, settings)
+    app.state.rate_limiter = RateLimiter(rate_limit or RateLimit.from_settings(settings))
+    app.state.portal = portal_settings or settings.portal()
     errors.install(app)
     app.include_router(router)
     app.include_router(hub.router)  # event subscriptions

@@ -13,19 +13,15 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Request, Response, status
 from pydantic import Field
 
-from activities.outbound import OutboundRefused, check_url, parse_address
-from activities.signing import MasterSecretMissing, require_master_secret, subscription_secret
+from activities.outbound import AllowList, OutboundRefused, check_url, parse_address
+from activities.signing import MasterSecretMissing, subscription_secret
+from settings import Settings
 from starter.api.auth import GuardedRoute, guarded, principal
 from starter.api.errors import ApiError, bad_request, unavailable
 from starter.api.keys import ApiKey
 from starter.api.routes import ALL, BASE_PATH, _errors
-from workflows.domain.hub import (
-    MAX_CALLBACK_CHARS,
-    MAX_QUERY_CHARS,
-    Subscription,
-    SubscriptionOwner,
-    parse_query,
-)
+from workflows.domain.bounds import MAX_CALLBACK_CHARS, MAX_QUERY_CHARS
+from workflows.domain.hub import Subscription, SubscriptionOwner, parse_query
 from workflows.domain.wire import WireModel
 
 router = APIRouter(prefix=BASE_PATH, route_class=GuardedRoute)
@@ -62,13 +58,34 @@ def _same_address(host: str, other: str) -> bool:
     return host.strip("[]").lower() == other.strip("[]").lower()
 
 
-def check_callback(url: str, request: Request) -> str:
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _allow(request: Request) -> AllowList:
+    """The operator's ``PARTY_ORDERS_CALLBACK_ALLOW``, from the app's settings."""
+    try:
+        return _settings(request).callback_allow()
+    except ValueError as error:
+        raise unavailable(f"event subscriptions are not available: {error}") from None
+
+
+def _master_secret(request: Request) -> str:
+    """The master secret the subscriptions' secrets are derived from; 503 without one."""
+    try:
+        return _settings(request).require_master_secret()
+    except (MasterSecretMissing, ValueError) as missing:
+        raise unavailable(f"event subscriptions are not signed yet: {missing}") from None
+
+
+def check_callback(url: str, request: Request, allow: AllowList | None = None) -> str:
     """The callback, if the worker may call it (``activities/outbound.py``: no internal
     address unless ``PARTY_ORDERS_CALLBACK_ALLOW`` lists it) and it does not point at this
     API (which would have the API post events to itself, or let a key call its own routes,
     even where the allow list lets this host through)."""
     try:
-        target = check_url(url, "callback")
+        target = check_url(url, "callback", allow)
     except OutboundRefused as error:
         raise bad_request(str(error)) from None
     called = request.url  # as the caller reached the API (its Host header)
@@ -88,11 +105,7 @@ def check_callback(url: str, request: Request) -> str:
     return url
 
 
-def _with_secret(subscription: Subscription) -> HubSubscription:
-    try:
-        master = require_master_secret()
-    except MasterSecretMissing as missing:
-        raise unavailable(f"event subscriptions are not signed yet: {missing}") from None
+def _with_secret(subscription: Subscription, master: str) -> HubSubscription:
     secret = subscription_secret(master, subscription.id, subscription.secret_rotation)
     return HubSubscription.model_validate({**subscription.public(), "secret": secret})
 
@@ -139,11 +152,8 @@ async def subscribe(
     ],
 ) -> HubSubscription:
     key = principal(request)
-    callback = check_callback(subscription.callback, request)
-    try:
-        require_master_secret()  # before anything is recorded: a secret must be given
-    except MasterSecretMissing as missing:
-        raise unavailable(f"event subscriptions are not signed yet: {missing}") from None
+    callback = check_callback(subscription.callback, request, _allow(request))
+    master = _master_secret(request)  # before anything is recorded: a secret must be given
     try:
         parse_query((subscription.query or "").strip())
     except ValueError as error:
@@ -151,7 +161,7 @@ async def subscribe(
     client = await request.app.state.clients.get()
     made = await client.subscribe(callback, subscription.query, owner_of(key))
     response.headers["Location"] = f"{BASE_PATH}/hub/{made.id}"
-    return _with_secret(made)
+    return _with_secret(made, master)
 
 
 @router.delete(
@@ -192,12 +202,9 @@ async def rotate_secret(request: Request, subscription_id: str) -> HubSubscripti
     key = principal(request)
     if not 1 <= len(subscription_id) <= 100:
         raise _not_found(subscription_id[:100])
-    try:
-        require_master_secret()
-    except MasterSecretMissing as missing:
-        raise unavailable(f"event subscriptions are not signed yet: {missing}") from None
+    master = _master_secret(request)
     client = await request.app.state.clients.get()
     rotated = await client.rotate_subscription_secret(subscription_id, owner_of(key))
     if rotated is None:
         raise _not_found(subscription_id)
-    return _with_secret(rotated)
+    return _with_secret(rotated, master)

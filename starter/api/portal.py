@@ -62,8 +62,6 @@ _pages = Environment(
 
 # The states a party may report for one item (the contract's item states).
 ITEM_STATES = ("acknowledged", "inProgress", "pending", "held", "completed", "cancelled", "failed")
-# Item states are offered only once report_progress takes them (orderItems[].state).
-REPORTS_ITEMS = "order_items" in ProgressReport.model_fields
 
 # Field names of the form, by the report's camelCase field they fill.
 LABELS = {
@@ -131,7 +129,8 @@ def form_page(
     items = [
         {"id": item.id, "description": item.description, "state": state}
         for item in order.order_items
-        if REPORTS_ITEMS and isinstance(state := getattr(item, "state", None), str)
+        # An item is reported on its own once it is tracked on its own (it has a state).
+        if (state := item.state) is not None
     ]
     return page(
         "checkin.html",

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime
 
-from workflows.domain.holiday_span import HolidayRequest
+from workflows.domain.holidays import HolidayRequest
 from workflows.domain.instants import iso
 from workflows.domain.model import JeopardyStatus, PartyOrder, WireModel
 

@@ -20,6 +20,12 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, Field
 
 from workflows.domain import names
+from workflows.domain.bounds import (
+    MAX_CALLBACK_CHARS,
+    MAX_FAILURES_KEPT,
+    MAX_QUERY_CHARS,
+    MAX_SUBSCRIPTIONS,
+)
 from workflows.domain.effects import Notification
 from workflows.domain.instants import iso
 from workflows.domain.model import PartyOrderSpec, check_order_id
@@ -30,11 +36,6 @@ REGISTRY_WORKFLOW_ID = "party-orders-subscriptions"
 SUBSCRIPTIONS_MEMO = "subscriptions"
 """Memo key on the registry workflow: the subscriptions, readable without a worker."""
 
-MAX_SUBSCRIPTIONS = 1000
-"""Per namespace: the registry's memo holds them all (well under Temporal's 2 MB blob)."""
-MAX_FAILURES_KEPT = 200
-MAX_QUERY_CHARS = 2000
-MAX_CALLBACK_CHARS = 2000
 
 CREATE_EVENT = "PartyOrderCreateEvent"
 STATE_CHANGE_EVENT = "PartyOrderStateChangeEvent"

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from workflows.domain.model import MAX_NOTES_KEPT, NOTE_CHARS, Note, PartyOrder
+from workflows.domain.bounds import MAX_NOTES_KEPT, NOTE_CHARS
+from workflows.domain.model import Note, PartyOrder
 
 
 def add_note(order: PartyOrder, author: str, text: str | None, now: datetime) -> Note | None:

@@ -8,7 +8,7 @@ On top of the periodic rhythm the party is asked for progress
 Each such point is asked for once per date: the date it was asked for is kept on the
 checkpoint (``askedFor``) or the milestone (``checkInAskedFor``), so a date moved by an
 accepted change is asked for again at its new date, and the old date, no longer in the
-plan, is never acted on. ``schedule.next_due`` reads ``due_points`` like every other
+plan, is never acted on. ``deadlines.next_due`` reads ``due_points`` like every other
 deadline (one source of deadlines), and ``PartyOrderTracker.advance`` asks at them.
 
 Change requests add, move or delete checkpoints and milestones with
@@ -21,17 +21,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from workflows.domain.bounds import MAX_CHECKPOINTS, MAX_MILESTONES
 from workflows.domain.calendar import next_working_instant
 from workflows.domain.messages import describe_value
-from workflows.domain.model import (
-    MAX_CHECKPOINTS,
-    MAX_MILESTONES,
-    ChangeSet,
-    Checkpoint,
-    Milestone,
-    MilestoneStatus,
-    PartyOrder,
-)
+from workflows.domain.model import ChangeSet, Checkpoint, Milestone, MilestoneStatus, PartyOrder
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,82 @@
+"""How much an order keeps of what grows, so that the state carried by continue-as-new
+stays well below Temporal's 2 MB payload limit (``tests/test_bounds.py`` builds the
+largest order these bounds allow)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+# Rules 1 kept the last 2,000 request ids applied; rules 2 keeps fewer (LIMITS_V2).
+APPLIED_REQUEST_IDS_KEPT = 2_000
+REJECTED_MESSAGES_KEPT = 200
+REJECTED_PAYLOAD_CHARS = 2_000
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How much of each growing record an order keeps: its newest entries, cut to size."""
+
+    applied_messages: int = APPLIED_REQUEST_IDS_KEPT
+    rejected_messages: int = REJECTED_MESSAGES_KEPT
+    rejected_payload_chars: int = REJECTED_PAYLOAD_CHARS
+    jeopardy_alerts: int | None = None  # None: all of them (rules 1)
+    state_history: int | None = None
+    delivery_failures: int = REJECTED_MESSAGES_KEPT
+    text_chars: int | None = None  # an error, an alert's message, a reason in a record
+
+
+LIMITS_V1 = Limits()
+# Rules 2 bound everything that grows. The order apart from these records may not pass
+# ORDER_CHARS_LIMIT (a message that would make it larger is refused); with every record
+# at its bound too, the state carried by continue-as-new stays near 1.45 MB at the very
+# most, below Temporal's 2 MB payload limit (tests/test_bounds.py builds it).
+LIMITS_V2 = Limits(
+    applied_messages=1_000,
+    rejected_messages=100,
+    rejected_payload_chars=1_000,
+    jeopardy_alerts=100,
+    state_history=100,
+    delivery_failures=100,
+    text_chars=500,
+)
+ORDER_CHARS_LIMIT = 400_000
+START_INPUT_CHARS_LIMIT = 200_000
+
+# What an order may hold; a start input or a change past them is refused.
+MAX_MILESTONES = 200
+MAX_ORDER_ITEMS = 200
+MAX_CHANGE_REQUESTS = 200
+MAX_ITEMS_PER_CHANGE = 50
+MAX_CHECKPOINTS = 200
+MAX_ITEM_CHARS = 2_000  # one order item as JSON, extra TMF fields included
+MAX_HOLIDAYS = 400  # the holidays one party calendar lists
+# Rules 3: the newest notes kept; noteCount counts them all. A note's text as kept in
+# notes[] (the history keeps all of it): 200 notes at most 200,000 characters, so the
+# carried state stays well under 2 MB (tests/test_bounds.py).
+MAX_NOTES_KEPT = 200
+NOTE_CHARS = 1_000
+# The newest records kept of what grows with time.
+RESPONSE_TIMES_KEPT = 100  # check-in response times
+PAUSES_KEPT = 100  # pauses (``pausedFor`` keeps the sum of every one)
+# Values are quoted in errors up to this length, so that a huge value cannot make a huge
+# rejection record.
+VALUE_CHARS = 100
+
+# How far in the future a completedAt may lie: a party writing its local date, or a
+# clock that is ahead, is tolerated; a completion next month is not.
+COMPLETED_AT_SLACK = timedelta(days=1)
+# Bounds that keep every date computation (a date minus a lead time, now plus an interval)
+# inside what datetime can hold (years 1 to 9999): a date-time given from outside lies in
+# years 1900 to 8999, a policy duration is at most 100 years. Past them, a single message
+# would make the workflow's deadline arithmetic raise OverflowError on every replay.
+EARLIEST_INSTANT = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST_INSTANT = datetime(9000, 1, 1, tzinfo=UTC)
+MAX_DURATION = timedelta(days=36_500)
+
+# The event hub's registry, per namespace: its memo holds every subscription (well under
+# Temporal's 2 MB blob).
+MAX_SUBSCRIPTIONS = 1000
+MAX_FAILURES_KEPT = 200
+MAX_QUERY_CHARS = 2000
+MAX_CALLBACK_CHARS = 2000
