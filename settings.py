@@ -21,6 +21,7 @@ from datetime import timedelta
 from pathlib import Path
 from types import MappingProxyType
 
+from activities.outbound import ALLOW_ENV, AllowList, check_url
 from activities.portal import DEFAULT_PORTAL_BASE_URL, PortalSettings
 from activities.settings import (
     DEFAULT_OUTBOX_PATH,
@@ -28,6 +29,12 @@ from activities.settings import (
     NotificationSettings,
     SmtpSettings,
     check_webhook_url,
+)
+from activities.signing import (
+    MASTER_SECRET_ENV,
+    OLD_SHARED_SECRET_ENV,
+    check_master_secret,
+    require_master_secret,
 )
 from privacy.keys import EncryptionKey, parse_keys
 from workflows.domain import names
@@ -45,7 +52,12 @@ LOG_LEVEL_ENV = "PARTY_ORDERS_LOG_LEVEL"
 ENCRYPTION_KEYS_ENV = "PARTY_ORDERS_ENCRYPTION_KEYS"
 # Where notifications go (activities/channels.py, activities/mail.py, activities/portal.py).
 OUTBOX_ENV = "PARTY_ORDERS_OUTBOX"
-WEBHOOK_SECRET_ENV = "PARTY_ORDERS_WEBHOOK_SECRET"
+# Each receiver's signing secret is derived from this one (activities/signing.py).
+WEBHOOK_MASTER_SECRET_ENV = MASTER_SECRET_ENV
+# The old secret shared by every receiver: no longer read, only named when still set.
+OLD_WEBHOOK_SECRET_ENV = OLD_SHARED_SECRET_ENV
+# Internal addresses webhooks, hub callbacks and the mail relay may still reach.
+CALLBACK_ALLOW_ENV = ALLOW_ENV
 PROCESS_WEBHOOK_URL_ENV = "PARTY_ORDERS_PROCESS_WEBHOOK_URL"
 CONTACT_WEBHOOK_URL_ENV = "PARTY_ORDERS_CONTACT_WEBHOOK_URL"
 WEBHOOK_TIMEOUT_ENV = "PARTY_ORDERS_WEBHOOK_TIMEOUT"
@@ -152,20 +164,53 @@ class Settings:
         outbox_path = Path(outbox_raw).expanduser() if outbox_raw else DEFAULT_OUTBOX_PATH
         if not outbox_path.is_absolute():
             outbox_path = Path.cwd() / outbox_path
+        allow = self.callback_allow()  # a bad entry stops the worker at start, named
         return NotificationSettings(
             outbox_path=outbox_path,
-            # Taken verbatim: stripping could silently diverge from the receiver's copy.
-            webhook_secret=self.get(WEBHOOK_SECRET_ENV),
-            process_webhook_url=self._webhook_url(PROCESS_WEBHOOK_URL_ENV),
-            contact_webhook_url=self._webhook_url(CONTACT_WEBHOOK_URL_ENV),
+            master_secret=self.master_secret(),
+            process_webhook_url=self._webhook_url(PROCESS_WEBHOOK_URL_ENV, allow),
+            contact_webhook_url=self._webhook_url(CONTACT_WEBHOOK_URL_ENV, allow),
             webhook_timeout_seconds=self._webhook_timeout(),
             portal=self.portal(),
             smtp=self.smtp(),
+            callback_allow=allow,
         )
 
-    def _webhook_url(self, name: str) -> str | None:
+    def _webhook_url(self, name: str, allow: AllowList) -> str | None:
         url = self.get(name)
-        return check_webhook_url(url.strip(), name) if url is not None else None
+        if url is None:
+            return None
+        url = check_webhook_url(url.strip(), name)
+        check_url(url, name, allow)  # no internal address unless the allow list has it
+        return url
+
+    def master_secret(self) -> str | None:
+        """The webhook master secret, verbatim (a stripped copy could diverge from the
+        operator's); None when unset, ValueError when too short to be a secret."""
+        value = self.get(MASTER_SECRET_ENV)
+        return check_master_secret(value, MASTER_SECRET_ENV) if value is not None else None
+
+    def require_master_secret(self) -> str:
+        """The master secret, or MasterSecretMissing saying how to set one (and naming the
+        old shared secret when that is what is set)."""
+        return require_master_secret(
+            self.master_secret(), self.get(OLD_SHARED_SECRET_ENV) is not None
+        )
+
+    def callback_allow(self) -> AllowList:
+        """The internal addresses outbound calls may still reach; ValueError naming the
+        variable and the entry when the list does not parse."""
+        return AllowList.setting(self.get(CALLBACK_ALLOW_ENV))
+
+    def with_callback_allowed(self, entry: str) -> Settings:
+        """These settings with ``entry`` added to the allow list (checked now): how ``up``
+        lets its worker reach the local listeners it starts itself."""
+        self.callback_allow().also(entry)  # ValueError for a bad entry or list
+        current = [item.strip() for item in (self.get(CALLBACK_ALLOW_ENV) or "").split(",")]
+        items = [item for item in current if item]
+        if entry not in items:
+            items.append(entry)
+        return Settings({**self.values, CALLBACK_ALLOW_ENV: ",".join(items)})
 
     def _webhook_timeout(self) -> float:
         raw = self.get(WEBHOOK_TIMEOUT_ENV)

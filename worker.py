@@ -33,6 +33,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.hub import HubPublisher
 from activities.registry import PartyOrderActivities
 from activities.settings import NotificationSettings
+from activities.signing import MasterSecretMissing
 from privacy.codec import data_converter
 from settings import Settings
 from workflows.close_party_order import ClosePartyOrder
@@ -198,6 +199,9 @@ async def run_worker(
 
 
 async def _main(settings: Settings) -> None:
+    # Outside `up` (which makes a local one), the operator must give the master secret:
+    # a worker that could sign nothing would fail every webhook and hub delivery.
+    settings.require_master_secret()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -215,7 +219,10 @@ def main() -> None:
         level=settings.log_level("INFO"),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    asyncio.run(_main(settings))
+    try:
+        asyncio.run(_main(settings))
+    except MasterSecretMissing as missing:
+        raise SystemExit(f"party-orders worker: {missing}") from None
 
 
 if __name__ == "__main__":

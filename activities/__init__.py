@@ -5,8 +5,6 @@ from activities.channels import (
     NotificationChannel,
     OutboxChannel,
     WebhookChannel,
-    sign,
-    verify_signature,
 )
 from activities.registry import PartyOrderActivities
 from activities.settings import NotificationSettings
@@ -18,6 +16,4 @@ __all__ = [
     "OutboxChannel",
     "PartyOrderActivities",
     "WebhookChannel",
-    "sign",
-    "verify_signature",
 ]

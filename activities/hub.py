@@ -29,7 +29,8 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.channels import ChannelRouter
-from activities.failures import DELIVERY_FAILED
+from activities.failures import DELIVERY_FAILED, REJECTED
+from activities.signing import MASTER_SECRET_ENV, subscription_secret
 from workflows.domain import names
 from workflows.domain.effects import Notification
 from workflows.domain.hub import (
@@ -153,6 +154,7 @@ class HubPublisher:
             idempotency_key=key,
             event_type=source.event_type,
             envelope=source.envelope(),
+            secret_rotation=subscription.secret_rotation,
         )
         async with gate:
             try:
@@ -173,12 +175,27 @@ class HubPublisher:
         return True
 
 
+def hub_secret(master: str | None, delivery: HubDelivery, current: Subscription | None) -> str:
+    """The subscription's own signing secret: of its latest rotation the worker knows of
+    (read from the registry), else of the rotation the event was published at."""
+    if master is None:
+        raise ApplicationError(
+            f"hub event {delivery.idempotency_key} not sent: nothing is sent unsigned, and"
+            f" {MASTER_SECRET_ENV} is not set",
+            type=REJECTED,
+            non_retryable=True,
+        )
+    rotation = delivery.secret_rotation if current is None else current.secret_rotation
+    return subscription_secret(master, delivery.subscription_id, rotation)
+
+
 class HubActivities:
     """The activity that POSTs one event to one subscription's callback."""
 
     def __init__(self, router: ChannelRouter, publisher: HubPublisher) -> None:
         self.router = router
         self.publisher = publisher
+        self.master_secret = router.settings.master_secret
 
     @activity.defn(name=names.DELIVER_HUB_EVENT)
     async def deliver_hub_event(self, delivery: HubDelivery) -> bool:
@@ -188,7 +205,10 @@ class HubActivities:
         is always made. Retries stop once the subscription is removed, so removing it is how
         a subscriber stops a day of retries to a callback that is gone."""
         retry = activity.info().attempt > 1
-        if retry and await self.publisher.subscription(delivery.subscription_id) is None:
+        # Read on every attempt (cached): a secret rotated since the event was published is
+        # the one its subscriber now verifies with.
+        current = await self.publisher.subscription(delivery.subscription_id)
+        if retry and current is None:
             activity.logger.info(
                 "hub event %s not delivered: subscription %s was removed",
                 delivery.idempotency_key,
@@ -205,8 +225,11 @@ class HubActivities:
         )
         labels = {"eventType": delivery.event_type}
         meter = activity.metric_meter()
+        secret = hub_secret(self.master_secret, delivery, current)
         try:
-            await channel.post(body.encode("utf-8"), delivery.idempotency_key, delivery.event_type)
+            await channel.post(
+                body.encode("utf-8"), delivery.idempotency_key, delivery.event_type, secret=secret
+            )
         except Exception:
             meter.create_counter(
                 "party_orders_hub_event_failures", "Failed hub event delivery attempts"

@@ -30,6 +30,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from temporalio.exceptions import ApplicationError
 
 from activities.failures import DELIVERY_FAILED, REJECTED
+from activities.outbound import AllowList, OutboundRefused, check_host
 from activities.settings import SmtpSettings
 from workflows.domain.effects import Notification
 
@@ -104,8 +105,10 @@ def _transfer_encoding(text: str) -> str:
 class EmailChannel:
     """Delivers party notifications by SMTP (one connection per mail)."""
 
-    def __init__(self, settings: SmtpSettings) -> None:
+    def __init__(self, settings: SmtpSettings, *, allow: AllowList | None = None) -> None:
         self.settings = settings
+        # The internal relays it may still reach (settings.callback_allow); none if None.
+        self.allow = allow if allow is not None else AllowList()
         self._templates = _templates()
 
     def __repr__(self) -> str:
@@ -124,6 +127,10 @@ class EmailChannel:
             raise ApplicationError(str(exc), type=REJECTED, non_retryable=True) from None
         settings = self.settings
         where = f"mail server {settings.shown}"
+        try:
+            await check_host(settings.host, settings.port, where, self.allow)
+        except OutboundRefused as refused:
+            raise ApplicationError(str(refused), type=REJECTED, non_retryable=True) from None
         try:
             await aiosmtplib.send(
                 message,

@@ -12,7 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from activities.outbound import AllowList
 from activities.portal import PortalSettings
+from activities.signing import check_master_secret
 
 DEFAULT_OUTBOX_PATH = Path(".party-orders") / "outbox.jsonl"
 DEFAULT_WEBHOOK_TIMEOUT_SECONDS = 10.0
@@ -130,13 +132,13 @@ class SmtpSettings:
 class NotificationSettings:
     """How the worker reaches the party, the originating process and escalation contacts.
 
-    ``None`` for a webhook URL means "write to the outbox instead". The secret signs every
-    webhook body (HMAC-SHA256) so receivers can tell the tracker's calls from forgeries;
-    it is kept out of ``repr`` so it never reaches a log by accident.
+    ``None`` for a webhook URL means "write to the outbox instead". Each webhook target's
+    own signing secret is derived from ``master_secret`` (activities/signing.py); without
+    it no webhook is called. It is kept out of ``repr`` so it never reaches a log.
     """
 
     outbox_path: Path = DEFAULT_OUTBOX_PATH
-    webhook_secret: str | None = field(default=None, repr=False)
+    master_secret: str | None = field(default=None, repr=False)
     process_webhook_url: str | None = None
     contact_webhook_url: str | None = None
     webhook_timeout_seconds: float = DEFAULT_WEBHOOK_TIMEOUT_SECONDS
@@ -146,6 +148,9 @@ class NotificationSettings:
     # The email channel (``PARTY_ORDERS_SMTP_*``, see activities/mail.py); None: parties
     # without a webhook are written to in the outbox.
     smtp: SmtpSettings | None = None
+    # The internal addresses webhooks and the mail relay may still reach
+    # (``PARTY_ORDERS_CALLBACK_ALLOW``, see activities/outbound.py); empty: none.
+    callback_allow: AllowList = field(default_factory=AllowList)
 
     def __post_init__(self) -> None:
         # Direct construction (tests, embedding) gets the same checks as from_env.
@@ -154,5 +159,5 @@ class NotificationSettings:
             check_webhook_url(self.process_webhook_url, "process_webhook_url")
         if self.contact_webhook_url is not None:
             check_webhook_url(self.contact_webhook_url, "contact_webhook_url")
-        if self.webhook_secret == "":
-            raise ValueError("webhook_secret must be None or a non-empty string")
+        if self.master_secret is not None:
+            check_master_secret(self.master_secret, "master_secret")

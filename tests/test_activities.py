@@ -16,15 +16,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from standardwebhooks import Webhook
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities import NotificationSettings, PartyOrderActivities, verify_signature
+from activities import NotificationSettings, PartyOrderActivities
 from activities.failures import REJECTED
+from activities.signing import webhook_secret
+from tests.conftest import TEST_ALLOW
 from workflows.domain.effects import Notification, RecipientKind
 
-SECRET = "activity-test-secret-never-logged"
+SECRET = "activity-test-secret-never-logged"  # the master secret
 BODY_MARKER = "confidential-body-text"
 
 
@@ -139,7 +142,10 @@ async def test_notify_originating_process_posts_signed_webhook(
 ) -> None:
     outbox = tmp_path / "outbox.jsonl"
     settings = NotificationSettings(
-        outbox_path=outbox, webhook_secret=SECRET, process_webhook_url=hook.url
+        outbox_path=outbox,
+        master_secret=SECRET,
+        callback_allow=TEST_ALLOW,
+        process_webhook_url=hook.url,
     )
     acts = PartyOrderActivities(settings)
     try:
@@ -157,7 +163,8 @@ async def test_notify_originating_process_posts_signed_webhook(
     [(headers, body)] = hook.requests
     assert headers["idempotency-key"] == "PO-7/cr-1"
     assert headers["x-party-orders-event"] == "changeRequest"
-    assert verify_signature(body, SECRET, headers["x-party-orders-signature"])
+    # The receiver verifies with the standardwebhooks package and its own secret.
+    Webhook(webhook_secret(SECRET, hook.url)).verify(body, headers)
     assert json.loads(body)["recipientKind"] == "originatingProcess"
     assert outbox_keys(outbox) == ["PO-7/changeResolved-1"]
 
@@ -165,7 +172,11 @@ async def test_notify_originating_process_posts_signed_webhook(
 async def test_notify_party_uses_the_party_webhook(
     tmp_path: Path, env: ActivityEnvironment, hook: Hook
 ) -> None:
-    acts = PartyOrderActivities(NotificationSettings(outbox_path=tmp_path / "outbox.jsonl"))
+    acts = PartyOrderActivities(
+        NotificationSettings(
+            outbox_path=tmp_path / "outbox.jsonl", master_secret=SECRET, callback_allow=TEST_ALLOW
+        )
+    )
     try:
         await env.run(acts.notifications.notify_party, note("PO-7/checkIn-1", webhook_url=hook.url))
     finally:
@@ -181,7 +192,10 @@ async def test_rejected_webhook_fails_the_activity_for_good(
 ) -> None:
     hook.status = 400
     settings = NotificationSettings(
-        outbox_path=tmp_path / "outbox.jsonl", webhook_secret=SECRET, contact_webhook_url=hook.url
+        outbox_path=tmp_path / "outbox.jsonl",
+        master_secret=SECRET,
+        callback_allow=TEST_ALLOW,
+        contact_webhook_url=hook.url,
     )
     acts = PartyOrderActivities(settings)
     try:
@@ -198,7 +212,10 @@ async def test_activities_log_kind_recipient_and_key_but_no_secret_or_body(
     tmp_path: Path, env: ActivityEnvironment, hook: Hook, caplog: pytest.LogCaptureFixture
 ) -> None:
     settings = NotificationSettings(
-        outbox_path=tmp_path / "outbox.jsonl", webhook_secret=SECRET, contact_webhook_url=hook.url
+        outbox_path=tmp_path / "outbox.jsonl",
+        master_secret=SECRET,
+        callback_allow=TEST_ALLOW,
+        contact_webhook_url=hook.url,
     )
     acts = PartyOrderActivities(settings)
     caplog.set_level(logging.DEBUG)

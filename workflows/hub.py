@@ -28,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
         HubDeliveryFailure,
         RegistryState,
         RemoveSubscription,
+        RotateSecret,
         Subscription,
         registry_workflow_id,
     )
@@ -77,6 +78,13 @@ class PartyOrderSubscriptions:
         if removed:
             self._publish()
         return removed
+
+    @workflow.update(name=names.ROTATE_SUBSCRIPTION_SECRET)
+    def rotate_subscription_secret(self, request: RotateSecret) -> Subscription | None:
+        rotated = self.state.rotate_secret(request)
+        if rotated is not None:
+            self._publish()
+        return rotated
 
     @workflow.signal(name=names.HUB_DELIVERY_FAILED)
     def delivery_failed(self, failure: HubDeliveryFailure) -> None:

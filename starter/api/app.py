@@ -100,6 +100,7 @@ def create_app(
         docs_url=f"{BASE_PATH}/docs",
         redoc_url=None,
     )
+    app.state.settings = settings  # the hub's allow list and master secret
     app.state.keys = keys or KeyStore(settings.api_keys_path)
     app.state.clients = Clients(connect, client, settings)
     app.state.rate_limiter = RateLimiter(rate_limit or RateLimit.from_settings(settings))

@@ -35,6 +35,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 import worker
+from activities.outbound import AllowList
 from privacy.keys import EncryptionKeyError
 from settings import Settings
 from starter.client.connection import DEFAULT_ANSWER_TIMEOUT, DEFAULT_CONNECT_TIMEOUT, Connection
@@ -125,8 +126,11 @@ class PartyOrderClient:
         task_queue: str = names.DEFAULT_TASK_QUEUE,
         *,
         answer_timeout: timedelta = DEFAULT_ANSWER_TIMEOUT,
+        callback_allow: AllowList | None = None,
     ) -> None:
-        self.connection = Connection(client, task_queue, answer_timeout)
+        self.connection = Connection(
+            client, task_queue, answer_timeout, callback_allow or AllowList()
+        )
         self.reads = Reads(self.connection)
         self.reports = Reports(self.reads)
         self.messages = Messages(self.reads)
@@ -174,7 +178,16 @@ class PartyOrderClient:
             ) from None
         except RPCError as error:
             raise server_unavailable(error) from None
-        return cls(client, task_queue or settings.task_queue, answer_timeout=answer_timeout)
+        try:
+            allow = settings.callback_allow()
+        except ValueError as error:
+            raise PartyOrderError(str(error)) from None
+        return cls(
+            client,
+            task_queue or settings.task_queue,
+            answer_timeout=answer_timeout,
+            callback_allow=allow,
+        )
 
     # Each method below is its job's (see the module's docstring), documented there.
 
@@ -255,6 +268,11 @@ class PartyOrderClient:
 
     async def unsubscribe(self, subscription_id: str, owner: SubscriptionOwner) -> bool:
         return await self.hub_subscriptions.unsubscribe(subscription_id, owner)
+
+    async def rotate_subscription_secret(
+        self, subscription_id: str, owner: SubscriptionOwner
+    ) -> Subscription | None:
+        return await self.hub_subscriptions.rotate_secret(subscription_id, owner)
 
     async def subscriptions(self) -> RegistryState:
         return await self.hub_subscriptions.subscriptions()

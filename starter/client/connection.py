@@ -3,12 +3,13 @@ person waits for an answer."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from temporalio.client import Client, WorkflowHandle
 
+from activities.outbound import AllowList
 from settings import DEFAULT_ANSWER_TIMEOUT
 from workflows.domain import names
 
@@ -18,11 +19,13 @@ DEFAULT_CONNECT_TIMEOUT = timedelta(seconds=10)
 @dataclass(frozen=True)
 class Connection:
     """``client`` must use the pydantic data converter (``worker.connect()``);
-    ``task_queue`` is where orders started here are run."""
+    ``task_queue`` is where orders started here are run; ``callback_allow`` the internal
+    addresses a party's webhookUrl may still be at (``PARTY_ORDERS_CALLBACK_ALLOW``)."""
 
     client: Client
     task_queue: str = names.DEFAULT_TASK_QUEUE
     answer_timeout: timedelta = DEFAULT_ANSWER_TIMEOUT
+    callback_allow: AllowList = field(default_factory=AllowList)
 
     def handle(self, order_id: str) -> WorkflowHandle[Any, Any]:
         """The order's TrackPartyOrder workflow (its newest run)."""

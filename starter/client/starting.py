@@ -18,6 +18,7 @@ from temporalio.common import (
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
+from activities.outbound import AllowList, OutboundRefused, check_url
 from starter.calendars import resolve_holidays
 from starter.client import errors
 from starter.client.connection import Connection
@@ -56,8 +57,11 @@ def start_digest(spec: PartyOrderSpec) -> str:
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def start_input(order: PartyOrderSpec | Mapping[str, Any]) -> PartyOrderSpec:
-    """The start input validated, its party's country holidays resolved into dates."""
+def start_input(
+    order: PartyOrderSpec | Mapping[str, Any], allow: AllowList | None = None
+) -> PartyOrderSpec:
+    """The start input validated, its party's country holidays resolved into dates, and its
+    party's webhookUrl refused at an internal address that ``allow`` does not list."""
     if not isinstance(order, PartyOrderSpec):
         try:
             order = resolve_holidays(dict(order))
@@ -70,6 +74,11 @@ def start_input(order: PartyOrderSpec | Mapping[str, Any]) -> PartyOrderSpec:
         check_start_input_size(spec)
     except ValueError as error:
         raise InvalidInput(f"party order: {error}") from None
+    if spec.party.webhook_url is not None:
+        try:  # checked when given, and again by the worker when called
+            check_url(spec.party.webhook_url, "party.webhookUrl", allow)
+        except OutboundRefused as refused:
+            raise InvalidInput(str(refused)) from None
     return spec
 
 
@@ -87,7 +96,8 @@ class Starting:
         its tracking has ended (completed, partial, cancelled, failed) unless ``again`` says to
         track it once more: a second tracking of a delivered order would ask its party again.
         """
-        return await self._start(start_input(order), again=again)
+        spec = start_input(order, self.connection.callback_allow)
+        return await self._start(spec, again=again)
 
     async def ensure_tracked(self, order: PartyOrderSpec | Mapping[str, Any]) -> bool:
         """Start tracking ``order`` unless this same order is tracked already.
@@ -98,7 +108,7 @@ class Starting:
         second run), and the digest compared afterwards was written with that start, so two
         concurrent callers can never both start, nor both be told "started".
         """
-        spec = start_input(order)
+        spec = start_input(order, self.connection.callback_allow)
         try:
             await self._start(spec)
             return True

@@ -24,6 +24,7 @@ from workflows.domain import names
 from workflows.domain.hub import (
     RegistryState,
     RemoveSubscription,
+    RotateSecret,
     Subscription,
     SubscriptionOwner,
     parse_query,
@@ -31,7 +32,8 @@ from workflows.domain.hub import (
 
 
 class Subscriptions:
-    """``subscribe``, ``unsubscribe`` and list the registry's ``subscriptions``."""
+    """``subscribe``, ``unsubscribe``, ``rotate_secret`` and list the registry's
+    ``subscriptions``."""
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
@@ -109,6 +111,30 @@ class Subscriptions:
         except RPCError as error:
             if error.status == RPCStatusCode.NOT_FOUND:
                 return False  # nobody ever subscribed here
+            raise errors.rpc_error(connection, error, None) from None
+
+    async def rotate_secret(
+        self, subscription_id: str, owner: SubscriptionOwner
+    ) -> Subscription | None:
+        """Count up the subscription's secret rotation (its new secret is derived from it);
+        None if ``owner`` sees none by that id."""
+        connection = self.connection
+        handle = connection.client.get_workflow_handle(
+            names.registry_workflow_id(connection.task_queue)
+        )
+        try:
+            rotated: Subscription | None = await handle.execute_update(
+                names.ROTATE_SUBSCRIPTION_SECRET,
+                RotateSecret(id=subscription_id, owner=owner),
+                result_type=Subscription | None,  # type: ignore[arg-type]
+                rpc_timeout=connection.answer_timeout,
+            )
+            return rotated
+        except WorkflowUpdateRPCTimeoutOrCancelledError:
+            raise errors.registry_no_answer(connection) from None
+        except RPCError as error:
+            if error.status == RPCStatusCode.NOT_FOUND:
+                return None  # nobody ever subscribed here
             raise errors.rpc_error(connection, error, None) from None
 
     async def subscriptions(self) -> RegistryState:

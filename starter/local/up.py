@@ -19,12 +19,14 @@ from typing import TYPE_CHECKING, Any
 from temporalio.client import Client
 
 import worker
+from activities.signing import local_master_secret
 from settings import (
     API_KEYS_ENV,
     OUTBOX_ENV,
     PORTAL_BASE_URL_ENV,
     PORTAL_SECRET_ENV,
     SMTP_URL_ENV,
+    WEBHOOK_MASTER_SECRET_ENV,
     Settings,
 )
 from starter.cli.output import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, fail, say, setup_logging
@@ -93,8 +95,9 @@ def serve_worker_metrics(settings: Settings) -> str | None:
 
 async def up(args: argparse.Namespace) -> int:
     """The local stack: a dev server, a worker and the HTTP API (and the demo). Its own
-    settings (the outbox beside the database, a portal secret shared by the worker and
-    the API, the demo's mail sink) are derived from the environment's and passed on."""
+    settings (the outbox beside the database, a portal secret and a webhook master secret
+    shared by the worker and the API, the demo's mail sink and its place on the allow
+    list) are derived from the environment's and passed on."""
     from worker import run_worker
 
     settings = Settings.from_env()
@@ -115,9 +118,12 @@ async def up(args: argparse.Namespace) -> int:
         {OUTBOX_ENV: str((config.data_dir / "outbox.jsonl").resolve())}
     )
     settings = share_portal_secret(config.data_dir, settings)
+    settings = local_webhook_master_secret(config.data_dir, settings)
     mail_sink = await _start_mail_sink(config.data_dir, settings) if args.demo else None
     if mail_sink is not None:
         settings = settings.with_defaults({SMTP_URL_ENV: mail_sink.url})
+        # The worker may reach the sink it started on loopback.
+        settings = settings.with_callback_allowed(f"{mail_sink.host}:{mail_sink.port}")
     stop = asyncio.Event()
     remove = stop_on_signals(stop)
     server = DevServer(config, settings=settings)
@@ -173,6 +179,17 @@ def share_portal_secret(data_dir: Path, settings: Settings) -> Settings:
         with os.fdopen(descriptor, "w", encoding="utf-8") as file:
             file.write(secret + "\n")
     return settings.with_defaults({PORTAL_SECRET_ENV: secret})
+
+
+def local_webhook_master_secret(data_dir: Path, settings: Settings) -> Settings:
+    """``settings`` with a webhook master secret the worker (which signs every delivery)
+    and the API (which hands subscribers their secrets) share:
+    ``PARTY_ORDERS_WEBHOOK_MASTER_SECRET`` when set, else one made once and kept in
+    ``data_dir/webhook-master-secret`` (activities/signing.py), so the subscribers' secrets
+    survive a restart of ``up``."""
+    if settings.get(WEBHOOK_MASTER_SECRET_ENV):
+        return settings
+    return settings.with_defaults({WEBHOOK_MASTER_SECRET_ENV: local_master_secret(data_dir)})
 
 
 async def _start_mail_sink(data_dir: Path, settings: Settings) -> MailSink | None:
@@ -338,7 +355,7 @@ def _api(
         ):
             record, key = keys.create(role, label="demo", **bound)
             announced.append(f"API key           {record.subject:<32} {key}")
-    orders = PartyOrderClient(client, settings.task_queue)
+    orders = PartyOrderClient(client, settings.task_queue, callback_allow=settings.callback_allow())
     # Warnings only (no access log): up's output is the stack's own news and the demo's script.
     server = api_server(
         host, args.api_port, keys=keys, client=orders, log_level="warning", settings=settings

@@ -115,6 +115,9 @@ class Subscription(WireModel):
     query: Annotated[str, Field(max_length=MAX_QUERY_CHARS)] = ""
     owner: SubscriptionOwner
     created_at: AwareDatetime
+    # How often its signing secret was rotated: the secret itself is derived from this
+    # and the worker's master secret (activities/signing.py), never kept here.
+    secret_rotation: Annotated[int, Field(ge=0)] = 0
 
     def public(self) -> dict[str, Any]:
         """The subscription as the API answers it: ``{"id", "callback", "query"}``."""
@@ -308,6 +311,7 @@ class HubDelivery(WireModel):
     idempotency_key: str
     event_type: str
     envelope: dict[str, Any]
+    secret_rotation: int = 0  # as published; a rotation since then wins at delivery
 
 
 # ---------------------------------------------------------------- the registry
@@ -324,6 +328,11 @@ class HubDeliveryFailure(WireModel):
 
 
 class RemoveSubscription(WireModel):
+    id: str
+    owner: SubscriptionOwner
+
+
+class RotateSecret(WireModel):
     id: str
     owner: SubscriptionOwner
 
@@ -354,6 +363,18 @@ class RegistryState(WireModel):
                 del self.subscriptions[index]
                 return True
         return False
+
+    def rotate_secret(self, request: RotateSecret) -> Subscription | None:
+        """The subscription with a new secret (its rotation counted up), if ``request.owner``
+        may remove it; None otherwise (unknown, or another scope's: answered alike)."""
+        for index, subscription in enumerate(self.subscriptions):
+            if subscription.id == request.id and request.owner.may_remove(subscription):
+                rotated = subscription.model_copy(
+                    update={"secret_rotation": subscription.secret_rotation + 1}
+                )
+                self.subscriptions[index] = rotated
+                return rotated
+        return None
 
     def record_failure(self, failure: HubDeliveryFailure) -> None:
         self.failures.append(failure)

@@ -10,7 +10,7 @@ import worker
 from settings import Settings
 from starter.cli.arguments import CommandGroup
 from starter.cli.connection import connect_client
-from starter.cli.output import EXIT_INTERRUPTED, EXIT_OK, say, setup_logging
+from starter.cli.output import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, fail, say, setup_logging
 from starter.codec_server import DEFAULT_PORT as CODEC_PORT
 from starter.local.devserver import default_data_dir
 from starter.local.up import serve_worker_metrics, stop_on_signals, up
@@ -72,9 +72,15 @@ commands.command(
 
 @commands.command("worker", "run a worker (like `python worker.py`)")
 async def cmd_worker(args: argparse.Namespace) -> int:
+    from activities.signing import MasterSecretMissing
     from worker import run_worker  # the worker pulls in every workflow and activity
 
     settings = Settings.from_env()
+    try:
+        settings.require_master_secret()  # outside `up`, which makes a local one
+    except (MasterSecretMissing, ValueError) as missing:
+        fail(str(missing))
+        return EXIT_BAD_INPUT
     setup_logging("INFO", settings)
     metrics = serve_worker_metrics(settings)
     client = await connect_client(settings)
