@@ -33,6 +33,14 @@ from workflows.domain.model import PartyOrder, track_workflow_id
 from workflows.visibility import CONTRACT_SEARCH_ATTRIBUTES
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Tests that start a Temporal server are marked, so the fast tier (`-m "not server"`,
+    # which mutation testing runs) is exactly the tests that need none.
+    for item in items:
+        if {"time_env", "dev_env"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.server)
+
+
 def unique(prefix: str = "PO") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
