@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent, MarkerRecordedEventAttributes
 from temporalio.client import Client, WorkflowHandle
@@ -31,6 +32,10 @@ from worker import build_worker
 from workflows.domain import names
 from workflows.domain.model import PartyOrder, track_workflow_id
 from workflows.visibility import CONTRACT_SEARCH_ATTRIBUTES
+
+# Mutation testing (`./dev mutate`) runs the property tests traced, on busy cores: a run
+# that takes longer there is no failure of the rule under test.
+settings.register_profile("mutation", deadline=None)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
