@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from workflows.domain.model import MAX_CHECKPOINTS, MAX_MILESTONES, RULES_V2, PartyOrderSpec
+from workflows.domain.plan import due_points
 from workflows.domain.tracker import PartyOrderTracker
 
 NOW = datetime(2026, 11, 2, 9, tzinfo=UTC)
@@ -216,3 +217,47 @@ def test_rules_2_take_a_plain_milestone_move() -> None:
     )
     survey = tracker.order.milestone("survey")
     assert survey is not None and survey.milestone_date == moved
+
+
+def test_a_completed_milestone_leaves_the_check_ins_before_later_milestones_planned() -> None:
+    tracker = start(checkpoints=[], trackingPolicy={"checkInBeforeMilestone": "P2D"})
+    tracker.handle(
+        "report_progress", {"milestones": [{"id": "survey", "status": "completed"}]}, NOW
+    )
+    survey = tracker.order.milestone("survey")
+    assert survey is not None and survey.status == "completed"
+    plan = [(p.what, p.at) for p in due_points(tracker.order)]
+    assert plan == [("check-in before milestone install", INSTALL - 2 * DAY)]
+
+
+@pytest.mark.parametrize(
+    ("changes", "error"),
+    [
+        (
+            {"checkpoints": [{"id": "nope", "date": REVIEW.isoformat()}]},
+            "changes.checkpoints: unknown checkpoint 'nope'",
+        ),
+        (
+            {"checkpoints": [{"id": "review", "date": REVIEW.isoformat(), "action": "add"}]},
+            "changes.checkpoints: checkpoint 'review' already exists",
+        ),
+        (
+            {"milestones": [{"id": "nope", "action": "delete"}]},
+            "changes.milestones: unknown milestone 'nope'",
+        ),
+        (
+            {
+                "milestones": [
+                    {"id": "survey", "milestoneDate": SURVEY.isoformat(), "action": "add"}
+                ]
+            },
+            "changes.milestones: milestone 'survey' already exists",
+        ),
+    ],
+    ids=["unknown checkpoint", "checkpoint exists", "unknown milestone", "milestone exists"],
+)
+def test_a_bad_plan_change_is_refused_naming_the_field_and_the_entry(
+    changes: dict[str, Any], error: str
+) -> None:
+    tracker = start()
+    assert accept(tracker, **changes) == f"refused: {error}"
