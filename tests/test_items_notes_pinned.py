@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from workflows.domain.items import weighted_percent
+from workflows.domain.items import late_items, weighted_percent
 from workflows.domain.model import NOTE_CHARS, ItemState, OrderItem, PartyOrderSpec
 from workflows.domain.notes import add_note, latest_notes
 from workflows.domain.tracker import PartyOrderTracker
@@ -72,3 +72,23 @@ def test_a_notes_author_is_cut_at_200_characters() -> None:
     note = add_note(order, "a" * 250, "hello", NOW)
     assert note is not None and note.author == "a" * 200
     assert (note.id, note.date) == ("PO-IN-N-1", NOW)
+
+
+def test_an_item_forecast_on_the_agreed_date_is_not_late() -> None:
+    tracker = start()
+    agreed, a_second_later = "2027-03-01T00:00:00Z", "2027-03-01T00:00:01Z"
+    tracker.handle(
+        "report_progress",
+        {
+            "orderItems": [
+                {"id": "1", "state": "inProgress", "expectedCompletionDate": agreed},
+                {
+                    "id": "2",
+                    "state": "inProgress",
+                    "expectedCompletionDate": a_second_later,
+                },
+            ]
+        },
+        NOW,
+    )
+    assert [reason.item_id for reason in late_items(tracker.order)] == ["2"]
