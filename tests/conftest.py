@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent, MarkerRecordedEventAttributes
 from temporalio.client import Client, WorkflowHandle
@@ -34,6 +35,18 @@ from worker import build_worker
 from workflows.domain import names
 from workflows.domain.model import PartyOrder, track_workflow_id
 from workflows.visibility import CONTRACT_SEARCH_ATTRIBUTES
+
+# Mutation testing (`./dev mutate`) runs the property tests traced, on busy cores: a run
+# that takes longer there is no failure of the rule under test.
+settings.register_profile("mutation", deadline=None)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Tests that start a Temporal server are marked, so the fast tier (`-m "not server"`,
+    # which mutation testing runs) is exactly the tests that need none.
+    for item in items:
+        if {"time_env", "dev_env"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.server)
 
 
 def unique(prefix: str = "PO") -> str:
