@@ -10,14 +10,8 @@ import pytest
 
 from workflows.domain.closure import check_closable, closure_notices
 from workflows.domain.effects import Notification
-from workflows.domain.model import (
-    CURRENT_RULES,
-    RULES_V2,
-    ItemState,
-    OrderState,
-    PartyOrder,
-    PartyOrderSpec,
-)
+from workflows.domain.model import ItemState, OrderState, PartyOrder, PartyOrderSpec
+from workflows.domain.rules import CURRENT_RULES, RULES_V2
 from workflows.domain.tracker import PartyOrderTracker
 
 STARTED = datetime(2026, 11, 1, tzinfo=UTC)

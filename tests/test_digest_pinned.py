@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from workflows.domain.deadlines import next_due
 from workflows.domain.digest import DigestEntry, contacts_of, digest_entry, digest_notices
 from workflows.domain.model import JeopardyStatus, OrderState, PartyOrder, PartyOrderSpec
-from workflows.domain.schedule import next_due
 from workflows.domain.tracker import PartyOrderTracker
 
 NOW = datetime(2027, 1, 4, 8, 0, tzinfo=UTC)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from workflows.domain.calendar import MAX_HOLIDAYS, PartyCalendar
-from workflows.domain.holiday_span import (
+from workflows.domain.holidays import (
     HolidayRequest,
     add_resolved_holidays,
     holidays_to_resolve,

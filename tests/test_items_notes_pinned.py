@@ -6,8 +6,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from workflows.domain.bounds import NOTE_CHARS
 from workflows.domain.items import late_items, weighted_percent
-from workflows.domain.model import NOTE_CHARS, ItemState, OrderItem, PartyOrderSpec
+from workflows.domain.model import ItemState, OrderItem, PartyOrderSpec
 from workflows.domain.notes import add_note, latest_notes
 from workflows.domain.tracker import PartyOrderTracker
 

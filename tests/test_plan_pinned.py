@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from workflows.domain.model import MAX_CHECKPOINTS, MAX_MILESTONES, RULES_V2, PartyOrderSpec
-from workflows.domain.plan import due_points
+from workflows.domain.checkpoints import due_points
+from workflows.domain.model import MAX_CHECKPOINTS, MAX_MILESTONES, PartyOrderSpec
+from workflows.domain.rules import RULES_V2
 from workflows.domain.tracker import PartyOrderTracker
 
 NOW = datetime(2026, 11, 2, 9, tzinfo=UTC)

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from workflows.domain.model import RULES_V1, RULES_V2, OrderState
+from workflows.domain.model import OrderState
+from workflows.domain.rules import RULES_V1, RULES_V2
 from workflows.domain.states import IllegalTransition, check_transition
 
 S = OrderState
