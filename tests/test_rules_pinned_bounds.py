@@ -269,6 +269,62 @@ def test_an_order_of_400000_characters_is_kept_and_one_of_400001_refused() -> No
     assert len(one_past.order.change_requests) == count  # left exactly as it was
 
 
+def _hundred_milestones_added(reason: str) -> dict[str, Any]:
+    date = SURVEY_DATE.isoformat()
+    added = [{"id": f"new-{n}", "milestoneDate": date, "action": "add"} for n in range(100)]
+    return {"requestId": "plan", "reason": reason, "changes": {"milestones": added}}
+
+
+def _plan_change_short_of(limit: int) -> tuple[PartyOrderTracker, int]:
+    """An order, and the reason length for which requesting, then accepting, the addition
+    of 100 milestones brings it (after continue-as-new) to exactly ``limit`` characters."""
+    tracker = start()
+    number = 0
+    while True:
+        probe = carried_over(tracker)
+        probe.handle("request_change", _hundred_milestones_added("r"), NOW)
+        probe.handle("resolve_change", {"changeRequestId": "plan", "decision": "accepted"}, NOW)
+        assert refusals(probe) == []
+        missing = limit - order_size(probe)
+        if missing < 3_000:
+            assert missing >= 0
+            return tracker, 1 + missing
+        tracker.handle(
+            "request_change",
+            {
+                "requestId": f"fill-{number}",
+                "reason": "f" * min(4_000, missing - 1_000),
+                "changes": {"orderItems": [{"id": "1"}]},
+            },
+            NOW,
+        )
+        number += 1
+
+
+def test_milestones_added_past_the_order_size_are_refused_and_change_nothing() -> None:
+    """An added milestone is kept with its status and empty fields: what it adds is more
+    than what the change names, and the order's size bound counts what is kept."""
+    tracker, reason_chars = _plan_change_short_of(ORDER_CHARS_AT_MOST + 1)
+    run = carried_over(tracker)
+    run.handle("request_change", _hundred_milestones_added("r" * reason_chars), NOW)
+    assert refusals(run) == []
+    milestones = len(run.order.milestones)
+
+    effects = run.handle("resolve_change", {"changeRequestId": "plan", "decision": "accepted"}, NOW)
+    assert effects == []
+    [refusal] = refusals(run)
+    assert refusal.startswith("the order would be ")
+    assert refusal.endswith(
+        " characters of JSON; at most 400000 are kept"
+        " (change requests and items are bounded together)"
+    )
+    assert len(run.order.milestones) == milestones
+    assert run.order.milestone("new-0") is None
+    plan = run.order.change_request("plan")
+    assert plan is not None and plan.status == "received"  # still open
+    assert order_size(run) <= ORDER_CHARS_AT_MOST
+
+
 # ---------------------------------------------------------------- change requests
 
 

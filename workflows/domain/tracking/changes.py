@@ -7,7 +7,12 @@ from datetime import date, datetime
 
 from workflows.domain.bounds import MAX_CHANGE_REQUESTS, MAX_ORDER_ITEMS
 from workflows.domain.calendar import next_working_instant
-from workflows.domain.checkpoints import apply_plan_changes, check_plan_changes
+from workflows.domain.checkpoints import (
+    apply_plan_changes,
+    check_plan_changes,
+    check_plan_counts,
+    plan_growth,
+)
 from workflows.domain.effects import Effect, ForwardChangeRequest, ResolveHolidays
 from workflows.domain.holidays import HolidayRequest, add_resolved_holidays, holidays_to_resolve
 from workflows.domain.instants import iso
@@ -60,7 +65,8 @@ def _open_change(
         received_at=now,
     )
     if accounted and t.rules.bounded_work_per_message:
-        t.size.grow(order, len(change.model_dump_json()))
+        # With the comma that separates it from the requests before it.
+        t.size.grow(order, len(change.model_dump_json()) + (1 if order.change_requests else 0))
     order.change_requests.append(change)
     forwarded = notify_process(
         t,
@@ -143,6 +149,12 @@ def resolve_change(t: Tracking, resolution: ChangeResolution, now: datetime) -> 
     if accepted:
         check_change_targets(t, change.changes)
         if t.rules.bounded_work_per_message:
+            if t.rules.plan_checkpoints:
+                # Counted before the plan changes: nothing is undone under these rules.
+                try:
+                    check_plan_counts(order, change.changes)
+                except ValueError as error:
+                    raise MessageRejected(str(error)) from None
             t.size.grow(order, _growth(t, change.changes) + _resolution_chars(resolution))
         _apply_changes(t, change.changes, now)
     elif t.rules.bounded_work_per_message:
@@ -229,7 +241,8 @@ def _growth(t: Tracking, changes: ChangeSet) -> int:
         item = order.order_item(new_item.id)
         if item is None:
             added.add(new_item.id)
-            growth += len(new_item.model_dump_json()) + len('"state":"acknowledged",')
+            # The item as kept (with its state), and the comma before it.
+            growth += 1 + len(new_item.model_dump_json()) + len('"state":"acknowledged",')
         else:
             merged = {**item.model_dump(), **new_item.model_dump(exclude_unset=True)}
             after = OrderItem.model_validate(merged).model_dump_json()
@@ -239,9 +252,7 @@ def _growth(t: Tracking, changes: ChangeSet) -> int:
             f"changes.orderItems: the order would have {len(order.order_items) + len(added)}"
             f" items; at most {MAX_ORDER_ITEMS} are allowed"
         )
-    for plan_change in [*(changes.milestones or []), *(changes.checkpoints or [])]:
-        growth += len(plan_change.model_dump_json())
-    return growth
+    return growth + plan_growth(changes)
 
 
 def _upsert_item(t: Tracking, new_item: OrderItem) -> None:
