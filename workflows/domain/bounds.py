@@ -1,5 +1,5 @@
 """How much an order keeps of what grows, so that the state carried by continue-as-new
-stays well below Temporal's 2 MB payload limit (``tests/test_bounds.py`` builds the
+stays well below Temporal's 2 MB payload limit (``tests/unit/test_bounds.py`` builds the
 largest order these bounds allow)."""
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ LIMITS_V1 = Limits()
 # Rules 2 bound everything that grows. The order apart from these records may not pass
 # ORDER_CHARS_LIMIT (a message that would make it larger is refused); with every record
 # at its bound too, the state carried by continue-as-new stays near 1.45 MB at the very
-# most, below Temporal's 2 MB payload limit (tests/test_bounds.py builds it).
+# most, below Temporal's 2 MB payload limit (tests/unit/test_bounds.py builds it).
 LIMITS_V2 = Limits(
     applied_messages=1_000,
     rejected_messages=100,
@@ -53,7 +53,7 @@ MAX_ITEM_CHARS = 2_000  # one order item as JSON, extra TMF fields included
 MAX_HOLIDAYS = 400  # the holidays one party calendar lists
 # Rules 3: the newest notes kept; noteCount counts them all. A note's text as kept in
 # notes[] (the history keeps all of it): 200 notes at most 200,000 characters, so the
-# carried state stays well under 2 MB (tests/test_bounds.py).
+# carried state stays well under 2 MB (tests/unit/test_bounds.py).
 MAX_NOTES_KEPT = 200
 NOTE_CHARS = 1_000
 # The newest records kept of what grows with time.
@@ -61,7 +61,7 @@ RESPONSE_TIMES_KEPT = 100  # check-in response times
 PAUSES_KEPT = 100  # pauses (``pausedFor`` keeps the sum of every one)
 # Rules 5: the lists inside records are bounded in count and in characters too, so that
 # nothing in the carried state grows with the order's size times the records kept
-# (tests/test_state_budget.py builds the worst legal order). A JeopardyAlert keeps the
+# (tests/unit/test_state_budget.py builds the worst legal order). A JeopardyAlert keeps the
 # first item references that fit; the order's current jeopardy keeps the first reasons
 # that fit, and a last one saying how many more there are; a critical cause longer than
 # CAUSE_CHARS is kept as a digest (it is only compared, never shown).
