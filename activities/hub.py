@@ -42,6 +42,7 @@ from workflows.domain.hub import (
     wants,
 )
 from workflows.domain.model import track_workflow_id
+from workflows.domain.party_view import party_event
 
 logger = logging.getLogger(__name__)
 
@@ -158,7 +159,12 @@ class HubPublisher:
             callback=subscription.callback,
             idempotency_key=key,
             event_type=source.event_type,
-            envelope=source.envelope(),
+            # A party's subscription gets the party view of the event.
+            envelope=(
+                party_event(source.envelope())
+                if subscription.owner.role == "party"
+                else source.envelope()
+            ),
         )
         async with gate:
             try:

@@ -259,6 +259,33 @@ async def test_each_role_sees_only_its_orders(api: httpx.AsyncClient, keys: Keys
         assert hidden == {**unknown, "message": unknown["message"].replace(unknown_id, order["id"])}
 
 
+async def test_a_party_reads_its_party_view_and_a_process_the_whole_order(
+    api: httpx.AsyncClient, keys: Keys
+) -> None:
+    order = await started(api, keys)
+    path = f"/partyOrder/{order['id']}"
+    mine = await api.post(f"{path}/progress", json={"note": "crew booked"}, headers=keys.acme)
+    assert mine.status_code == 202, mine.text
+    internal = {"source": "enterprise", "note": "considering NORDFIBER"}
+    ours = await api.post(f"{path}/progress", json=internal, headers=keys.manager)
+    assert ours.status_code == 202, ours.text
+    whole = await get_order(api, keys, order["id"])
+    assert [(n["text"], n["visibility"]) for n in whole["notes"]] == [
+        ("crew booked", "party"),
+        ("considering NORDFIBER", "internal"),
+    ]
+    by_process = (await api.get(path, headers=keys.process)).json()
+    assert by_process["notes"] == whole["notes"]
+    assert by_process["trackingPolicy"]["escalation"][1]["notify"] == "operations-lead"
+
+    seen = (await api.get(path, headers=keys.acme)).json()
+    assert [n["text"] for n in seen["notes"]] == ["crew booked"]
+    assert "notify" not in seen["trackingPolicy"]["escalation"][1]
+    assert "operations-lead" not in json.dumps(seen)
+    selected = await api.get(path, params={"fields": "notes"}, headers=keys.acme)
+    assert [n["text"] for n in selected.json()["notes"]] == ["crew booked"]
+
+
 async def test_list_filters_pages_and_counts_visible_orders(
     api: httpx.AsyncClient, keys: Keys
 ) -> None:

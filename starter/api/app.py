@@ -23,6 +23,7 @@ from starter.api.limits import DEFAULT_MAX_BODY_BYTES, BodySizeLimit
 from starter.api.ratelimit import RateLimit, RateLimiter
 from starter.api.routes import BASE_PATH, router
 from starter.client import PartyOrderClient, PartyOrderError, ServerUnavailable
+from workflows.domain.party_view import PartyOrderView
 
 Connect = Callable[[], Awaitable[PartyOrderClient]]
 
@@ -132,4 +133,16 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
     schemas = components.get("schemas", {})
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)
+    add_party_view(schemas)
     return document
+
+
+def add_party_view(schemas: dict[str, Any]) -> None:
+    """``PartyOrderView``, the shape a party reads (referenced by hand: a route answers
+    either shape, by the caller's role), with the models it uses that are not there yet."""
+    view = PartyOrderView.model_json_schema(
+        mode="serialization", ref_template="#/components/schemas/{model}"
+    )
+    for name, schema in view.pop("$defs", {}).items():
+        schemas.setdefault(name, schema)
+    schemas["PartyOrderView"] = view

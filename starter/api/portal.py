@@ -46,6 +46,7 @@ from starter.client import (
 )
 from workflows.domain.messages import ProgressReport
 from workflows.domain.model import MilestoneStatus, PartyOrder
+from workflows.domain.party_view import party_view
 
 log = logging.getLogger(__name__)
 # uvicorn's access log prints each request's query: the link's token must not be in it.
@@ -168,7 +169,7 @@ async def _open(
     if request.app.state.rate_limiter.take(f"portal:{order_id}") > 0:
         return refusal(429, "Too many requests", "Please wait a minute and try again.")
     try:
-        order = await (await _client(request)).get(order_id)
+        order = party_view(await (await _client(request)).get(order_id))
     except OrderNotFound:
         return refusal(404, "Order not found", f"We no longer track order {order_id}.")
     if order.party.id != claims.party_id:  # tracked again since, for another party
@@ -218,7 +219,7 @@ async def submit_check_in(request: Request, order_id: str) -> HTMLResponse:
         except (RejectedByOrder, OrderClosed) as error:
             reason = error.rejection.error if isinstance(error, RejectedByOrder) else str(error)
             return page("result.html", 409, order=order, accepted=False, reason=reason)
-        order = await client.get(order_id)
+        order = party_view(await client.get(order_id))
         return page("result.html", 200, order=order, accepted=True, reason=None)
     except PartyOrderError as error:
         return _unavailable(error)

@@ -42,6 +42,7 @@ from workflows.domain.messages import (
     StateChangeRequest,
 )
 from workflows.domain.model import PartyOrder, PartyOrderSpec
+from workflows.domain.party_view import party_view
 
 BASE_PATH = "/tmf-api/partyOrderTracking/v1"
 MAX_LIMIT = 1000
@@ -244,15 +245,19 @@ def selected_fields(fields: str) -> list[str]:
     response_model=None,
     summary="One party order, as get_order returns it",
     description="With ``fields`` (TMF attribute selection, e.g. ``fields=state,jeopardy``),"
-    " only those top-level fields, and ``id``.",
+    " only those top-level fields, and ``id``. A process or a manager gets the whole order"
+    " (``PartyOrder``); a party gets its party view (``PartyOrderView``): no internal notes,"
+    " no escalation contacts, no acknowledgements, no other source's rejected messages.",
     responses={
         200: {
-            "description": "the order, or with ``fields`` the fields asked for and ``id``",
+            "description": "the order (whole, or a party's view), or with ``fields`` the"
+            " fields asked for and ``id``",
             "content": {
                 "application/json": {
                     "schema": {
                         "anyOf": [
                             {"$ref": "#/components/schemas/PartyOrder"},
+                            {"$ref": "#/components/schemas/PartyOrderView"},
                             {
                                 "type": "object",
                                 "required": ["id"],
@@ -276,7 +281,9 @@ async def get_party_order(
     ] = None,
 ) -> JSONResponse:
     wanted = selected_fields(fields) if fields is not None else None
-    body = (await visible_order(request, order_id)).to_json_dict()
+    order = await visible_order(request, order_id)
+    seen = party_view(order) if principal(request).role == Role.PARTY else order
+    body = seen.to_json_dict()
     if wanted is None:
         return JSONResponse(body)
     return JSONResponse({"id": body["id"], **{name: body[name] for name in wanted}})

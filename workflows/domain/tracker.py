@@ -74,6 +74,7 @@ from workflows.domain.model import (
     JeopardyStatus,
     Milestone,
     MilestoneStatus,
+    NoteVisibility,
     OrderItem,
     OrderItemRef,
     OrderState,
@@ -504,9 +505,11 @@ class PartyOrderTracker:
         if report.note is not None:
             order.last_note = report.note
         author = order.party.name if report.source == "party" else "enterprise"
+        # A party's own words are its to read again; the enterprise's stay internal.
+        visibility: NoteVisibility = "party" if report.source == "party" else "internal"
         if self.v3:
-            add_note(order, author, report.note, now)
-            self._apply_item_progress(report.order_items or [], author, now)
+            add_note(order, author, report.note, now, visibility)
+            self._apply_item_progress(report.order_items or [], author, now, visibility)
         order.last_progress_at = now
         if report.source == "party":
             self._party_answered(now)
@@ -537,7 +540,13 @@ class PartyOrderTracker:
                     f" state; it cannot become {report.state}"
                 )
 
-    def _apply_item_progress(self, reports: list[ItemProgress], author: str, now: datetime) -> None:
+    def _apply_item_progress(
+        self,
+        reports: list[ItemProgress],
+        author: str,
+        now: datetime,
+        visibility: NoteVisibility = "internal",
+    ) -> None:
         order = self.order
         for report in reports:
             item = order.order_item(report.id)
@@ -551,7 +560,7 @@ class PartyOrderTracker:
             if report.expected_completion_date is not None:
                 item.expected_completion_date = report.expected_completion_date
             if report.note is not None:
-                add_note(order, author, f"Order item {item.id}: {report.note}", now)
+                add_note(order, author, f"Order item {item.id}: {report.note}", now, visibility)
         if reports:
             self._derive_percent()
 
