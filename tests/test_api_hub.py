@@ -117,7 +117,8 @@ async def test_escalation_acknowledgement_by_role_and_status(
     api: httpx.AsyncClient, keys: Keys, manager: dict[str, str]
 ) -> None:
     party = unique("P")
-    late = iso(datetime.now(UTC) - timedelta(hours=1))  # critical at once: level 1
+    # Due in a moment (a start whose dates have passed is refused): critical then, level 1.
+    late = iso(datetime.now(UTC) + timedelta(seconds=2))
     order_id = await start(
         api,
         manager,

@@ -8,24 +8,33 @@ request that needs Temporal, not at start-up, so the API comes up (and answers 5
 from __future__ import annotations
 
 import asyncio
+import logging
+import math
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from activities.portal import PortalSettings
+from starter.api import document as document_rules
 from starter.api import errors, hub, portal
 from starter.api.auth import BEARER_SCHEME
 from starter.api.keys import KeyStore
 from starter.api.limits import DEFAULT_MAX_BODY_BYTES, BodySizeLimit
 from starter.api.ratelimit import RateLimit, RateLimiter
 from starter.api.routes import BASE_PATH, router
-from starter.client import PartyOrderClient, PartyOrderError, ServerUnavailable
-from workflows.domain.party_view import PartyOrderView
+from starter.client import (
+    DEFAULT_ANSWER_TIMEOUT,
+    PartyOrderClient,
+    PartyOrderError,
+    ServerUnavailable,
+)
 
 Connect = Callable[[], Awaitable[PartyOrderClient]]
+log = logging.getLogger(__name__)
 
 DESCRIPTION = """\
 Track & Manage Party Orders (TM Forum eTOM 1.6.8.3) for the parties an order is placed
@@ -37,6 +46,28 @@ one. Errors are TMF Error objects `{"code", "reason", "message", "status"}`.
 """
 
 
+ANSWER_TIMEOUT_ENV = "PARTY_ORDERS_ANSWER_TIMEOUT"
+
+
+def answer_timeout_from_env(environ: Mapping[str, str] = os.environ) -> timedelta:
+    """``PARTY_ORDERS_ANSWER_TIMEOUT`` (seconds, as the CLI reads it): how long the API
+    waits for a worker's answer before a 503; the client's default when unset or bad."""
+    raw = (environ.get(ANSWER_TIMEOUT_ENV) or "").strip()
+    try:
+        seconds = float(raw) if raw else 0.0
+    except ValueError:
+        seconds = 0.0
+    if not math.isfinite(seconds) or seconds <= 0:
+        if raw:
+            log.warning("%s=%r is not a positive number of seconds", ANSWER_TIMEOUT_ENV, raw)
+        return DEFAULT_ANSWER_TIMEOUT
+    return timedelta(seconds=seconds)
+
+
+async def connect_from_env() -> PartyOrderClient:
+    return await PartyOrderClient.connect(answer_timeout=answer_timeout_from_env())
+
+
 class Clients:
     """One PartyOrderClient for the app, connected on first use. After a failed attempt,
     requests are answered 503 at once for ``RECONNECT_PAUSE`` seconds rather than each
@@ -45,7 +76,7 @@ class Clients:
     RECONNECT_PAUSE = 2.0
 
     def __init__(self, connect: Connect | None = None, client: PartyOrderClient | None = None):
-        self._connect = connect or PartyOrderClient.connect
+        self._connect = connect or connect_from_env
         self._client = client
         self._lock = asyncio.Lock()
         self._failed: tuple[float, ServerUnavailable] | None = None
@@ -133,16 +164,5 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
     schemas = components.get("schemas", {})
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)
-    add_party_view(schemas)
+    document_rules.complete(schemas)
     return document
-
-
-def add_party_view(schemas: dict[str, Any]) -> None:
-    """``PartyOrderView``, the shape a party reads (referenced by hand: a route answers
-    either shape, by the caller's role), with the models it uses that are not there yet."""
-    view = PartyOrderView.model_json_schema(
-        mode="serialization", ref_template="#/components/schemas/{model}"
-    )
-    for name, schema in view.pop("$defs", {}).items():
-        schemas.setdefault(name, schema)
-    schemas["PartyOrderView"] = view

@@ -172,8 +172,12 @@ async def _open(
         order = party_view(await (await _client(request)).get(order_id))
     except OrderNotFound:
         return refusal(404, "Order not found", f"We no longer track order {order_id}.")
-    if order.party.id != claims.party_id:  # tracked again since, for another party
-        return link_refusal(PortalLinkError("this link was sent for another tracking"))
+    if order.party.id != claims.party_id or (  # tracked again since
+        claims.tracking_id is not None and claims.tracking_id != order.tracking_id
+    ):
+        return link_refusal(
+            PortalLinkError("this link was sent for an earlier tracking of this order")
+        )
     return claims, order
 
 

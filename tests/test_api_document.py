@@ -1,0 +1,50 @@
+"""What the OpenAPI document calls valid, the API takes: the patterns written into the
+document by hand (``starter/api/document.py``, ``starter/api/routes.py``) against the
+parsers the API really uses."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from starter.api.document import HUB_QUERY_PATTERN
+from starter.api.errors import ApiError
+from starter.api.routes import FIELDS_PATTERN, selected_fields
+from workflows.domain.hub import parse_query
+
+
+@settings(max_examples=300)
+@given(st.from_regex(HUB_QUERY_PATTERN, fullmatch=True))
+def test_every_hub_query_the_document_allows_is_taken(query: str) -> None:
+    parse_query(query)
+
+
+@pytest.mark.parametrize(
+    "refused",
+    [
+        "eventType=Bogus",
+        "eventType=PartyOrderCreateEvent&eventType=PartyOrderMilestoneEvent",
+        "partyOrder.id=-bad",
+        "colour=blue",
+        "partyOrder.party.id=",
+    ],
+)
+def test_the_hub_query_pattern_refuses_what_the_api_refuses(refused: str) -> None:
+    with pytest.raises(ValueError):
+        parse_query(refused)
+    assert re.fullmatch(HUB_QUERY_PATTERN, refused) is None
+
+
+@settings(max_examples=300)
+@given(st.from_regex(FIELDS_PATTERN, fullmatch=True))
+def test_every_fields_selection_the_document_allows_is_taken(fields: str) -> None:
+    selected_fields(fields)
+
+
+def test_the_fields_pattern_refuses_an_unknown_field() -> None:
+    with pytest.raises(ApiError):
+        selected_fields("state,jeopardi")
+    assert re.fullmatch(FIELDS_PATTERN, "state,jeopardi") is None
