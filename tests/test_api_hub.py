@@ -175,7 +175,8 @@ async def test_every_role_subscribes_and_only_its_scope_deletes(
     assert made["party"]["callback"] == listener.url
     assert made["party"]["query"] == query
     assert len({m["id"] for m in made.values()}) == 3
-    assert (await subscribe(api, acme, listener.url))["query"] == ""  # no query: every event
+    everything = f"{listener.url}?all"  # a callback once per owner: this is another
+    assert (await subscribe(api, acme, everything))["query"] == ""  # no query: every event
 
     # Another party's subscription does not exist for this key; another process's neither.
     assert_error(await api.delete(f"/hub/{made['party']['id']}", headers=other_party), 404)
@@ -188,6 +189,30 @@ async def test_every_role_subscribes_and_only_its_scope_deletes(
     # A manager removes any; an unknown id is 404.
     assert (await api.delete(f"/hub/{made['process']['id']}", headers=manager)).status_code == 204
     assert_error(await api.delete(f"/hub/{unique('sub')}", headers=manager), 404)
+
+
+async def test_an_owner_subscribes_a_callback_once_and_up_to_its_quota(
+    api: httpx.AsyncClient, keys: Keys, listener: HubListener, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PARTY_ORDERS_HUB_SUBSCRIPTIONS_PER_OWNER", "3")
+    party = unique("P")
+    acme, acme_again = keys.make("party", party_id=party), keys.make("party", party_id=party)
+    first = await subscribe(api, acme, listener.url)
+    twice = await api.post("/hub", json={"callback": listener.url}, headers=acme_again)
+    assert_error(twice, 409, "callback", first["id"])
+    # Another owner subscribes the same callback: it is theirs.
+    await subscribe(api, keys.make("party", party_id=unique("P")), listener.url)
+    for n in (2, 3):
+        await subscribe(api, acme, f"{listener.url}?n={n}")
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    full = await api.post("/hub", json={"callback": f"{listener.url}?n=4"}, headers=acme)
+    took = loop.time() - began
+    assert_error(full, 409, "at most 3 subscriptions per owner")
+    assert took < 1.0, took
+    # Removing one makes room again.
+    assert (await api.delete(f"/hub/{first['id']}", headers=acme)).status_code == 204
+    await subscribe(api, acme, f"{listener.url}?n=4")
 
 
 async def test_refused_callbacks_and_queries_are_400_naming_the_field(

@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.domain import names
     from workflows.domain.hub import (
         SUBSCRIPTIONS_MEMO,
+        SUSPEND_AFTER_FAILED_DAYS,
         HubDelivery,
         HubDeliveryFailure,
         RegistryState,
@@ -31,6 +32,9 @@ with workflow.unsafe.imports_passed_through():
         Subscription,
         registry_workflow_id,
     )
+
+# Patch: a dead callback's subscription is suspended (written to the memo) when it fails.
+SUSPEND_DEAD_CALLBACKS = "hub-suspend-dead-callbacks"
 
 # Continue as new well before Temporal's own limits: each change is a few events.
 REGISTRY_HISTORY_LIMIT = 2_000
@@ -80,7 +84,15 @@ class PartyOrderSubscriptions:
 
     @workflow.signal(name=names.HUB_DELIVERY_FAILED)
     def delivery_failed(self, failure: HubDeliveryFailure) -> None:
-        self.state.record_failure(failure)
+        suspended = self.state.record_failure(failure)
+        # The memo is what deliveries read: a suspended callback gets no more of them.
+        if suspended is not None and workflow.patched(SUSPEND_DEAD_CALLBACKS):
+            workflow.logger.warning(
+                "hub subscription %s suspended: its callback failed %d days running",
+                suspended.id,
+                SUSPEND_AFTER_FAILED_DAYS,
+            )
+            self._publish()
 
     @workflow.query(name=names.LIST_SUBSCRIPTIONS)
     def list_subscriptions(self) -> RegistryState:

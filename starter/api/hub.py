@@ -17,7 +17,8 @@ from pydantic import Field
 
 from activities.settings import check_webhook_url
 from starter.api.auth import GuardedRoute, guarded, principal
-from starter.api.errors import ApiError, bad_request
+from starter.api.errors import ApiError, Error, bad_request
+from starter.api.hub_quota import check_quota, per_owner_from_env
 from starter.api.keys import ApiKey
 from starter.api.routes import ALL, BASE_PATH, _errors
 from workflows.domain.hub import (
@@ -98,7 +99,14 @@ def _not_found(subscription_id: str) -> ApiError:
     " ``Idempotency-Key``, ``X-Party-Orders-Event`` and (when signing is on)"
     " ``X-Party-Orders-Signature``. ``query`` filters: ``field=value[,value...]`` terms"
     " joined by ``&``, on ``eventType``, ``partyOrder.id`` and ``partyOrder.party.id``.",
-    responses=_errors(400, 409, 503),
+    responses={
+        409: {
+            "model": Error,
+            "description": "this key's owner has subscribed this callback already, or holds"
+            " its quota of subscriptions (PARTY_ORDERS_HUB_SUBSCRIPTIONS_PER_OWNER)",
+        },
+        **{k: v for k, v in _errors(400, 503).items() if k != 409},
+    },
     openapi_extra=guarded(*ALL),
 )
 async def subscribe(
@@ -125,6 +133,7 @@ async def subscribe(
     except ValueError as error:
         raise bad_request(str(error)) from None
     client = await request.app.state.clients.get()
+    await check_quota(client, callback, owner_of(key), per_owner_from_env())
     made = await client.subscribe(callback, subscription.query, owner_of(key))
     response.headers["Location"] = f"{BASE_PATH}/hub/{made.id}"
     return HubSubscription.model_validate(made.public())
