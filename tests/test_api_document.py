@@ -9,11 +9,15 @@ import re
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
-from starter.api.document import HUB_QUERY_PATTERN
+from activities.settings import check_webhook_url
+from starter.api.app import create_app
+from starter.api.document import CALLBACK_PATTERN, HUB_QUERY_PATTERN
 from starter.api.errors import ApiError
 from starter.api.routes import FIELDS_PATTERN, selected_fields
 from workflows.domain.hub import parse_query
+from workflows.domain.messages import ProgressReport
 
 
 @settings(max_examples=300)
@@ -48,3 +52,24 @@ def test_the_fields_pattern_refuses_an_unknown_field() -> None:
     with pytest.raises(ApiError):
         selected_fields("state,jeopardi")
     assert re.fullmatch(FIELDS_PATTERN, "state,jeopardi") is None
+
+
+@settings(max_examples=200)
+@given(st.from_regex(CALLBACK_PATTERN, fullmatch=True))
+def test_every_callback_form_the_document_allows_is_a_webhook_url(callback: str) -> None:
+    check_webhook_url(callback, "callback")
+
+
+def test_the_document_says_what_a_report_and_a_change_must_hold() -> None:
+    schemas = create_app().openapi()["components"]["schemas"]
+    report = schemas["ProgressReport"]
+    must = {tuple(alternative["required"]) for alternative in report["anyOf"]}
+    assert ("percentComplete",) in must and ("note",) in must
+    with pytest.raises(ValidationError, match="at least one"):
+        ProgressReport.model_validate({"source": "party"})
+    changes = schemas["ChangeSet-Input"]
+    assert {
+        "required": ["milestones"],
+        "properties": {"milestones": {"type": "array", "minItems": 1}},
+    } in changes["anyOf"]
+    assert "changeRequestId" not in schemas["Resolution"]["properties"]

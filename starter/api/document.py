@@ -35,18 +35,80 @@ HUB_QUERY_PATTERN = rf"^(?:{'|'.join(_in_turn(_TERMS))})?$"
 blanks around terms); never less."""
 
 
+CALLBACK_PATTERN = (
+    r"^https?://[a-z][a-z0-9-]{0,62}(?:\.[a-z][a-z0-9-]{0,62})+(?:/[A-Za-z0-9._~/-]*)?$"
+)
+"""Callbacks the document promises: an http(s) URL naming a host by its DNS name. The API
+takes other forms too (a port, a query), never a URL this pattern refuses that it would
+call; whether the name resolves to an address it may call is checked as well."""
+
+# What a value must be to count as given, by its JSON type.
+_GIVEN: dict[str, dict[str, Any]] = {
+    "string": {"type": "string"},
+    "list": {"type": "array", "minItems": 1},
+}
+
+
+def _at_least_one(schema: dict[str, Any], fields: dict[str, dict[str, Any]]) -> None:
+    """``schema`` requires at least one of ``fields``, each given (not null, not empty)."""
+    schema["anyOf"] = [
+        {"required": [name], "properties": {name: given}} for name, given in fields.items()
+    ]
+
+
+def _unless_deleted(schema: dict[str, Any], dated: str) -> None:
+    """``schema`` requires ``dated`` unless its ``action`` is ``delete``."""
+    schema["anyOf"] = [
+        {"required": [dated], "properties": {dated: _GIVEN["string"]}},
+        {"required": ["action"], "properties": {"action": {"const": "delete"}}},
+    ]
+
+
 def complete(schemas: dict[str, Any]) -> None:
     """Add what the models cannot say to the document's component ``schemas``."""
     add_party_view(schemas)
+    date = _GIVEN["string"]
     spec = schemas.get("PartyOrderSpec")
     if spec is not None:
         # One of the two completion dates, given as a date (not null).
-        spec["anyOf"] = [
-            {"required": [name], "properties": {name: {"type": "string", "format": "date-time"}}}
-            for name in ("requestedCompletionDate", "expectedCompletionDate")
-        ]
+        _at_least_one(spec, {"requestedCompletionDate": date, "expectedCompletionDate": date})
+        spec["properties"]["id"]["pattern"] = ORDER_ID_PATTERN
+    for name in ("ChangeSet-Input", "ChangeSet"):
+        if schemas.get(name, {}).get("properties"):
+            changes = ("milestones", "orderItems", "checkpoints")
+            _at_least_one(
+                schemas[name],
+                {
+                    "expectedCompletionDate": date,
+                    "requestedCompletionDate": date,
+                    **{field: _GIVEN["list"] for field in changes},
+                },
+            )
+    if "CheckpointChange" in schemas:
+        _unless_deleted(schemas["CheckpointChange"], "date")
+    for name in ("MilestoneDateChange-Input", "MilestoneDateChange"):
+        if schemas.get(name, {}).get("properties"):
+            _unless_deleted(schemas[name], "milestoneDate")
+    report = schemas.get("ProgressReport")
+    if report is not None:
+        _at_least_one(
+            report,
+            {
+                "percentComplete": {"type": "integer"},
+                "milestones": _GIVEN["list"],
+                "expectedCompletionDate": date,
+                "delivered": {"const": True},
+                "note": {"type": "string"},
+                "orderItems": _GIVEN["list"],
+            },
+        )
+    resolution = schemas.get("Resolution")
+    if resolution is not None:
+        # Named by the path; the body may repeat it (the same), so the document leaves it out.
+        resolution["properties"].pop("changeRequestId", None)
     hub = schemas.get("HubSubscriptionInput")
     if hub is not None:
+        hub["properties"]["callback"]["pattern"] = CALLBACK_PATTERN
         query = hub["properties"]["query"]
         for choice in query.get("anyOf", [query]):
             if choice.get("type") == "string":
