@@ -5,19 +5,21 @@ parsers the API really uses."""
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from activities.settings import check_webhook_url
 from starter.api.app import create_app
-from starter.api.document import CALLBACK_PATTERN, HUB_QUERY_PATTERN
+from starter.api.document import CALLBACK_PATTERN, DATE_TIME_PATTERN, HUB_QUERY_PATTERN
 from starter.api.errors import ApiError
 from starter.api.routes import FIELDS_PATTERN, selected_fields
 from workflows.domain.hub import parse_query
 from workflows.domain.messages import ProgressReport
+from workflows.domain.model import Instant
 
 
 @settings(max_examples=300)
@@ -73,3 +75,15 @@ def test_the_document_says_what_a_report_and_a_change_must_hold() -> None:
         "properties": {"milestones": {"type": "array", "minItems": 1}},
     } in changes["anyOf"]
     assert "changeRequestId" not in schemas["Resolution"]["properties"]
+
+
+@settings(max_examples=300)
+@given(
+    st.from_regex(DATE_TIME_PATTERN),
+    st.datetimes(timezones=st.sampled_from([timezone(timedelta(hours=h)) for h in (-14, 0, 14)])),
+)
+def test_every_date_the_document_allows_is_in_the_api_s_range(prefix: str, when: datetime) -> None:
+    year = int(prefix[:4])
+    written = when.replace(year=year).isoformat()
+    assert re.match(DATE_TIME_PATTERN, written)
+    TypeAdapter(Instant).validate_python(written)

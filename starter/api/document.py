@@ -64,6 +64,25 @@ def _unless_deleted(schema: dict[str, Any], dated: str) -> None:
     ]
 
 
+DATE_TIME_PATTERN = (
+    r"^(?:19(?:0[1-9]|[1-9][0-9])|[2-7][0-9]{3}|8(?:[0-8][0-9]{2}|9(?:[0-8][0-9]|9[0-8])))-"
+)
+"""Date-times the document promises: years 1901 to 8998 as written (the API takes 1900 to
+8999 in UTC, so an offset at either end never takes a promised one out of range)."""
+
+
+def _bound_dates(schema: Any) -> None:
+    """Every date-time in ``schema`` gains DATE_TIME_PATTERN."""
+    if isinstance(schema, dict):
+        if schema.get("format") == "date-time" and schema.get("type") == "string":
+            schema.setdefault("pattern", DATE_TIME_PATTERN)
+        for value in schema.values():
+            _bound_dates(value)
+    elif isinstance(schema, list):
+        for value in schema:
+            _bound_dates(value)
+
+
 def complete(schemas: dict[str, Any]) -> None:
     """Add what the models cannot say to the document's component ``schemas``."""
     add_party_view(schemas)
@@ -107,6 +126,7 @@ def complete(schemas: dict[str, Any]) -> None:
         # Named by the path; the body may repeat it (the same), so the document leaves it out.
         resolution["properties"].pop("changeRequestId", None)
     hub = schemas.get("HubSubscriptionInput")
+    _bound_dates(schemas)
     if hub is not None:
         hub["properties"]["callback"]["pattern"] = CALLBACK_PATTERN
         query = hub["properties"]["query"]

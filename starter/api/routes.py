@@ -243,7 +243,14 @@ async def list_party_orders(
             json_schema_extra={"enum": [*JEOPARDY_LEVELS]},
         ),
     ] = None,
-    party_id: Annotated[str | None, Query(alias="partyId", max_length=1000)] = None,
+    party_id: Annotated[
+        str | None,
+        Query(
+            alias="partyId",
+            max_length=1000,
+            json_schema_extra={"pattern": "^[^\\x00-\\x1f\\x7f]*$"},
+        ),
+    ] = None,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
 ) -> list[OrderSummary]:
