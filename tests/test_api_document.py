@@ -5,7 +5,7 @@ parsers the API really uses."""
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import given, settings
@@ -14,7 +14,12 @@ from pydantic import TypeAdapter, ValidationError
 
 from activities.settings import check_webhook_url
 from starter.api.app import create_app
-from starter.api.document import CALLBACK_PATTERN, DATE_TIME_PATTERN, HUB_QUERY_PATTERN
+from starter.api.document import (
+    CALLBACK_PATTERN,
+    DATE_TIME_PATTERN,
+    HUB_QUERY_PATTERN,
+    years_from,
+)
 from starter.api.errors import ApiError
 from starter.api.routes import FIELDS_PATTERN, selected_fields
 from workflows.domain.hub import parse_query
@@ -87,3 +92,18 @@ def test_every_date_the_document_allows_is_in_the_api_s_range(prefix: str, when:
     written = when.replace(year=year).isoformat()
     assert re.match(DATE_TIME_PATTERN, written)
     TypeAdapter(Instant).validate_python(written)
+
+
+@settings(max_examples=300)
+@given(st.integers(2000, 2989), st.integers(1900, 8999))
+def test_years_from_takes_exactly_the_years_from_the_first(first: int, year: int) -> None:
+    pattern = years_from(first)
+    assert (re.match(pattern, f"{year:04d}-01-01T00:00:00Z") is not None) == (first <= year <= 8998)
+
+
+def test_a_start_s_dates_are_promised_from_next_year_on() -> None:
+    spec = create_app().openapi()["components"]["schemas"]["PartyOrderSpec"]
+    agreed = spec["properties"]["requestedCompletionDate"]["anyOf"][0]
+    next_year = datetime.now(UTC).year + 1
+    assert re.match(agreed["pattern"], f"{next_year}-01-01T00:00:00Z")
+    assert not re.match(agreed["pattern"], f"{next_year - 1}-12-31T00:00:00Z")

@@ -5,6 +5,7 @@ query's grammar. What the document calls valid, the API takes (schemathesis chec
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from workflows.domain.hub import EVENT_TYPES
@@ -71,6 +72,21 @@ DATE_TIME_PATTERN = (
 8999 in UTC, so an offset at either end never takes a promised one out of range)."""
 
 
+def years_from(first: int) -> str:
+    """A pattern for a date-time in the year ``first`` (2000 to 2989) or later, to 8998."""
+    if not 2000 <= first <= 2989:
+        raise ValueError(f"year {first} is outside 2000 to 2989")
+    digits = f"{first:04d}"
+    tens, unit = digits[:3], int(digits[3])
+    choices = [f"{tens}[{unit}-9]"]
+    if int(digits[2]) < 9:
+        choices.append(f"{digits[:2]}[{int(digits[2]) + 1}-9][0-9]")
+    if int(digits[1]) < 9:
+        choices.append(f"2[{int(digits[1]) + 1}-9][0-9]{{2}}")
+    choices += ["[3-7][0-9]{3}", "8(?:[0-8][0-9]{2}|9(?:[0-8][0-9]|9[0-8]))"]
+    return f"^(?:{'|'.join(choices)})-"
+
+
 def _bound_dates(schema: Any) -> None:
     """Every date-time in ``schema`` gains DATE_TIME_PATTERN."""
     if isinstance(schema, dict):
@@ -91,6 +107,13 @@ def complete(schemas: dict[str, Any]) -> None:
     if spec is not None:
         # One of the two completion dates, given as a date (not null).
         _at_least_one(spec, {"requestedCompletionDate": date, "expectedCompletionDate": date})
+        # A start's completion dates must be to come: the document promises those from
+        # next year on (the API takes any instant from now on).
+        to_come = years_from(datetime.now(UTC).year + 1)
+        for name in ("requestedCompletionDate", "expectedCompletionDate"):
+            for choice in spec["properties"][name].get("anyOf", []):
+                if choice.get("format") == "date-time":
+                    choice["pattern"] = to_come
         spec["properties"]["id"]["pattern"] = ORDER_ID_PATTERN
     for name in ("ChangeSet-Input", "ChangeSet"):
         if schemas.get(name, {}).get("properties"):
