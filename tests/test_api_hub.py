@@ -17,6 +17,7 @@ import httpx
 import pytest
 from temporalio.client import Client
 
+from activities.hub import HubPublisher
 from starter.api.app import create_app
 from starter.api.keys import KeyStore
 from starter.api.routes import BASE_PATH
@@ -25,7 +26,9 @@ from starter.samples import example_order
 from tests.conftest import unique
 from tests.hub_listener import HubListener
 from tests.test_api import api_for, assert_error
+from workflows.domain.hub import HubEventSource, Subscription, SubscriptionOwner, created_source
 from workflows.domain.instants import iso
+from workflows.domain.model import PartyOrderSpec
 
 PROCESS = "service-order-handling"
 
@@ -482,3 +485,47 @@ async def test_an_acknowledgement_no_worker_applies_yet_is_202(
         assert queued.status_code == 202, queued.text
         assert queued.json() == {"requestId": "ack-1"}
         await dev_client.get_workflow_handle(f"party-order-{order['id']}").terminate()
+
+
+async def test_deliveries_to_one_subscription_are_bounded(dev_client: Client) -> None:
+    # No worker polls this queue: every delivery started stays running, as a dead
+    # callback's do while they retry.
+    publisher = HubPublisher(dev_client, unique("nobody"))
+    publisher.deliveries_per_subscription = 2
+    dead = Subscription(
+        id=unique("sub"),
+        callback="https://gone.example/events",
+        owner=SubscriptionOwner(role="manager"),
+        created_at=datetime.now(UTC),
+    )
+    alive = dead.model_copy(update={"id": unique("sub"), "callback": "https://up.example/e"})
+
+    async def subscriptions(*, fresh: bool = False) -> list[Subscription]:
+        return [dead]
+
+    publisher.subscriptions = subscriptions  # type: ignore[method-assign]
+    spec = PartyOrderSpec.model_validate(example_order(unique(), datetime.now(UTC)))
+
+    def event(n: int) -> HubEventSource:
+        return created_source(spec, f"run-{n}", datetime.now(UTC))
+
+    try:
+        assert [await publisher.publish(event(n)) for n in (1, 2)] == [1, 1]
+
+        async def both_running() -> bool:
+            return await publisher.running_deliveries(dead.id) == 2
+
+        await eventually(both_running)
+        assert await publisher.publish(event(3)) == 0  # bounded: dropped, not piled up
+        assert await publisher.running_deliveries(alive.id) == 0
+        publisher.subscriptions = lambda *, fresh=False: _listed([dead, alive])  # type: ignore[method-assign]
+        assert await publisher.publish(event(4)) == 1  # another subscription has room
+    finally:
+        async for execution in dev_client.list_workflows(
+            f"WorkflowType = 'DeliverHubEvent' AND TaskQueue = '{publisher.task_queue}'"
+        ):
+            await dev_client.get_workflow_handle(execution.id).terminate("test over")
+
+
+async def _listed(subscriptions: list[Subscription]) -> list[Subscription]:
+    return subscriptions
