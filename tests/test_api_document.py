@@ -18,10 +18,12 @@ from starter.api.document import (
     CALLBACK_PATTERN,
     DATE_TIME_PATTERN,
     HUB_QUERY_PATTERN,
+    TIME_OF_DAY_PATTERN,
     years_from,
 )
 from starter.api.errors import ApiError
 from starter.api.routes import FIELDS_PATTERN, selected_fields
+from workflows.domain.calendar import PartyCalendar
 from workflows.domain.hub import parse_query
 from workflows.domain.messages import ProgressReport
 from workflows.domain.model import Instant
@@ -107,3 +109,21 @@ def test_a_start_s_dates_are_promised_from_next_year_on() -> None:
     next_year = datetime.now(UTC).year + 1
     assert re.match(agreed["pattern"], f"{next_year}-01-01T00:00:00Z")
     assert not re.match(agreed["pattern"], f"{next_year - 1}-12-31T00:00:00Z")
+
+
+@settings(max_examples=200)
+@given(
+    st.from_regex(TIME_OF_DAY_PATTERN, fullmatch=True), st.sampled_from(["UTC", "Europe/Berlin"])
+)
+def test_every_calendar_the_document_allows_is_taken(start: str, zone: str) -> None:
+    PartyCalendar.model_validate(
+        {"timeZone": zone, "workingHours": {"start": start, "end": "23:59:59"}}
+    )
+
+
+def test_the_document_lists_the_time_zones_the_api_takes() -> None:
+    schemas = create_app().openapi()["components"]["schemas"]
+    zones = schemas["PartyCalendar"]["properties"]["timeZone"]["enum"]
+    assert "Europe/Berlin" in zones and "Mars/Olympus" not in zones
+    for zone in zones[:: max(1, len(zones) // 50)]:
+        PartyCalendar.model_validate({"timeZone": zone})

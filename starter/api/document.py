@@ -5,6 +5,7 @@ query's grammar. What the document calls valid, the API takes (schemathesis chec
 
 from __future__ import annotations
 
+import zoneinfo
 from datetime import UTC, datetime
 from typing import Any
 
@@ -70,6 +71,9 @@ DATE_TIME_PATTERN = (
 )
 """Date-times the document promises: years 1901 to 8998 as written (the API takes 1900 to
 8999 in UTC, so an offset at either end never takes a promised one out of range)."""
+
+
+TIME_OF_DAY_PATTERN = r"^(?:[01][0-9]|2[0-3]):[0-5][0-9](?::[0-5][0-9])?$"
 
 
 def years_from(first: int) -> str:
@@ -150,6 +154,21 @@ def complete(schemas: dict[str, Any]) -> None:
         resolution["properties"].pop("changeRequestId", None)
     hub = schemas.get("HubSubscriptionInput")
     _bound_dates(schemas)
+    party = schemas.get("Party")
+    if party is not None:
+        for choice in party["properties"]["webhookUrl"].get("anyOf", []):
+            if choice.get("type") == "string":
+                choice["pattern"] = CALLBACK_PATTERN
+    calendar = schemas.get("PartyCalendar")
+    if calendar is not None:
+        calendar["properties"]["timeZone"]["enum"] = sorted(zoneinfo.available_timezones())
+    hours = schemas.get("WorkingHours")
+    if hours is not None:
+        for name in ("start", "end"):
+            # A time of day without an offset, as the API takes and answers it ("format":
+            # "time" would ask for an offset).
+            hours["properties"][name].pop("format", None)
+            hours["properties"][name]["pattern"] = TIME_OF_DAY_PATTERN
     if hub is not None:
         hub["properties"]["callback"]["pattern"] = CALLBACK_PATTERN
         query = hub["properties"]["query"]
