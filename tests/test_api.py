@@ -732,3 +732,18 @@ async def test_the_document_states_the_rules_the_api_enforces(api: httpx.AsyncCl
     ]
     hub = document["components"]["schemas"]["HubSubscriptionInput"]["properties"]["query"]
     assert "PartyOrderStateChangeEvent" in json.dumps(hub)
+
+
+async def test_a_start_the_workflow_would_refuse_is_400_not_a_failed_tracking(
+    api: httpx.AsyncClient, keys: Keys
+) -> None:
+    unknown_item = new_order()
+    unknown_item["milestones"][0]["orderItemIds"] = ["no-such-item"]
+    answer = await api.post("/partyOrder", json=unknown_item, headers=keys.manager)
+    assert_error(answer, 400, "orderItemIds", "no-such-item")
+    future = new_order()
+    future["milestones"][0].update(status="completed", completedAt="2999-01-01T00:00:00Z")
+    answer = await api.post("/partyOrder", json=future, headers=keys.manager)
+    assert_error(answer, 400, "completedAt", "future")
+    for sent in (unknown_item, future):
+        assert_error(await api.get(f"/partyOrder/{sent['id']}", headers=keys.manager), 404)

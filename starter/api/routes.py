@@ -13,6 +13,7 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Body, Path, Query, Request, Response, status
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 
 from starter.api.auth import GuardedRoute, guarded, principal, visible
 from starter.api.errors import ApiError, Error, bad_request, forbidden, from_client_error, not_found
@@ -41,9 +42,11 @@ from workflows.domain.messages import (
     EscalationAcknowledgement,
     ProgressReport,
     StateChangeRequest,
+    describe_validation_error,
 )
 from workflows.domain.model import ORDER_ID_PATTERN, OrderState, PartyOrder, PartyOrderSpec
 from workflows.domain.party_view import party_view
+from workflows.domain.tracker import PartyOrderTracker
 
 BASE_PATH = "/tmf-api/partyOrderTracking/v1"
 MAX_LIMIT = 1000
@@ -179,6 +182,7 @@ async def create_party_order(
 ) -> PartyOrder:
     key = principal(request)
     check_dates_ahead(spec, datetime.now(UTC))
+    check_start(spec, datetime.now(UTC))
     if key.role == Role.PROCESS:
         named = "originating_process" in spec.model_fields_set and (
             "name" in spec.originating_process.model_fields_set
@@ -208,6 +212,18 @@ def check_dates_ahead(spec: PartyOrderSpec, now: datetime) -> None:
     ):
         if when is not None and when < now:
             raise bad_request(f"{name}: {when.isoformat()} has passed; give a date to come")
+
+
+def check_start(spec: PartyOrderSpec, now: datetime) -> None:
+    """400 for a start input the workflow would refuse at its start (a milestone naming an
+    unknown item, a completion in the future, ...): the core's own start checks, run here
+    first, so the caller hears why instead of a tracking that fails."""
+    try:
+        PartyOrderTracker.start(spec, now)
+    except ValidationError as error:
+        raise bad_request(describe_validation_error(error)) from None
+    except ValueError as error:
+        raise bad_request(str(error)) from None
 
 
 async def track_again(client: PartyOrderClient, spec: PartyOrderSpec) -> bool:
