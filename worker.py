@@ -11,7 +11,7 @@ pydantic data converter, which encrypts every payload when ``PARTY_ORDERS_ENCRYP
 is set (``privacy.codec``). The task queue is ``party-orders`` unless
 ``PARTY_ORDERS_TASK_QUEUE`` says otherwise. With ``PARTY_ORDERS_METRICS_PORT`` set the
 worker serves Prometheus metrics at ``/metrics`` on that port: the SDK's own and the
-tracker's ``party_orders_*`` (``workflows/metrics.py``, ``activities/notify.py``).
+tracker's ``party_orders_*`` (``workflows/metrics.py``, ``activities/notifications.py``).
 SIGINT and SIGTERM stop the worker cleanly: polling stops and running activities may finish.
 """
 
@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
-from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -33,12 +31,13 @@ from temporalio.worker import Worker, WorkerDeploymentConfig
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.hub import HubPublisher
-from activities.notify import PartyOrderActivities
+from activities.registry import PartyOrderActivities
 from activities.settings import NotificationSettings
+from activities.signing import MasterSecretMissing
 from privacy.codec import data_converter
+from settings import Settings
 from workflows.close_party_order import ClosePartyOrder
 from workflows.digest import PartyOrderDigest
-from workflows.domain.names import DEFAULT_TASK_QUEUE, TASK_QUEUE_ENV
 from workflows.hub import DeliverHubEvent, PartyOrderSubscriptions
 from workflows.interceptors import interceptors
 from workflows.track_party_order import TrackPartyOrder
@@ -55,8 +54,8 @@ WORKFLOWS = [
 # ---------------------------------------------------------------- connecting to Temporal
 
 
-def task_queue() -> str:
-    return os.environ.get(TASK_QUEUE_ENV) or DEFAULT_TASK_QUEUE
+def task_queue(settings: Settings | None = None) -> str:
+    return (settings or Settings.from_env()).task_queue
 
 
 def connect_config() -> dict[str, Any]:
@@ -69,15 +68,17 @@ def connect_config() -> dict[str, Any]:
     return config
 
 
-async def connect(**overrides: Any) -> Client:
+async def connect(settings: Settings | None = None, **overrides: Any) -> Client:
     """A client for the environment's Temporal service; ``overrides`` go to ``Client.connect``.
 
-    The data converter encrypts when ``PARTY_ORDERS_ENCRYPTION_KEYS`` is set: a worker and
-    the clients of one deployment must share the keys. EncryptionKeyError if they are
-    malformed.
+    The data converter encrypts when ``settings`` have encryption keys
+    (``PARTY_ORDERS_ENCRYPTION_KEYS``): a worker and the clients of one deployment must
+    share the keys. EncryptionKeyError if they are malformed.
     """
     config = connect_config()
-    config.setdefault("data_converter", data_converter())
+    if "data_converter" not in overrides:
+        keys = (settings or Settings.from_env()).encryption_keys()
+        config["data_converter"] = data_converter(keys)
     config.update(overrides)
     target = config.pop("target_host")
     return await Client.connect(target, **config)
@@ -85,34 +86,20 @@ async def connect(**overrides: Any) -> Client:
 
 # ---------------------------------------------------------------- metrics
 
-METRICS_PORT_ENV = "PARTY_ORDERS_METRICS_PORT"
-
-
-def metrics_address(environ: Mapping[str, str] | None = None) -> str | None:
-    """Where the Prometheus exporter listens: ``PARTY_ORDERS_METRICS_PORT`` is a port (on
-    every interface, for a scraper elsewhere) or ``HOST:PORT``; None when unset."""
-    raw = (environ if environ is not None else os.environ).get(METRICS_PORT_ENV, "").strip()
-    if not raw:
-        return None
-    host, _, port = raw.rpartition(":")
-    if not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"{METRICS_PORT_ENV} must be a port or HOST:PORT, got {raw!r}")
-    return f"{host or '0.0.0.0'}:{int(port)}"
-
 
 def metrics_runtime(address: str) -> Runtime:
     """An SDK runtime whose Prometheus exporter serves ``/metrics`` on ``address``."""
     return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=address)))
 
 
-def serve_metrics() -> str | None:
+def serve_metrics(settings: Settings | None = None) -> str | None:
     """In a worker process, before it connects: make every client of this process use a
     runtime with the Prometheus exporter, when ``PARTY_ORDERS_METRICS_PORT`` asks for one.
 
     Returns the address, or None. Only worker processes call this: a CLI command must not
     try to bind the port a running worker already serves.
     """
-    address = metrics_address()
+    address = (settings or Settings.from_env()).metrics_address()
     if address is not None:
         Runtime.set_default(metrics_runtime(address))
     return address
@@ -120,12 +107,8 @@ def serve_metrics() -> str | None:
 
 # ---------------------------------------------------------------- worker versioning
 
-BUILD_ID_ENV = "PARTY_ORDERS_BUILD_ID"
-DEPLOYMENT_NAME_ENV = "PARTY_ORDERS_DEPLOYMENT_NAME"
-DEFAULT_DEPLOYMENT_NAME = "party-orders"
 
-
-def deployment_config(environ: Mapping[str, str] | None = None) -> WorkerDeploymentConfig | None:
+def deployment_config(settings: Settings | None = None) -> WorkerDeploymentConfig | None:
     """Worker Deployment Versioning when ``PARTY_ORDERS_BUILD_ID`` is set: this worker is
     version ``<deployment>.<build id>`` of the deployment ``PARTY_ORDERS_DEPLOYMENT_NAME``
     (default ``party-orders``). None: an unversioned worker.
@@ -136,23 +119,19 @@ def deployment_config(environ: Mapping[str, str] | None = None) -> WorkerDeploym
     than one on ``@workflow.defn``, because the SDK refuses a workflow that declares one
     on an unversioned worker, and the same code runs both ways.
     """
-    env = environ if environ is not None else os.environ
-    build_id = env.get(BUILD_ID_ENV, "").strip()
-    if not build_id:
+    settings = settings or Settings.from_env()
+    if settings.build_id is None:
         return None
-    name = env.get(DEPLOYMENT_NAME_ENV, "").strip() or DEFAULT_DEPLOYMENT_NAME
     return WorkerDeploymentConfig(
-        version=WorkerDeploymentVersion(deployment_name=name, build_id=build_id),
+        version=WorkerDeploymentVersion(
+            deployment_name=settings.deployment_name, build_id=settings.build_id
+        ),
         use_worker_versioning=True,
         default_versioning_behavior=VersioningBehavior.AUTO_UPGRADE,
     )
 
 
 # ---------------------------------------------------------------- the worker
-
-# Cached workflow runs bound the worker's memory with many open orders; evicted ones are
-# rebuilt from history when they next have work.
-DEFAULT_MAX_CACHED_WORKFLOWS = 2_000
 
 
 def workflow_runner() -> SandboxedWorkflowRunner:
@@ -173,18 +152,20 @@ def build_worker(
     *,
     settings: NotificationSettings | None = None,
     activities: PartyOrderActivities | None = None,
+    worker_settings: Settings | None = None,
     **options: Any,
 ) -> Worker:
-    activities = activities or PartyOrderActivities(settings or NotificationSettings.from_env())
+    """The worker of ``task_queue``: ``settings`` say where notifications go (unless
+    ``activities`` are given), ``worker_settings`` how the worker runs (both default to
+    the environment's)."""
+    worker_settings = worker_settings or Settings.from_env()
+    activities = activities or PartyOrderActivities(settings or worker_settings.notifications())
     hub = activities.hub or activities.use_hub(HubPublisher(client, task_queue))
-    options.setdefault(
-        "max_cached_workflows",
-        int(os.environ.get("PARTY_ORDERS_MAX_CACHED_WORKFLOWS", DEFAULT_MAX_CACHED_WORKFLOWS)),
-    )
+    options.setdefault("max_cached_workflows", worker_settings.max_cached_workflows)
     options.setdefault("graceful_shutdown_timeout", timedelta(seconds=10))
     options.setdefault("interceptors", interceptors())
     options.setdefault("workflow_runner", workflow_runner())
-    versioning = deployment_config()
+    versioning = deployment_config(worker_settings)
     if versioning is not None:
         options.setdefault("deployment_config", versioning)
     return Worker(
@@ -199,10 +180,14 @@ def build_worker(
 async def run_worker(
     client: Client, task_queue: str, *, stop: asyncio.Event | None = None, **options: Any
 ) -> None:
-    """Run a worker until ``stop`` is set (or the task is cancelled), then shut down cleanly."""
+    """Run a worker until ``stop`` is set (or the task is cancelled), then shut down cleanly.
+
+    ``options`` go to ``build_worker``: ``settings`` (notifications) and ``worker_settings``
+    default to the environment's."""
     stop = stop or asyncio.Event()
+    worker_settings = options.get("worker_settings") or Settings.from_env()
     activities = PartyOrderActivities(
-        options.pop("settings", None) or NotificationSettings.from_env()
+        options.pop("settings", None) or worker_settings.notifications()
     )
     worker = build_worker(client, task_queue, activities=activities, **options)
     try:
@@ -213,24 +198,31 @@ async def run_worker(
         await activities.aclose()  # close the webhook HTTP clients
 
 
-async def _main() -> None:
+async def _main(settings: Settings) -> None:
+    # Outside `up` (which makes a local one), the operator must give the master secret:
+    # a worker that could sign nothing would fail every webhook and hub delivery.
+    settings.require_master_secret()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    address = serve_metrics()
+    address = serve_metrics(settings)
     if address is not None:
         logging.getLogger(__name__).info("metrics at http://%s/metrics", address)
-    client = await connect()
-    await run_worker(client, task_queue(), stop=stop)
+    client = await connect(settings)
+    await run_worker(client, settings.task_queue, stop=stop, worker_settings=settings)
 
 
 def main() -> None:
+    settings = Settings.from_env()
     logging.basicConfig(
-        level=os.environ.get("PARTY_ORDERS_LOG_LEVEL", "INFO"),
+        level=settings.log_level("INFO"),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    asyncio.run(_main())
+    try:
+        asyncio.run(_main(settings))
+    except MasterSecretMissing as missing:
+        raise SystemExit(f"party-orders worker: {missing}") from None
 
 
 if __name__ == "__main__":

@@ -5,11 +5,8 @@ from activities.channels import (
     NotificationChannel,
     OutboxChannel,
     WebhookChannel,
-    channel_for,
-    sign,
-    verify_signature,
 )
-from activities.notify import PartyOrderActivities
+from activities.registry import PartyOrderActivities
 from activities.settings import NotificationSettings
 
 __all__ = [
@@ -19,7 +16,4 @@ __all__ = [
     "OutboxChannel",
     "PartyOrderActivities",
     "WebhookChannel",
-    "channel_for",
-    "sign",
-    "verify_signature",
 ]

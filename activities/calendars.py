@@ -15,7 +15,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from workflows.domain import names
-from workflows.domain.holiday_span import HolidayRequest, ResolvedHolidays
+from workflows.domain.holidays import HolidayRequest, ResolvedHolidays
 
 
 def country_holidays(country: str, subdivision: str | None, years: range) -> list[date]:

@@ -15,8 +15,6 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import fcntl
-import hashlib
-import hmac
 import json
 import logging
 import os
@@ -28,7 +26,11 @@ from typing import IO, Protocol, runtime_checkable
 import httpx
 from temporalio.exceptions import ApplicationError
 
+from activities.failures import DELIVERY_FAILED, REJECTED
+from activities.mail import EmailChannel
+from activities.outbound import AllowList, OutboundRefused, check_url, guarded_client
 from activities.settings import NotificationSettings, redact_url
+from activities.signing import MASTER_SECRET_ENV, signed_headers, webhook_secret
 from workflows.domain.effects import Notification
 from workflows.domain.instants import iso
 
@@ -48,15 +50,8 @@ class _RedactUrls(logging.Filter):
 
 logging.getLogger("httpx").addFilter(_RedactUrls())
 
-DELIVERY_FAILED = "NotificationDeliveryFailed"
-"""ApplicationError type of a retryable delivery failure."""
-REJECTED = "NotificationRejected"
-"""ApplicationError type of a refusal that retrying cannot fix."""
-
-SIGNATURE_HEADER = "X-Party-Orders-Signature"
 EVENT_HEADER = "X-Party-Orders-Event"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
-SIGNATURE_PREFIX = "sha256="
 
 # A receiver asking us to wait longer than this is treated as asking for the retry
 # policy's own pace: an activity must not be parked for hours on one header.
@@ -71,28 +66,7 @@ class NotificationChannel(Protocol):
     async def deliver(self, notification: Notification) -> None: ...
 
 
-# ---------------------------------------------------------------- signatures
-
-
-def sign(body: bytes, secret: str) -> str:
-    """The ``X-Party-Orders-Signature`` value for ``body``: ``sha256=<hex HMAC-SHA256>``."""
-    digest = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
-    return f"{SIGNATURE_PREFIX}{digest}"
-
-
-def verify_signature(body: bytes, secret: str, header: str | None) -> bool:
-    """True if ``header`` is the signature of exactly ``body`` under ``secret``.
-
-    Compared in constant time so a receiver using this leaks nothing about the digest.
-    """
-    if not header:
-        return False
-    expected = sign(body, secret).encode("ascii")
-    try:
-        given = header.strip().encode("ascii")
-    except UnicodeEncodeError:
-        return False
-    return hmac.compare_digest(expected, given)
+# ---------------------------------------------------------------- bodies
 
 
 def encode_body(notification: Notification) -> bytes:
@@ -240,13 +214,15 @@ def _retry_after(response: httpx.Response) -> timedelta | None:
 
 
 class WebhookChannel:
-    """HTTP POST of the notification JSON to one URL, signed when a secret is configured.
+    """HTTP POST of the notification JSON to one URL, always signed (Standard Webhooks).
 
     Headers: ``Idempotency-Key`` (receivers dedupe retried deliveries by it),
-    ``X-Party-Orders-Event`` (the notification kind) and ``X-Party-Orders-Signature``
-    (``sha256=<hex HMAC-SHA256 of the exact body bytes>``). Any 2xx means delivered.
-    Redirects are not followed: a webhook should be configured with its final URL, and a
-    signed POST must not be replayed to wherever a 3xx points.
+    ``X-Party-Orders-Event`` (the notification kind), and ``webhook-id`` (the same key),
+    ``webhook-timestamp`` and ``webhook-signature`` (``activities/signing.py``) under the
+    target's own ``whsec_`` secret. Any 2xx means delivered. Only public addresses, or those
+    ``PARTY_ORDERS_CALLBACK_ALLOW`` lists, are called (``activities/outbound.py``). Redirects
+    are not followed: a webhook should be configured with its final URL, and a signed POST
+    must not be replayed to wherever a 3xx points.
     """
 
     def __init__(
@@ -256,9 +232,12 @@ class WebhookChannel:
         timeout: float = 10.0,
         *,
         client: httpx.AsyncClient | None = None,
+        allow: AllowList | None = None,
     ) -> None:
         self.url = url
         self._secret = secret
+        # The internal addresses it may still reach (settings.callback_allow); none if None.
+        self._allow = allow if allow is not None else AllowList()
         self._timeout = timeout
         self._client = client
         self._owns_client = client is None
@@ -270,11 +249,7 @@ class WebhookChannel:
     def _get_client(self) -> httpx.AsyncClient:
         # Made on first use, inside the running event loop that will use it.
         if self._client is None:
-            self._client = httpx.AsyncClient(
-                timeout=httpx.Timeout(self._timeout),
-                follow_redirects=False,
-                headers={"User-Agent": _USER_AGENT},
-            )
+            self._client = guarded_client(self._timeout, {"User-Agent": _USER_AGENT}, self._allow)
         return self._client
 
     async def aclose(self) -> None:
@@ -294,16 +269,29 @@ class WebhookChannel:
     async def deliver(self, notification: Notification) -> None:
         await self.post(encode_body(notification), notification.idempotency_key, notification.kind)
 
-    async def post(self, body: bytes, idempotency_key: str, event: str) -> None:
-        """POST ``body`` (signed when a secret is set) with the key and the event name;
-        also how the hub delivers its events (``activities.hub``)."""
+    async def post(
+        self, body: bytes, idempotency_key: str, event: str, *, secret: str | None = None
+    ) -> None:
+        """POST ``body``, signed with ``secret`` (a hub subscription's) or else the target's
+        own, with the key and the event name; also how the hub delivers (``activities.hub``)."""
+        secret = secret if secret is not None else self._secret
+        if secret is None:
+            raise ApplicationError(
+                f"webhook {self._shown_url} not called: nothing is sent unsigned, and"
+                f" {MASTER_SECRET_ENV} is not set",
+                type=REJECTED,
+                non_retryable=True,
+            )
+        try:
+            check_url(self.url, f"webhook {self._shown_url}", self._allow)
+        except OutboundRefused as refused:
+            raise ApplicationError(str(refused), type=REJECTED, non_retryable=True) from None
         headers = {
             "Content-Type": "application/json",
             IDEMPOTENCY_HEADER: idempotency_key,
             EVENT_HEADER: event,
+            **signed_headers(secret, idempotency_key, body),
         }
-        if self._secret is not None:
-            headers[SIGNATURE_HEADER] = sign(body, self._secret)
         try:
             # content=body: the bytes on the wire are exactly the bytes signed.
             response = await self._get_client().post(self.url, content=body, headers=headers)
@@ -312,6 +300,10 @@ class WebhookChannel:
                 f"webhook {self._shown_url} cannot be called: {self._scrub(str(exc))}",
                 type=REJECTED,
                 non_retryable=True,
+            ) from None
+        except OutboundRefused as refused:  # the address resolved to, or connected to
+            raise ApplicationError(
+                self._scrub(str(refused)), type=REJECTED, non_retryable=True
             ) from None
         except httpx.TimeoutException:
             raise ApplicationError(
@@ -378,8 +370,12 @@ class ChannelRouter:
     def webhook(self, url: str) -> WebhookChannel:
         channel = self._webhooks.get(url)
         if channel is None:
+            master = self.settings.master_secret
             channel = WebhookChannel(
-                url, self.settings.webhook_secret, self.settings.webhook_timeout_seconds
+                url,
+                webhook_secret(master, url) if master else None,
+                self.settings.webhook_timeout_seconds,
+                allow=self.settings.callback_allow,
             )
             self._webhooks[url] = channel
         return channel
@@ -387,9 +383,7 @@ class ChannelRouter:
     def email(self) -> NotificationChannel | None:
         """The SMTP channel, when ``settings.smtp`` configures one."""
         if self._email is None and self.settings.smtp is not None:
-            from activities.mail import EmailChannel  # it imports this module's error types
-
-            self._email = EmailChannel(self.settings.smtp)
+            self._email = EmailChannel(self.settings.smtp, allow=self.settings.callback_allow)
         return self._email
 
     def channel_for(self, notification: Notification) -> NotificationChannel:
@@ -416,19 +410,3 @@ class ChannelRouter:
         self._webhooks.clear()
         for channel in webhooks:
             await channel.aclose()
-
-
-_routers: dict[NotificationSettings, ChannelRouter] = {}
-_routers_lock = threading.Lock()
-
-
-def channel_for(notification: Notification, settings: NotificationSettings) -> NotificationChannel:
-    """The channel for ``notification`` under ``settings``, cached per settings.
-
-    A convenience for callers without their own ``ChannelRouter``; the activities hold one.
-    """
-    with _routers_lock:
-        router = _routers.get(settings)
-        if router is None:
-            router = _routers[settings] = ChannelRouter(settings)
-    return router.channel_for(notification)

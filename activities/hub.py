@@ -1,11 +1,12 @@
 """The hub's side effects: publishing an event to its subscriptions, and delivering it.
 
 Publishing happens inside the activity that already delivers the notification the event
-stands for (``PartyOrderActivities._deliver``), so the order's workflow records nothing more
-for it: the quiet periodic check-in keeps its history events. For each subscription that
-wants the event, publishing starts one ``DeliverHubEvent`` workflow whose id is the event's
-idempotency key (``delivery_key``) and which Temporal refuses to start twice; a retried
-activity or a killed worker publishes again and starts nothing new.
+stands for (``Notifications.deliver``, activities/notifications.py), so the order's
+workflow records nothing more for it: the quiet periodic check-in keeps its history events.
+For each subscription that wants the event, publishing starts one ``DeliverHubEvent``
+workflow whose id is the event's idempotency key (``delivery_key``) and which Temporal
+refuses to start twice; a retried activity or a killed worker publishes again and starts
+nothing new.
 
 The subscriptions are read from the registry workflow's memo (``describe``, answered by the
 server without a worker), kept for ``CACHE_SECONDS``: a subscription made a moment ago may
@@ -27,22 +28,21 @@ from temporalio.common import SearchAttributeKey, WorkflowIDReusePolicy
 from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.channels import DELIVERY_FAILED, ChannelRouter
+from activities.channels import ChannelRouter
+from activities.failures import DELIVERY_FAILED, REJECTED
+from activities.signing import MASTER_SECRET_ENV, subscription_secret
 from workflows.domain import names
+from workflows.domain.bounds import MAX_DELIVERIES_PER_SUBSCRIPTION
 from workflows.domain.effects import Notification
 from workflows.domain.hub import (
-    MAX_DELIVERIES_PER_SUBSCRIPTION,
-    SUBSCRIPTIONS_MEMO,
     HubDelivery,
     HubEventSource,
     Subscription,
     delivery_key,
     event_type_of,
-    registry_workflow_id,
     source_of,
     wants,
 )
-from workflows.domain.model import track_workflow_id
 from workflows.domain.party_view import party_event
 
 logger = logging.getLogger(__name__)
@@ -52,14 +52,9 @@ CACHE_SECONDS = 2.0
 SCOPE_CACHE_SECONDS = 300.0
 SCOPE_CACHE_SIZE = 10_000
 STARTS_AT_ONCE = 20
-HUB_WORKFLOW_ID_PREFIX = "party-orders-hub-"
 
 _PARTY_ID = SearchAttributeKey.for_keyword(names.SA_PARTY_ID)
 _ORIGINATING_PROCESS = SearchAttributeKey.for_keyword(names.SA_ORIGINATING_PROCESS)
-
-
-def delivery_workflow_id(idempotency_key: str) -> str:
-    return f"{HUB_WORKFLOW_ID_PREFIX}{idempotency_key}"
 
 
 def _unavailable(what: str, error: RPCError) -> ApplicationError:
@@ -96,10 +91,10 @@ class HubPublisher:
             now = self._clock()
             if not fresh and self._cached and now - self._cached[0] < self._cache_seconds:
                 return self._cached[1]
-            handle = self.client.get_workflow_handle(registry_workflow_id(self.task_queue))
+            handle = self.client.get_workflow_handle(names.registry_workflow_id(self.task_queue))
             try:
                 listed: list[Any] = await (await handle.describe()).memo_value(
-                    SUBSCRIPTIONS_MEMO, []
+                    names.SUBSCRIPTIONS_MEMO, []
                 )
             except RPCError as error:
                 if error.status != RPCStatusCode.NOT_FOUND:
@@ -108,6 +103,11 @@ class HubPublisher:
             subscriptions = [Subscription.model_validate(item) for item in listed]
             self._cached = (now, subscriptions)
             return subscriptions
+
+    def forget(self) -> None:
+        """Drop the cached subscriptions: the next event reads them afresh (one was just
+        added here, and a read made before it must not hide it from the next event)."""
+        self._cached = None
 
     async def subscription(self, subscription_id: str) -> Subscription | None:
         """The subscription, read afresh before it is called absent (a cache may be older
@@ -126,7 +126,7 @@ class HubPublisher:
             return cached[1], cached[2]
         try:
             description = await self.client.get_workflow_handle(
-                track_workflow_id(order_id)
+                names.track_workflow_id(order_id)
             ).describe()
         except RPCError as error:
             raise _unavailable(f"describe order {order_id}", error) from None
@@ -158,7 +158,9 @@ class HubPublisher:
     async def running_deliveries(self, subscription_id: str) -> int:
         """How many deliveries to ``subscription_id`` are running (the visibility store's
         count: it may lag a moment behind the starts)."""
-        prefix = delivery_workflow_id(f"{subscription_id}/").replace("\\", "").replace("'", "")
+        prefix = (
+            names.delivery_workflow_id(f"{subscription_id}/").replace("\\", "").replace("'", "")
+        )
         query = (
             f"WorkflowType = '{names.DELIVER_HUB_EVENT_WORKFLOW}'"
             f" AND ExecutionStatus = 'Running' AND WorkflowId STARTS_WITH '{prefix}'"
@@ -199,13 +201,14 @@ class HubPublisher:
                 if subscription.owner.role == "party"
                 else source.envelope()
             ),
+            secret_rotation=subscription.secret_rotation,
         )
         async with gate:
             try:
                 await self.client.start_workflow(
                     names.DELIVER_HUB_EVENT_WORKFLOW,
                     delivery,
-                    id=delivery_workflow_id(key),
+                    id=names.delivery_workflow_id(key),
                     task_queue=self.task_queue,
                     # Once per key, ever (within the namespace's retention): a publish
                     # repeated after the delivery finished must not deliver again.
@@ -219,12 +222,27 @@ class HubPublisher:
         return True
 
 
+def hub_secret(master: str | None, delivery: HubDelivery, current: Subscription | None) -> str:
+    """The subscription's own signing secret: of its latest rotation the worker knows of
+    (read from the registry), else of the rotation the event was published at."""
+    if master is None:
+        raise ApplicationError(
+            f"hub event {delivery.idempotency_key} not sent: nothing is sent unsigned, and"
+            f" {MASTER_SECRET_ENV} is not set",
+            type=REJECTED,
+            non_retryable=True,
+        )
+    rotation = delivery.secret_rotation if current is None else current.secret_rotation
+    return subscription_secret(master, delivery.subscription_id, rotation)
+
+
 class HubActivities:
     """The activity that POSTs one event to one subscription's callback."""
 
     def __init__(self, router: ChannelRouter, publisher: HubPublisher) -> None:
         self.router = router
         self.publisher = publisher
+        self.master_secret = router.settings.master_secret
 
     @activity.defn(name=names.DELIVER_HUB_EVENT)
     async def deliver_hub_event(self, delivery: HubDelivery) -> bool:
@@ -234,7 +252,10 @@ class HubActivities:
         is always made. Retries stop once the subscription is removed, so removing it is how
         a subscriber stops a day of retries to a callback that is gone."""
         retry = activity.info().attempt > 1
-        if retry and await self.publisher.subscription(delivery.subscription_id) is None:
+        # Read on every attempt (cached): a secret rotated since the event was published is
+        # the one its subscriber now verifies with.
+        current = await self.publisher.subscription(delivery.subscription_id)
+        if retry and current is None:
             activity.logger.info(
                 "hub event %s not delivered: subscription %s was removed",
                 delivery.idempotency_key,
@@ -251,8 +272,11 @@ class HubActivities:
         )
         labels = {"eventType": delivery.event_type}
         meter = activity.metric_meter()
+        secret = hub_secret(self.master_secret, delivery, current)
         try:
-            await channel.post(body.encode("utf-8"), delivery.idempotency_key, delivery.event_type)
+            await channel.post(
+                body.encode("utf-8"), delivery.idempotency_key, delivery.event_type, secret=secret
+            )
         except Exception:
             meter.create_counter(
                 "party_orders_hub_event_failures", "Failed hub event delivery attempts"

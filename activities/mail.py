@@ -1,7 +1,7 @@
 """Email to parties: the SMTP notification channel.
 
 A party with a ``contactEmail`` and no ``webhookUrl`` is written to by mail when
-``PARTY_ORDERS_SMTP_URL`` is set: ``smtp://host:port`` (plain), ``smtp+starttls://user:pass@
+``PARTY_ORDERS_SMTP_URL`` is set (read by ``activities.settings``): ``smtp://host:port`` (plain), ``smtp+starttls://user:pass@
 host:587`` (STARTTLS required) or ``smtps://user:pass@host:465`` (TLS from the start). Each
 mail has a plain-text and an HTML part (Jinja2 templates in ``activities/templates/mail``),
 the portal link when it is a check-in, and a ``Message-ID`` derived from the notification's
@@ -18,93 +18,23 @@ error or a ``repr``.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from email.errors import MessageError
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from temporalio.exceptions import ApplicationError
 
+from activities.failures import DELIVERY_FAILED, REJECTED
+from activities.outbound import AllowList, OutboundRefused, check_host
+from activities.settings import SmtpSettings
 from workflows.domain.effects import Notification
 
-SMTP_URL_ENV = "PARTY_ORDERS_SMTP_URL"
-SMTP_FROM_ENV = "PARTY_ORDERS_SMTP_FROM"
-DEFAULT_SENDER = "party-orders@localhost"
-DEFAULT_SMTP_TIMEOUT_SECONDS = 10.0
-
-_SCHEMES = {
-    # scheme: (default port, TLS from the start, STARTTLS required)
-    "smtp": (25, False, False),
-    "smtp+starttls": (587, False, True),
-    "smtps": (465, True, False),
-}
-
 TEMPLATES = Path(__file__).parent / "templates" / "mail"
-
-
-@dataclass(frozen=True)
-class SmtpSettings:
-    """Where mail goes and how to log in; the password is kept out of ``repr``."""
-
-    host: str
-    port: int
-    use_tls: bool = False
-    start_tls: bool = False
-    username: str | None = None
-    password: str | None = field(default=None, repr=False)
-    sender: str = DEFAULT_SENDER
-    timeout_seconds: float = DEFAULT_SMTP_TIMEOUT_SECONDS
-
-    def __post_init__(self) -> None:
-        if "@" not in self.sender:
-            raise ValueError(f"{SMTP_FROM_ENV} must be an email address, got {self.sender!r}")
-
-    @property
-    def shown(self) -> str:
-        """The server as logs and errors may name it: no user, no password."""
-        scheme = "smtps" if self.use_tls else "smtp+starttls" if self.start_tls else "smtp"
-        return f"{scheme}://{self.host}:{self.port}"
-
-    @classmethod
-    def from_url(cls, url: str, sender: str | None = None) -> SmtpSettings:
-        """Parse ``PARTY_ORDERS_SMTP_URL``; a bad value raises ValueError naming it (never
-        echoing the password)."""
-        try:
-            parts = urlsplit(url.strip())
-            port = parts.port
-        except ValueError as exc:
-            raise ValueError(f"{SMTP_URL_ENV} is not a valid URL ({exc})") from None
-        if parts.scheme not in _SCHEMES:
-            raise ValueError(
-                f"{SMTP_URL_ENV} must start with smtp://, smtp+starttls:// or smtps://,"
-                f" got {parts.scheme or 'no scheme'!r}"
-            )
-        if not parts.hostname:
-            raise ValueError(f"{SMTP_URL_ENV} names no host")
-        default_port, use_tls, start_tls = _SCHEMES[parts.scheme]
-        return cls(
-            host=parts.hostname,
-            port=port or default_port,
-            use_tls=use_tls,
-            start_tls=start_tls,
-            username=unquote(parts.username) if parts.username else None,
-            password=unquote(parts.password) if parts.password else None,
-            sender=sender or DEFAULT_SENDER,
-        )
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str]) -> SmtpSettings | None:
-        url = environ.get(SMTP_URL_ENV) or None
-        if url is None:
-            return None
-        return cls.from_url(url, (environ.get(SMTP_FROM_ENV) or "").strip() or None)
 
 
 def message_id(idempotency_key: str, sender: str) -> str:
@@ -175,8 +105,10 @@ def _transfer_encoding(text: str) -> str:
 class EmailChannel:
     """Delivers party notifications by SMTP (one connection per mail)."""
 
-    def __init__(self, settings: SmtpSettings) -> None:
+    def __init__(self, settings: SmtpSettings, *, allow: AllowList | None = None) -> None:
         self.settings = settings
+        # The internal relays it may still reach (settings.callback_allow); none if None.
+        self.allow = allow if allow is not None else AllowList()
         self._templates = _templates()
 
     def __repr__(self) -> str:
@@ -188,8 +120,6 @@ class EmailChannel:
         return text
 
     async def deliver(self, notification: Notification) -> None:
-        from activities.channels import DELIVERY_FAILED, REJECTED  # channels imports us
-
         try:
             message = compose(notification, self.settings.sender, self._templates)
         except ValueError as exc:
@@ -197,6 +127,10 @@ class EmailChannel:
             raise ApplicationError(str(exc), type=REJECTED, non_retryable=True) from None
         settings = self.settings
         where = f"mail server {settings.shown}"
+        try:
+            await check_host(settings.host, settings.port, where, self.allow)
+        except OutboundRefused as refused:
+            raise ApplicationError(str(refused), type=REJECTED, non_retryable=True) from None
         try:
             await aiosmtplib.send(
                 message,

@@ -21,15 +21,12 @@ import hmac
 import json
 import logging
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from urllib.parse import quote, urlsplit
 
 from workflows.domain.effects import Notification
 
-PORTAL_SECRET_ENV = "PARTY_ORDERS_PORTAL_SECRET"
-PORTAL_BASE_URL_ENV = "PARTY_ORDERS_PORTAL_BASE_URL"
 DEFAULT_PORTAL_BASE_URL = "http://127.0.0.1:8080"  # the API's own default address
 
 PORTAL_PATH = "/portal/partyOrder/{order_id}/checkIn"
@@ -89,24 +86,15 @@ class PortalSettings:
     def __post_init__(self) -> None:
         if len(self.secret) < _MIN_SECRET_LENGTH:
             raise ValueError(
-                f"{PORTAL_SECRET_ENV} must be at least {_MIN_SECRET_LENGTH} characters"
+                f"PARTY_ORDERS_PORTAL_SECRET must be at least {_MIN_SECRET_LENGTH} characters"
             )
         parts = urlsplit(self.base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(
-                f"{PORTAL_BASE_URL_ENV} must be an absolute http:// or https:// URL,"
+                f"PARTY_ORDERS_PORTAL_BASE_URL must be an absolute http:// or https:// URL,"
                 f" got {self.base_url!r}"
             )
         object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
-
-    @classmethod
-    def from_env(cls, environ: Mapping[str, str]) -> PortalSettings | None:
-        """The settings, or None when no secret is set (check-ins then carry no link)."""
-        secret = environ.get(PORTAL_SECRET_ENV) or None
-        if secret is None:
-            return None
-        base_url = (environ.get(PORTAL_BASE_URL_ENV) or "").strip() or DEFAULT_PORTAL_BASE_URL
-        return cls(secret=secret, base_url=base_url)
 
     def url_for(self, claims: PortalClaims) -> str:
         path = PORTAL_PATH.format(order_id=quote(claims.order_id, safe=""))

@@ -13,7 +13,8 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import History, HistoryEvent
 from temporalio.client import Client, WorkflowHistory
 
-from privacy.codec import EncryptionCodec, codec_from_env
+from privacy.codec import EncryptionCodec, codec_for
+from settings import Settings
 
 
 def event_name(event: HistoryEvent) -> str:
@@ -84,7 +85,7 @@ async def chain(client: Client, workflow_id: str, first_run_id: str) -> list[Run
 
 @functools.cache
 def _codec() -> EncryptionCodec | None:
-    return codec_from_env()
+    return codec_for(Settings.from_env().encryption_keys())
 
 
 def _activity_kind(event: HistoryEvent) -> str | None:

@@ -62,7 +62,8 @@ from benchmarks.scale import MEBIBYTE, Scale, percentile, scale
 from benchmarks.servers import start_dev_server, start_time_skipping_server, target_of
 from benchmarks.worker_process import RUNNERS, WorkerProcess
 from privacy.codec import data_converter
-from privacy.keys import ENCRYPTION_KEYS_ENV
+from privacy.keys import parse_keys
+from settings import ENCRYPTION_KEYS_ENV
 from starter.client import PartyOrderClient
 from starter.local.binaries import temporal_cli_path
 
@@ -450,7 +451,7 @@ async def _lifecycle(
             True: await Client.connect(
                 target,
                 namespace=client.namespace,
-                data_converter=data_converter({ENCRYPTION_KEYS_ENV: keys}),
+                data_converter=data_converter(parse_keys(keys)),
             ),
         }
 

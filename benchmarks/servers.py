@@ -9,6 +9,7 @@ from __future__ import annotations
 from temporalio.testing import WorkflowEnvironment
 
 from privacy.codec import data_converter
+from settings import Settings
 from starter.local.binaries import temporal_cli_path, test_server_path
 from starter.local.devserver import add_search_attributes
 from workflows.visibility import CONTRACT_SEARCH_ATTRIBUTES
@@ -17,7 +18,7 @@ from workflows.visibility import CONTRACT_SEARCH_ATTRIBUTES
 async def start_dev_server() -> WorkflowEnvironment:
     """The Temporal dev server (in-memory SQLite) with the contract's search attributes."""
     return await WorkflowEnvironment.start_local(
-        data_converter=data_converter(),
+        data_converter=data_converter(Settings.from_env().encryption_keys()),
         search_attributes=CONTRACT_SEARCH_ATTRIBUTES,
         dev_server_existing_path=temporal_cli_path(),
         dev_server_log_level="error",
@@ -28,7 +29,7 @@ async def start_dev_server() -> WorkflowEnvironment:
 async def start_time_skipping_server() -> WorkflowEnvironment:
     """The time-skipping test server, which knows no custom search attributes until told."""
     env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=data_converter(),
+        data_converter=data_converter(Settings.from_env().encryption_keys()),
         test_server_existing_path=test_server_path(),
     )
     try:

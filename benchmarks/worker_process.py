@@ -58,6 +58,7 @@ async def _serve(args: argparse.Namespace) -> None:
 
     from activities.settings import NotificationSettings
     from privacy.codec import data_converter
+    from settings import Settings
     from worker import build_worker
 
     options: dict[str, Any] = {}
@@ -67,7 +68,7 @@ async def _serve(args: argparse.Namespace) -> None:
         # Encrypted when PARTY_ORDERS_ENCRYPTION_KEYS is set (the environment is inherited).
         args.target,
         namespace=args.namespace,
-        data_converter=data_converter(),
+        data_converter=data_converter(Settings.from_env().encryption_keys()),
     )
     settings = NotificationSettings(outbox_path=Path(args.outbox))
     if args.kind == "orders":

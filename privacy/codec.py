@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -33,7 +33,7 @@ from temporalio.converter import (
     PayloadCodec,
 )
 
-from privacy.keys import ENCRYPTION_KEYS_ENV, EncryptionKey, keys_from_env
+from privacy.keys import KEYS_SOURCE, EncryptionKey
 
 ENCODING_KEY = "encoding"
 ENCRYPTED_ENCODING = b"binary/encrypted"
@@ -87,7 +87,7 @@ class EncryptionCodec(PayloadCodec):
         decryptor = self._keys.get(key_id)
         if decryptor is None:
             raise PayloadDecryptionError(
-                f"payload encrypted under key id {key_id!r}, which {ENCRYPTION_KEYS_ENV}"
+                f"payload encrypted under key id {key_id!r}, which {KEYS_SOURCE}"
                 f" does not hold (it holds {', '.join(self._keys)}): add that key to the list"
             )
         if len(payload.data) < NONCE_BYTES + TAG_BYTES:
@@ -115,16 +115,12 @@ def encrypted_converter(codec: EncryptionCodec) -> DataConverter:
     )
 
 
-def codec_from_env(environ: Mapping[str, str] | None = None) -> EncryptionCodec | None:
-    """The codec for ``PARTY_ORDERS_ENCRYPTION_KEYS``, None when it is unset.
-
-    EncryptionKeyError when the list is malformed.
-    """
-    keys = keys_from_env(environ)
-    return EncryptionCodec(keys) if keys is not None else None
+def codec_for(keys: Sequence[EncryptionKey] | None) -> EncryptionCodec | None:
+    """The codec for ``keys`` (``Settings.encryption_keys()``), None when there are none."""
+    return EncryptionCodec(keys) if keys else None
 
 
-def data_converter(environ: Mapping[str, str] | None = None) -> DataConverter:
-    """The converter for this process: pydantic, encrypted when keys are configured."""
-    codec = codec_from_env(environ)
+def data_converter(keys: Sequence[EncryptionKey] | None = None) -> DataConverter:
+    """The converter for a process: pydantic, encrypted when it has keys."""
+    codec = codec_for(keys)
     return encrypted_converter(codec) if codec is not None else pydantic_data_converter

@@ -1,4 +1,4 @@
-"""The encryption key ring, from ``PARTY_ORDERS_ENCRYPTION_KEYS``.
+"""The encryption key ring, as ``PARTY_ORDERS_ENCRYPTION_KEYS`` gives it.
 
     PARTY_ORDERS_ENCRYPTION_KEYS="k2:BASE64KEY,k1:BASE64KEY"
 
@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-import os
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-ENCRYPTION_KEYS_ENV = "PARTY_ORDERS_ENCRYPTION_KEYS"
+# Where the keys come from (read by the top-level ``settings``), as errors name it.
+KEYS_SOURCE = "PARTY_ORDERS_ENCRYPTION_KEYS"
 KEY_BYTES = 32  # AES-256
 # Key ids travel in every payload's metadata and in error messages: keep them plain.
 _KEY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -36,7 +35,7 @@ class EncryptionKey:
     key: bytes = field(repr=False)
 
 
-def parse_keys(text: str, *, source: str = ENCRYPTION_KEYS_ENV) -> list[EncryptionKey]:
+def parse_keys(text: str, *, source: str = KEYS_SOURCE) -> list[EncryptionKey]:
     """The keys in ``text`` (``id:base64,id:base64``), first the one that encrypts."""
     keys: list[EncryptionKey] = []
     seen: set[str] = set()
@@ -68,11 +67,3 @@ def parse_keys(text: str, *, source: str = ENCRYPTION_KEYS_ENV) -> list[Encrypti
         seen.add(key_id)
         keys.append(EncryptionKey(key_id, key))
     return keys
-
-
-def keys_from_env(environ: Mapping[str, str] | None = None) -> list[EncryptionKey] | None:
-    """The configured keys, or None when encryption is off (the variable unset or empty)."""
-    text = (environ if environ is not None else os.environ).get(ENCRYPTION_KEYS_ENV, "")
-    if not text.strip():
-        return None
-    return parse_keys(text)

@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from activities.calendars import country_holidays
-from workflows.domain.calendar import MAX_HOLIDAYS
+from workflows.domain.bounds import MAX_HOLIDAYS
 
 
 def resolve_holidays(order: dict[str, Any], today: date | None = None) -> dict[str, Any]:

@@ -25,16 +25,16 @@ from typing import TYPE_CHECKING
 from google.protobuf import json_format
 from temporalio.api.common.v1 import Payload, Payloads
 
-from privacy.codec import EncryptionCodec, PayloadDecryptionError, codec_from_env
-from privacy.keys import ENCRYPTION_KEYS_ENV, EncryptionKeyError
-from starter.client import PartyOrderError
+from privacy.codec import EncryptionCodec, PayloadDecryptionError, codec_for
+from privacy.keys import EncryptionKeyError
+from settings import ENCRYPTION_KEYS_ENV, Settings
+from starter.errors import PartyOrderError
 
 if TYPE_CHECKING:
     # aiohttp is imported where a server is built: every CLI command reads this module's
     # defaults, and only codec-server and up need the HTTP server.
     from aiohttp import web
 
-CODEC_TOKEN_ENV = "PARTY_ORDERS_CODEC_TOKEN"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8234
 DEFAULT_UI_ORIGINS = ("http://localhost:8233", "http://127.0.0.1:8233")
@@ -48,10 +48,10 @@ logger = logging.getLogger(__name__)
 Transform = Callable[[Sequence[Payload]], Awaitable[list[Payload]]]
 
 
-def configured_codec() -> EncryptionCodec:
+def configured_codec(settings: Settings) -> EncryptionCodec:
     """The codec of ``PARTY_ORDERS_ENCRYPTION_KEYS``; PartyOrderError if unset or malformed."""
     try:
-        codec = codec_from_env()
+        codec = codec_for(settings.encryption_keys())
     except EncryptionKeyError as error:
         raise PartyOrderError(f"the encryption keys are invalid: {error}") from None
     if codec is None:

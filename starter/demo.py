@@ -112,13 +112,19 @@ class Step:
 
 
 def demo_script(client: PartyOrderClient, orders: DemoOrders) -> list[Step]:
-    """What happens to the demo orders, and when (the critical one is left alone)."""
-    t0 = orders.started_at
+    """What happens to the demo orders, and when (the critical one is left alone until
+    the end): each order's story, told together in the order of time."""
+    steps = [
+        *_delivered_story(client, orders.deliver),
+        *_cancelled_story(client, orders.cancel),
+        *_changed_story(client, orders),
+        *_critical_story(client, orders.critical),
+    ]
+    return sorted(steps, key=lambda step: step.at)
 
-    def at(seconds: float) -> str:
-        return iso((t0 + timedelta(seconds=seconds)).astimezone(UTC))
 
-    d, k, c, g = orders.deliver, orders.critical, orders.cancel, orders.change
+def _delivered_story(client: PartyOrderClient, d: str) -> list[Step]:
+    """Progress, milestones, and a delivery."""
     return [
         Step(
             5,
@@ -128,16 +134,43 @@ def demo_script(client: PartyOrderClient, orders: DemoOrders) -> list[Step]:
             ),
         ),
         Step(
+            40,
+            f"{d}: route survey done, 40%",
+            lambda: client.report_progress(
+                d, {"percentComplete": 40, "milestones": [{"id": "survey"}]}
+            ),
+        ),
+        Step(
+            60,
+            f"{d}: party reports 60%",
+            lambda: client.report_progress(
+                d, {"percentComplete": 60, "note": "Fibre pulled, splicing next"}
+            ),
+        ),
+        Step(
+            85,
+            f"{d}: splicing done, 90%",
+            lambda: client.report_progress(
+                d, {"percentComplete": 90, "milestones": [{"id": "splice"}]}
+            ),
+        ),
+        Step(
+            100,
+            f"{d}: party delivers",
+            lambda: client.report_progress(
+                d, {"delivered": True, "note": "Fibre handed over, test report attached"}
+            ),
+        ),
+    ]
+
+
+def _cancelled_story(client: PartyOrderClient, c: str) -> list[Step]:
+    """Some progress, then the customer withdraws."""
+    return [
+        Step(
             8,
             f"{c}: party reports 20%",
             lambda: client.report_progress(c, {"percentComplete": 20, "note": "Router shipped"}),
-        ),
-        Step(
-            12,
-            f"{g}: party reports 30%",
-            lambda: client.report_progress(
-                g, {"percentComplete": 30, "note": "Design work started"}
-            ),
         ),
         Step(
             20,
@@ -148,6 +181,24 @@ def demo_script(client: PartyOrderClient, orders: DemoOrders) -> list[Step]:
                     "reason": "Event called off: service order withdrawn by the customer",
                     "requestedBy": "customer-order-handling",
                 },
+            ),
+        ),
+    ]
+
+
+def _changed_story(client: PartyOrderClient, orders: DemoOrders) -> list[Step]:
+    """A change of dates asked and accepted, a hold and its release, then a delivery."""
+    g = orders.change
+
+    def at(seconds: float) -> str:
+        return iso((orders.started_at + timedelta(seconds=seconds)).astimezone(UTC))
+
+    return [
+        Step(
+            12,
+            f"{g}: party reports 30%",
+            lambda: client.report_progress(
+                g, {"percentComplete": 30, "note": "Design work started"}
             ),
         ),
         Step(
@@ -166,43 +217,15 @@ def demo_script(client: PartyOrderClient, orders: DemoOrders) -> list[Step]:
             ),
         ),
         Step(
-            40,
-            f"{d}: route survey done, 40%",
-            lambda: client.report_progress(
-                d, {"percentComplete": 40, "milestones": [{"id": "survey"}]}
-            ),
-        ),
-        Step(
             45,
             f"{g}: originating process accepts the change",
             lambda: _accept_open_change(client, g),
-        ),
-        Step(
-            60,
-            f"{d}: party reports 60%",
-            lambda: client.report_progress(
-                d, {"percentComplete": 60, "note": "Fibre pulled, splicing next"}
-            ),
         ),
         Step(
             75,
             f"{g}: held (waiting for building access)",
             lambda: client.change_state(
                 g, {"state": "held", "reason": "Waiting for building access"}
-            ),
-        ),
-        Step(
-            85,
-            f"{d}: splicing done, 90%",
-            lambda: client.report_progress(
-                d, {"percentComplete": 90, "milestones": [{"id": "splice"}]}
-            ),
-        ),
-        Step(
-            100,
-            f"{d}: party delivers",
-            lambda: client.report_progress(
-                d, {"delivered": True, "note": "Fibre handed over, test report attached"}
             ),
         ),
         Step(
@@ -220,14 +243,20 @@ def demo_script(client: PartyOrderClient, orders: DemoOrders) -> list[Step]:
             ),
         ),
         Step(
-            150,
-            f"{k}: order manager checks in once more",
-            lambda: client.check_in_now(k, {"requestedBy": "order-manager"}),
-        ),
-        Step(
             170,
             f"{g}: party delivers",
             lambda: client.report_progress(g, {"delivered": True, "note": "Edge appliance live"}),
+        ),
+    ]
+
+
+def _critical_story(client: PartyOrderClient, k: str) -> list[Step]:
+    """Left alone in jeopardy; one more check-in, then the enterprise gives up."""
+    return [
+        Step(
+            150,
+            f"{k}: order manager checks in once more",
+            lambda: client.check_in_now(k, {"requestedBy": "order-manager"}),
         ),
         Step(300, f"{k}: enterprise gives up on the supplier", lambda: _give_up(client, k)),
     ]

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent, MarkerRecordedEventAttributes
 from temporalio.client import Client, WorkflowHandle
@@ -24,13 +26,27 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from activities.outbound import ALLOW_ENV, AllowList
 from activities.settings import NotificationSettings
+from activities.signing import MASTER_SECRET_ENV
 from starter.local.binaries import temporal_cli_path, test_server_path
 from starter.local.devserver import add_search_attributes
 from worker import build_worker
 from workflows.domain import names
 from workflows.domain.model import PartyOrder, track_workflow_id
 from workflows.visibility import CONTRACT_SEARCH_ATTRIBUTES
+
+# Mutation testing (`./dev mutate`) runs the property tests traced, on busy cores: a run
+# that takes longer there is no failure of the rule under test.
+settings.register_profile("mutation", deadline=None)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Tests that start a Temporal server are marked, so the fast tier (`-m "not server"`,
+    # which mutation testing runs) is exactly the tests that need none.
+    for item in items:
+        if {"time_env", "dev_env"} & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.server)
 
 
 def unique(prefix: str = "PO") -> str:
@@ -83,6 +99,17 @@ def dev_address(dev_env: WorkflowEnvironment) -> str:
     return dev_env.client.service_client.config.target_host
 
 
+# Every delivery is signed, and the tests' own receivers listen on 127.0.0.1: the workers
+# (in process and as subprocesses) and the API of the tests sign with this master secret
+# and let the tests' loopback listeners through. A test of the refusals sets its own list.
+TEST_MASTER_SECRET = "test-master-secret-for-webhook-signing"
+TEST_CALLBACK_ALLOW = "127.0.0.1"
+os.environ[MASTER_SECRET_ENV] = TEST_MASTER_SECRET
+os.environ[ALLOW_ENV] = TEST_CALLBACK_ALLOW
+# What the settings read from that variable: handed to the channels the tests build.
+TEST_ALLOW = AllowList.parse(TEST_CALLBACK_ALLOW)
+
+
 @pytest.fixture(scope="session")
 def session_outbox(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("outbox") / "outbox.jsonl"
@@ -92,7 +119,13 @@ def session_outbox(tmp_path_factory: pytest.TempPathFactory) -> Path:
 async def dev_task_queue(dev_client: Client, session_outbox: Path) -> AsyncIterator[str]:
     task_queue = unique("party-orders-test")
     worker = build_worker(
-        dev_client, task_queue, settings=NotificationSettings(outbox_path=session_outbox)
+        dev_client,
+        task_queue,
+        settings=NotificationSettings(
+            outbox_path=session_outbox,
+            master_secret=TEST_MASTER_SECRET,
+            callback_allow=TEST_ALLOW,
+        ),
     )
     async with worker:
         yield task_queue
@@ -110,7 +143,14 @@ async def running_worker(
     """A worker on a fresh task queue whose notifications land in ``outbox_path``."""
     task_queue = unique("tq")
     worker = build_worker(
-        client, task_queue, settings=NotificationSettings(outbox_path=outbox_path), **options
+        client,
+        task_queue,
+        settings=NotificationSettings(
+            outbox_path=outbox_path,
+            master_secret=TEST_MASTER_SECRET,
+            callback_allow=TEST_ALLOW,
+        ),
+        **options,
     )
     async with worker:
         yield worker, task_queue

@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
-
-from activities.channels import verify_signature
+from standardwebhooks import Webhook
 
 
 @dataclass
@@ -89,6 +88,9 @@ class HubListener:
         return [event for event in self.events() if event["eventType"] == event_type]
 
     def assert_signed(self, secret: str) -> None:
+        """Every delivery verifies, as a receiver checks it, with the ``standardwebhooks``
+        package and the subscription's ``whsec_`` secret (raises otherwise)."""
+        assert self.received, "nothing arrived"
         for item in self.received:
-            header = item.headers.get("X-Party-Orders-Signature")
-            assert verify_signature(item.body, secret, header), item.key
+            Webhook(secret).verify(item.body, item.headers)
+            assert item.headers["webhook-id"] == item.key

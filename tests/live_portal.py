@@ -14,14 +14,13 @@ from typing import Any
 
 from temporalio.client import Client
 
-from activities.mail import SmtpSettings
 from activities.portal import PortalSettings
-from activities.settings import NotificationSettings
+from activities.settings import NotificationSettings, SmtpSettings
 from starter.api.app import create_app
 from starter.api.keys import KeyStore
 from starter.api.server import ApiServer
 from starter.client import PartyOrderClient
-from tests.conftest import read_outbox, unique
+from tests.conftest import TEST_ALLOW, read_outbox, unique
 from worker import build_worker
 
 PORTAL_SECRET = "check-in-links-secret-for-tests-0123"
@@ -73,7 +72,9 @@ async def live_stack(
     portal = PortalSettings(secret=PORTAL_SECRET, base_url=base_url)
     outbox = tmp_path / "outbox.jsonl"
     task_queue = unique("tq-portal")
-    settings = NotificationSettings(outbox_path=outbox, portal=portal, smtp=smtp)
+    settings = NotificationSettings(
+        outbox_path=outbox, portal=portal, smtp=smtp, callback_allow=TEST_ALLOW
+    )
     orders = PartyOrderClient(client, task_queue)
     app = create_app(keys=KeyStore(tmp_path / "keys.json"), client=orders, portal_settings=portal)
     import uvicorn

@@ -35,6 +35,12 @@ HOST = "127.0.0.1"
 # developer's shell into a test worker (it must talk to the test's server only).
 _TEMPORAL_ENV_PREFIXES = ("TEMPORAL_", "PARTY_ORDERS_")
 
+# The same as the tests' own API and workers use (tests/conftest.py sets it), so what a
+# test's API hands out verifies what a worker process signs.
+WORKER_MASTER_SECRET = (
+    os.environ.get("PARTY_ORDERS_WEBHOOK_MASTER_SECRET") or "worker-process-master-secret-for-tests"
+)
+
 T = TypeVar("T")
 
 
@@ -283,6 +289,8 @@ class WorkerProcess:
                 "PARTY_ORDERS_TASK_QUEUE": self.task_queue,
                 "PARTY_ORDERS_OUTBOX": str(self.outbox),
                 "PARTY_ORDERS_LOG_LEVEL": "INFO",
+                # `python worker.py` refuses to start without one (it signs every webhook).
+                "PARTY_ORDERS_WEBHOOK_MASTER_SECRET": WORKER_MASTER_SECRET,
                 "PYTHONUNBUFFERED": "1",  # every line is on disk before a kill -9
             }
         )

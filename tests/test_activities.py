@@ -16,15 +16,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from standardwebhooks import Webhook
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities import NotificationSettings, PartyOrderActivities, verify_signature
-from activities.channels import REJECTED
+from activities import NotificationSettings, PartyOrderActivities
+from activities.failures import REJECTED
+from activities.signing import webhook_secret
+from tests.conftest import TEST_ALLOW
 from workflows.domain.effects import Notification, RecipientKind
 
-SECRET = "activity-test-secret-never-logged"
+SECRET = "activity-test-secret-never-logged"  # the master secret
 BODY_MARKER = "confidential-body-text"
 
 
@@ -106,9 +109,9 @@ async def test_notify_party_writes_the_outbox_once(
     outbox = tmp_path / "outbox.jsonl"
     acts = PartyOrderActivities(NotificationSettings(outbox_path=outbox))
 
-    await env.run(acts.notify_party, note("PO-7/checkIn-1"))
-    await env.run(acts.notify_party, note("PO-7/checkIn-1"))  # an activity retry
-    await env.run(acts.notify_party, note("PO-7/checkIn-2"))
+    await env.run(acts.notifications.notify_party, note("PO-7/checkIn-1"))
+    await env.run(acts.notifications.notify_party, note("PO-7/checkIn-1"))  # an activity retry
+    await env.run(acts.notifications.notify_party, note("PO-7/checkIn-2"))
 
     assert outbox_keys(outbox) == ["PO-7/checkIn-1", "PO-7/checkIn-2"]
 
@@ -119,9 +122,11 @@ async def test_notify_contact_and_process_default_to_the_outbox(
     outbox = tmp_path / "outbox.jsonl"
     acts = PartyOrderActivities(NotificationSettings(outbox_path=outbox))
 
-    await env.run(acts.notify_contact, note("PO-7/esc-1", "contact", recipient="order-manager"))
     await env.run(
-        acts.notify_originating_process,
+        acts.notifications.notify_contact, note("PO-7/esc-1", "contact", recipient="order-manager")
+    )
+    await env.run(
+        acts.notifications.notify_originating_process,
         note("PO-7/cr-1", "originatingProcess", recipient="service-order-handling"),
     )
 
@@ -137,23 +142,29 @@ async def test_notify_originating_process_posts_signed_webhook(
 ) -> None:
     outbox = tmp_path / "outbox.jsonl"
     settings = NotificationSettings(
-        outbox_path=outbox, webhook_secret=SECRET, process_webhook_url=hook.url
+        outbox_path=outbox,
+        master_secret=SECRET,
+        callback_allow=TEST_ALLOW,
+        process_webhook_url=hook.url,
     )
     acts = PartyOrderActivities(settings)
     try:
         await env.run(
-            acts.notify_originating_process,
+            acts.notifications.notify_originating_process,
             note("PO-7/cr-1", "originatingProcess", kind="changeRequest"),
         )
         # The party has no webhook: its notification still goes to the outbox.
-        await env.run(acts.notify_party, note("PO-7/changeResolved-1", kind="changeResolved"))
+        await env.run(
+            acts.notifications.notify_party, note("PO-7/changeResolved-1", kind="changeResolved")
+        )
     finally:
         await acts.aclose()
 
     [(headers, body)] = hook.requests
     assert headers["idempotency-key"] == "PO-7/cr-1"
     assert headers["x-party-orders-event"] == "changeRequest"
-    assert verify_signature(body, SECRET, headers["x-party-orders-signature"])
+    # The receiver verifies with the standardwebhooks package and its own secret.
+    Webhook(webhook_secret(SECRET, hook.url)).verify(body, headers)
     assert json.loads(body)["recipientKind"] == "originatingProcess"
     assert outbox_keys(outbox) == ["PO-7/changeResolved-1"]
 
@@ -161,9 +172,13 @@ async def test_notify_originating_process_posts_signed_webhook(
 async def test_notify_party_uses_the_party_webhook(
     tmp_path: Path, env: ActivityEnvironment, hook: Hook
 ) -> None:
-    acts = PartyOrderActivities(NotificationSettings(outbox_path=tmp_path / "outbox.jsonl"))
+    acts = PartyOrderActivities(
+        NotificationSettings(
+            outbox_path=tmp_path / "outbox.jsonl", master_secret=SECRET, callback_allow=TEST_ALLOW
+        )
+    )
     try:
-        await env.run(acts.notify_party, note("PO-7/checkIn-1", webhook_url=hook.url))
+        await env.run(acts.notifications.notify_party, note("PO-7/checkIn-1", webhook_url=hook.url))
     finally:
         await acts.aclose()
     [(headers, _)] = hook.requests
@@ -177,12 +192,15 @@ async def test_rejected_webhook_fails_the_activity_for_good(
 ) -> None:
     hook.status = 400
     settings = NotificationSettings(
-        outbox_path=tmp_path / "outbox.jsonl", webhook_secret=SECRET, contact_webhook_url=hook.url
+        outbox_path=tmp_path / "outbox.jsonl",
+        master_secret=SECRET,
+        callback_allow=TEST_ALLOW,
+        contact_webhook_url=hook.url,
     )
     acts = PartyOrderActivities(settings)
     try:
         with pytest.raises(ApplicationError) as info:
-            await env.run(acts.notify_contact, note("PO-7/esc-1", "contact"))
+            await env.run(acts.notifications.notify_contact, note("PO-7/esc-1", "contact"))
     finally:
         await acts.aclose()
     assert info.value.type == REJECTED
@@ -194,16 +212,19 @@ async def test_activities_log_kind_recipient_and_key_but_no_secret_or_body(
     tmp_path: Path, env: ActivityEnvironment, hook: Hook, caplog: pytest.LogCaptureFixture
 ) -> None:
     settings = NotificationSettings(
-        outbox_path=tmp_path / "outbox.jsonl", webhook_secret=SECRET, contact_webhook_url=hook.url
+        outbox_path=tmp_path / "outbox.jsonl",
+        master_secret=SECRET,
+        callback_allow=TEST_ALLOW,
+        contact_webhook_url=hook.url,
     )
     acts = PartyOrderActivities(settings)
     caplog.set_level(logging.DEBUG)
     try:
         await env.run(
-            acts.notify_contact,
+            acts.notifications.notify_contact,
             note("PO-7/esc-9", "contact", recipient="executive-sponsor", kind="escalation"),
         )
-        await env.run(acts.notify_party, note("PO-7/checkIn-9"))
+        await env.run(acts.notifications.notify_party, note("PO-7/checkIn-9"))
     finally:
         await acts.aclose()
     text = caplog.text

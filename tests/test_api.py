@@ -18,6 +18,7 @@ from unittest.mock import ANY
 import httpx
 import pytest
 from temporalio.client import Client
+from temporalio.service import RPCError, RPCStatusCode
 
 from starter.api.app import create_app
 from starter.api.keys import KeyStore
@@ -26,6 +27,7 @@ from starter.api.routes import BASE_PATH
 from starter.client import PartyOrderClient, ServerUnavailable
 from starter.samples import example_order
 from tests.conftest import unique
+from workflows.domain.model import track_workflow_id
 
 PROCESS = "service-order-handling"  # the example order's originating process
 
@@ -229,6 +231,21 @@ async def test_malformed_json_wrong_types_and_oversize_bodies_are_400(
 
         chunked = await api.post("/partyOrder", content=chunks(), headers=headers)
         assert_error(chunked, 400, "larger than 2048 bytes")
+
+
+async def test_a_start_input_past_its_size_is_400_and_starts_nothing(
+    api: httpx.AsyncClient, dev_client: Client, keys: Keys
+) -> None:
+    """Under the body cap but over the start input's 200,000 characters: refused before
+    anything starts, where the workflow used to start and fail (503, a Failed workflow)."""
+    milestones = [{"id": f"m{n}", "description": "x" * 4_000} for n in range(52)]
+    order = new_order(milestones=milestones)
+    assert 200_000 < len(json.dumps(order)) < 256 * 1024
+    answer = await api.post("/partyOrder", json=order, headers=keys.manager)
+    assert_error(answer, 400, "characters of JSON; at most 200000 are accepted")
+    with pytest.raises(RPCError) as missing:
+        await dev_client.get_workflow_handle(track_workflow_id(order["id"])).describe()
+    assert missing.value.status == RPCStatusCode.NOT_FOUND
 
 
 # ---------------------------------------------------------------- GET
@@ -687,33 +704,25 @@ async def test_the_location_of_a_cancellation_answers(api: httpx.AsyncClient, ke
     assert_error(await api.get(task_path, headers=keys.acme), 403)
 
 
-def test_the_api_honours_the_answer_timeout_setting() -> None:
-    from starter.api.app import answer_timeout_from_env
-    from starter.client import DEFAULT_ANSWER_TIMEOUT
-
-    env = "PARTY_ORDERS_ANSWER_TIMEOUT"
-    assert answer_timeout_from_env({env: "2.5"}) == timedelta(seconds=2.5)
-    for unusable in ("", "soon", "0", "-1", "nan"):
-        assert answer_timeout_from_env({env: unusable}) == DEFAULT_ANSWER_TIMEOUT
-    assert answer_timeout_from_env({}) == DEFAULT_ANSWER_TIMEOUT
-
-
-async def test_the_api_connects_with_the_answer_timeout_of_its_environment(
+async def test_the_api_waits_for_a_worker_as_long_as_its_settings_say(
     monkeypatch: pytest.MonkeyPatch, dev_client: Client
 ) -> None:
+    from settings import ANSWER_TIMEOUT_ENV, Settings
     from starter.api import app as app_module
 
     seen: list[timedelta] = []
 
-    async def connect(**settings: Any) -> PartyOrderClient:
-        seen.append(settings["answer_timeout"])
-        return PartyOrderClient(dev_client, answer_timeout=settings["answer_timeout"])
+    async def connect(**given: Any) -> PartyOrderClient:
+        seen.append(given["answer_timeout"])
+        return PartyOrderClient(dev_client, answer_timeout=given["answer_timeout"])
 
     monkeypatch.setattr(app_module.PartyOrderClient, "connect", connect)
-    monkeypatch.setenv("PARTY_ORDERS_ANSWER_TIMEOUT", "3")
-    client = await app_module.Clients().get()
+    client = await app_module.Clients(settings=Settings({ANSWER_TIMEOUT_ENV: "3"})).get()
     assert seen == [timedelta(seconds=3)]
     assert client.answer_timeout == timedelta(seconds=3)
+    # An unusable value is named when the API first needs Temporal: 503, never a guess.
+    with pytest.raises(ServerUnavailable, match=ANSWER_TIMEOUT_ENV):
+        await app_module.Clients(settings=Settings({ANSWER_TIMEOUT_ENV: "soon"})).get()
 
 
 async def test_the_document_states_the_rules_the_api_enforces(api: httpx.AsyncClient) -> None:

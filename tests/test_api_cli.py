@@ -20,9 +20,9 @@ import pytest
 
 from starter.api.keys import KeyStore
 from starter.api.routes import BASE_PATH
-from starter.cli.commands import run
+from starter.cli.runner import run
 from starter.samples import example_order
-from tests.conftest import unique
+from tests.conftest import TEST_CALLBACK_ALLOW, TEST_MASTER_SECRET, unique
 from tests.processes import free_port, run_bash, start_up_demo
 
 REPO = Path(__file__).resolve().parents[1]
@@ -130,6 +130,10 @@ async def api_process(
         TEMPORAL_ADDRESS=dev_address,
         PARTY_ORDERS_TASK_QUEUE=dev_task_queue,
         PARTY_ORDERS_API_KEYS=str(key_file),
+        # As the session's worker: the secrets it hands out verify what the worker signs,
+        # and the tests' listeners on loopback may be subscribed.
+        PARTY_ORDERS_WEBHOOK_MASTER_SECRET=TEST_MASTER_SECRET,
+        PARTY_ORDERS_CALLBACK_ALLOW=TEST_CALLBACK_ALLOW,
     )
     process = subprocess.Popen(
         [sys.executable, "-m", "starter", "api", "--port", str(port)],
@@ -263,7 +267,7 @@ async def test_the_readmes_hub_examples_work(
         result, statuses = await run_curl_script(script, api_process.url, key_file, tmp_path)
         assert statuses[9:] == ["201", "201", "202", "200", "204"], result.stdout
         subscription = json.loads((tmp_path / "subscription.json").read_text())
-        assert set(subscription) == {"id", "callback", "query"}
+        assert set(subscription) == {"id", "callback", "query", "secret"}
 
         def about_second() -> list[str]:
             return sorted(
@@ -278,6 +282,7 @@ async def test_the_readmes_hub_examples_work(
             assert time.monotonic() < deadline, [e["eventType"] for e in listener.events()]
             await asyncio.sleep(0.2)
         assert all(item.key.startswith(f"{subscription['id']}/") for item in listener.received)
+        listener.assert_signed(subscription["secret"])
     finally:
         await listener.stop()
 

@@ -9,22 +9,33 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
 from temporalio.client import Client
 
 from activities.hub import HubPublisher
+from activities.outbound import AllowList
+from activities.signing import signed_headers
+from settings import (
+    CALLBACK_ALLOW_ENV,
+    HUB_SUBSCRIPTIONS_PER_OWNER_ENV,
+    WEBHOOK_MASTER_SECRET_ENV,
+    Settings,
+)
 from starter.api.app import create_app
 from starter.api.keys import KeyStore
 from starter.api.routes import BASE_PATH
 from starter.client import PartyOrderClient
 from starter.samples import example_order
-from tests.conftest import unique
-from tests.hub_listener import HubListener
+from tests.conftest import TEST_ALLOW, TEST_CALLBACK_ALLOW, TEST_MASTER_SECRET, unique
+from tests.hub_listener import HubListener, Received
 from tests.test_api import api_for, assert_error
 from workflows.domain.hub import HubEventSource, Subscription, SubscriptionOwner, created_source
 from workflows.domain.instants import iso
@@ -56,13 +67,28 @@ def manager(keys: Keys) -> dict[str, str]:
 async def api(
     dev_client: Client, dev_task_queue: str, keys: Keys, manager: dict[str, str]
 ) -> AsyncIterator[httpx.AsyncClient]:
-    client = PartyOrderClient(dev_client, dev_task_queue)
+    client = PartyOrderClient(dev_client, dev_task_queue, callback_allow=TEST_ALLOW)
     async with api_for(create_app(keys=keys.store, client=client)) as http:
         yield http
         # Leave no subscription behind for later tests of the session.
         for subscription in (await client.subscriptions()).subscriptions:
             if subscription.callback.startswith("http://127.0.0.1:"):
                 await http.delete(f"/hub/{subscription.id}", headers=manager)
+
+
+@asynccontextmanager
+async def api_with(
+    dev_client: Client, task_queue: str, keys: Keys, values: dict[str, str]
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The API as an operator configured it: its settings are ``values`` only (as deployed:
+    nothing internal listed unless ``values`` list it), for the app and its client."""
+    settings = Settings(values)
+    client = PartyOrderClient(dev_client, task_queue, callback_allow=settings.callback_allow())
+    async with api_for(create_app(keys=keys.store, client=client, settings=settings)) as http:
+        yield http
+
+
+DEPLOYED = {WEBHOOK_MASTER_SECRET_ENV: TEST_MASTER_SECRET}
 
 
 @pytest.fixture
@@ -99,7 +125,8 @@ async def subscribe(
     answer = await api.post("/hub", json=body, headers=headers)
     assert answer.status_code == 201, answer.text
     made: dict[str, Any] = answer.json()
-    assert set(made) == {"id", "callback", "query"}
+    assert set(made) == {"id", "callback", "query", "secret"}
+    assert made["secret"].startswith("whsec_")
     assert answer.headers["Location"] == f"{BASE_PATH}/hub/{made['id']}"
     return made
 
@@ -195,9 +222,30 @@ async def test_every_role_subscribes_and_only_its_scope_deletes(
 
 
 async def test_an_owner_subscribes_a_callback_once_and_up_to_its_quota(
-    api: httpx.AsyncClient, keys: Keys, listener: HubListener, monkeypatch: pytest.MonkeyPatch
+    dev_client: Client,
+    dev_task_queue: str,
+    keys: Keys,
+    listener: HubListener,
+    manager: dict[str, str],
 ) -> None:
-    monkeypatch.setenv("PARTY_ORDERS_HUB_SUBSCRIPTIONS_PER_OWNER", "3")
+    values = {
+        **DEPLOYED,
+        CALLBACK_ALLOW_ENV: TEST_CALLBACK_ALLOW,
+        HUB_SUBSCRIPTIONS_PER_OWNER_ENV: "3",
+    }
+    async with api_with(dev_client, dev_task_queue, keys, values) as api:
+        try:
+            await _subscribe_up_to_the_quota(api, keys, listener)
+        finally:
+            registry = PartyOrderClient(dev_client, dev_task_queue)
+            for subscription in (await registry.subscriptions()).subscriptions:
+                if subscription.callback.startswith("http://127.0.0.1:"):
+                    await api.delete(f"/hub/{subscription.id}", headers=manager)
+
+
+async def _subscribe_up_to_the_quota(
+    api: httpx.AsyncClient, keys: Keys, listener: HubListener
+) -> None:
     party = unique("P")
     acme, acme_again = keys.make("party", party_id=party), keys.make("party", party_id=party)
     first = await subscribe(api, acme, listener.url)
@@ -266,6 +314,8 @@ def test_a_callback_at_the_api_s_own_socket_is_refused() -> None:
         "query_string": b"",
     }
     request = Request(scope)
+    # Even where the allow list lets these hosts through, the API's own socket is refused.
+    allow = AllowList.parse("localhost,127.0.0.1,[::1],0.0.0.0")
     for callback in (
         "http://localhost:8080/x",
         "http://127.0.0.1:8080/x",
@@ -274,8 +324,8 @@ def test_a_callback_at_the_api_s_own_socket_is_refused() -> None:
         "https://api.example.com/hooks",  # the public name, default port
     ):
         with pytest.raises(ApiError, match="points at this API itself"):
-            check_callback(callback, request)
-    assert check_callback("http://127.0.0.1:9090/x", request) == "http://127.0.0.1:9090/x"
+            check_callback(callback, request, allow)
+    assert check_callback("http://127.0.0.1:9090/x", request, allow) == "http://127.0.0.1:9090/x"
     assert check_callback("https://hooks.example.com/", request) == "https://hooks.example.com/"
 
 
@@ -337,9 +387,14 @@ async def test_a_party_hears_every_kind_of_event_of_its_own_orders_only(
     for item in listener.received:
         assert item.key.startswith(f"{made['id']}/")
         assert item.headers["X-Party-Orders-Event"] == item.event["eventType"]
-        assert "X-Party-Orders-Signature" not in item.headers  # the session worker signs not
+    listener.assert_signed(made["secret"])  # standardwebhooks verifies every delivery
     (created,) = listener.of_type("PartyOrderCreateEvent")
-    assert set(created) == {"eventId", "eventTime", "eventType", "event"}
+    assert set(created) == {"eventId", "eventTime", "eventType", "sequence", "event"}
+    # Every event says where it stands among the order's events (docs/hub.md).
+    assert created["sequence"] == 0
+    sequences = [item.event["sequence"] for item in listener.received]
+    assert all(isinstance(number, int) for number in sequences)
+    assert sorted(sequences)[0] == 0 and len(set(sequences)) == len(sequences)
     assert created["event"]["partyOrder"]["state"] == "acknowledged"
     assert created["event"]["partyOrder"]["originatingProcess"] == {"name": PROCESS}
     (asked,) = listener.of_type("PartyOrderInformationRequiredEvent")
@@ -529,3 +584,171 @@ async def test_deliveries_to_one_subscription_are_bounded(dev_client: Client) ->
 
 async def _listed(subscriptions: list[Subscription]) -> list[Subscription]:
     return subscriptions
+
+
+# ---------------------------------------------------------------- outbound safety, signatures
+
+
+@pytest.mark.parametrize(
+    ("callback", "rule"),
+    [
+        ("http://127.1:7243/api/v1/namespaces/default/workflows", "loopback"),
+        ("http://2130706433:7243/", "loopback"),
+        ("http://0x7f000001:7243/", "loopback"),
+        ("http://0177.0.0.1:7243/", "loopback"),
+        ("http://[::ffff:127.0.0.1]:7243/", "loopback"),
+        ("http://127.0.0.1.:7243/", "loopback"),
+        ("http://localhost:9464/metrics", "this machine"),
+        ("http://169.254.169.254/latest/meta-data/", "metadata"),
+        ("http://10.0.0.7/", "private"),
+        ("https://user:secret@hooks.example.com/", "user info"),
+        ("https://hooks.example.com/a\r\nX-Injected: 1", "line breaks"),
+        ("https://\uff48\uff4f\uff4f\uff4bs.example.com/", "internationalised"),
+    ],
+)
+async def test_post_hub_refuses_internal_callbacks_naming_the_rule(
+    dev_client: Client, dev_task_queue: str, keys: Keys, callback: str, rule: str
+) -> None:
+    party = keys.make("party", party_id=unique("P"))
+    async with api_with(dev_client, dev_task_queue, keys, DEPLOYED) as api:
+        answer = await api.post("/hub", json={"callback": callback}, headers=party)
+    assert_error(answer, 400, "callback", rule)
+    assert "secret" not in answer.json()["message"]  # user info is not echoed back
+
+
+async def test_a_party_webhook_at_an_internal_address_is_refused_at_start(
+    dev_client: Client, dev_task_queue: str, keys: Keys, manager: dict[str, str]
+) -> None:
+    order = example_order(unique(), datetime.now(UTC))
+    async with api_with(dev_client, dev_task_queue, keys, DEPLOYED) as api:
+        for url, rule in (
+            ("http://0x7f000001:7243/", "loopback"),
+            ("http://[fd00:ec2::254]/", "metadata"),
+        ):
+            order["party"]["webhookUrl"] = url
+            answer = await api.post("/partyOrder", json=order, headers=manager)
+            assert_error(answer, 400, "party.webhookUrl", rule)
+
+
+async def test_post_hub_lets_a_listed_loopback_listener_through(
+    api: httpx.AsyncClient,
+    dev_client: Client,
+    dev_task_queue: str,
+    keys: Keys,
+    listener: HubListener,
+) -> None:
+    party = keys.make("party", party_id=unique("P"))
+    other_port = {**DEPLOYED, CALLBACK_ALLOW_ENV: f"127.0.0.1:{listener.port + 1}"}
+    async with api_with(dev_client, dev_task_queue, keys, other_port) as elsewhere:
+        refused = await elsewhere.post("/hub", json={"callback": listener.url}, headers=party)
+    assert_error(refused, 400, "callback", "loopback")
+    listed = {**DEPLOYED, CALLBACK_ALLOW_ENV: f"127.0.0.1:{listener.port}"}
+    async with api_with(dev_client, dev_task_queue, keys, listed) as allowed:
+        await subscribe(allowed, party, listener.url)  # removed by the api fixture's end
+
+
+async def test_post_hub_without_a_master_secret_is_503_and_records_nothing(
+    dev_client: Client,
+    dev_task_queue: str,
+    keys: Keys,
+    listener: HubListener,
+) -> None:
+    party = keys.make("party", party_id=unique("P"))
+    no_secret = {CALLBACK_ALLOW_ENV: "127.0.0.1"}
+    async with api_with(dev_client, dev_task_queue, keys, no_secret) as api:
+        answer = await api.post("/hub", json={"callback": listener.url}, headers=party)
+    assert_error(answer, 503, "PARTY_ORDERS_WEBHOOK_MASTER_SECRET")
+    registry = await PartyOrderClient(dev_client, dev_task_queue).subscriptions()
+    assert all(s.callback != listener.url for s in registry.subscriptions)
+
+
+def verify(secret: str, item: Received) -> bool:
+    """What a subscriber does with each delivery: the ``standardwebhooks`` package."""
+    try:
+        Webhook(secret).verify(item.body, item.headers)
+    except WebhookVerificationError:
+        return False
+    return True
+
+
+async def test_each_subscriber_verifies_its_deliveries_and_no_other_can_forge_them(
+    api: httpx.AsyncClient,
+    dev_client: Client,
+    dev_task_queue: str,
+    keys: Keys,
+    manager: dict[str, str],
+    listener: HubListener,
+) -> None:
+    party = unique("P")
+    acme = keys.make("party", party_id=party)
+    process = keys.make("process", process=PROCESS)
+    query = f"partyOrder.party.id={party}"
+    ours, theirs = (
+        await subscribe(api, acme, listener.url),
+        await subscribe(api, process, listener.url, query),
+    )
+    assert ours["secret"] != theirs["secret"]
+    order_id = await start(api, manager, party)
+
+    def delivered(subscription: dict[str, Any]) -> list[Received]:
+        return [r for r in listener.received if r.key.startswith(f"{subscription['id']}/")]
+
+    await eventually(lambda: bool(delivered(ours)) and bool(delivered(theirs)))
+    (created,) = delivered(ours)
+    assert created.event["event"]["partyOrder"]["id"] == order_id
+    assert created.headers["webhook-id"] == created.key
+    assert created.headers["webhook-signature"].startswith("v1,")
+    assert verify(ours["secret"], created)
+    assert verify(theirs["secret"], delivered(theirs)[0])
+    # The process, holding only its own secret, forges "completed" to the party: refused.
+    forged_body = created.body.replace(b'"acknowledged"', b'"completed"')
+    forged = Received(
+        {**created.headers, **signed_headers(theirs["secret"], created.key, forged_body)},
+        forged_body,
+    )
+    assert not verify(ours["secret"], forged)
+    # A captured delivery replayed later (its timestamp older than the tolerance), or sent
+    # again with a fresh timestamp: both refused.
+    stale = datetime.now(UTC) - timedelta(minutes=10)
+    replayed = Received(
+        {**created.headers, **signed_headers(ours["secret"], created.key, created.body, stale)},
+        created.body,
+    )
+    assert not verify(ours["secret"], replayed)
+    later = str(int(created.headers["webhook-timestamp"]) + 1)
+    refreshed = Received({**created.headers, "webhook-timestamp": later}, created.body)
+    assert not verify(ours["secret"], refreshed)
+    # Nothing secret is kept in Temporal: the registry holds a rotation count only.
+    registry = await PartyOrderClient(dev_client, dev_task_queue).subscriptions()
+    assert ours["secret"] not in registry.model_dump_json()
+    assert "whsec_" not in registry.model_dump_json()
+
+
+async def test_a_rotated_secret_signs_what_follows_and_only_the_owner_rotates(
+    api: httpx.AsyncClient, keys: Keys, manager: dict[str, str], listener: HubListener
+) -> None:
+    party = unique("P")
+    acme = keys.make("party", party_id=party)
+    made = await subscribe(api, acme, listener.url)
+    path = f"/hub/{made['id']}/rotateSecret"
+    assert_error(await api.post(path, headers=keys.make("party", party_id=unique("P"))), 404)
+    assert_error(await api.post(path, headers=keys.make("process", process=PROCESS)), 404)
+    assert_error(await api.post(f"/hub/{unique('sub')}/rotateSecret", headers=acme), 404)
+    assert_error(await api.post(path), 401)
+
+    answer = await api.post(path, headers=acme)
+    assert answer.status_code == 200, answer.text
+    rotated = answer.json()
+    assert {k: v for k, v in rotated.items() if k != "secret"} == {
+        k: v for k, v in made.items() if k != "secret"
+    }
+    assert rotated["secret"].startswith("whsec_") and rotated["secret"] != made["secret"]
+
+    await start(api, manager, party)
+    await eventually(lambda: len(listener.received) >= 1)
+    for item in listener.received:
+        assert verify(rotated["secret"], item)
+        assert not verify(made["secret"], item)
+    # A manager may rotate any; each rotation is a new secret again.
+    again = (await api.post(path, headers=manager)).json()
+    assert again["secret"] not in (made["secret"], rotated["secret"])

@@ -8,6 +8,7 @@ would: it checks the signature, dedupes by ``Idempotency-Key``, fails when told 
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import socket
 import subprocess
@@ -15,32 +16,43 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
+from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
 from temporalio.exceptions import ApplicationError
 
 from activities.channels import (
-    DELIVERY_FAILED,
-    REJECTED,
     ChannelRouter,
     NotificationChannel,
     OutboxChannel,
     WebhookChannel,
-    channel_for,
     encode_body,
-    sign,
-    verify_signature,
 )
+from activities.failures import DELIVERY_FAILED, REJECTED
 from activities.settings import NotificationSettings
+from activities.signing import signed_headers, webhook_secret
+from settings import Settings
+from tests.conftest import TEST_ALLOW
 from workflows.domain.effects import Notification, RecipientKind
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-SECRET = "s3cr3t-hmac-key-do-not-leak"
+MASTER = "m4st3r-secret-do-not-leak"
+SECRET = "whsec_" + base64.b64encode(b"s3cr3t-hmac-key-do-not-leak").decode("ascii")
+
+
+def verifies(request: Request, secret: str = SECRET) -> bool:
+    """What a receiver does: the ``standardwebhooks`` package checks the delivery."""
+    try:
+        Webhook(secret).verify(request.body, request.headers)
+    except WebhookVerificationError:
+        return False
+    return True
 
 
 def note(
@@ -107,9 +119,7 @@ class Receiver:
                 return self.fail_status
             if self.status != 200:
                 return self.status
-            if self.secret is not None and not verify_signature(
-                request.body, self.secret, request.headers.get("x-party-orders-signature")
-            ):
+            if self.secret is not None and not verifies(request, self.secret):
                 return 401
             key = request.headers["idempotency-key"]
             if key in self.accepted:
@@ -321,7 +331,7 @@ async def test_outbox_write_failure_is_retryable(tmp_path: Path) -> None:
 
 async def failed_delivery(url: str, timeout: float = 5.0) -> ApplicationError:
     """What one delivery through a webhook channel to ``url`` raises (it must raise)."""
-    channel = WebhookChannel(url, SECRET, timeout)
+    channel = WebhookChannel(url, SECRET, timeout, allow=TEST_ALLOW)
     try:
         with pytest.raises(ApplicationError) as info:
             await channel.deliver(note())
@@ -331,7 +341,7 @@ async def failed_delivery(url: str, timeout: float = 5.0) -> ApplicationError:
 
 
 async def test_webhook_sends_signed_body_and_headers(server: Server) -> None:
-    channel = WebhookChannel(server.url, SECRET, 5.0)
+    channel = WebhookChannel(server.url, SECRET, 5.0, allow=TEST_ALLOW)
     notification = note("PO-1/changeRequest-1", kind="changeRequest")
     try:
         await channel.deliver(notification)
@@ -345,36 +355,33 @@ async def test_webhook_sends_signed_body_and_headers(server: Server) -> None:
     assert request.headers["content-type"] == "application/json"
     assert request.headers["idempotency-key"] == "PO-1/changeRequest-1"
     assert request.headers["x-party-orders-event"] == "changeRequest"
-    signature = request.headers["x-party-orders-signature"]
-    assert signature.startswith("sha256=")
-    assert verify_signature(request.body, SECRET, signature)
+    assert request.headers["webhook-id"] == "PO-1/changeRequest-1"
+    assert request.headers["webhook-signature"].startswith("v1,")
+    assert verifies(request)
     assert SECRET not in json.dumps(request.headers)
-    # The signature covers the exact bytes, under the exact secret.
-    assert not verify_signature(request.body.replace(b"PO-1", b"PO-2"), SECRET, signature)
-    assert not verify_signature(request.body + b" ", SECRET, signature)
-    assert not verify_signature(request.body, SECRET + "x", signature)
-    assert not verify_signature(request.body, SECRET, "")
-    assert not verify_signature(request.body, SECRET, "sha256=ünïcode")
+    # The signature covers the exact bytes, the id and the timestamp, under the exact secret.
+    assert not verifies(replace(request, body=request.body.replace(b"PO-1", b"PO-2")))
+    assert not verifies(replace(request, body=request.body + b" "))
+    assert not verifies(request, "whsec_" + base64.b64encode(b"another receiver").decode())
+    for header, value in (
+        ("webhook-id", "PO-1/changeRequest-2"),
+        ("webhook-timestamp", str(int(request.headers["webhook-timestamp"]) - 1)),
+        ("webhook-signature", ""),
+    ):
+        assert not verifies(replace(request, headers={**request.headers, header: value}))
     assert server.receiver.accepted.keys() == {"PO-1/changeRequest-1"}
 
 
-def test_sign_is_hmac_sha256_hex() -> None:
-    # RFC 4231 test case 2.
-    assert sign(b"what do ya want for nothing?", "Jefe") == (
-        "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
-    )
-    assert verify_signature(b"x", "k", sign(b"x", "k"))
-
-
-async def test_webhook_without_secret_sends_no_signature(server: Server) -> None:
+async def test_webhook_without_secret_sends_nothing(server: Server) -> None:
     server.receiver.secret = None
-    channel = WebhookChannel(server.url, None, 5.0)
+    channel = WebhookChannel(server.url, None, 5.0, allow=TEST_ALLOW)
     try:
-        await channel.deliver(note())
+        with pytest.raises(ApplicationError, match="nothing is sent unsigned") as info:
+            await channel.deliver(note())
     finally:
         await channel.aclose()
-    [request] = server.receiver.requests
-    assert "x-party-orders-signature" not in request.headers
+    assert info.value.non_retryable
+    assert server.receiver.requests == []
 
 
 @pytest.mark.parametrize("status", [500, 502, 503, 408, 429])
@@ -406,8 +413,8 @@ async def test_webhook_errors_never_contain_the_secret(server: Server) -> None:
     server.receiver.status = 400
     server.receiver.response_body = f"bad request; your secret is {SECRET}".encode()
     # A URL with a token in it: the token must not reach messages either.
-    url = server.url.replace("http://", f"http://user:{SECRET}@") + f"?token={SECRET}"
-    channel = WebhookChannel(url, SECRET, 5.0)
+    url = server.url + f"?token={SECRET}"
+    channel = WebhookChannel(url, SECRET, 5.0, allow=TEST_ALLOW)
     try:
         with pytest.raises(ApplicationError) as info:
             await channel.deliver(note())
@@ -419,6 +426,12 @@ async def test_webhook_errors_never_contain_the_secret(server: Server) -> None:
     assert SECRET not in repr(channel)
     assert error.__cause__ is None
     assert "bad request" in str(error)
+    # User info in the URL is refused before any call, and not repeated in the refusal.
+    with_user = server.url.replace("http://", f"http://user:{SECRET}@")
+    refused = await failed_delivery(with_user)
+    assert refused.non_retryable and "user info" in str(refused)
+    assert SECRET not in str(refused)
+    assert len(server.receiver.requests) == 1
 
 
 async def test_webhook_connection_refused_is_retryable() -> None:
@@ -448,7 +461,7 @@ async def test_flaky_receiver_accepts_each_key_exactly_once(server: Server) -> N
     receiver = server.receiver
     receiver.fail_first = 3
     receiver.lose_first = 2
-    channel = WebhookChannel(server.url, SECRET, 5.0)
+    channel = WebhookChannel(server.url, SECRET, 5.0, allow=TEST_ALLOW)
     keys = [f"PO-1/escalation-{i}" for i in range(5)]
     try:
         attempts = [await deliver_with_retries(channel, note(key)) for key in keys]
@@ -462,10 +475,7 @@ async def test_flaky_receiver_accepts_each_key_exactly_once(server: Server) -> N
     assert all(len(bodies) == 1 for bodies in receiver.accepted.values())
     sent_keys = [r.headers["idempotency-key"] for r in receiver.requests]
     assert len(sent_keys) == 10
-    assert all(
-        verify_signature(r.body, SECRET, r.headers["x-party-orders-signature"])
-        for r in receiver.requests
-    )
+    assert all(verifies(r) for r in receiver.requests)
 
 
 # ---------------------------------------------------------------- settings
@@ -473,44 +483,45 @@ async def test_flaky_receiver_accepts_each_key_exactly_once(server: Server) -> N
 
 def test_settings_from_env_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    settings = NotificationSettings.from_env({})
+    settings = Settings.from_env({}).notifications()
     assert settings.outbox_path == tmp_path / ".party-orders" / "outbox.jsonl"
-    assert settings.webhook_secret is None
+    assert settings.master_secret is None
     assert settings.process_webhook_url is None
     assert settings.contact_webhook_url is None
     assert settings.webhook_timeout_seconds == 10.0
     # Empty values count as unset.
     assert (
-        NotificationSettings.from_env(
-            {"PARTY_ORDERS_WEBHOOK_SECRET": "", "PARTY_ORDERS_WEBHOOK_TIMEOUT": ""}
-        )
+        Settings.from_env(
+            {"PARTY_ORDERS_WEBHOOK_MASTER_SECRET": "", "PARTY_ORDERS_WEBHOOK_TIMEOUT": ""}
+        ).notifications()
         == settings
     )
 
 
 def test_settings_from_env_values(tmp_path: Path) -> None:
-    settings = NotificationSettings.from_env(
+    settings = Settings.from_env(
         {
             "PARTY_ORDERS_OUTBOX": str(tmp_path / "o.jsonl"),
-            "PARTY_ORDERS_WEBHOOK_SECRET": SECRET,
+            "PARTY_ORDERS_WEBHOOK_MASTER_SECRET": MASTER,
             "PARTY_ORDERS_PROCESS_WEBHOOK_URL": "https://som.example/hooks/changes",
             "PARTY_ORDERS_CONTACT_WEBHOOK_URL": "http://127.0.0.1:9000/escalations",
+            "PARTY_ORDERS_CALLBACK_ALLOW": "127.0.0.1:9000",
             "PARTY_ORDERS_WEBHOOK_TIMEOUT": "2.5",
         }
-    )
+    ).notifications()
     assert settings.outbox_path == tmp_path / "o.jsonl"
-    assert settings.webhook_secret == SECRET
+    assert settings.master_secret == MASTER
     assert settings.process_webhook_url == "https://som.example/hooks/changes"
     assert settings.contact_webhook_url == "http://127.0.0.1:9000/escalations"
     assert settings.webhook_timeout_seconds == 2.5
-    assert SECRET not in repr(settings)
-    assert SECRET not in str(settings)
+    assert MASTER not in repr(settings)
+    assert MASTER not in str(settings)
 
 
 def test_settings_from_os_environ(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("PARTY_ORDERS_OUTBOX", str(tmp_path / "env.jsonl"))
     monkeypatch.setenv("PARTY_ORDERS_WEBHOOK_TIMEOUT", "7")
-    settings = NotificationSettings.from_env()
+    settings = Settings.from_env().notifications()
     assert settings.outbox_path == tmp_path / "env.jsonl"
     assert settings.webhook_timeout_seconds == 7.0
 
@@ -526,56 +537,116 @@ def test_settings_from_os_environ(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
         ("PARTY_ORDERS_PROCESS_WEBHOOK_URL", "ftp://x.example/", "PARTY_ORDERS_PROCESS"),
         ("PARTY_ORDERS_CONTACT_WEBHOOK_URL", "not a url", "PARTY_ORDERS_CONTACT"),
         ("PARTY_ORDERS_CONTACT_WEBHOOK_URL", "http://h:99999/", "PARTY_ORDERS_CONTACT"),
+        ("PARTY_ORDERS_CONTACT_WEBHOOK_URL", "http://10.1.2.3/", "private address"),
+        ("PARTY_ORDERS_PROCESS_WEBHOOK_URL", "http://127.1:8080/", "loopback address"),
+        ("PARTY_ORDERS_WEBHOOK_MASTER_SECRET", "short", "at least 16"),
+        ("PARTY_ORDERS_CALLBACK_ALLOW", "10.0.0.0/99", "PARTY_ORDERS_CALLBACK_ALLOW"),
     ],
 )
 def test_settings_reject_bad_values(name: str, value: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        NotificationSettings.from_env({name: value})
+        Settings.from_env({name: value}).notifications()
 
 
 def test_settings_url_errors_hide_credentials() -> None:
     with pytest.raises(ValueError) as info:
-        NotificationSettings.from_env(
+        Settings.from_env(
             {"PARTY_ORDERS_PROCESS_WEBHOOK_URL": f"ftp://u:{SECRET}@h.example/?t={SECRET}"}
-        )
+        ).notifications()
     assert SECRET not in str(info.value)
 
 
 # ---------------------------------------------------------------- routing
 
 
-def test_channel_for_routes_by_recipient(tmp_path: Path) -> None:
-    plain = NotificationSettings(outbox_path=tmp_path / "outbox.jsonl")
-    wired = NotificationSettings(
-        outbox_path=tmp_path / "outbox.jsonl",
-        webhook_secret=SECRET,
-        process_webhook_url="http://127.0.0.1:1/process",
-        contact_webhook_url="http://127.0.0.1:1/contact",
-        webhook_timeout_seconds=3.0,
+def test_the_router_routes_by_recipient(tmp_path: Path) -> None:
+    plain = ChannelRouter(NotificationSettings(outbox_path=tmp_path / "outbox.jsonl"))
+    wired = ChannelRouter(
+        NotificationSettings(
+            outbox_path=tmp_path / "outbox.jsonl",
+            master_secret=MASTER,
+            process_webhook_url="http://127.0.0.1:1/process",
+            contact_webhook_url="http://127.0.0.1:1/contact",
+            webhook_timeout_seconds=3.0,
+        )
     )
     party_hook = note(webhook_url="https://acme.example/hook")
     party_plain = note()
     process = note(recipient_kind="originatingProcess", recipient="service-order-handling")
     contact = note(recipient_kind="contact", recipient="order-manager")
 
-    for settings in (plain, wired):
-        hook = channel_for(party_hook, settings)
+    for router in (plain, wired):
+        hook = router.channel_for(party_hook)
         assert isinstance(hook, WebhookChannel)
         assert hook.url == "https://acme.example/hook"
-        assert isinstance(channel_for(party_plain, settings), OutboxChannel)
-        assert channel_for(party_hook, settings) is hook  # cached
+        assert isinstance(router.channel_for(party_plain), OutboxChannel)
+        assert router.channel_for(party_hook) is hook  # one channel per webhook
 
     for notification in (process, contact):
-        assert isinstance(channel_for(notification, plain), OutboxChannel)
-    process_channel = channel_for(process, wired)
-    contact_channel = channel_for(contact, wired)
+        assert isinstance(plain.channel_for(notification), OutboxChannel)
+    process_channel = wired.channel_for(process)
+    contact_channel = wired.channel_for(contact)
     assert isinstance(process_channel, WebhookChannel)
     assert process_channel.url == "http://127.0.0.1:1/process"
     assert isinstance(contact_channel, WebhookChannel)
     assert contact_channel.url == "http://127.0.0.1:1/contact"
-    # One outbox per settings, whoever it is for.
-    assert channel_for(party_plain, plain) is channel_for(process, plain)
-    assert isinstance(channel_for(party_plain, plain), NotificationChannel)
+    # One outbox per router, whoever it is for.
+    assert plain.channel_for(party_plain) is plain.channel_for(process)
+    assert isinstance(plain.channel_for(party_plain), NotificationChannel)
+
+
+async def test_each_configured_target_signs_with_its_own_secret(tmp_path: Path) -> None:
+    receivers = [Receiver(secret=None), Receiver(secret=None)]
+    servers = [await _serve(receiver) for receiver in receivers]
+    try:
+        settings = NotificationSettings(
+            outbox_path=tmp_path / "outbox.jsonl",
+            master_secret=MASTER,
+            callback_allow=TEST_ALLOW,
+            process_webhook_url=servers[0][1] + "/process",
+            contact_webhook_url=servers[1][1] + "/contact",
+        )
+        router = ChannelRouter(settings)
+        process = note(recipient_kind="originatingProcess", recipient="service-order-handling")
+        contact = note(recipient_kind="contact", recipient="order-manager")
+        try:
+            await router.channel_for(process).deliver(process)
+            await router.channel_for(contact).deliver(contact)
+        finally:
+            await router.aclose()
+    finally:
+        for httpd, _ in servers:
+            httpd.shutdown()
+            httpd.server_close()
+    [to_process], [to_contact] = receivers[0].requests, receivers[1].requests
+    process_secret = webhook_secret(MASTER, settings.process_webhook_url or "")
+    contact_secret = webhook_secret(MASTER, settings.contact_webhook_url or "")
+    assert process_secret.startswith("whsec_") and process_secret != contact_secret
+    assert verifies(to_process, process_secret) and verifies(to_contact, contact_secret)
+    # One receiver's secret cannot sign for the other: a forgery is refused.
+    forged = signed_headers(process_secret, "PO-1/forged", to_contact.body)
+    assert not verifies(
+        replace(to_contact, headers={**to_contact.headers, **forged}), contact_secret
+    )
+
+
+async def _serve(receiver: Receiver) -> tuple[ThreadingHTTPServer, str]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            headers = {k.lower(): v for k, v in self.headers.items()}
+            self.send_response(receiver.handle(Request(self.path, headers, body)))
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(
+        target=httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+    ).start()
+    return httpd, f"http://127.0.0.1:{httpd.server_address[1]}"
 
 
 def test_router_prefers_injected_channels(tmp_path: Path) -> None:

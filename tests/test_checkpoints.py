@@ -6,10 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from workflows.domain.checkpoints import next_checkpoint
+from workflows.domain.deadlines import Deadline, next_due
 from workflows.domain.effects import Effect, Notify
 from workflows.domain.model import MilestoneStatus, PartyOrderSpec
-from workflows.domain.plan import next_checkpoint
-from workflows.domain.schedule import next_due
+from workflows.domain.rules import RULES_4
 from workflows.domain.tracker import PartyOrderTracker
 
 NOW = datetime(2026, 11, 2, 9, tzinfo=UTC)  # a Monday
@@ -206,12 +207,18 @@ def test_a_change_moving_a_milestone_re_plans_its_check_in() -> None:
 def test_bad_plan_changes_are_refused_naming_the_entry() -> None:
     tracker = start()
     for changes, error in (
-        ({"checkpoints": [{"id": "nope", "date": NOW.isoformat()}]}, "unknown checkpoint 'nope'"),
+        (
+            {"checkpoints": [{"id": "nope", "date": NOW.isoformat()}]},
+            "changes.checkpoints: unknown checkpoint 'nope'",
+        ),
         (
             {"checkpoints": [{"id": "review", "date": NOW.isoformat(), "action": "add"}]},
-            "checkpoint 'review' already exists",
+            "changes.checkpoints: checkpoint 'review' already exists",
         ),
-        ({"milestones": [{"id": "nope", "action": "delete"}]}, "unknown milestone 'nope'"),
+        (
+            {"milestones": [{"id": "nope", "action": "delete"}]},
+            "changes.milestones: unknown milestone 'nope'",
+        ),
         (
             {
                 "milestones": [
@@ -223,16 +230,19 @@ def test_bad_plan_changes_are_refused_naming_the_entry() -> None:
                     }
                 ]
             },
-            "unknown order item '9'",
+            "changes.milestones.orderItemIds: unknown order item '9'",
         ),
-        ({"checkpoints": [{"id": "review", "action": "modify"}]}, "date is required"),
+        (
+            {"checkpoints": [{"id": "review", "action": "modify"}]},
+            "changes.checkpoints.0: date is required (except with action delete)",
+        ),
     ):
         tracker.handle("request_change", {"changes": changes}, NOW)
-        assert error in tracker.order.rejected_messages[-1].error, changes
+        assert tracker.order.rejected_messages[-1].error == error, changes
     assert tracker.order.change_requests == []
 
 
 def test_no_plan_no_extra_deadline() -> None:
     tracker = start(checkpoints=[], milestones=[], trackingPolicy={"checkInBeforeMilestone": None})
-    due = next_due(tracker.order, NOW)
-    assert due is not None and due.what == "periodic check-in with the party"
+    due = next_due(tracker.order, NOW, RULES_4)
+    assert due == Deadline(NOW + 30 * DAY, "periodic check-in with the party")

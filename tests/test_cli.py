@@ -689,6 +689,8 @@ async def test_worker_command_runs_orders_and_stops_on_sigterm(
             TEMPORAL_ADDRESS=dev_address,
             PARTY_ORDERS_TASK_QUEUE=task_queue,
             PARTY_ORDERS_OUTBOX=str(outbox),
+            # Outside `up` the worker needs one (it signs every webhook).
+            PARTY_ORDERS_WEBHOOK_MASTER_SECRET="a-master-secret-for-the-test",
         ),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -20,8 +20,9 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
-from activities.channels import REJECTED
-from activities.notify import PartyOrderActivities
+from activities.close_process import inform_close_process
+from activities.failures import REJECTED
+from activities.registry import PartyOrderActivities
 from activities.settings import NotificationSettings
 from starter.samples import example_order
 from tests.conftest import local_activity_markers, of_type, start_tracking, unique
@@ -155,7 +156,7 @@ async def test_a_retried_hand_off_finds_the_close_process_and_starts_no_other(
 
         retry = ActivityEnvironment(client=time_env.client)
         retry.info = dataclasses.replace(retry.info, attempt=2, task_queue=closed.task_queue)
-        await retry.run(activities.inform_close_process, closed.final)
+        await retry.run(inform_close_process, closed.final)
 
         # No new run: a signal-with-start would have started one (the close process ended).
         assert (await close.describe()).run_id == ran

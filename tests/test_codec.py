@@ -17,7 +17,8 @@ from privacy.codec import (
     PayloadDecryptionError,
     data_converter,
 )
-from privacy.keys import ENCRYPTION_KEYS_ENV, EncryptionKeyError, parse_keys
+from privacy.keys import EncryptionKeyError, parse_keys
+from settings import ENCRYPTION_KEYS_ENV, Settings
 
 EMAIL = "orders@acme.example"
 
@@ -147,13 +148,18 @@ def test_errors_and_reprs_never_show_key_material() -> None:
 
 
 def test_the_converter_encrypts_only_when_keys_are_set() -> None:
-    assert data_converter({}) is pydantic_data_converter
-    assert data_converter({ENCRYPTION_KEYS_ENV: "  "}) is pydantic_data_converter
-    converter = data_converter({ENCRYPTION_KEYS_ENV: f"{entry('k2')},{entry('k1')}"})
+    assert data_converter(Settings({}).encryption_keys()) is pydantic_data_converter
+    assert (
+        data_converter(Settings({ENCRYPTION_KEYS_ENV: "  "}).encryption_keys())
+        is pydantic_data_converter
+    )
+    converter = data_converter(
+        Settings({ENCRYPTION_KEYS_ENV: f"{entry('k2')},{entry('k1')}"}).encryption_keys()
+    )
     assert isinstance(converter.payload_codec, EncryptionCodec)
     assert converter.payload_codec.key_ids == ["k2", "k1"]
     # Failure messages can quote an order's data: they go into an encrypted payload too.
     assert isinstance(converter.failure_converter, DefaultFailureConverterWithEncodedAttributes)
     assert converter.payload_converter_class is pydantic_data_converter.payload_converter_class
     with pytest.raises(EncryptionKeyError):
-        data_converter({ENCRYPTION_KEYS_ENV: "k1:xx"})
+        data_converter(Settings({ENCRYPTION_KEYS_ENV: "k1:xx"}).encryption_keys())

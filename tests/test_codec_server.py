@@ -24,9 +24,10 @@ from temporalio.api.common.v1 import Payloads
 from temporalio.client import Client
 
 from privacy.codec import ENCRYPTED_ENCODING, EncryptionCodec, data_converter
-from privacy.keys import ENCRYPTION_KEYS_ENV, parse_keys
+from privacy.keys import parse_keys
+from settings import CODEC_TOKEN_ENV, ENCRYPTION_KEYS_ENV, Settings
 from starter.client import PartyOrderClient
-from starter.codec_server import CODEC_TOKEN_ENV, CodecServer
+from starter.codec_server import CodecServer
 from starter.local.binaries import temporal_cli_path
 from starter.local.devserver import DevServerConfig, server_command
 from starter.samples import example_order
@@ -49,14 +50,14 @@ def key_entry(key_id: str) -> str:
 
 
 def payloads_json(*values: Any) -> dict[str, Any]:
-    payloads = data_converter({}).payload_converter.to_payloads(list(values))
+    payloads = data_converter().payload_converter.to_payloads(list(values))
     result: dict[str, Any] = json_format.MessageToDict(Payloads(payloads=payloads))
     return result
 
 
 def values_of(body: dict[str, Any]) -> list[Any]:
     payloads = json_format.ParseDict(body, Payloads()).payloads
-    return [data_converter({}).payload_converter.from_payload(p) for p in payloads]
+    return [data_converter().payload_converter.from_payload(p) for p in payloads]
 
 
 KEYS = f"{key_entry('k2')},{key_entry('k1')}"
@@ -175,7 +176,7 @@ async def test_the_temporal_cli_shows_an_encrypted_order_only_through_the_codec(
     encrypted = Client(
         dev_client.service_client,
         namespace=dev_client.namespace,
-        data_converter=data_converter({ENCRYPTION_KEYS_ENV: KEYS}),
+        data_converter=data_converter(Settings({ENCRYPTION_KEYS_ENV: KEYS}).encryption_keys()),
     )
     server = CodecServer(
         EncryptionCodec(parse_keys(KEYS)), port=free_port(), origins=[UI], token="t0ken"

@@ -20,7 +20,7 @@ from temporalio.api.history.v1 import History
 from temporalio.client import Client
 
 from privacy.codec import data_converter
-from privacy.keys import ENCRYPTION_KEYS_ENV
+from settings import ENCRYPTION_KEYS_ENV, Settings
 from starter.client import PartyOrderClient
 from starter.samples import example_order
 from tests.conftest import unique
@@ -71,7 +71,8 @@ async def test_up_with_keys_decodes_an_encrypted_order_in_the_web_ui(
     try:
         await _wait_for_ui(up, ui_port)
         client = await Client.connect(
-            f"localhost:{port}", data_converter=data_converter({ENCRYPTION_KEYS_ENV: keys})
+            f"localhost:{port}",
+            data_converter=data_converter(Settings({ENCRYPTION_KEYS_ENV: keys}).encryption_keys()),
         )
         order_id = unique("ENC")
         order = example_order(order_id, datetime.now(UTC))

@@ -18,6 +18,7 @@ from tests.conftest import read_outbox, running_worker, unique
 from workflows.domain.digest import contacts_of, digest_entry, digest_notices
 from workflows.domain.instants import iso
 from workflows.domain.model import PartyOrder, PartyOrderSpec
+from workflows.domain.rules import RULES_4
 from workflows.domain.tracker import PartyOrderTracker
 
 NOW = datetime(2027, 1, 4, 8, 0, tzinfo=UTC)
@@ -47,14 +48,14 @@ def test_an_order_is_listed_for_its_manager_and_the_levels_it_reached() -> None:
 def test_orders_not_in_jeopardy_are_not_listed() -> None:
     calm = tracked(timedelta(days=60), "mgr-a", "lead-a", "PT0S")
     assert calm.jeopardy.status == "none"
-    assert digest_entry(calm, NOW) is None
+    assert digest_entry(calm, NOW, RULES_4) is None
 
 
 def test_one_notice_per_contact_with_something_to_report() -> None:
     late = tracked(timedelta(days=-1), "mgr-a", "lead-a", "PT0S")
     other = tracked(timedelta(days=-2), "mgr-b", "lead-b", "P30D")
     calm = tracked(timedelta(days=60), "mgr-c", "lead-c", "PT0S")
-    entries = [e for o in (late, other, calm) if (e := digest_entry(o, NOW)) is not None]
+    entries = [e for o in (late, other, calm) if (e := digest_entry(o, NOW, RULES_4)) is not None]
     notices = digest_notices(entries, NOW, "run-1")
     by_contact = {n.recipient: n for n in notices}
     assert sorted(by_contact) == ["lead-a", "mgr-a", "mgr-b"]  # nobody hears of nothing

@@ -24,7 +24,7 @@ from temporalio.common import RawValue
 
 import worker
 from privacy.codec import ENCRYPTED_ENCODING, KEY_ID_KEY, EncryptionCodec, data_converter
-from privacy.keys import ENCRYPTION_KEYS_ENV
+from settings import ENCRYPTION_KEYS_ENV, Settings
 from starter.cli import main
 from starter.client import PartyOrderClient
 from starter.samples import example_order
@@ -94,7 +94,9 @@ async def wait_until(check: Any, timeout: float = 30.0) -> None:
 async def test_an_encrypted_order_leaves_only_ciphertext_in_temporal(
     dev_client: Client, outbox: Path
 ) -> None:
-    converter = data_converter({ENCRYPTION_KEYS_ENV: f"{key_entry('k2')},{key_entry('k1')}"})
+    converter = data_converter(
+        Settings({ENCRYPTION_KEYS_ENV: f"{key_entry('k2')},{key_entry('k1')}"}).encryption_keys()
+    )
     encrypted = Client(
         dev_client.service_client, namespace=dev_client.namespace, data_converter=converter
     )

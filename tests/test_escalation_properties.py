@@ -20,9 +20,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from workflows.domain.deadlines import is_acknowledged
 from workflows.domain.effects import Effect, ForwardChangeRequest, Notify
 from workflows.domain.model import JeopardyStatus, PartyOrderSpec
-from workflows.domain.schedule import is_acknowledged
 from workflows.domain.tracker import PartyOrderTracker
 
 NOW = datetime(2027, 3, 1, tzinfo=UTC)

@@ -18,7 +18,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from starter.samples import example_order
 from tests.conftest import get_order, read_outbox, running_worker, start_tracking, unique
-from tests.test_tracking_workflow import close_to, sent_at
+from tests.test_timers_workflow import close_to, sent_at
 from workflows.domain import names
 from workflows.domain.model import PartyOrder
 

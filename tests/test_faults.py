@@ -26,6 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowHandle
@@ -36,11 +38,10 @@ from temporalio.service import RPCError, RPCStatusCode
 from activities.channels import (
     EVENT_HEADER,
     IDEMPOTENCY_HEADER,
-    SIGNATURE_HEADER,
     WebhookChannel,
-    verify_signature,
 )
-from tests.conftest import local_activity_markers, of_type, read_outbox, unique
+from activities.signing import webhook_secret
+from tests.conftest import TEST_ALLOW, local_activity_markers, of_type, read_outbox, unique
 from tests.processes import HOST, DevServer, WorkerProcess, eventually, free_port, tail
 from workflows.close_party_order import ClosureRecord
 from workflows.domain.effects import Notification
@@ -789,7 +790,8 @@ class FlakyReceiver:
     duplicate that must be acknowledged without being applied again.
     """
 
-    secret: str = field(repr=False)
+    secret: str = field(repr=False)  # the worker's master secret
+    base: str = ""  # the receiver's own base URL: each webhook URL has its own secret
     lock: threading.Lock = field(default_factory=threading.Lock)
     requests: list[Request] = field(default_factory=list)
     accepted: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
@@ -797,8 +799,16 @@ class FlakyReceiver:
     duplicates: Counter[str] = field(default_factory=Counter)
     failed_attempts: int = 0
 
+    def verifies(self, path: str, headers: dict[str, str], body: bytes) -> bool:
+        """As a receiver checks it: ``standardwebhooks`` with the secret of the URL called."""
+        try:
+            Webhook(webhook_secret(self.secret, self.base + path)).verify(body, headers)
+        except WebhookVerificationError:
+            return False
+        return True
+
     def handle(self, path: str, headers: dict[str, str], body: bytes) -> int:
-        signed = verify_signature(body, self.secret, headers.get(SIGNATURE_HEADER.lower()))
+        signed = self.verifies(path, headers, body)
         key = headers.get(IDEMPOTENCY_HEADER.lower())
         with self.lock:
             number = len(self.requests) + 1
@@ -850,8 +860,9 @@ def receiver() -> Iterator[tuple[FlakyReceiver, str]]:
     httpd = ThreadingHTTPServer((HOST, free_port()), Handler)
     thread = threading.Thread(target=httpd.serve_forever, name="webhook-receiver", daemon=True)
     thread.start()
+    state.base = f"http://{HOST}:{httpd.server_address[1]}"
     try:
-        yield state, f"http://{HOST}:{httpd.server_address[1]}"
+        yield state, state.base
     finally:
         httpd.shutdown()
         httpd.server_close()
@@ -875,7 +886,8 @@ async def test_webhook_notifications_arrive_exactly_once_signed_despite_failures
         task_queue=task_queue,
         outbox=tmp_path / "outbox.jsonl",
         env={
-            "PARTY_ORDERS_WEBHOOK_SECRET": state.secret,
+            "PARTY_ORDERS_WEBHOOK_MASTER_SECRET": state.secret,
+            "PARTY_ORDERS_CALLBACK_ALLOW": base_url.removeprefix("http://"),
             "PARTY_ORDERS_PROCESS_WEBHOOK_URL": f"{base_url}/process",
             "PARTY_ORDERS_CONTACT_WEBHOOK_URL": f"{base_url}/contact",
             "PARTY_ORDERS_LOG_LEVEL": "DEBUG",
@@ -1006,7 +1018,8 @@ async def test_a_webhook_url_token_stays_out_of_the_logs(
     """The worker logs at INFO by default; a token in a party's webhookUrl must not show."""
     state, base_url = receiver
     token = secrets.token_hex(8)
-    channel = WebhookChannel(f"{base_url}/party/ACME?token={token}", state.secret)
+    url = f"{base_url}/party/ACME?token={token}"
+    channel = WebhookChannel(url, webhook_secret(state.secret, url), allow=TEST_ALLOW)
     notification = Notification(
         idempotency_key="PO-LOG/checkIn-1",
         order_id="PO-LOG",

@@ -76,6 +76,7 @@ from workflows.domain.model import (
     close_workflow_id,
     track_workflow_id,
 )
+from workflows.domain.rules import RULES_4
 from workflows.domain.states import can_transition
 
 MESSAGES = int(os.environ.get("FUZZ_MESSAGES", "150"))
@@ -651,7 +652,7 @@ class Target:
             legal = (
                 isinstance(model, StateChangeRequest)
                 and not repeat
-                and can_transition(before.state, OrderState(model.state))
+                and can_transition(before.state, OrderState(model.state), RULES_4)
             )
             assert not legal, f"a legal change was refused: {refusal.cause} {where}"
             return "refused"
@@ -659,7 +660,9 @@ class Target:
         if repeat:
             assert unchanged(before, returned) is None, f"a repeat changed the order {where}"
             return "repeat ignored"
-        assert can_transition(before.state, OrderState(model.state)), f"illegal, accepted {where}"
+        assert can_transition(before.state, OrderState(model.state), RULES_4), (
+            f"illegal, accepted {where}"
+        )
         assert returned.state == model.state, where
         return "applied"
 

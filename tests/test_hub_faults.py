@@ -19,7 +19,7 @@ import httpx
 import pytest
 from temporalio.client import Client
 
-from activities.hub import delivery_workflow_id
+from settings import WEBHOOK_MASTER_SECRET_ENV, Settings
 from starter.api.app import create_app
 from starter.api.keys import KeyStore
 from starter.client import PartyOrderClient
@@ -28,6 +28,7 @@ from tests.conftest import unique
 from tests.hub_listener import HubListener
 from tests.processes import DevServer, WorkerProcess, eventually
 from tests.test_api import api_for
+from workflows.domain import names
 
 pytestmark = pytest.mark.slow
 
@@ -72,9 +73,14 @@ def bearer(store: KeyStore, role: str, **bound: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {store.create(role, **bound)[1]}"}
 
 
-def api(client: Client, task_queue: str, store: KeyStore) -> httpx.AsyncClient:
-    """The API as a fresh process would serve it: its own app and client API."""
-    return api_for(create_app(keys=store, client=PartyOrderClient(client, task_queue)))
+def api(
+    client: Client, task_queue: str, store: KeyStore, settings: Settings | None = None
+) -> httpx.AsyncClient:
+    """The API as a fresh process would serve it: its own app and client API (with
+    ``settings``, default: the environment's)."""
+    return api_for(
+        create_app(keys=store, client=PartyOrderClient(client, task_queue), settings=settings)
+    )
 
 
 async def test_a_worker_killed_mid_delivery_loses_no_event_and_repeats_none(
@@ -82,15 +88,26 @@ async def test_a_worker_killed_mid_delivery_loses_no_event_and_repeats_none(
 ) -> None:
     client = await server.connect()
     task_queue = unique("hub-kill")
-    secret = secrets.token_urlsafe(24)
-    first = workers("A", server, task_queue, PARTY_ORDERS_WEBHOOK_SECRET=secret)
+    master = secrets.token_urlsafe(24)
+    # The worker calls only the test's own listener on loopback.
+    allow = f"127.0.0.1:{listener.port}"
+    first = workers(
+        "A",
+        server,
+        task_queue,
+        PARTY_ORDERS_WEBHOOK_MASTER_SECRET=master,
+        PARTY_ORDERS_CALLBACK_ALLOW=allow,
+    )
     await first.wait_polling(client)
     store = KeyStore(tmp_path / "api-keys.json")
     manager = bearer(store, "manager")
     listener.hold = asyncio.Event()  # the first deliveries get no answer: still in flight
 
-    async with api(client, task_queue, store) as http:
+    # The API derives the secret it returns from the workers' master secret.
+    settings = Settings({**Settings.from_env().values, WEBHOOK_MASTER_SECRET_ENV: master})
+    async with api(client, task_queue, store, settings) as http:
         made = (await http.post("/hub", json={"callback": listener.url}, headers=manager)).json()
+        secret = made["secret"]
         order_id = unique()
         order = example_order(order_id, datetime.now(UTC))
         assert (await http.post("/partyOrder", json=order, headers=manager)).status_code == 201
@@ -102,7 +119,13 @@ async def test_a_worker_killed_mid_delivery_loses_no_event_and_repeats_none(
         await eventually(in_flight, timeout=30, what="a delivery in flight")
         first.kill()  # kill -9 while the receiver holds the request
         listener.hold.set()
-        second = workers("B", server, task_queue, PARTY_ORDERS_WEBHOOK_SECRET=secret)
+        second = workers(
+            "B",
+            server,
+            task_queue,
+            PARTY_ORDERS_WEBHOOK_MASTER_SECRET=master,
+            PARTY_ORDERS_CALLBACK_ALLOW=allow,
+        )
         await second.wait_polling(client)
 
         wanted = {"PartyOrderCreateEvent", "PartyOrderInformationRequiredEvent"}
@@ -126,10 +149,11 @@ async def test_a_worker_killed_mid_delivery_loses_no_event_and_repeats_none(
     listener.assert_signed(secret)
     # One delivery workflow per key, however often the event was published.
     for key in keys:
-        handle = client.get_workflow_handle(delivery_workflow_id(key))
+        handle = client.get_workflow_handle(names.delivery_workflow_id(key))
         assert await handle.result() is True  # delivered, not given up
         assert (await handle.describe()).workflow_type == "DeliverHubEvent"
-    assert secret not in second.log_text() + first.log_text()
+    logs = second.log_text() + first.log_text()
+    assert secret not in logs and master not in logs
 
 
 async def test_subscriptions_survive_restarts_of_the_api_the_worker_and_the_server(
@@ -137,7 +161,8 @@ async def test_subscriptions_survive_restarts_of_the_api_the_worker_and_the_serv
 ) -> None:
     client = await server.connect()
     task_queue = unique("hub-restart")
-    worker = workers("A", server, task_queue)
+    allow = f"127.0.0.1:{listener.port}"  # the test's own listener, and nothing else
+    worker = workers("A", server, task_queue, PARTY_ORDERS_CALLBACK_ALLOW=allow)
     await worker.wait_polling(client)
     store = KeyStore(tmp_path / "api-keys.json")
     party = unique("P")
@@ -155,10 +180,11 @@ async def test_subscriptions_survive_restarts_of_the_api_the_worker_and_the_serv
     server.stop()
     server.start()
     client = await server.connect()
-    worker = workers("B", server, task_queue)
+    worker = workers("B", server, task_queue, PARTY_ORDERS_CALLBACK_ALLOW=allow)
     await worker.wait_polling(client)
 
     registry = await PartyOrderClient(client, task_queue).subscriptions()
+    secret = made.pop("secret")
     assert [s.public() for s in registry.subscriptions] == [made]
     manager = bearer(store, "manager")
     async with api(client, task_queue, store) as http:
@@ -178,6 +204,7 @@ async def test_subscriptions_survive_restarts_of_the_api_the_worker_and_the_serv
         (event,) = listener.events()
         assert event["eventType"] == "PartyOrderStateChangeEvent"
         assert event["event"]["partyOrder"]["id"] == ours
+        listener.assert_signed(secret)  # the secret given before the restarts still verifies
         # Another key of the same party removes it, after all the restarts.
         again = bearer(store, "party", party_id=party)
         assert (await http.delete(f"/hub/{made['id']}", headers=again)).status_code == 204

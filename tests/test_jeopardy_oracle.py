@@ -22,10 +22,11 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from tests.test_tracker_properties import DAY, MESSAGES, NOW, US, orders
+from workflows.domain.deadlines import next_due
 from workflows.domain.effects import Effect, Notify
 from workflows.domain.jeopardy import Assessment, assess
-from workflows.domain.model import RULES_V1, Jeopardy, PartyOrder
-from workflows.domain.schedule import next_due
+from workflows.domain.model import Jeopardy, PartyOrder
+from workflows.domain.rules import RULES_1, RULES_V1
 from workflows.domain.tracker import PartyOrderTracker
 
 
@@ -162,7 +163,7 @@ def rules_of(assessment: Assessment) -> list[Rule]:
 
 def check_against_oracle(order: PartyOrder, now: datetime) -> None:
     status, rules = oracle(order, now)
-    assessment = assess(order, now, RULES_V1)
+    assessment = assess(order, now, RULES_1)
     found = rules_of(assessment)
     assert (assessment.status.value, set(found)) == (status, rules), now
     assert len(found) == len(set(found)), "a rule is listed twice"
@@ -279,7 +280,7 @@ def test_a_tracker_escalates_as_the_readme_says(
     for step in steps:
         effects: list[Effect] = []
         if step is None:  # the workflow's timer: the next deadline
-            due = next_due(tracker.order, now, RULES_V1)
+            due = next_due(tracker.order, now, RULES_1)
             if due is None:
                 continue
             now = due.at

@@ -14,6 +14,7 @@ import signal
 import stat
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -23,19 +24,31 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
-from activities.channels import DELIVERY_FAILED, REJECTED, ChannelRouter, OutboxChannel
-from activities.mail import SMTP_FROM_ENV, SMTP_URL_ENV, EmailChannel, SmtpSettings, message_id
-from activities.notify import channel_label
+from activities.channels import ChannelRouter, OutboxChannel
+from activities.failures import DELIVERY_FAILED, REJECTED
+from activities.mail import EmailChannel, message_id
+from activities.notifications import channel_label
+from activities.outbound import AllowList
 from activities.portal import PortalSettings, with_portal_link
-from activities.settings import NotificationSettings
-from starter.local.mailsink import MailSink, parts_of
+from activities.settings import NotificationSettings, SmtpSettings
+from settings import SMTP_FROM_ENV, SMTP_URL_ENV, Settings
+from starter.local.mailsink import MailSink
 from starter.samples import example_order
-from tests.conftest import unique
+from tests.conftest import TEST_ALLOW, unique
 from tests.live_portal import PORTAL_SECRET, eventually, live_stack
 from tests.processes import free_port, start_up_demo
 from tests.test_channels import note
 
 PASSWORD = "pa55-w0rd-never-logged"
+
+
+def parts_of(message: EmailMessage) -> dict[str, Any]:
+    """The text and HTML bodies of ``message``, by subtype."""
+    found: dict[str, Any] = {}
+    for part in message.walk():
+        if part.get_content_maintype() == "text" and isinstance(part, EmailMessage):
+            found.setdefault(part.get_content_subtype(), part.get_content())
+    return found
 
 
 def to_party(**overrides: Any) -> Any:
@@ -57,7 +70,7 @@ async def test_a_check_in_mail_has_text_and_html_parts_and_the_link(sink: MailSi
     portal = PortalSettings(secret=PORTAL_SECRET, base_url="https://orders.example")
     notification = with_portal_link(to_party(), portal)
     link = notification.body["portalUrl"]
-    channel = EmailChannel(smtp_to(sink, sender="tracking@orders.example"))
+    channel = EmailChannel(smtp_to(sink, sender="tracking@orders.example"), allow=TEST_ALLOW)
     await channel.deliver(notification)
     (mail,) = sink.received
     assert mail["To"] == "orders@acme.example"
@@ -87,7 +100,7 @@ async def test_a_check_in_mail_has_text_and_html_parts_and_the_link(sink: MailSi
 
 async def test_html_part_escapes_what_the_order_says(sink: MailSink) -> None:
     notification = to_party(subject="<b>PO-1</b>", body={"reason": "<script>x</script>"})
-    await EmailChannel(smtp_to(sink)).deliver(notification)
+    await EmailChannel(smtp_to(sink), allow=TEST_ALLOW).deliver(notification)
     html = parts_of(sink.received[0])["html"]
     assert "<script>" not in html and "&lt;script&gt;" in html
     assert "<b>PO-1</b>" not in html
@@ -98,15 +111,28 @@ async def test_html_part_escapes_what_the_order_says(sink: MailSink) -> None:
 )
 async def test_a_malformed_address_is_rejected_not_retried(sink: MailSink, address: str) -> None:
     with pytest.raises(ApplicationError) as caught:
-        await EmailChannel(smtp_to(sink)).deliver(to_party(contact_email=address))
+        await EmailChannel(smtp_to(sink), allow=TEST_ALLOW).deliver(to_party(contact_email=address))
     assert caught.value.type == REJECTED and caught.value.non_retryable
     assert "contactEmail is not a mail address" in str(caught.value)
     assert address not in str(caught.value)
     assert sink.received == []
 
 
+async def test_a_relay_at_an_internal_address_is_refused_unless_listed(sink: MailSink) -> None:
+    for allow in (None, AllowList.parse(f"127.0.0.1:{sink.port + 1}")):
+        with pytest.raises(ApplicationError, match="loopback") as caught:
+            await EmailChannel(smtp_to(sink), allow=allow).deliver(to_party())
+        assert caught.value.type == REJECTED and caught.value.non_retryable
+    assert sink.received == []  # nothing was sent to it
+    allow = AllowList.parse(f"127.0.0.1:{sink.port}")
+    await EmailChannel(smtp_to(sink), allow=allow).deliver(to_party())
+    assert len(sink.received) == 1
+
+
 async def test_a_refused_connection_is_retryable() -> None:
-    channel = EmailChannel(SmtpSettings(host="127.0.0.1", port=1, password=PASSWORD))
+    channel = EmailChannel(
+        SmtpSettings(host="127.0.0.1", port=1, password=PASSWORD), allow=TEST_ALLOW
+    )
     with pytest.raises(ApplicationError) as caught:
         await channel.deliver(to_party())
     assert caught.value.type == DELIVERY_FAILED
@@ -146,7 +172,9 @@ async def test_a_refused_recipient_is_rejected_or_retried(
     server, port = await serve(Refusing(reply))
     try:
         with pytest.raises(ApplicationError) as caught:
-            await EmailChannel(SmtpSettings(host="127.0.0.1", port=port)).deliver(to_party())
+            await EmailChannel(SmtpSettings(host="127.0.0.1", port=port), allow=TEST_ALLOW).deliver(
+                to_party()
+            )
     finally:
         server.close()
     assert caught.value.type == kind
@@ -162,7 +190,7 @@ async def test_a_failed_login_is_retried_and_names_no_password() -> None:
     settings = SmtpSettings.from_url(f"smtp://mailer:{PASSWORD}@127.0.0.1:{port}")
     try:
         with pytest.raises(ApplicationError) as caught:
-            await EmailChannel(settings).deliver(to_party())
+            await EmailChannel(settings, allow=TEST_ALLOW).deliver(to_party())
     finally:
         server.close()
     assert caught.value.type == DELIVERY_FAILED and not caught.value.non_retryable
@@ -190,9 +218,9 @@ def test_smtp_settings_from_the_url() -> None:
     assert tls.shown == "smtp+starttls://mail.example:587"
     assert SmtpSettings.from_url("smtps://mail.example").port == 465
     env = {SMTP_URL_ENV: "smtp://127.0.0.1:25", SMTP_FROM_ENV: "noreply@orders.example"}
-    from_env = NotificationSettings.from_env(env).smtp
+    from_env = Settings.from_env(env).notifications().smtp
     assert from_env is not None and from_env.sender == "noreply@orders.example"
-    assert NotificationSettings.from_env({}).smtp is None
+    assert Settings.from_env({}).notifications().smtp is None
     for bad, says in (
         ("http://mail.example", "must start with smtp://"),
         ("smtp://", "names no host"),

@@ -25,9 +25,10 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 
 import worker
+from settings import Settings
 from starter.client import PartyOrderClient
 from starter.samples import example_order
-from tests.conftest import running_worker, unique
+from tests.conftest import TEST_ALLOW, running_worker, unique
 from tests.test_visibility import critical_order, stop_orders, whole_seconds_now
 from workflows.domain.model import PartyOrder, track_workflow_id
 
@@ -82,14 +83,15 @@ def total(samples: Samples, name: str, **labels: str) -> float:
 
 
 def test_the_metrics_port_setting() -> None:
-    assert worker.metrics_address({}) is None
-    assert worker.metrics_address({"PARTY_ORDERS_METRICS_PORT": "9464"}) == "0.0.0.0:9464"
+    assert Settings({}).metrics_address() is None
+    assert Settings({"PARTY_ORDERS_METRICS_PORT": "9464"}).metrics_address() == "0.0.0.0:9464"
     assert (
-        worker.metrics_address({"PARTY_ORDERS_METRICS_PORT": "127.0.0.1:9464"}) == "127.0.0.1:9464"
+        Settings({"PARTY_ORDERS_METRICS_PORT": "127.0.0.1:9464"}).metrics_address()
+        == "127.0.0.1:9464"
     )
     for bad in ("metrics", "0", "70000", "host:"):
         with pytest.raises(ValueError, match="PARTY_ORDERS_METRICS_PORT must be a port"):
-            worker.metrics_address({"PARTY_ORDERS_METRICS_PORT": bad})
+            Settings({"PARTY_ORDERS_METRICS_PORT": bad}).metrics_address()
 
 
 @pytest.mark.parametrize("taken", [False, True])
@@ -102,7 +104,12 @@ def test_the_worker_command_refuses_a_bad_or_taken_metrics_port(taken: bool) -> 
         done = subprocess.run(
             [sys.executable, "-m", "starter", "worker"],
             cwd=Path(__file__).resolve().parents[1],
-            env={**env, "PARTY_ORDERS_METRICS_PORT": setting},
+            env={
+                **env,
+                "PARTY_ORDERS_METRICS_PORT": setting,
+                # Given, so that the worker goes on to the metrics port.
+                "PARTY_ORDERS_WEBHOOK_MASTER_SECRET": "a-master-secret-for-the-test",
+            },
             capture_output=True,
             text=True,
             timeout=60,
@@ -134,7 +141,7 @@ async def test_metrics_scrape_after_a_lifecycle(dev_address: str, tmp_path: Path
         _,
         task_queue,
     ):
-        orders = PartyOrderClient(client, task_queue)
+        orders = PartyOrderClient(client, task_queue, callback_allow=TEST_ALLOW)
         for order in (critical, delivered, cancelled):
             await orders.start(order)
         track = client.get_workflow_handle(track_workflow_id(critical["id"]))

@@ -26,7 +26,8 @@ from workflows.domain.effects import (
     ForwardChangeRequest,
     Notify,
 )
-from workflows.domain.model import CURRENT_RULES, RULES_V1, PartyOrderSpec
+from workflows.domain.model import PartyOrderSpec
+from workflows.domain.rules import CURRENT_RULES, RULES_V1
 from workflows.domain.tracker import PartyOrderTracker
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)

@@ -14,8 +14,6 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from activities.portal import (
-    PORTAL_BASE_URL_ENV,
-    PORTAL_SECRET_ENV,
     PortalClaims,
     PortalLinkExpired,
     PortalLinkInvalid,
@@ -27,6 +25,7 @@ from activities.portal import (
     redact_tokens,
     with_portal_link,
 )
+from settings import PORTAL_BASE_URL_ENV, PORTAL_SECRET_ENV, Settings
 from tests.test_channels import note
 
 SECRET = "portal-secret-for-tests-0123456789"
@@ -126,18 +125,18 @@ def test_a_check_in_without_answer_by_gets_a_link_that_still_ends() -> None:
 
 
 def test_settings_from_env() -> None:
-    assert PortalSettings.from_env({}) is None
-    settings = PortalSettings.from_env({PORTAL_SECRET_ENV: SECRET})
+    assert Settings.from_env({}).portal() is None
+    settings = Settings.from_env({PORTAL_SECRET_ENV: SECRET}).portal()
     assert settings is not None and settings.base_url == "http://127.0.0.1:8080"
     assert SECRET not in repr(settings)
-    custom = PortalSettings.from_env(
+    custom = Settings.from_env(
         {PORTAL_SECRET_ENV: SECRET, PORTAL_BASE_URL_ENV: "https://api.example/x/"}
-    )
+    ).portal()
     assert custom is not None and custom.base_url == "https://api.example/x"
     with pytest.raises(ValueError, match="at least 16 characters"):
-        PortalSettings.from_env({PORTAL_SECRET_ENV: "short"})
+        Settings.from_env({PORTAL_SECRET_ENV: "short"}).portal()
     with pytest.raises(ValueError, match=PORTAL_BASE_URL_ENV):
-        PortalSettings.from_env({PORTAL_SECRET_ENV: SECRET, PORTAL_BASE_URL_ENV: "ftp://x"})
+        Settings.from_env({PORTAL_SECRET_ENV: SECRET, PORTAL_BASE_URL_ENV: "ftp://x"}).portal()
 
 
 def test_tokens_are_redacted_from_log_lines() -> None:

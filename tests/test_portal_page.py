@@ -29,7 +29,8 @@ from starter.samples import example_order
 from tests.conftest import unique
 from tests.live_portal import LiveStack, eventually, live_stack
 from tests.test_web_ui import CHROMIUM, CHROMIUM_ARGS
-from workflows.domain.model import RULES_V2, PartyOrder, PartyOrderSpec
+from workflows.domain.model import PartyOrder, PartyOrderSpec
+from workflows.domain.rules import RULES_V2
 from workflows.domain.tracker import PartyOrderTracker
 
 STEP_TIMEOUT_MS = 15_000
@@ -300,9 +301,8 @@ def an_order(**items: str) -> PartyOrder:
 CLAIMS = PortalClaims("PO-ITEMS", "ACME", datetime(2026, 12, 3, tzinfo=UTC))
 
 
-def test_item_states_are_offered_once_reports_take_them(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_item_states_are_offered_for_items_tracked_on_their_own() -> None:
     order = an_order(**{"1": "inProgress", "2": "held"})
-    monkeypatch.setattr(portal, "REPORTS_ITEMS", True)
     html = bytes(portal.form_page(order, "tok", CLAIMS, portal.Form()).body).decode()
     assert "<legend>Order items</legend>" in html
     assert '<label for="item-1">Item 1: item 1</label>' in html
@@ -320,11 +320,7 @@ def test_item_states_are_offered_once_reports_take_them(monkeypatch: pytest.Monk
     assert errors == {} and report is not None and report.order_items is not None
     assert [(i.id, i.state) for i in report.order_items] == [("1", "completed")]
 
-    monkeypatch.setattr(portal, "REPORTS_ITEMS", False)
-    html = bytes(portal.form_page(order, "tok", CLAIMS, portal.Form()).body).decode()
-    assert "Order items" not in html and "<select" not in html
     # Items without states (an order on rules before 3 has none) are never offered.
-    monkeypatch.setattr(portal, "REPORTS_ITEMS", True)
     plain = PartyOrderTracker.start(
         PartyOrderSpec.model_validate(example_order("PO-PLAIN", datetime(2026, 12, 1, tzinfo=UTC))),
         datetime(2026, 12, 1, tzinfo=UTC),
@@ -332,9 +328,8 @@ def test_item_states_are_offered_once_reports_take_them(monkeypatch: pytest.Monk
         rules_version=RULES_V2,
     ).order
     assert plain.order_items and all(item.state is None for item in plain.order_items)
-    assert (
-        "<select" not in bytes(portal.form_page(plain, "tok", CLAIMS, portal.Form()).body).decode()
-    )
+    html = bytes(portal.form_page(plain, "tok", CLAIMS, portal.Form()).body).decode()
+    assert "Order items" not in html and "<select" not in html
 
 
 async def test_the_page_shows_the_party_its_own_last_report_and_nothing_internal(

@@ -306,7 +306,7 @@ async def test_the_emailed_link_flow_runs_as_written(tmp_path: Path) -> None:
     """As under ``up --demo``: mails land in ``.party-orders/mail/`` (an aiosmtpd server),
     the worker signs check-in links, the API serves the page they open; the page's shell
     block, run in one bash (its variables carry from line to line), answers the check-in."""
-    from activities.mail import SmtpSettings
+    from activities.settings import SmtpSettings
     from starter.local.mailsink import MailSink
     from tests.live_portal import live_stack
 

@@ -23,14 +23,12 @@ from tests.conftest import read_outbox, running_worker, unique
 from tests.test_bounds import biggest_start_input
 from worker import workflow_runner
 from workflows.close_party_order import ClosePartyOrder
+from workflows.domain.bounds import LIMITS_V2
 from workflows.domain.instants import iso
 from workflows.domain.model import track_workflow_id
-from workflows.domain.tracker import LIMITS_V2
-from workflows.track_party_order import (
-    MESSAGES_PER_RUN,
-    NOTIFICATIONS_IN_FLIGHT,
-    TrackPartyOrder,
-)
+from workflows.notification_pool import NOTIFICATIONS_IN_FLIGHT
+from workflows.run_budget import MESSAGES_PER_RUN
+from workflows.track_party_order import TrackPartyOrder
 
 FLOOD = 12_000
 AT_ONCE = 50  # signals in flight at a time, as a busy integration would send them

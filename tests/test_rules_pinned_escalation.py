@@ -18,7 +18,8 @@ from tests.test_escalation_rules import notifications, to_contacts
 from tests.test_pause import change_state
 from workflows.domain.effects import Effect
 from workflows.domain.instants import iso
-from workflows.domain.model import CURRENT_RULES, JeopardyStatus, PartyOrderSpec
+from workflows.domain.model import JeopardyStatus, PartyOrderSpec
+from workflows.domain.rules import CURRENT_RULES
 from workflows.domain.tracker import PartyOrderTracker
 
 T0 = datetime(2027, 1, 4, 9, tzinfo=UTC)  # a Monday, 09:00

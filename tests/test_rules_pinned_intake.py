@@ -22,7 +22,7 @@ from workflows.domain.effects import (
     Notify,
     ResolveHolidays,
 )
-from workflows.domain.holiday_span import HolidayRequest
+from workflows.domain.holidays import HolidayRequest
 from workflows.domain.model import (
     ItemState,
     JeopardyStatus,

@@ -1,4 +1,4 @@
-"""``schedule.next_due``: one source of deadlines, each with the summary the Web UI shows."""
+"""``deadlines.next_due``: one source of deadlines, each with the summary the Web UI shows."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from workflows.domain.deadlines import Deadline, deadlines, next_due
 from workflows.domain.model import (
     ChangeRequest,
     ChangeSet,
@@ -15,7 +16,7 @@ from workflows.domain.model import (
     OrderState,
     PartyOrderSpec,
 )
-from workflows.domain.schedule import Deadline, deadlines, next_due
+from workflows.domain.rules import RULES_4
 from workflows.domain.tracker import PartyOrderTracker
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
@@ -42,7 +43,7 @@ def whats(found: list[Deadline]) -> dict[str, datetime]:
 
 def test_a_new_order_waits_for_its_first_check_in() -> None:
     order = tracker().order
-    due = next_due(order, NOW)
+    due = next_due(order, NOW, RULES_4)
     assert due == Deadline(NOW + 7 * DAY, "periodic check-in with the party")
 
 
@@ -66,7 +67,7 @@ def test_every_kind_of_deadline_has_its_summary() -> None:
     )
     order.jeopardy.status = JeopardyStatus.HAZARD
     order.jeopardy.since = NOW
-    assert whats(deadlines(order)) == {
+    assert whats(deadlines(order, RULES_4)) == {
         "periodic check-in with the party": NOW + 7 * DAY,
         "check-in response window ends": NOW + 2 * DAY,
         "milestone survey due": NOW + 20 * DAY,
@@ -82,13 +83,17 @@ def test_every_kind_of_deadline_has_its_summary() -> None:
 def test_next_due_is_the_earliest_strictly_future_deadline() -> None:
     t = tracker(milestones=[Milestone(id="survey", milestone_date=NOW + 5 * DAY)])
     order = t.order
-    assert next_due(order, NOW) == Deadline(NOW + 2 * DAY, "milestone survey warning lead time")
-    # at a deadline, that deadline is handled: the next one is strictly later
-    assert next_due(order, NOW + 2 * DAY) == Deadline(NOW + 5 * DAY, "milestone survey due")
-    assert next_due(order, NOW + 2 * DAY - US) == Deadline(
+    assert next_due(order, NOW, RULES_4) == Deadline(
         NOW + 2 * DAY, "milestone survey warning lead time"
     )
-    assert next_due(order, NOW + 5 * DAY) == Deadline(
+    # at a deadline, that deadline is handled: the next one is strictly later
+    assert next_due(order, NOW + 2 * DAY, RULES_4) == Deadline(
+        NOW + 5 * DAY, "milestone survey due"
+    )
+    assert next_due(order, NOW + 2 * DAY - US, RULES_4) == Deadline(
+        NOW + 2 * DAY, "milestone survey warning lead time"
+    )
+    assert next_due(order, NOW + 5 * DAY, RULES_4) == Deadline(
         NOW + 7 * DAY, "periodic check-in with the party"
     )
 
@@ -98,12 +103,12 @@ def test_a_response_window_is_a_deadline_only_when_it_reaches_the_limit() -> Non
     t.advance(NOW + 7 * DAY)  # the first check-in goes out, answer by day 9
     assert t.order.check_ins.answer_by == NOW + 9 * DAY
     # below the limit, the unanswered check-in is counted at the next wake-up
-    assert next_due(t.order, NOW + 7 * DAY) == Deadline(
+    assert next_due(t.order, NOW + 7 * DAY, RULES_4) == Deadline(
         NOW + 14 * DAY, "periodic check-in with the party"
     )
     t.advance(NOW + 14 * DAY)  # counts the first, sends the second (answer by day 16)
     assert t.order.check_ins.unanswered_streak == 1
-    assert next_due(t.order, NOW + 14 * DAY) == Deadline(
+    assert next_due(t.order, NOW + 14 * DAY, RULES_4) == Deadline(
         NOW + 16 * DAY, "check-in response window ends"
     )
     t.advance(NOW + 16 * DAY)
@@ -113,31 +118,33 @@ def test_a_response_window_is_a_deadline_only_when_it_reaches_the_limit() -> Non
 def test_with_a_limit_of_one_the_first_response_window_is_a_deadline() -> None:
     t = tracker(unansweredCheckInLimit=1)
     t.advance(NOW + 7 * DAY)
-    assert next_due(t.order, NOW + 7 * DAY) == Deadline(
+    assert next_due(t.order, NOW + 7 * DAY, RULES_4) == Deadline(
         NOW + 9 * DAY, "check-in response window ends"
     )
     t.advance(NOW + 9 * DAY)
     assert t.order.jeopardy.status == JeopardyStatus.CRITICAL
-    assert next_due(t.order, NOW + 9 * DAY) == Deadline(NOW + 10 * DAY, "escalation level 2")
+    assert next_due(t.order, NOW + 9 * DAY, RULES_4) == Deadline(
+        NOW + 10 * DAY, "escalation level 2"
+    )
 
 
 def test_due_date_deadlines_in_turn() -> None:
     t = tracker(due=NOW + 4 * DAY, checkInInterval="P30D")
-    assert next_due(t.order, NOW) == Deadline(NOW + DAY, "due date warning lead time")
-    assert next_due(t.order, NOW + DAY) == Deadline(NOW + 4 * DAY, "order due date")
+    assert next_due(t.order, NOW, RULES_4) == Deadline(NOW + DAY, "due date warning lead time")
+    assert next_due(t.order, NOW + DAY, RULES_4) == Deadline(NOW + 4 * DAY, "order due date")
 
 
 def test_no_deadline_once_everything_is_past() -> None:
     t = tracker(due=NOW + 4 * DAY)
     order = t.order
     order.check_ins.next_at = None
-    assert next_due(order, NOW + 4 * DAY) is None
-    assert next_due(order, NOW + 4 * DAY - US) == Deadline(NOW + 4 * DAY, "order due date")
+    assert next_due(order, NOW + 4 * DAY, RULES_4) is None
+    assert next_due(order, NOW + 4 * DAY - US, RULES_4) == Deadline(NOW + 4 * DAY, "order due date")
 
 
 def test_a_moved_due_date_moves_the_deadline() -> None:
     t = tracker(due=NOW + 4 * DAY, checkInInterval="P30D")
-    assert next_due(t.order, NOW + 2 * DAY) == Deadline(NOW + 4 * DAY, "order due date")
+    assert next_due(t.order, NOW + 2 * DAY, RULES_4) == Deadline(NOW + 4 * DAY, "order due date")
     # the agreed date moves by agreement: a change request, accepted
     t.handle(
         "request_change",
@@ -151,11 +158,11 @@ def test_a_moved_due_date_moves_the_deadline() -> None:
         NOW + 2 * DAY,
     )
     t.handle("resolve_change", {"changeRequestId": "later", "decision": "accepted"}, NOW + 2 * DAY)
-    found = whats(deadlines(t.order))
+    found = whats(deadlines(t.order, RULES_4))
     assert found["order due date"] == datetime(2026, 11, 20, tzinfo=UTC)
     assert found["due date warning lead time"] == datetime(2026, 11, 17, tzinfo=UTC)
-    assert NOW + 4 * DAY not in {d.at for d in deadlines(t.order)}
-    assert next_due(t.order, NOW + 2 * DAY) == Deadline(
+    assert NOW + 4 * DAY not in {d.at for d in deadlines(t.order, RULES_4)}
+    assert next_due(t.order, NOW + 2 * DAY, RULES_4) == Deadline(
         datetime(2026, 11, 17, tzinfo=UTC), "due date warning lead time"
     )
 
@@ -170,9 +177,11 @@ def test_an_accepted_milestone_change_moves_its_deadlines() -> None:
         },
         NOW,
     )
-    assert whats(deadlines(t.order))["milestone survey due"] == NOW + 5 * DAY  # not yet accepted
+    assert (
+        whats(deadlines(t.order, RULES_4))["milestone survey due"] == NOW + 5 * DAY
+    )  # not yet accepted
     t.handle("resolve_change", {"changeRequestId": "c1", "decision": "accepted"}, NOW + DAY)
-    found = whats(deadlines(t.order))
+    found = whats(deadlines(t.order, RULES_4))
     assert found["milestone survey due"] == datetime(2026, 11, 25, tzinfo=UTC)
     assert found["milestone survey warning lead time"] == datetime(2026, 11, 22, tzinfo=UTC)
     assert not any("CR" in what or "c1" in what for what in found)  # resolved: no window
@@ -186,26 +195,32 @@ def test_completed_and_violated_milestones_have_no_deadline() -> None:
             Milestone(id="c"),
         ]
     )
-    assert not any(d.what.startswith("milestone") for d in deadlines(t.order))
+    assert not any(d.what.startswith("milestone") for d in deadlines(t.order, RULES_4))
 
 
 def test_a_change_request_has_a_deadline_while_open() -> None:
     t = tracker()
     t.handle("request_change", {"requestId": "c1", "changes": {"orderItems": [{"id": "1"}]}}, NOW)
-    assert whats(deadlines(t.order))["change request c1 resolution window ends"] == NOW + 2 * DAY
+    assert (
+        whats(deadlines(t.order, RULES_4))["change request c1 resolution window ends"]
+        == NOW + 2 * DAY
+    )
     t.change_forwarded("c1")
-    assert whats(deadlines(t.order))["change request c1 resolution window ends"] == NOW + 2 * DAY
+    assert (
+        whats(deadlines(t.order, RULES_4))["change request c1 resolution window ends"]
+        == NOW + 2 * DAY
+    )
     t.handle("resolve_change", {"changeRequestId": "c1", "decision": "rejected"}, NOW + DAY)
-    assert "change request c1 resolution window ends" not in whats(deadlines(t.order))
+    assert "change request c1 resolution window ends" not in whats(deadlines(t.order, RULES_4))
 
 
 def test_behind_plan_deadline_moves_with_progress() -> None:
     t = tracker(due=NOW + 100 * DAY, behindPlanTolerance=20)
-    assert whats(deadlines(t.order))["progress falls behind plan"] == NOW + 20 * DAY + US
+    assert whats(deadlines(t.order, RULES_4))["progress falls behind plan"] == NOW + 20 * DAY + US
     t.handle("report_progress", {"percentComplete": 30}, NOW + DAY)
-    assert whats(deadlines(t.order))["progress falls behind plan"] == NOW + 50 * DAY + US
+    assert whats(deadlines(t.order, RULES_4))["progress falls behind plan"] == NOW + 50 * DAY + US
     t.handle("report_progress", {"percentComplete": 80}, NOW + 2 * DAY)
-    assert "progress falls behind plan" not in whats(deadlines(t.order))
+    assert "progress falls behind plan" not in whats(deadlines(t.order, RULES_4))
 
 
 # ---------------------------------------------------------------- escalation
@@ -216,7 +231,7 @@ def escalation_deadlines(order_level: int, status: JeopardyStatus) -> list[Deadl
     order.jeopardy.status = status
     order.jeopardy.since = NOW
     order.jeopardy.escalation_level = order_level
-    return [d for d in deadlines(order) if d.what.startswith("escalation")]
+    return [d for d in deadlines(order, RULES_4) if d.what.startswith("escalation")]
 
 
 @pytest.mark.parametrize("status", [JeopardyStatus.HAZARD, JeopardyStatus.CRITICAL])
@@ -249,11 +264,11 @@ def test_escalation_with_gaps_in_level_numbers() -> None:
     order = t.order
     order.jeopardy.status = JeopardyStatus.CRITICAL
     order.jeopardy.since = NOW
-    assert [d for d in deadlines(order) if "escalation" in d.what] == [
+    assert [d for d in deadlines(order, RULES_4) if "escalation" in d.what] == [
         Deadline(NOW + timedelta(hours=1), "escalation level 2")
     ]
     order.jeopardy.escalation_level = 2
-    assert [d for d in deadlines(order) if "escalation" in d.what] == [
+    assert [d for d in deadlines(order, RULES_4) if "escalation" in d.what] == [
         Deadline(NOW + 2 * DAY, "escalation level 7")
     ]
 
@@ -264,7 +279,7 @@ def test_next_escalation_is_next_due_when_earliest() -> None:
     order.jeopardy.status = JeopardyStatus.CRITICAL
     order.jeopardy.since = NOW
     order.jeopardy.escalation_level = 1
-    assert next_due(order, NOW) == Deadline(NOW + DAY, "escalation level 2")
+    assert next_due(order, NOW, RULES_4) == Deadline(NOW + DAY, "escalation level 2")
 
 
 # ---------------------------------------------------------------- orders no longer watched
@@ -284,12 +299,12 @@ def test_no_deadlines_for_final_or_cancelling_orders(state: OrderState) -> None:
     order.jeopardy.status = JeopardyStatus.CRITICAL
     order.jeopardy.since = NOW
     order.state = state
-    assert deadlines(order) == []
-    assert next_due(order, NOW) is None
+    assert deadlines(order, RULES_4) == []
+    assert next_due(order, NOW, RULES_4) is None
 
 
 def test_a_completed_order_through_the_tracker_has_no_deadlines() -> None:
     t = tracker()
     t.handle("report_progress", {"delivered": True}, NOW + DAY)
     assert t.order.state == OrderState.COMPLETED
-    assert next_due(t.order, NOW + DAY) is None
+    assert next_due(t.order, NOW + DAY, RULES_4) is None

@@ -15,6 +15,7 @@ from typing import Any
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from workflows.domain.deadlines import deadlines, next_due
 from workflows.domain.jeopardy import Assessment, assess
 from workflows.domain.model import (
     ChangeRequest,
@@ -28,7 +29,7 @@ from workflows.domain.model import (
     PartyOrder,
     TrackingPolicy,
 )
-from workflows.domain.schedule import deadlines, next_due
+from workflows.domain.rules import RULES_4
 from workflows.domain.tracker import PartyOrderTracker
 
 NOW = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
@@ -175,7 +176,7 @@ def critical_instants(*some: PartyOrder) -> list[datetime]:
     """NOW and every instant at which a rule of either order flips, and the µs before it."""
     found = {NOW}
     for order in some:
-        for deadline in deadlines(order):
+        for deadline in deadlines(order, RULES_4):
             found |= {deadline.at, deadline.at - US}
     return sorted(found)
 
@@ -183,7 +184,9 @@ def critical_instants(*some: PartyOrder) -> list[datetime]:
 def never_higher(better: PartyOrder, worse: PartyOrder) -> None:
     """At every instant that matters, ``better`` is in no more jeopardy than ``worse``."""
     for instant in critical_instants(better, worse):
-        assert rank(assess(better, instant)) <= rank(assess(worse, instant)), instant
+        assert rank(assess(better, instant, RULES_4)) <= rank(assess(worse, instant, RULES_4)), (
+            instant
+        )
 
 
 # ---------------------------------------------------------------- monotonic laws
@@ -264,23 +267,23 @@ def test_resolving_change_requests_never_raises_jeopardy(order: PartyOrder, reso
 def test_waiting_never_lowers_jeopardy_without_news(order: PartyOrder, later: timedelta) -> None:
     """With nothing reported, time only makes things worse (except behind-plan giving way
     to the passed due date, which is critical anyway)."""
-    assert rank(assess(order, NOW + later)) >= rank(assess(order, NOW))
+    assert rank(assess(order, NOW + later, RULES_4)) >= rank(assess(order, NOW, RULES_4))
 
 
 @FAST
 @given(order=orders(), zone=zones)
 def test_assessment_does_not_depend_on_the_offset_of_now(order: PartyOrder, zone: Any) -> None:
-    assert assess(order, NOW.astimezone(zone)) == assess(order, NOW)
+    assert assess(order, NOW.astimezone(zone), RULES_4) == assess(order, NOW, RULES_4)
 
 
 @FAST
 @given(order=orders(watched_only=False))
 def test_final_or_cancelling_orders_are_never_in_jeopardy(order: PartyOrder) -> None:
     if order.is_final or order.state == OrderState.PENDING_CANCELLATION:
-        assert assess(order, NOW).status == JeopardyStatus.NONE
-        assert deadlines(order) == []
+        assert assess(order, NOW, RULES_4).status == JeopardyStatus.NONE
+        assert deadlines(order, RULES_4) == []
     else:
-        assessment = assess(order, NOW)
+        assessment = assess(order, NOW, RULES_4)
         assert bool(assessment.reasons) == (assessment.status != JeopardyStatus.NONE)
 
 
@@ -292,8 +295,8 @@ def test_final_or_cancelling_orders_are_never_in_jeopardy(order: PartyOrder) -> 
     order=orders(watched_only=False), fraction=st.floats(0, 1, exclude_min=True, exclude_max=True)
 )
 def test_no_rule_flips_before_next_due(order: PartyOrder, fraction: float) -> None:
-    at_now = assess(order, NOW)
-    due = next_due(order, NOW)
+    at_now = assess(order, NOW, RULES_4)
+    due = next_due(order, NOW, RULES_4)
     if due is None:
         samples = [NOW + US, NOW + fraction * 1000 * DAY, NOW + 1000 * DAY]
     else:
@@ -304,20 +307,20 @@ def test_no_rule_flips_before_next_due(order: PartyOrder, fraction: float) -> No
     for instant in samples:
         if due is not None and not NOW < instant < due.at:
             continue  # a one-microsecond gap has nothing strictly inside
-        assert assess(order, instant) == at_now, (instant, due)
+        assert assess(order, instant, RULES_4) == at_now, (instant, due)
 
 
 @FAST
 @given(order=orders(watched_only=False))
 def test_next_due_is_the_earliest_deadline_after_now(order: PartyOrder) -> None:
-    due = next_due(order, NOW)
-    upcoming = [d.at for d in deadlines(order) if d.at > NOW]
+    due = next_due(order, NOW, RULES_4)
+    upcoming = [d.at for d in deadlines(order, RULES_4) if d.at > NOW]
     if due is None:
         assert upcoming == []
     else:
         assert due.at > NOW
         assert due.at == min(upcoming)
-        assert next_due(order, due.at - US) == due or due.at - US <= NOW
+        assert next_due(order, due.at - US, RULES_4) == due or due.at - US <= NOW
 
 
 @FAST
@@ -326,11 +329,11 @@ def test_every_flip_of_jeopardy_is_at_a_deadline(order: PartyOrder, data: st.Dat
     """Walking from deadline to deadline, assess only ever changes at a deadline."""
     now = NOW
     for _ in range(6):
-        due = next_due(order, now)
+        due = next_due(order, now, RULES_4)
         if due is None:
             break
-        before = assess(order, due.at - US)
-        assert before == assess(order, now) or due.at - US == now
+        before = assess(order, due.at - US, RULES_4)
+        assert before == assess(order, now, RULES_4) or due.at - US == now
         now = due.at
 
 
@@ -377,7 +380,7 @@ def test_the_tracker_keeps_jeopardy_equal_to_assess(
     levels = [lvl.level for lvl in tracker.order.tracking_policy.escalation]
     for step in steps:
         if step is None:
-            due = next_due(tracker.order, now)
+            due = next_due(tracker.order, now, RULES_4)
             if due is None:
                 continue
             now = due.at
@@ -387,7 +390,7 @@ def test_the_tracker_keeps_jeopardy_equal_to_assess(
         tracker.advance(now)
         order = tracker.order
         jeopardy = order.jeopardy
-        assessment = assess(order, now)
+        assessment = assess(order, now, RULES_4)
         assert jeopardy.status == assessment.status
         assert jeopardy.reasons == list(assessment.reasons)
         assert (jeopardy.since is None) == (jeopardy.status == JeopardyStatus.NONE)

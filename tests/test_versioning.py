@@ -25,6 +25,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 import worker
 from activities.settings import NotificationSettings
+from settings import Settings
 from starter.client import PartyOrderClient
 from starter.samples import example_order
 from tests.conftest import unique
@@ -34,14 +35,14 @@ COMPLETED = RoutingConfigUpdateState.ROUTING_CONFIG_UPDATE_STATE_COMPLETED
 
 
 def test_versioning_is_off_without_a_build_id() -> None:
-    assert worker.deployment_config({}) is None
-    config = worker.deployment_config({"PARTY_ORDERS_BUILD_ID": "2027.01.1"})
+    assert worker.deployment_config(Settings({})) is None
+    config = worker.deployment_config(Settings({"PARTY_ORDERS_BUILD_ID": "2027.01.1"}))
     assert config is not None and config.use_worker_versioning
     assert config.version.deployment_name == "party-orders"
     assert config.version.build_id == "2027.01.1"
     assert config.default_versioning_behavior == VersioningBehavior.AUTO_UPGRADE
     named = worker.deployment_config(
-        {"PARTY_ORDERS_BUILD_ID": "b7", "PARTY_ORDERS_DEPLOYMENT_NAME": "orders-eu"}
+        Settings({"PARTY_ORDERS_BUILD_ID": "b7", "PARTY_ORDERS_DEPLOYMENT_NAME": "orders-eu"})
     )
     assert named is not None and named.version.deployment_name == "orders-eu"
 

@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
 
     from workflows.delivery import deliver
     from workflows.domain import names
+    from workflows.domain.bounds import REJECTED_MESSAGES_KEPT
     from workflows.domain.closure import check_closable, closure_notices
     from workflows.domain.effects import Notification
     from workflows.domain.items import delivered_items
@@ -35,13 +36,8 @@ with workflow.unsafe.imports_passed_through():
         RejectedMessage,
         WireModel,
     )
-    from workflows.domain.tracker import REJECTED_MESSAGES_KEPT, rejected_message
-
-
-# ClosePartyOrder's first patch (0.4.0): the closure notices go out as local activities,
-# so a close process is one workflow task and no activity task. A close process that began
-# before it has no marker and sends them as ordinary activities, as it did.
-LOCAL_NOTICES_PATCH = "closure-notices-local"
+    from workflows.domain.tracking.intake import rejected_message
+    from workflows.patches import LOCAL_NOTICES_PATCH
 
 
 class ClosureRecord(WireModel):

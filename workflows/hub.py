@@ -22,19 +22,18 @@ from temporalio.exceptions import ActivityError
 with workflow.unsafe.imports_passed_through():
     from workflows.delivery import NOTIFY_RETRY, NOTIFY_SCHEDULE_TO_CLOSE, NOTIFY_START_TO_CLOSE
     from workflows.domain import names
+    from workflows.domain.bounds import SUSPEND_AFTER_FAILED_DAYS
     from workflows.domain.hub import (
         SUBSCRIPTIONS_MEMO,
-        SUSPEND_AFTER_FAILED_DAYS,
         HubDelivery,
         HubDeliveryFailure,
         RegistryState,
         RemoveSubscription,
+        RotateSecret,
         Subscription,
         registry_workflow_id,
     )
-
-# Patch: a dead callback's subscription is suspended (written to the memo) when it fails.
-SUSPEND_DEAD_CALLBACKS = "hub-suspend-dead-callbacks"
+    from workflows.patches import SUSPEND_DEAD_CALLBACKS_PATCH
 
 # Continue as new well before Temporal's own limits: each change is a few events.
 REGISTRY_HISTORY_LIMIT = 2_000
@@ -82,11 +81,18 @@ class PartyOrderSubscriptions:
             self._publish()
         return removed
 
+    @workflow.update(name=names.ROTATE_SUBSCRIPTION_SECRET)
+    def rotate_subscription_secret(self, request: RotateSecret) -> Subscription | None:
+        rotated = self.state.rotate_secret(request)
+        if rotated is not None:
+            self._publish()
+        return rotated
+
     @workflow.signal(name=names.HUB_DELIVERY_FAILED)
     def delivery_failed(self, failure: HubDeliveryFailure) -> None:
         suspended = self.state.record_failure(failure)
         # The memo is what deliveries read: a suspended callback gets no more of them.
-        if suspended is not None and workflow.patched(SUSPEND_DEAD_CALLBACKS):
+        if suspended is not None and workflow.patched(SUSPEND_DEAD_CALLBACKS_PATCH):
             workflow.logger.warning(
                 "hub subscription %s suspended: its callback failed %d days running",
                 suspended.id,

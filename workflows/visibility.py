@@ -17,12 +17,13 @@ from temporalio.common import (
 )
 
 from workflows.domain import names
+from workflows.domain.checkpoints import next_checkpoint
+from workflows.domain.deadlines import next_due
 from workflows.domain.instants import iso
 from workflows.domain.model import MilestoneStatus, PartyOrder
 from workflows.domain.notes import latest_notes
 from workflows.domain.pause import paused_text
-from workflows.domain.plan import next_checkpoint
-from workflows.domain.schedule import next_due
+from workflows.domain.rules import Rules
 
 NOTES_SHOWN = 3  # the newest notes in the current details
 ITEMS_SHOWN = 10  # items listed one by one; more are counted
@@ -91,8 +92,9 @@ def _when(instant: datetime) -> str:
     return iso(instant, "seconds")
 
 
-def details_markdown(order: PartyOrder, now: datetime) -> str:
-    """The current details shown in the Web UI: state, progress, jeopardy, what is next."""
+def details_markdown(order: PartyOrder, now: datetime, rules: Rules) -> str:
+    """The current details shown in the Web UI: state, progress, jeopardy, what is next
+    (by the order's own rules)."""
     jeopardy = order.jeopardy
     lines = [
         f"**{order.id}** with {order.party.name} ({order.party.id})",
@@ -139,7 +141,7 @@ def details_markdown(order: PartyOrder, now: datetime) -> str:
     lines += [f"- Note {_when(n.date)}, {n.author}: {_one_line(n.text)}" for n in notes]
     if order.note_count > len(notes):
         lines.append(f"- Notes in all: {order.note_count}")
-    due = next_due(order, now)
+    due = next_due(order, now, rules)
     if due is not None:
         lines.append(f"- Next due: {due.what} at {_when(due.at)}")
     return "\n".join(lines)

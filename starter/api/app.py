@@ -8,17 +8,14 @@ request that needs Temporal, not at start-up, so the API comes up (and answers 5
 from __future__ import annotations
 
 import asyncio
-import logging
-import math
-import os
-from collections.abc import Awaitable, Callable, Mapping
-from datetime import timedelta
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from activities.portal import PortalSettings
+from settings import Settings
 from starter.api import document as document_rules
 from starter.api import errors, hub, portal
 from starter.api.auth import BEARER_SCHEME
@@ -26,15 +23,9 @@ from starter.api.keys import KeyStore
 from starter.api.limits import DEFAULT_MAX_BODY_BYTES, BodySizeLimit
 from starter.api.ratelimit import RateLimit, RateLimiter
 from starter.api.routes import BASE_PATH, router
-from starter.client import (
-    DEFAULT_ANSWER_TIMEOUT,
-    PartyOrderClient,
-    PartyOrderError,
-    ServerUnavailable,
-)
+from starter.client import PartyOrderClient, PartyOrderError, ServerUnavailable
 
 Connect = Callable[[], Awaitable[PartyOrderClient]]
-log = logging.getLogger(__name__)
 
 DESCRIPTION = """\
 Track & Manage Party Orders (TM Forum eTOM 1.6.8.3) for the parties an order is placed
@@ -46,26 +37,15 @@ one. Errors are TMF Error objects `{"code", "reason", "message", "status"}`.
 """
 
 
-ANSWER_TIMEOUT_ENV = "PARTY_ORDERS_ANSWER_TIMEOUT"
-
-
-def answer_timeout_from_env(environ: Mapping[str, str] = os.environ) -> timedelta:
-    """``PARTY_ORDERS_ANSWER_TIMEOUT`` (seconds, as the CLI reads it): how long the API
-    waits for a worker's answer before a 503; the client's default when unset or bad."""
-    raw = (environ.get(ANSWER_TIMEOUT_ENV) or "").strip()
+async def connect_with(settings: Settings | None) -> PartyOrderClient:
+    """A client by ``settings`` (default: the environment's), waiting for a worker's answer
+    as long as their ``PARTY_ORDERS_ANSWER_TIMEOUT`` says, as the CLI does."""
+    settings = settings or Settings.from_env()
     try:
-        seconds = float(raw) if raw else 0.0
-    except ValueError:
-        seconds = 0.0
-    if not math.isfinite(seconds) or seconds <= 0:
-        if raw:
-            log.warning("%s=%r is not a positive number of seconds", ANSWER_TIMEOUT_ENV, raw)
-        return DEFAULT_ANSWER_TIMEOUT
-    return timedelta(seconds=seconds)
-
-
-async def connect_from_env() -> PartyOrderClient:
-    return await PartyOrderClient.connect(answer_timeout=answer_timeout_from_env())
+        answer_timeout = settings.answer_timeout
+    except ValueError as error:
+        raise PartyOrderError(str(error)) from None
+    return await PartyOrderClient.connect(settings=settings, answer_timeout=answer_timeout)
 
 
 class Clients:
@@ -75,8 +55,13 @@ class Clients:
 
     RECONNECT_PAUSE = 2.0
 
-    def __init__(self, connect: Connect | None = None, client: PartyOrderClient | None = None):
-        self._connect = connect or connect_from_env
+    def __init__(
+        self,
+        connect: Connect | None = None,
+        client: PartyOrderClient | None = None,
+        settings: Settings | None = None,
+    ):
+        self._connect = connect or (lambda: connect_with(settings))
         self._client = client
         self._lock = asyncio.Lock()
         self._failed: tuple[float, ServerUnavailable] | None = None
@@ -110,12 +95,15 @@ def create_app(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     rate_limit: RateLimit | None = None,
     portal_settings: PortalSettings | None = None,
+    settings: Settings | None = None,
 ) -> FastAPI:
     """The API over ``client`` (or one made by ``connect``, by default from Temporal's
     environment configuration), with the keys in ``keys`` and a rate limit per key
     (default from ``PARTY_ORDERS_API_RATE`` and ``PARTY_ORDERS_API_BURST``). The check-in
     page checks links with ``portal_settings`` (default from ``PARTY_ORDERS_PORTAL_SECRET``;
-    without a secret it refuses every link)."""
+    without a secret it refuses every link). ``settings`` give the defaults (by default
+    the environment's)."""
+    settings = settings or Settings.from_env()
     app = FastAPI(
         title="Party order tracking",
         version="1.0.0",
@@ -124,10 +112,11 @@ def create_app(
         docs_url=f"{BASE_PATH}/docs",
         redoc_url=None,
     )
-    app.state.keys = keys or KeyStore()
-    app.state.clients = Clients(connect, client)
-    app.state.rate_limiter = RateLimiter(rate_limit or RateLimit.from_env())
-    app.state.portal = portal_settings or PortalSettings.from_env(os.environ)
+    app.state.settings = settings  # the hub's allow list and master secret
+    app.state.keys = keys or KeyStore(settings.api_keys_path)
+    app.state.clients = Clients(connect, client, settings)
+    app.state.rate_limiter = RateLimiter(rate_limit or RateLimit.from_settings(settings))
+    app.state.portal = portal_settings or settings.portal()
     errors.install(app)
     app.include_router(router)
     app.include_router(hub.router)  # event subscriptions

@@ -8,25 +8,21 @@ subscriptions" for the query syntax and how events are delivered.
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Annotated
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Body, Request, Response, status
 from pydantic import Field
 
-from activities.settings import check_webhook_url
+from activities.outbound import AllowList, OutboundRefused, check_url, parse_address
+from activities.signing import MasterSecretMissing, subscription_secret
+from settings import Settings
 from starter.api.auth import GuardedRoute, guarded, principal
-from starter.api.errors import ApiError, Error, bad_request
-from starter.api.hub_quota import check_quota, per_owner_from_env
+from starter.api.errors import ApiError, Error, bad_request, unavailable
+from starter.api.hub_quota import check_quota
 from starter.api.keys import ApiKey
 from starter.api.routes import ALL, BASE_PATH, _errors
-from workflows.domain.hub import (
-    MAX_CALLBACK_CHARS,
-    MAX_QUERY_CHARS,
-    SubscriptionOwner,
-    parse_query,
-)
+from workflows.domain.bounds import MAX_CALLBACK_CHARS, MAX_QUERY_CHARS
+from workflows.domain.hub import Subscription, SubscriptionOwner, parse_query
 from workflows.domain.wire import WireModel
 
 router = APIRouter(prefix=BASE_PATH, route_class=GuardedRoute)
@@ -45,41 +41,82 @@ class HubSubscription(WireModel):
     id: str
     callback: str
     query: str
+    secret: str = Field(
+        description="The subscription's own Standard Webhooks secret (``whsec_...``), shown"
+        " only here and by ``rotateSecret``: verify each delivery with the"
+        " ``standardwebhooks`` package."
+    )
 
 
 def owner_of(key: ApiKey) -> SubscriptionOwner:
     return SubscriptionOwner(role=key.role.value, party_id=key.party_id, process=key.process)
 
 
-def _is_local(host: str) -> bool:
-    if host.lower() in _LOOPBACK_NAMES:
-        return True
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return address.is_loopback or address.is_unspecified
+def _same_address(host: str, other: str) -> bool:
+    mine, theirs = parse_address(host), parse_address(other)
+    if mine is not None and theirs is not None:
+        return mine == theirs or (mine.is_unspecified and theirs.is_loopback)
+    return host.strip("[]").lower() == other.strip("[]").lower()
 
 
-def check_callback(url: str, request: Request) -> str:
-    """The callback, if it is an http(s) URL that does not point at this API (which would
-    have the API post events to itself, or let a key make it call its own routes)."""
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _allow(request: Request) -> AllowList:
+    """The operator's ``PARTY_ORDERS_CALLBACK_ALLOW``, from the app's settings."""
     try:
-        check_webhook_url(url, "callback")
+        return _settings(request).callback_allow()
     except ValueError as error:
+        raise unavailable(f"event subscriptions are not available: {error}") from None
+
+
+def _per_owner(request: Request) -> int:
+    """The operator's ``PARTY_ORDERS_HUB_SUBSCRIPTIONS_PER_OWNER``, from the app's settings."""
+    try:
+        return _settings(request).hub_subscriptions_per_owner
+    except ValueError as error:
+        raise unavailable(f"event subscriptions are not available: {error}") from None
+
+
+def _master_secret(request: Request) -> str:
+    """The master secret the subscriptions' secrets are derived from; 503 without one."""
+    try:
+        return _settings(request).require_master_secret()
+    except (MasterSecretMissing, ValueError) as missing:
+        raise unavailable(f"event subscriptions are not signed yet: {missing}") from None
+
+
+def check_callback(url: str, request: Request, allow: AllowList | None = None) -> str:
+    """The callback, if the worker may call it (``activities/outbound.py``: no internal
+    address unless ``PARTY_ORDERS_CALLBACK_ALLOW`` lists it) and it does not point at this
+    API (which would have the API post events to itself, or let a key call its own routes,
+    even where the allow list lets this host through)."""
+    try:
+        target = check_url(url, "callback", allow)
+    except OutboundRefused as error:
         raise bad_request(str(error)) from None
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    port = parts.port or (443 if parts.scheme == "https" else 80)
     called = request.url  # as the caller reached the API (its Host header)
-    if host == (called.hostname or "").lower() and port == (
+    if _same_address(target.host, called.hostname or "") and target.port == (
         called.port or (443 if called.scheme == "https" else 80)
     ):
         raise bad_request("callback: points at this API itself")
     server = request.scope.get("server")
-    if server and port == server[1] and (host == str(server[0]).lower() or _is_local(host)):
-        raise bad_request("callback: points at this API itself")
+    if server and target.port == server[1]:
+        address = target.address
+        if (
+            _same_address(target.host, str(server[0]))
+            or (address is not None and address.is_loopback)
+            or target.host in ("localhost", "localhost.localdomain")
+        ):
+            raise bad_request("callback: points at this API itself")
     return url
+
+
+def _with_secret(subscription: Subscription, master: str) -> HubSubscription:
+    secret = subscription_secret(master, subscription.id, subscription.secret_rotation)
+    return HubSubscription.model_validate({**subscription.public(), "secret": secret})
 
 
 def _not_found(subscription_id: str) -> ApiError:
@@ -96,9 +133,13 @@ def _not_found(subscription_id: str) -> ApiError:
     summary="Subscribe to party order events",
     description="Events about the orders this key sees are POSTed to ``callback`` as"
     ' ``{"eventId", "eventTime", "eventType", "event": {"partyOrder": {...}}}``, with'
-    " ``Idempotency-Key``, ``X-Party-Orders-Event`` and (when signing is on)"
-    " ``X-Party-Orders-Signature``. ``query`` filters: ``field=value[,value...]`` terms"
-    " joined by ``&``, on ``eventType``, ``partyOrder.id`` and ``partyOrder.party.id``.",
+    " ``Idempotency-Key``, ``X-Party-Orders-Event`` and the Standard Webhooks headers"
+    " ``webhook-id``, ``webhook-timestamp`` and ``webhook-signature``, signed with the"
+    " subscription's own ``secret``, returned here once. ``query`` filters:"
+    " ``field=value[,value...]`` terms joined by ``&``, on ``eventType``, ``partyOrder.id``"
+    " and ``partyOrder.party.id``. The callback must be http(s), without user info, and not"
+    " at a loopback, private, link-local, multicast or metadata address (in any numeric"
+    " form) unless the operator's ``PARTY_ORDERS_CALLBACK_ALLOW`` lists it.",
     responses={
         409: {
             "model": Error,
@@ -127,16 +168,17 @@ async def subscribe(
     ],
 ) -> HubSubscription:
     key = principal(request)
-    callback = check_callback(subscription.callback, request)
+    callback = check_callback(subscription.callback, request, _allow(request))
+    master = _master_secret(request)  # before anything is recorded: a secret must be given
     try:
         parse_query((subscription.query or "").strip())
     except ValueError as error:
         raise bad_request(str(error)) from None
     client = await request.app.state.clients.get()
-    await check_quota(client, callback, owner_of(key), per_owner_from_env())
+    await check_quota(client, callback, owner_of(key), _per_owner(request))
     made = await client.subscribe(callback, subscription.query, owner_of(key))
     response.headers["Location"] = f"{BASE_PATH}/hub/{made.id}"
-    return HubSubscription.model_validate(made.public())
+    return _with_secret(made, master)
 
 
 @router.delete(
@@ -160,3 +202,26 @@ async def unsubscribe(request: Request, subscription_id: str) -> Response:
     if not await client.unsubscribe(subscription_id, owner_of(key)):
         raise _not_found(subscription_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/hub/{subscription_id}/rotateSecret",
+    status_code=status.HTTP_200_OK,
+    response_model=HubSubscription,
+    summary="Give an event subscription a new signing secret",
+    description="The subscription's deliveries are signed with the new ``secret`` from now"
+    " on (retries of earlier events included); the old one stops verifying. Only keys of the"
+    " scope that subscribed (or a manager) may; for any other key it does not exist (404).",
+    responses=_errors(404, 503),
+    openapi_extra=guarded(*ALL),
+)
+async def rotate_secret(request: Request, subscription_id: str) -> HubSubscription:
+    key = principal(request)
+    if not 1 <= len(subscription_id) <= 100:
+        raise _not_found(subscription_id[:100])
+    master = _master_secret(request)
+    client = await request.app.state.clients.get()
+    rotated = await client.rotate_subscription_secret(subscription_id, owner_of(key))
+    if rotated is None:
+        raise _not_found(subscription_id)
+    return _with_secret(rotated, master)

@@ -27,10 +27,9 @@ from pathlib import Path
 
 from pydantic import AwareDatetime, Field, ValidationError, model_validator
 
-from starter.local.devserver import default_data_dir
+from settings import Settings
 from workflows.domain.model import NonEmptyStr, WireModel
 
-KEYS_ENV = "PARTY_ORDERS_API_KEYS"
 KEY_PREFIX = "pok"
 # Compared against when a key id is unknown, so that an unknown id costs the same work.
 _NO_HASH = hashlib.sha256(b"no such key").hexdigest()
@@ -78,7 +77,8 @@ class KeyFile(WireModel):
 
 
 def default_keys_path() -> Path:
-    return Path(os.environ.get(KEYS_ENV) or default_data_dir() / "api-keys.json")
+    """``PARTY_ORDERS_API_KEYS``, else ``api-keys.json`` in the data folder."""
+    return Settings.from_env().api_keys_path
 
 
 def _hash(secret: str) -> str:

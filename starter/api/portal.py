@@ -63,8 +63,6 @@ _pages = Environment(
 
 # The states a party may report for one item (the contract's item states).
 ITEM_STATES = ("acknowledged", "inProgress", "pending", "held", "completed", "cancelled", "failed")
-# Item states are offered only once report_progress takes them (orderItems[].state).
-REPORTS_ITEMS = "order_items" in ProgressReport.model_fields
 
 # The order's, an item's and a milestone's states in a supplier's words, not the wire's.
 STATE_NAMES = {
@@ -162,7 +160,8 @@ def form_page(
     items = [
         {"id": item.id, "description": item.description, "state": state}
         for item in order.order_items
-        if REPORTS_ITEMS and isinstance(state := getattr(item, "state", None), str)
+        # An item is reported on its own once it is tracked on its own (it has a state).
+        if (state := item.state) is not None
     ]
     return page(
         "checkin.html",

@@ -9,37 +9,31 @@ one caller, and restarting the API forgives everyone, which is harmless.
 from __future__ import annotations
 
 import math
-import os
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-RATE_ENV = "PARTY_ORDERS_API_RATE"  # requests per second per key
-BURST_ENV = "PARTY_ORDERS_API_BURST"  # requests a key may make at once
-DEFAULT_RATE = 20.0
-DEFAULT_BURST = 100
+from settings import API_BURST_ENV, API_RATE_ENV, DEFAULT_API_BURST, DEFAULT_API_RATE, Settings
 
 
 @dataclass(frozen=True)
 class RateLimit:
-    rate: float = DEFAULT_RATE
-    burst: int = DEFAULT_BURST
+    rate: float = DEFAULT_API_RATE
+    burst: int = DEFAULT_API_BURST
 
     def __post_init__(self) -> None:
         if not (self.rate > 0 and math.isfinite(self.rate)):
-            raise ValueError(f"{RATE_ENV}: expected requests per second > 0, got {self.rate}")
+            raise ValueError(f"{API_RATE_ENV}: expected requests per second > 0, got {self.rate}")
         if self.burst < 1:
-            raise ValueError(f"{BURST_ENV}: expected a number of requests >= 1, got {self.burst}")
+            raise ValueError(
+                f"{API_BURST_ENV}: expected a number of requests >= 1, got {self.burst}"
+            )
 
     @classmethod
-    def from_env(cls) -> RateLimit:
-        try:
-            rate = float(os.environ.get(RATE_ENV) or DEFAULT_RATE)
-            burst = int(os.environ.get(BURST_ENV) or DEFAULT_BURST)
-        except ValueError as error:
-            raise ValueError(f"{RATE_ENV}/{BURST_ENV} must be numbers: {error}") from None
-        return cls(rate, burst)
+    def from_settings(cls, settings: Settings) -> RateLimit:
+        """``PARTY_ORDERS_API_RATE`` and ``PARTY_ORDERS_API_BURST``; ValueError naming them."""
+        return cls(*settings.api_rate_limit())
 
 
 class RateLimiter:

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import uvicorn
 
+from settings import Settings
 from starter.api.app import create_app
 from starter.api.keys import KeyStore
 from starter.client import PartyOrderClient, PartyOrderError
@@ -39,12 +40,13 @@ def api_server(
     keys: KeyStore | None = None,
     client: PartyOrderClient | None = None,
     log_level: str = "info",
+    settings: Settings | None = None,
 ) -> ApiServer:
     """uvicorn serving the API (over ``client``, else one from Temporal's environment
     configuration). Its access log names method, path and status only, never a header, so
     no key is ever logged."""
     config = uvicorn.Config(
-        create_app(keys=keys, client=client),
+        create_app(keys=keys, client=client, settings=settings),
         host=host,
         port=port,
         log_level=log_level,

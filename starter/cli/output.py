@@ -4,8 +4,9 @@ and the exit codes."""
 from __future__ import annotations
 
 import logging
-import os
 import sys
+
+from settings import Settings
 
 PROG = "party-orders"
 EXIT_OK = 0
@@ -17,7 +18,6 @@ EXIT_UNREACHABLE = 4
 EXIT_QUEUED = 5
 EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a pipe closed early
-LOG_LEVEL_ENV = "PARTY_ORDERS_LOG_LEVEL"
 
 
 def say(text: str = "") -> None:
@@ -29,8 +29,9 @@ def fail(text: str) -> None:
     print(f"{PROG}: error: {' '.join(text.split())}", file=sys.stderr, flush=True)
 
 
-def setup_logging(default: str) -> None:
+def setup_logging(default: str, settings: Settings | None = None) -> None:
+    """Logging at ``PARTY_ORDERS_LOG_LEVEL``, else at ``default``."""
     logging.basicConfig(
-        level=os.environ.get(LOG_LEVEL_ENV, default).upper(),
+        level=(settings or Settings.from_env()).log_level(default),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )

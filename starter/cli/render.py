@@ -12,13 +12,14 @@ from starter.client import (
     PortfolioReport,
 )
 from starter.scorecard import PartyScore
+from workflows.domain.checkpoints import next_checkpoint
 from workflows.domain.instants import iso
 from workflows.domain.model import PartyOrder
 from workflows.domain.notes import latest_notes
 from workflows.domain.pause import paused_text
-from workflows.domain.plan import next_checkpoint
 
 NOTES_SHOWN = 5
+ALERTS_SHOWN = 5
 
 
 def when(instant: datetime | None) -> str:
@@ -57,142 +58,197 @@ def to_json(value: Any) -> str:
 
 
 def order_text(order: PartyOrder, now: datetime) -> list[str]:
-    """The order for a person: the facts first, then milestones, changes, alerts."""
+    """The order for a person: the facts first, then items, milestones, checkpoints,
+    changes, alerts and notes, each section left out when it has nothing to show."""
+    lines = [f"Order {order.id}" + (f": {order.description}" if order.description else "")]
+    lines += [f"  {label:<12} {text}" for label, text in _facts(order, now)]
+    for section in (
+        _items,
+        _milestones,
+        _checkpoints,
+        _change_requests,
+        _recent_alerts,
+        _latest_notes,
+    ):
+        if body := section(order):
+            lines += ["", *body]
+    return lines + _trouble(order)
+
+
+def _facts(order: PartyOrder, now: datetime) -> list[tuple[str, str]]:
+    """The labelled rows at the top; a jeopardy's reasons follow as rows without a label."""
     party = order.party
     contact = f" <{party.contact_email}>" if party.contact_email else ""
     process = order.originating_process
-    lines = [f"Order {order.id}" + (f": {order.description}" if order.description else "")]
+    rows = [
+        ("Party", f"{party.name} ({party.id}, {party.role}){contact}"),
+        ("Originating", process.name + (f" ({process.reference})" if process.reference else "")),
+        ("State", order.state.value + (f": {order.state_reason}" if order.state_reason else "")),
+        ("Progress", _progress(order)),
+        ("Due", _due(order, now)),
+        ("Jeopardy", _jeopardy(order)),
+        *(("", f"- {reason}") for reason in order.jeopardy.reasons),
+        ("Check-ins", _check_ins(order, now)),
+    ]
+    if paused := paused_text(order, now):
+        rows.append(("Paused", paused))
+    if order.completion_date:
+        rows.append(("Completed", when(order.completion_date)))
+    if order.cancellation:
+        rows.append(("Cancellation", _cancellation(order)))
+    if not order.is_final and (upcoming := next_checkpoint(order)) is not None:
+        rows.append(("Checkpoint", f"next: {upcoming.what} at {when(upcoming.at)}"))
+    return rows
 
-    def row(label: str, text: str) -> None:
-        lines.append(f"  {label:<12} {text}")
 
-    row("Party", f"{party.name} ({party.id}, {party.role}){contact}")
-    row("Originating", process.name + (f" ({process.reference})" if process.reference else ""))
-    row("State", order.state.value + (f": {order.state_reason}" if order.state_reason else ""))
-    progress = f"{order.percent_complete}% complete"
+def _progress(order: PartyOrder) -> str:
+    text = f"{order.percent_complete}% complete"
     if order.last_progress_at:
-        progress += f", last report {when(order.last_progress_at)}"
+        text += f", last report {when(order.last_progress_at)}"
     if order.last_note:
-        progress += f" ({order.last_note})"
-    row("Progress", progress)
-    due = f"{when(order.due_date)} ({relative(order.due_date, now)})"
+        text += f" ({order.last_note})"
+    return text
+
+
+def _due(order: PartyOrder, now: datetime) -> str:
     dates = []
     if order.expected_completion_date:
         dates.append(f"expected {when(order.expected_completion_date)}")
     if order.requested_completion_date:
         dates.append(f"requested {when(order.requested_completion_date)}")
-    row("Due", f"{due}; " + ", ".join(dates))
+    return f"{when(order.due_date)} ({relative(order.due_date, now)}); " + ", ".join(dates)
+
+
+def _jeopardy(order: PartyOrder) -> str:
     jeopardy = order.jeopardy
     text = jeopardy.status.value
     if jeopardy.since:
         text += f" since {when(jeopardy.since)}"
-    text += f", escalation level {jeopardy.escalation_level}"
-    row("Jeopardy", text)
-    lines += [f"               - {reason}" for reason in jeopardy.reasons]
+    return text + f", escalation level {jeopardy.escalation_level}"
+
+
+def _check_ins(order: PartyOrder, now: datetime) -> str:
     check_ins = order.check_ins
     text = f"{check_ins.sent} sent, {check_ins.unanswered_streak} unanswered in a row"
     if check_ins.answer_by and not order.is_final:
         text += f"; answer due by {when(check_ins.answer_by)}"
     if check_ins.next_at and not order.is_final:
         text += f"; next {when(check_ins.next_at)} ({relative(check_ins.next_at, now)})"
-    row("Check-ins", text)
-    paused = paused_text(order, now)
-    if paused:
-        row("Paused", paused)
-    if order.completion_date:
-        row("Completed", when(order.completion_date))
-    if order.cancellation:
-        cancel = order.cancellation
-        text = cancel.reason or "no reason given"
-        if cancel.requested_by:
-            text += f" (by {cancel.requested_by})"
-        if cancel.cancellation_date:
-            text += f", cancelled {when(cancel.cancellation_date)}"
-        row("Cancellation", text)
+    return text
 
-    if not order.is_final and (upcoming := next_checkpoint(order)) is not None:
-        row("Checkpoint", f"next: {upcoming.what} at {when(upcoming.at)}")
 
-    if any(item.state is not None for item in order.order_items):
-        lines += ["", "Items"]
-        lines += [
-            "  " + line
-            for line in table(
-                ["ID", "DESCRIPTION", "QTY", "STATE", "PERCENT", "FORECAST"],
-                [
-                    [
-                        item.id,
-                        item.description or "",
-                        str(item.quantity),
-                        item.state.value if item.state else "-",
-                        "-" if item.percent_complete is None else f"{item.percent_complete}%",
-                        when(item.expected_completion_date),
-                    ]
-                    for item in order.order_items
-                ],
-            )
-        ]
-    if order.milestones:
-        lines += ["", "Milestones"]
-        lines += [
-            "  " + line
-            for line in table(
-                ["ID", "NAME", "DUE", "STATUS", "COMPLETED", "ITEMS"],
-                [
-                    [
-                        m.id,
-                        m.name or "",
-                        when(m.milestone_date),
-                        m.status.value,
-                        when(m.completed_at),
-                        ", ".join(m.order_item_ids or []),
-                    ]
-                    for m in order.milestones
-                ],
-            )
-        ]
-    if order.checkpoints:
-        lines += ["", "Checkpoints"]
-        lines += [
-            "  " + line
-            for line in table(
-                ["ID", "NAME", "DATE", "ASKED"],
-                [[c.id, c.name or "", when(c.date), when(c.asked_at)] for c in order.checkpoints],
-            )
-        ]
-    if order.change_requests:
-        open_count = sum(1 for c in order.change_requests if c.open)
-        lines += ["", f"Change requests ({open_count} open)"]
-        lines += [
-            "  " + line
-            for line in table(
-                ["ID", "ORIGIN", "KIND", "STATUS", "RECEIVED", "REASON"],
-                [
-                    [c.id, c.origin, c.kind, c.status, when(c.received_at), c.reason or ""]
-                    for c in sorted(order.change_requests, key=lambda c: not c.open)
-                ],
-            )
-        ]
-    if order.jeopardy_alerts:
-        lines += ["", "Recent alerts"]
-        for alert in order.jeopardy_alerts[-5:]:
-            items = (
-                f" [items {', '.join(i.id for i in alert.order_item)}]" if alert.order_item else ""
-            )
-            lines.append(
-                f"  {when(alert.alert_date)}  {alert.jeopardy_type:<8}"
-                f" {alert.name}: {alert.message}{items}"
-            )
-    if order.notes:
-        lines += ["", f"Latest notes ({order.note_count} in all)"]
-        lines += [
+def _cancellation(order: PartyOrder) -> str:
+    cancel = order.cancellation
+    assert cancel is not None
+    text = cancel.reason or "no reason given"
+    if cancel.requested_by:
+        text += f" (by {cancel.requested_by})"
+    if cancel.cancellation_date:
+        text += f", cancelled {when(cancel.cancellation_date)}"
+    return text
+
+
+def _titled_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
+    return [title, *("  " + line for line in table(headers, rows))]
+
+
+def _items(order: PartyOrder) -> list[str]:
+    # Items are shown once they are tracked one by one (an item with a state).
+    if not any(item.state is not None for item in order.order_items):
+        return []
+    return _titled_table(
+        "Items",
+        ["ID", "DESCRIPTION", "QTY", "STATE", "PERCENT", "FORECAST"],
+        [
+            [
+                item.id,
+                item.description or "",
+                str(item.quantity),
+                item.state.value if item.state else "-",
+                "-" if item.percent_complete is None else f"{item.percent_complete}%",
+                when(item.expected_completion_date),
+            ]
+            for item in order.order_items
+        ],
+    )
+
+
+def _milestones(order: PartyOrder) -> list[str]:
+    if not order.milestones:
+        return []
+    return _titled_table(
+        "Milestones",
+        ["ID", "NAME", "DUE", "STATUS", "COMPLETED", "ITEMS"],
+        [
+            [
+                m.id,
+                m.name or "",
+                when(m.milestone_date),
+                m.status.value,
+                when(m.completed_at),
+                ", ".join(m.order_item_ids or []),
+            ]
+            for m in order.milestones
+        ],
+    )
+
+
+def _checkpoints(order: PartyOrder) -> list[str]:
+    if not order.checkpoints:
+        return []
+    return _titled_table(
+        "Checkpoints",
+        ["ID", "NAME", "DATE", "ASKED"],
+        [[c.id, c.name or "", when(c.date), when(c.asked_at)] for c in order.checkpoints],
+    )
+
+
+def _change_requests(order: PartyOrder) -> list[str]:
+    if not order.change_requests:
+        return []
+    open_count = sum(1 for c in order.change_requests if c.open)
+    return _titled_table(
+        f"Change requests ({open_count} open)",
+        ["ID", "ORIGIN", "KIND", "STATUS", "RECEIVED", "REASON"],
+        [
+            [c.id, c.origin, c.kind, c.status, when(c.received_at), c.reason or ""]
+            for c in sorted(order.change_requests, key=lambda c: not c.open)
+        ],
+    )
+
+
+def _recent_alerts(order: PartyOrder) -> list[str]:
+    if not order.jeopardy_alerts:
+        return []
+    lines = ["Recent alerts"]
+    for alert in order.jeopardy_alerts[-ALERTS_SHOWN:]:
+        items = f" [items {', '.join(i.id for i in alert.order_item)}]" if alert.order_item else ""
+        lines.append(
+            f"  {when(alert.alert_date)}  {alert.jeopardy_type:<8}"
+            f" {alert.name}: {alert.message}{items}"
+        )
+    return lines
+
+
+def _latest_notes(order: PartyOrder) -> list[str]:
+    if not order.notes:
+        return []
+    return [
+        f"Latest notes ({order.note_count} in all)",
+        *(
             f"  {when(note.date)}  {note.author}: {note.text}"
             for note in latest_notes(order, NOTES_SHOWN)
-        ]
-    lines += ["", f"Rejected messages: {order.rejected_message_count}"]
+        ),
+    ]
+
+
+def _trouble(order: PartyOrder) -> list[str]:
+    """The messages the order rejected, and the notifications it could not deliver."""
+    rejected = f"Rejected messages: {order.rejected_message_count}"
     if order.rejected_messages:
         last = order.rejected_messages[-1]
-        lines[-1] += f" (latest {when(last.received_at)}, {last.message}: {last.error})"
+        rejected += f" (latest {when(last.received_at)}, {last.message}: {last.error})"
+    lines = ["", rejected]
     if order.delivery_failures:
         lines.append(f"Undelivered notifications: {len(order.delivery_failures)}")
     return lines

@@ -37,11 +37,10 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from privacy.codec import data_converter
+from settings import Settings
 from starter.local.binaries import temporal_cli_path
 from workflows.visibility import CONTRACT_SEARCH_ATTRIBUTES
 
-DEFAULT_DATA_DIR = Path(".party-orders")
-DATA_DIR_ENV = "PARTY_ORDERS_DATA_DIR"
 DB_FILENAME = "temporal.db"
 LOG_FILENAME = "temporal.log"
 NAMESPACE = "default"  # the dev server always creates it
@@ -55,7 +54,8 @@ class DevServerError(RuntimeError):
 
 
 def default_data_dir() -> Path:
-    return Path(os.environ.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR)
+    """``PARTY_ORDERS_DATA_DIR``, else ``.party-orders``."""
+    return Settings.from_env().data_dir
 
 
 @dataclass(frozen=True)
@@ -271,9 +271,17 @@ def who_holds(port: int, config: DevServerConfig) -> str:
 class DevServer:
     """One ``temporal server start-dev`` process, started and stopped in order."""
 
-    def __init__(self, config: DevServerConfig, *, cli_path: str | None = None) -> None:
+    def __init__(
+        self,
+        config: DevServerConfig,
+        *,
+        cli_path: str | None = None,
+        settings: Settings | None = None,
+    ) -> None:
         self.config = config
         self.cli_path = cli_path or temporal_cli_path()
+        # The encryption keys of the client it hands out (the worker `up` runs uses it).
+        self.settings = settings or Settings.from_env()
         self.process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
 
@@ -355,7 +363,7 @@ class DevServer:
                     self.config.address,
                     namespace=NAMESPACE,
                     # The worker `up` runs uses this client: encrypted when keys are set.
-                    data_converter=data_converter(),
+                    data_converter=data_converter(self.settings.encryption_keys()),
                     connect_timeout=timedelta(seconds=2),
                 )
                 # Connecting proves the frontend is up; the operator API proves it serves.

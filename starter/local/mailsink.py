@@ -15,7 +15,6 @@ from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
@@ -76,12 +75,3 @@ class MailSink:
 
     def files(self) -> list[Path]:
         return sorted(self.directory.glob("*.eml"))
-
-
-def parts_of(message: EmailMessage) -> dict[str, Any]:
-    """The text and HTML bodies of ``message``, by subtype."""
-    found: dict[str, Any] = {}
-    for part in message.walk():
-        if part.get_content_maintype() == "text" and isinstance(part, EmailMessage):
-            found.setdefault(part.get_content_subtype(), part.get_content())
-    return found

@@ -19,7 +19,16 @@ from typing import TYPE_CHECKING, Any
 from temporalio.client import Client
 
 import worker
-from privacy.keys import ENCRYPTION_KEYS_ENV
+from activities.signing import local_master_secret
+from settings import (
+    API_KEYS_ENV,
+    OUTBOX_ENV,
+    PORTAL_BASE_URL_ENV,
+    PORTAL_SECRET_ENV,
+    SMTP_URL_ENV,
+    WEBHOOK_MASTER_SECRET_ENV,
+    Settings,
+)
 from starter.cli.output import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, fail, say, setup_logging
 from starter.client import (
     InvalidInput,
@@ -69,28 +78,32 @@ def stop_on_signals(stop: asyncio.Event) -> Callable[[], None]:
     return remove
 
 
-def serve_worker_metrics() -> str | None:
+def serve_worker_metrics(settings: Settings) -> str | None:
     """The worker's Prometheus exporter, when PARTY_ORDERS_METRICS_PORT asks for it (before
     the process's first client connects); its address, or None."""
     try:
-        address = worker.metrics_address()
+        address = settings.metrics_address()
     except ValueError as error:
         raise InvalidInput(str(error)) from None
     if address is None:
         return None
     try:
-        return worker.serve_metrics()
+        return worker.serve_metrics(settings)
     except (ValueError, RuntimeError) as error:  # the port is taken, or a runtime exists
         raise PartyOrderError(f"cannot serve metrics on {address}: {error}") from None
 
 
 async def up(args: argparse.Namespace) -> int:
-    from activities.settings import OUTBOX_ENV
+    """The local stack: a dev server, a worker and the HTTP API (and the demo). Its own
+    settings (the outbox beside the database, a portal secret and a webhook master secret
+    shared by the worker and the API, the demo's mail sink and its place on the allow
+    list) are derived from the environment's and passed on."""
     from worker import run_worker
 
-    setup_logging("WARNING")
-    metrics = serve_worker_metrics()
-    codec_server = await _start_codec_server(args)
+    settings = Settings.from_env()
+    setup_logging("WARNING", settings)
+    metrics = serve_worker_metrics(settings)
+    codec_server = await _start_codec_server(args, settings)
     config = DevServerConfig(
         data_dir=Path(args.data_dir),
         ip=args.ip,
@@ -101,13 +114,19 @@ async def up(args: argparse.Namespace) -> int:
         codec_endpoint=codec_server.url if codec_server is not None else None,
     )
     # Notifications land next to the database unless configured otherwise.
-    os.environ.setdefault(OUTBOX_ENV, str((config.data_dir / "outbox.jsonl").resolve()))
-    share_portal_secret(config.data_dir)
-    mail_sink = await _start_mail_sink(config.data_dir) if args.demo else None
-    task_queue = worker.task_queue()
+    settings = settings.with_defaults(
+        {OUTBOX_ENV: str((config.data_dir / "outbox.jsonl").resolve())}
+    )
+    settings = share_portal_secret(config.data_dir, settings)
+    settings = local_webhook_master_secret(config.data_dir, settings)
+    mail_sink = await _start_mail_sink(config.data_dir, settings) if args.demo else None
+    if mail_sink is not None:
+        settings = settings.with_defaults({SMTP_URL_ENV: mail_sink.url})
+        # The worker may reach the sink it started on loopback.
+        settings = settings.with_callback_allowed(f"{mail_sink.host}:{mail_sink.port}")
     stop = asyncio.Event()
     remove = stop_on_signals(stop)
-    server = DevServer(config)
+    server = DevServer(config, settings=settings)
     say(f"Starting the Temporal dev server (database {config.db_path}) ...")
     try:
         # Ctrl-C while the server is starting stops the start too.
@@ -129,7 +148,7 @@ async def up(args: argparse.Namespace) -> int:
             say(f"Metrics           http://{metrics}/metrics")
         if mail_sink is not None:
             say(f"Mail (demo)       each mail to a party is a file in {mail_sink.directory}")
-        return await _serve(args, config, server, client, task_queue, stop, run_worker)
+        return await _serve(args, config, server, client, settings, stop, run_worker)
     finally:
         remove()
         if server.process is not None:
@@ -141,14 +160,13 @@ async def up(args: argparse.Namespace) -> int:
             await mail_sink.stop()
 
 
-def share_portal_secret(data_dir: Path) -> None:
-    """Make sure the worker (which signs check-in links) and the API (which checks them)
-    share a portal secret: ``PARTY_ORDERS_PORTAL_SECRET`` when set, else one made once and
-    kept in ``data_dir/portal-secret`` (owner-only), so links survive a restart of ``up``."""
-    from activities.portal import PORTAL_SECRET_ENV
-
-    if os.environ.get(PORTAL_SECRET_ENV):
-        return
+def share_portal_secret(data_dir: Path, settings: Settings) -> Settings:
+    """``settings`` with a portal secret the worker (which signs check-in links) and the
+    API (which checks them) share: ``PARTY_ORDERS_PORTAL_SECRET`` when set, else one made
+    once and kept in ``data_dir/portal-secret`` (owner-only), so links survive a restart
+    of ``up``."""
+    if settings.get(PORTAL_SECRET_ENV):
+        return settings
     path = data_dir / PORTAL_SECRET_FILE
     try:
         secret = path.read_text(encoding="utf-8").strip()
@@ -160,36 +178,45 @@ def share_portal_secret(data_dir: Path) -> None:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(descriptor, "w", encoding="utf-8") as file:
             file.write(secret + "\n")
-    os.environ[PORTAL_SECRET_ENV] = secret
+    return settings.with_defaults({PORTAL_SECRET_ENV: secret})
 
 
-async def _start_mail_sink(data_dir: Path) -> MailSink | None:
+def local_webhook_master_secret(data_dir: Path, settings: Settings) -> Settings:
+    """``settings`` with a webhook master secret the worker (which signs every delivery)
+    and the API (which hands subscribers their secrets) share:
+    ``PARTY_ORDERS_WEBHOOK_MASTER_SECRET`` when set, else one made once and kept in
+    ``data_dir/webhook-master-secret`` (activities/signing.py), so the subscribers' secrets
+    survive a restart of ``up``."""
+    if settings.get(WEBHOOK_MASTER_SECRET_ENV):
+        return settings
+    return settings.with_defaults({WEBHOOK_MASTER_SECRET_ENV: local_master_secret(data_dir)})
+
+
+async def _start_mail_sink(data_dir: Path, settings: Settings) -> MailSink | None:
     """For the demo, without ``PARTY_ORDERS_SMTP_URL``: a local SMTP server writing each
-    mail to ``data_dir/mail/``, and the worker's email channel pointed at it."""
-    from activities.mail import SMTP_URL_ENV
+    mail to ``data_dir/mail/`` (the worker's email channel is then pointed at it)."""
     from starter.local.mailsink import MailSink
 
-    if os.environ.get(SMTP_URL_ENV):
+    if settings.get(SMTP_URL_ENV):
         return None
     try:
         sink = await MailSink((data_dir / MAIL_DIR).resolve()).start()
     except OSError as error:
         raise PartyOrderError(f"cannot start the demo's mail sink: {error}") from None
-    os.environ[SMTP_URL_ENV] = sink.url
     return sink
 
 
-async def _start_codec_server(args: argparse.Namespace) -> CodecServer | None:
+async def _start_codec_server(args: argparse.Namespace, settings: Settings) -> CodecServer | None:
     """With encryption keys set, the codec server the Web UI decrypts payloads through.
 
     It listens on localhost only and answers browsers from the Web UI's origin. The local
     Web UI sends no bearer token, so ``PARTY_ORDERS_CODEC_TOKEN`` is for a codec server run
     on its own (``party-orders codec-server``), not this one.
     """
-    if not os.environ.get(ENCRYPTION_KEYS_ENV, "").strip():
+    if settings.encryption_keys() is None:
         return None
     ui_origins = {f"http://{host}:{args.ui_port}" for host in (args.ip, "localhost", "127.0.0.1")}
-    server = CodecServer(configured_codec(), port=args.codec_port, origins=ui_origins)
+    server = CodecServer(configured_codec(settings), port=args.codec_port, origins=ui_origins)
     try:
         await server.start()
     except OSError as error:
@@ -202,24 +229,16 @@ async def _serve(
     config: DevServerConfig,
     server: DevServer,
     client: Client,
-    task_queue: str,
+    settings: Settings,
     stop: asyncio.Event,
     run_worker: Callable[..., Coroutine[Any, Any, None]],
 ) -> int:
     """Run the worker (and the demo) until a signal or a failure, then stop the worker."""
-    from activities.settings import OUTBOX_ENV
-
-    say(f"Temporal Web UI   {config.ui_url}" if not config.headless else "Web UI disabled")
-    say(f"Temporal server   {config.address} (namespace default)")
-    say(f"Database          {config.db_path}   server log {config.log_path}")
-    say(f"Notifications     {os.environ.get(OUTBOX_ENV)}")
-    say(f"Worker            task queue {task_queue!r}")
-    await ensure_digest_schedule(client, task_queue)
-    say(
-        f"Digest            schedule {names.DIGEST_SCHEDULE_ID}, {DEFAULT_CRON!r}"
-        f" {DEFAULT_TIME_ZONE} (Web UI: Schedules)"
-    )
-    api, demo_keys = (None, []) if args.no_api else _api(args, client, task_queue)
+    task_queue = settings.task_queue
+    await _announce_stack(config, client, settings)
+    if not args.no_api:
+        settings = _api_settings(args, settings)
+    api, demo_keys = (None, []) if args.no_api else _api(args, client, settings)
     if config.codec_endpoint:
         say(f"Codec server      {config.codec_endpoint} (payloads encrypted; the Web UI decrypts)")
     if config.address != "localhost:7233":
@@ -234,7 +253,9 @@ async def _serve(
         )
         stop.set()
 
-    worker = asyncio.create_task(run_worker(client, task_queue, stop=stop))
+    worker = asyncio.create_task(
+        run_worker(client, task_queue, stop=stop, worker_settings=settings)
+    )
     watcher = asyncio.create_task(server.watch(server_exited))
     background = [watcher]
     serving = (
@@ -252,20 +273,7 @@ async def _serve(
         for task in background:
             task.cancel()
         stop.set()
-        if serving is not None:
-            # The API finishes the requests it has (briefly), before the worker stops.
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(serving, timeout=10)
-        if not worker.done():
-            say("Stopping the worker ...")
-            try:
-                await asyncio.wait_for(asyncio.shield(worker), timeout=20)
-            except TimeoutError:
-                worker.cancel()
-                with contextlib.suppress(BaseException):
-                    await worker
-            except Exception as error:  # reported below; the server must still stop
-                failure.append(f"the worker stopped with an error: {error}")
+        await _stop_api_then_worker(serving, worker, failure)
         say("Stopping the Temporal dev server ...")
     if failure:
         fail(failure[0])
@@ -273,25 +281,71 @@ async def _serve(
     return EXIT_OK
 
 
-def _api(args: argparse.Namespace, client: Client, task_queue: str) -> tuple[ApiServer, list[str]]:
+async def _announce_stack(config: DevServerConfig, client: Client, settings: Settings) -> None:
+    """Say where everything is, and make sure the morning digest is scheduled."""
+    say(f"Temporal Web UI   {config.ui_url}" if not config.headless else "Web UI disabled")
+    say(f"Temporal server   {config.address} (namespace default)")
+    say(f"Database          {config.db_path}   server log {config.log_path}")
+    say(f"Notifications     {settings.get(OUTBOX_ENV)}")
+    say(f"Worker            task queue {settings.task_queue!r}")
+    await ensure_digest_schedule(client, settings.task_queue)
+    say(
+        f"Digest            schedule {names.DIGEST_SCHEDULE_ID}, {DEFAULT_CRON!r}"
+        f" {DEFAULT_TIME_ZONE} (Web UI: Schedules)"
+    )
+
+
+async def _stop_api_then_worker(
+    serving: asyncio.Task[None] | None, worker: asyncio.Task[None], failure: list[str]
+) -> None:
+    """The API finishes the requests it has (briefly), then the worker stops: in time, or
+    cancelled. A worker's error is added to ``failure``; the server must still stop."""
+    if serving is not None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(serving, timeout=10)
+    if worker.done():
+        return
+    say("Stopping the worker ...")
+    try:
+        await asyncio.wait_for(asyncio.shield(worker), timeout=20)
+    except TimeoutError:
+        worker.cancel()
+        with contextlib.suppress(BaseException):
+            await worker
+    except Exception as error:
+        failure.append(f"the worker stopped with an error: {error}")
+
+
+def _api_host(args: argparse.Namespace) -> str:
+    return "127.0.0.1" if args.ip == "localhost" else args.ip
+
+
+def _api_settings(args: argparse.Namespace, settings: Settings) -> Settings:
+    """``settings`` as the API beside the worker needs them: check-in links point at this
+    API and keys live next to the database, unless configured otherwise."""
+    return settings.with_defaults(
+        {
+            PORTAL_BASE_URL_ENV: f"http://{_api_host(args)}:{args.api_port}",
+            API_KEYS_ENV: str((Path(args.data_dir) / "api-keys.json").resolve()),
+        }
+    )
+
+
+def _api(
+    args: argparse.Namespace, client: Client, settings: Settings
+) -> tuple[ApiServer, list[str]]:
     """The HTTP API beside the worker, over the same connection; with ``--demo``, the
     lines announcing keys to try it with (made anew each time, listed by ``party-orders
     api-key list``), to print once the API answers."""
-    from activities.portal import PORTAL_BASE_URL_ENV
-    from starter.api.keys import KEYS_ENV, KeyStore
+    from starter.api.keys import KeyStore
     from starter.api.routes import BASE_PATH
     from starter.api.server import api_server, bind
 
-    host = "127.0.0.1" if args.ip == "localhost" else args.ip
+    host = _api_host(args)
     bind(host, args.api_port).close()  # a taken port is reported now, before anything runs
-    # Check-in links point at this API unless configured otherwise (set before the worker
-    # starts: it reads its settings once).
-    os.environ.setdefault(PORTAL_BASE_URL_ENV, f"http://{host}:{args.api_port}")
     root = f"http://{host}:{args.api_port}{BASE_PATH}"
     say(f"HTTP API          {root}   docs {root}/docs   OpenAPI {root}/openapi.json")
-    # Keys live next to the database unless configured otherwise.
-    os.environ.setdefault(KEYS_ENV, str((Path(args.data_dir) / "api-keys.json").resolve()))
-    keys = KeyStore()
+    keys = KeyStore(settings.api_keys_path)
     announced: list[str] = []
     if args.demo:
         for role, bound in (
@@ -301,9 +355,11 @@ def _api(args: argparse.Namespace, client: Client, task_queue: str) -> tuple[Api
         ):
             record, key = keys.create(role, label="demo", **bound)
             announced.append(f"API key           {record.subject:<32} {key}")
-    orders = PartyOrderClient(client, task_queue)
+    orders = PartyOrderClient(client, settings.task_queue, callback_allow=settings.callback_allow())
     # Warnings only (no access log): up's output is the stack's own news and the demo's script.
-    server = api_server(host, args.api_port, keys=keys, client=orders, log_level="warning")
+    server = api_server(
+        host, args.api_port, keys=keys, client=orders, log_level="warning", settings=settings
+    )
     return server, announced
 
 

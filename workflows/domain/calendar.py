@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
 
+from workflows.domain.bounds import MAX_HOLIDAYS
 from workflows.domain.wire import WireModel
 
 Weekday = Literal["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
@@ -22,7 +23,6 @@ WEEKDAYS: tuple[Weekday, ...] = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"
 # Far enough to cross any run of holidays a calendar can list (at most MAX_HOLIDAYS),
 # even one that takes every working day of a one-day working week: no instant of an order
 # can then be without a next working instant.
-MAX_HOLIDAYS = 400
 _SEARCH_DAYS = 7 * (MAX_HOLIDAYS + 2)
 
 

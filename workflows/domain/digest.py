@@ -13,10 +13,11 @@ from datetime import datetime
 
 from pydantic import AwareDatetime, Field
 
+from workflows.domain.deadlines import next_due
 from workflows.domain.effects import Notification
 from workflows.domain.instants import iso
 from workflows.domain.model import JeopardyStatus, PartyOrder, WireModel
-from workflows.domain.schedule import next_due
+from workflows.domain.rules import Rules
 
 
 class DigestEntry(WireModel):
@@ -51,11 +52,12 @@ def contacts_of(order: PartyOrder) -> list[str]:
     return list(dict.fromkeys([policy.order_manager, *reached]))
 
 
-def digest_entry(order: PartyOrder, now: datetime) -> DigestEntry | None:
-    """The order's line in a digest, or None when it is not open and in jeopardy."""
+def digest_entry(order: PartyOrder, now: datetime, rules: Rules) -> DigestEntry | None:
+    """The order's line in a digest, or None when it is not open and in jeopardy; its next
+    deadline by ``rules``, the rules the order is tracked by."""
     if order.is_final or order.jeopardy.status == JeopardyStatus.NONE:
         return None
-    due = next_due(order, now)
+    due = next_due(order, now, rules)
     return DigestEntry(
         order_id=order.id,
         party_id=order.party.id,

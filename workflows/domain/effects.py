@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime
 
-from workflows.domain.holiday_span import HolidayRequest
+from workflows.domain.holidays import HolidayRequest
 from workflows.domain.instants import iso
 from workflows.domain.model import JeopardyStatus, PartyOrder, WireModel
 
@@ -35,6 +35,11 @@ class Notification(WireModel):
     # webhook URL, only the party's own notifications carry it.
     contact_email: str | None = None
     body: dict[str, Any] = {}
+    # Its number in the tracking's sequence (``TrackerState.next_sequence``): it grows
+    # with every notification and id the tracking makes, across continue-as-new, so a hub
+    # event says where it stands among the order's events (None: a notice made outside
+    # the tracking's sequence, such as the close process's).
+    sequence: int | None = None
 
 
 def notification_key(order: PartyOrder, name: str) -> str:
@@ -54,6 +59,7 @@ def notification_about(
     now: datetime,
     body: dict[str, Any],
     jeopardy: JeopardyStatus | None = None,
+    sequence: int | None = None,
 ) -> Notification:
     """A notification about ``order``, keyed by ``name``; the body gains the order's summary
     (with ``jeopardy``, when given, as the order's jeopardy at ``now``).
@@ -72,6 +78,7 @@ def notification_about(
         occurred_at=now,
         webhook_url=order.party.webhook_url if to_party else None,
         contact_email=order.party.contact_email if to_party else None,
+        sequence=sequence,
         body={
             **body,
             "order": {

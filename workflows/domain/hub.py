@@ -20,6 +20,14 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, Field
 
 from workflows.domain import names
+from workflows.domain.bounds import (
+    MAX_CALLBACK_CHARS,
+    MAX_FAILURES_KEPT,
+    MAX_QUERY_CHARS,
+    MAX_SUBSCRIPTIONS,
+    MAX_SUBSCRIPTIONS_PER_OWNER,
+    SUSPEND_AFTER_FAILED_DAYS,
+)
 from workflows.domain.effects import Notification
 from workflows.domain.instants import iso
 from workflows.domain.model import PartyOrderSpec, check_order_id
@@ -30,22 +38,6 @@ REGISTRY_WORKFLOW_ID = "party-orders-subscriptions"
 SUBSCRIPTIONS_MEMO = "subscriptions"
 """Memo key on the registry workflow: the subscriptions, readable without a worker."""
 
-MAX_SUBSCRIPTIONS = 1000
-"""Per namespace: the registry's memo holds them all (well under Temporal's 2 MB blob)."""
-MAX_SUBSCRIPTIONS_PER_OWNER = 100
-"""The registry's own ceiling per owner (one party, one process, the managers): the API's
-setting ``PARTY_ORDERS_HUB_SUBSCRIPTIONS_PER_OWNER`` (default 20) may lower it, not raise it."""
-MAX_DELIVERIES_PER_SUBSCRIPTION = 50
-"""Deliveries to one subscription that may run at once. A healthy callback's finish in
-seconds; a dead one's retry for a day each, so past this many its new events are dropped
-(logged by the worker) rather than piled up, until it answers or is suspended."""
-SUSPEND_AFTER_FAILED_DAYS = 3
-"""A callback that gave up deliveries on this many consecutive days (UTC) is suspended:
-each give-up is a day of retries, so it has been dead for days. No new deliveries start
-for it until its owner subscribes it again (remove it, then ``POST /hub``)."""
-MAX_FAILURES_KEPT = 200
-MAX_QUERY_CHARS = 2000
-MAX_CALLBACK_CHARS = 2000
 
 CREATE_EVENT = "PartyOrderCreateEvent"
 STATE_CHANGE_EVENT = "PartyOrderStateChangeEvent"
@@ -127,6 +119,9 @@ class Subscription(WireModel):
     created_at: AwareDatetime
     # Set when its callback kept failing (SUSPEND_AFTER_FAILED_DAYS): no more deliveries.
     suspended_at: AwareDatetime | None = None
+    # How often its signing secret was rotated: the secret itself is derived from this
+    # and the worker's master secret (activities/signing.py), never kept here.
+    secret_rotation: Annotated[int, Field(ge=0)] = 0
 
     def public(self) -> dict[str, Any]:
         """The subscription as the API answers it: ``{"id", "callback", "query"}``."""
@@ -217,6 +212,10 @@ class HubEventSource(WireModel):
     kind: str
     subject: str
     details: dict[str, Any] = {}
+    # Where the event stands among the order's events: it grows with each event of one
+    # tracking (0: the PartyOrderCreateEvent), so a receiver orders them by it and knows
+    # a stale one (docs/hub.md).
+    sequence: int | None = None
 
     def envelope(self) -> dict[str, Any]:
         """The body POSTed to a callback: ``{"eventId", "eventTime", "eventType", "event"}``."""
@@ -225,10 +224,12 @@ class HubEventSource(WireModel):
             party_order["party"] = {"id": self.party_id}
         if self.process is not None:
             party_order["originatingProcess"] = {"name": self.process}
+        sequence = {} if self.sequence is None else {"sequence": self.sequence}
         return {
             "eventId": self.event_id,
             "eventTime": iso(self.event_time),
             "eventType": self.event_type,
+            **sequence,
             "event": {
                 "partyOrder": party_order,
                 "notification": {"kind": self.kind, "subject": self.subject, **self.details},
@@ -269,6 +270,7 @@ def source_of(
         kind=notification.kind,
         subject=notification.subject,
         details=details,
+        sequence=notification.sequence,
     )
 
 
@@ -289,6 +291,7 @@ def created_source(spec: PartyOrderSpec, tracking_id: str, now: datetime) -> Hub
         },
         kind="created",
         subject=f"Order {spec.id} is tracked",
+        sequence=0,  # before every notification of the tracking (they start at 1)
     )
 
 
@@ -314,6 +317,7 @@ class HubDelivery(WireModel):
     idempotency_key: str
     event_type: str
     envelope: dict[str, Any]
+    secret_rotation: int = 0  # as published; a rotation since then wins at delivery
 
 
 # ---------------------------------------------------------------- the registry
@@ -330,6 +334,11 @@ class HubDeliveryFailure(WireModel):
 
 
 class RemoveSubscription(WireModel):
+    id: str
+    owner: SubscriptionOwner
+
+
+class RotateSecret(WireModel):
     id: str
     owner: SubscriptionOwner
 
@@ -366,6 +375,18 @@ class RegistryState(WireModel):
                 del self.subscriptions[index]
                 return True
         return False
+
+    def rotate_secret(self, request: RotateSecret) -> Subscription | None:
+        """The subscription with a new secret (its rotation counted up), if ``request.owner``
+        may remove it; None otherwise (unknown, or another scope's: answered alike)."""
+        for index, subscription in enumerate(self.subscriptions):
+            if subscription.id == request.id and request.owner.may_remove(subscription):
+                rotated = subscription.model_copy(
+                    update={"secret_rotation": subscription.secret_rotation + 1}
+                )
+                self.subscriptions[index] = rotated
+                return rotated
+        return None
 
     def record_failure(self, failure: HubDeliveryFailure) -> Subscription | None:
         """Keep ``failure``; the subscription it suspends, if its callback has now failed on

@@ -35,7 +35,7 @@ Rules 3 add, as critical, each open order item whose forecast lies past the agre
 milestone's ``orderItemIds``, go into ``Assessment.order_items`` and so into the
 JeopardyAlert's ``orderItem``.
 
-Every rule flips at one exact instant, which ``schedule.py`` computes so the workflow can
+Every rule flips at one exact instant, which ``deadlines.py`` computes so the workflow can
 wake up then; the comparisons here and there must agree, so both use the helpers below.
 Final orders and orders being cancelled are never in jeopardy.
 """
@@ -48,16 +48,14 @@ from datetime import datetime, timedelta
 from workflows.domain.instants import iso
 from workflows.domain.items import late_items
 from workflows.domain.model import (
-    CURRENT_RULES,
     FINAL_STATES,
-    RULES_V1,
-    RULES_V3,
     JeopardyStatus,
     MilestoneStatus,
     OrderState,
     PartyOrder,
 )
 from workflows.domain.pause import clock_instant_to_real, order_clock
+from workflows.domain.rules import Rules
 
 
 @dataclass(frozen=True)
@@ -79,30 +77,30 @@ def is_watched(order: PartyOrder) -> bool:
     return order.state not in FINAL_STATES and order.state != OrderState.PENDING_CANCELLATION
 
 
-def target_date(order: PartyOrder, rules: int = CURRENT_RULES) -> datetime:
+def target_date(order: PartyOrder, rules: Rules) -> datetime:
     """The date hazards are measured against: under rules 2 the earlier of the agreed
     date and the forecast, under rules 1 the forecast, else the agreed date."""
-    if rules == RULES_V1:
+    if not rules.agreed_vs_forecast:
         return order.due_date
     dates = [d for d in (order.requested_completion_date, order.expected_completion_date) if d]
     return min(dates)
 
 
-def behind_plan_instant(order: PartyOrder, rules: int = CURRENT_RULES) -> datetime | None:
+def behind_plan_instant(order: PartyOrder, rules: Rules) -> datetime | None:
     """The first instant at which the order counts as behind plan at its current progress
     (``None`` while its clock is stopped, see ``pause.py``: it cannot fall behind then)."""
     behind_from = _behind_plan_clock_instant(order, rules)
     return None if behind_from is None else clock_instant_to_real(order, behind_from)
 
 
-def is_behind_plan(order: PartyOrder, now: datetime, rules: int = CURRENT_RULES) -> bool:
+def is_behind_plan(order: PartyOrder, now: datetime, rules: Rules) -> bool:
     """Whether the order is behind plan at ``now``, measured on its own clock (paused time
     excluded; without pauses that clock is real time)."""
     behind_from = _behind_plan_clock_instant(order, rules)
     return behind_from is not None and order_clock(order, now) >= behind_from
 
 
-def _behind_plan_clock_instant(order: PartyOrder, rules: int) -> datetime | None:
+def _behind_plan_clock_instant(order: PartyOrder, rules: Rules) -> datetime | None:
     """The instant on the order's clock from which it is behind plan.
 
     Behind plan at clock time t means (t - start) * 100 > (percentComplete + tolerance) *
@@ -121,7 +119,7 @@ def _behind_plan_clock_instant(order: PartyOrder, rules: int) -> datetime | None
     return start + timedelta(microseconds=(threshold * span_us) // 100 + 1)
 
 
-def assess(order: PartyOrder, now: datetime, rules: int = CURRENT_RULES) -> Assessment:
+def assess(order: PartyOrder, now: datetime, rules: Rules) -> Assessment:
     if not is_watched(order):
         return NOT_IN_JEOPARDY
     policy = order.tracking_policy
@@ -131,7 +129,7 @@ def assess(order: PartyOrder, now: datetime, rules: int = CURRENT_RULES) -> Asse
     items: list[str] = []
 
     due = target_date(order, rules)
-    if rules == RULES_V1:
+    if not rules.agreed_vs_forecast:
         if now >= due:
             critical.append(f"due date {iso(due)} has passed with the order not delivered")
             causes.append("dueDatePassed")
@@ -149,7 +147,7 @@ def assess(order: PartyOrder, now: datetime, rules: int = CURRENT_RULES) -> Asse
             milestone.status == MilestoneStatus.YET_TO_REACH and when is not None and now >= when
         ):
             text = f"milestone {milestone.id} violated (due {iso(when) if when else '?'})"
-            if rules >= RULES_V3 and milestone.order_item_ids:
+            if rules.order_items and milestone.order_item_ids:
                 text += f" for order items {', '.join(milestone.order_item_ids)}"
                 items += milestone.order_item_ids
             critical.append(text)
@@ -163,7 +161,7 @@ def assess(order: PartyOrder, now: datetime, rules: int = CURRENT_RULES) -> Asse
                 f"milestone {milestone.id} due {iso(when)} is within the warning lead time"
             )
 
-    if rules >= RULES_V3:
+    if rules.order_items:
         for late in late_items(order):
             critical.append(late.text)
             causes.append(late.cause)

@@ -14,16 +14,8 @@ from typing import Annotated, Any, Literal, get_args, get_origin
 from pydantic import Field, ValidationError, model_validator
 
 from workflows.domain import names
-from workflows.domain.model import (
-    MAX_MILESTONES,
-    MAX_ORDER_ITEMS,
-    ChangeSet,
-    Instant,
-    LongText,
-    NonEmptyStr,
-    ShortText,
-    WireModel,
-)
+from workflows.domain.bounds import MAX_MILESTONES, MAX_ORDER_ITEMS, VALUE_CHARS
+from workflows.domain.model import ChangeSet, Instant, LongText, NonEmptyStr, ShortText, WireModel
 
 RequestId = Annotated[str, Field(min_length=1, max_length=200)]
 
@@ -153,10 +145,6 @@ MESSAGE_MODELS: dict[str, type[InboundMessage]] = {
     names.CHANGE_STATE: StateChangeRequest,
     names.ACKNOWLEDGE_ESCALATION: EscalationAcknowledgement,
 }
-
-# Values are quoted in errors up to this length, so that a huge value cannot make a huge
-# rejection record.
-VALUE_CHARS = 100
 
 
 def describe_value(value: Any) -> str:

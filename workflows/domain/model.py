@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -24,8 +24,17 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from workflows.domain.bounds import (
+    EARLIEST_INSTANT,
+    LATEST_INSTANT,
+    MAX_CHECKPOINTS,
+    MAX_DURATION,
+    MAX_ITEM_CHARS,
+    MAX_ITEMS_PER_CHANGE,
+    MAX_MILESTONES,
+    MAX_ORDER_ITEMS,
+)
 from workflows.domain.calendar import PartyCalendar
-from workflows.domain.pause import PausableState, Pause
 from workflows.domain.wire import WireModel
 
 ORDER_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
@@ -87,15 +96,6 @@ class ItemState(StrEnum):
 
 FINAL_ITEM_STATES = frozenset({ItemState.COMPLETED, ItemState.CANCELLED, ItemState.FAILED})
 
-# The rules an order is tracked by. Orders that started before rules 2 existed keep
-# rules 1 for the rest of their run (their history was made by them, see
-# docs/versioning.md); the workflow decides the version when a run starts.
-RULES_V1 = 1  # due date = forecast else agreed; escalation once per level, then silence
-RULES_V2 = 2  # agreed date vs forecast, escalation that never goes silent, no loose ends
-RULES_V3 = 3  # items tracked one by one (roll-up, partial), notes, plan checkpoints
-RULES_V4 = 4  # the originating process hears of every state change no other notice tells
-CURRENT_RULES = RULES_V4
-
 
 class JeopardyStatus(StrEnum):
     NONE = "none"
@@ -114,26 +114,6 @@ NonEmptyStr = Annotated[str, Field(min_length=1, max_length=1000)]
 # continue-as-new stays well under Temporal's 2 MB payload limit (see BOUNDS in README).
 ShortText = Annotated[str, Field(max_length=1000)]
 LongText = Annotated[str, Field(max_length=4000)]
-MAX_MILESTONES = 200
-MAX_ORDER_ITEMS = 200
-MAX_CHANGE_REQUESTS = 200
-MAX_ITEMS_PER_CHANGE = 50
-MAX_CHECKPOINTS = 200
-MAX_NOTES_KEPT = 200  # rules 3: the newest notes; noteCount counts them all
-# A note's text as kept in notes[] (the history keeps all of it): 200 notes at most
-# 200,000 characters, so the carried state stays well under 2 MB (tests/test_bounds.py).
-NOTE_CHARS = 1_000
-MAX_ITEM_CHARS = 2_000  # one order item as JSON, extra TMF fields included
-# How far in the future a completedAt may lie: a party writing its local date, or a
-# clock that is ahead, is tolerated; a completion next month is not.
-COMPLETED_AT_SLACK = timedelta(days=1)
-# Bounds that keep every date computation (a date minus a lead time, now plus an interval)
-# inside what datetime can hold (years 1 to 9999): a date-time given from outside lies in
-# years 1900 to 8999, a policy duration is at most 100 years. Past them, a single message
-# would make the workflow's deadline arithmetic raise OverflowError on every replay.
-EARLIEST_INSTANT = datetime(1900, 1, 1, tzinfo=UTC)
-LATEST_INSTANT = datetime(9000, 1, 1, tzinfo=UTC)
-MAX_DURATION = timedelta(days=36_500)
 
 
 def _in_range(value: datetime) -> datetime:
@@ -164,6 +144,18 @@ class QuietWhenUnset(WireModel):
                 if key in data and data[key] is None:
                     del data[key]
         return data
+
+
+# The states an order may be paused in: those in which it waits on purpose (pause.py).
+PausableState = Literal["pending", "held"]
+
+
+class Pause(WireModel):
+    """One stretch of time the order's clock stood still (a TMF TimePeriod, with why)."""
+
+    state: PausableState
+    start_date_time: AwareDatetime
+    end_date_time: AwareDatetime | None = None  # None while the pause runs
 
 
 class Party(WireModel):
@@ -206,14 +198,27 @@ class OrderItem(QuietWhenUnset):
 
     @model_validator(mode="after")
     def _bounded(self) -> OrderItem:
-        # Extra TMF fields are free-form JSON: bound the item as a whole.
-        size = len(self.model_dump_json())
-        if size > MAX_ITEM_CHARS:
-            raise ValueError(
-                f"order item {self.id} is {size} characters of JSON;"
-                f" at most {MAX_ITEM_CHARS} are allowed"
-            )
+        # Extra TMF fields are free-form JSON: bound the item as a whole, as its sender
+        # gave it. The fields the tracker keeps up to date (its state, progress and
+        # forecast) are bounded by their types and left out: an item valid at start must
+        # stay valid once tracked, read back and carried over continue-as-new.
+        check_item_chars(self, tracked=False)
         return self
+
+
+# What the tracker writes into an order item; each is bounded by its type.
+TRACKED_ITEM_FIELDS = frozenset({"state", "percent_complete", "expected_completion_date"})
+
+
+def check_item_chars(item: OrderItem, tracked: bool) -> None:
+    """Raise ValueError for an item past MAX_ITEM_CHARS of JSON, measured with the
+    tracked fields (``tracked``: as rules 1 to 4 measured it) or without them."""
+    size = len(item.model_dump_json(exclude=None if tracked else set(TRACKED_ITEM_FIELDS)))
+    if size > MAX_ITEM_CHARS:
+        raise ValueError(
+            f"order item {item.id} is {size} characters of JSON;"
+            f" at most {MAX_ITEM_CHARS} are allowed"
+        )
 
 
 class Milestone(QuietWhenUnset):
@@ -457,9 +462,6 @@ class ChangeRequest(WireModel):
     @property
     def open(self) -> bool:
         return self.status in ("received", "forwarded")
-
-
-RESPONSE_TIMES_KEPT = 100
 
 
 class CheckIns(WireModel):

@@ -46,7 +46,50 @@ SA_DUE_DATE = "PartyOrderDueDate"
 SUBSCRIPTION_REGISTRY_WORKFLOW = "PartyOrderSubscriptions"
 ADD_SUBSCRIPTION = "add_subscription"
 REMOVE_SUBSCRIPTION = "remove_subscription"
+ROTATE_SUBSCRIPTION_SECRET = "rotate_subscription_secret"
 LIST_SUBSCRIPTIONS = "list_subscriptions"
 HUB_DELIVERY_FAILED = "hub_delivery_failed"
 DELIVER_HUB_EVENT_WORKFLOW = "DeliverHubEvent"
 DELIVER_HUB_EVENT = "deliver_hub_event"
+
+# Workflow ids: every workflow of the contract is found by an id built here, and only here.
+TRACK_WORKFLOW_ID_PREFIX = "party-order-"
+CLOSE_WORKFLOW_ID_PREFIX = "close-party-order-"
+REGISTRY_WORKFLOW_ID = "party-orders-subscriptions"
+HUB_WORKFLOW_ID_PREFIX = "party-orders-hub-"
+
+
+def track_workflow_id(order_id: str) -> str:
+    """The TrackPartyOrder workflow of an order: ``party-order-{id}``."""
+    return f"{TRACK_WORKFLOW_ID_PREFIX}{order_id}"
+
+
+def close_workflow_id(order_id: str) -> str:
+    """The ClosePartyOrder workflow of an order: ``close-party-order-{id}``."""
+    return f"{CLOSE_WORKFLOW_ID_PREFIX}{order_id}"
+
+
+def registry_workflow_id(task_queue: str) -> str:
+    """One subscription registry per namespace and task queue: ``party-orders-subscriptions``
+    for the default queue. The workers of a queue deliver the events of the orders they
+    run, to the subscriptions made through an API on that queue."""
+    if task_queue == DEFAULT_TASK_QUEUE:
+        return REGISTRY_WORKFLOW_ID
+    return f"{REGISTRY_WORKFLOW_ID}-{task_queue}"
+
+
+def delivery_workflow_id(idempotency_key: str) -> str:
+    """The DeliverHubEvent workflow of one event to one subscription, by the event's key:
+    publishing the same event again starts nothing twice."""
+    return f"{HUB_WORKFLOW_ID_PREFIX}{idempotency_key}"
+
+
+# Memo keys.
+# A digest of the start input, so that starting the same order again can be told apart
+# from starting a different order under a tracked id (the client's ``ensure_tracked``).
+START_DIGEST_MEMO = "partyOrderStartDigest"
+# The tracking (first run id) a ClosePartyOrder serves, so a retried inform_close_process
+# recognises its own close process.
+TRACKING_MEMO = "trackingId"
+# The registry's subscriptions, read by the hub publisher without a query.
+SUBSCRIPTIONS_MEMO = "subscriptions"

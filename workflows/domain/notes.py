@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from workflows.domain.model import MAX_NOTES_KEPT, NOTE_CHARS, Note, NoteVisibility, PartyOrder
+from workflows.domain.bounds import MAX_NOTES_KEPT, NOTE_CHARS
+from workflows.domain.model import Note, NoteVisibility, PartyOrder
 
 
 def add_note(

@@ -13,7 +13,7 @@ agreed with others: they keep counting, and passing them is still critical.
 
 When the order leaves the paused states the pause ends (``pauses[-1].endDateTime``), its
 length is added to ``pausedFor``, and the check-in plan is moved on by the time the clock
-stood still. Every other deadline is derived from these records by ``schedule.next_due``,
+stood still. Every other deadline is derived from these records by ``deadlines.next_due``,
 the one deadline source, so nothing planned before the pause can fire stale.
 
 Pure functions of the order and an instant, like the rest of the core.
@@ -22,31 +22,14 @@ Pure functions of the order and an instant, like the rest of the core.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Literal
 
-from pydantic import AwareDatetime
-
+from workflows.domain.bounds import PAUSES_KEPT
 from workflows.domain.calendar import PartyCalendar, add_working_time, next_working_instant
 from workflows.domain.calendar import working_time_between as calendar_time_between
 from workflows.domain.instants import iso, iso_duration
-from workflows.domain.wire import WireModel
+from workflows.domain.model import PartyOrder, PausableState, Pause
 
-if TYPE_CHECKING:
-    from workflows.domain.model import PartyOrder
-
-# The states an order may be paused in: those in which it waits on purpose.
-PausableState = Literal["pending", "held"]
-# The newest pauses kept on the order (``pausedFor`` keeps the sum of every one).
-PAUSES_KEPT = 100
 _ZERO = timedelta(0)
-
-
-class Pause(WireModel):
-    """One stretch of time the order's clock stood still (a TMF TimePeriod, with why)."""
-
-    state: PausableState
-    start_date_time: AwareDatetime
-    end_date_time: AwareDatetime | None = None  # None while the pause runs
 
 
 def current_pause(order: PartyOrder) -> Pause | None:

@@ -9,7 +9,8 @@ are final.
 
 from __future__ import annotations
 
-from workflows.domain.model import CURRENT_RULES, RULES_V1, RULES_V2, OrderState
+from workflows.domain.model import OrderState
+from workflows.domain.rules import Rules
 
 S = OrderState
 
@@ -44,16 +45,16 @@ TRANSITIONS_V1: dict[OrderState, frozenset[OrderState]] = {
 }
 
 
-def transitions(rules: int = CURRENT_RULES) -> dict[OrderState, frozenset[OrderState]]:
-    if rules == RULES_V1:
+def transitions(rules: Rules) -> dict[OrderState, frozenset[OrderState]]:
+    if not rules.ties_loose_ends:
         return TRANSITIONS_V1
-    return TRANSITIONS_V2 if rules == RULES_V2 else TRANSITIONS
+    return TRANSITIONS if rules.order_items else TRANSITIONS_V2
 
 
 class IllegalTransition(ValueError):
     """A state change TMF622 does not allow; the message names both states."""
 
-    def __init__(self, current: OrderState, target: OrderState, rules: int = CURRENT_RULES) -> None:
+    def __init__(self, current: OrderState, target: OrderState, rules: Rules) -> None:
         order = [state.value for state in OrderState]  # the TMF order, not the alphabet
         allowed_states = sorted(transitions(rules)[current], key=lambda s: order.index(s.value))
         allowed = ", ".join(allowed_states) or "none: the state is final"
@@ -64,10 +65,10 @@ class IllegalTransition(ValueError):
         self.target = target
 
 
-def can_transition(current: OrderState, target: OrderState, rules: int = CURRENT_RULES) -> bool:
+def can_transition(current: OrderState, target: OrderState, rules: Rules) -> bool:
     return target in transitions(rules)[current]
 
 
-def check_transition(current: OrderState, target: OrderState, rules: int = CURRENT_RULES) -> None:
+def check_transition(current: OrderState, target: OrderState, rules: Rules) -> None:
     if not can_transition(current, target, rules):
         raise IllegalTransition(current, target, rules)

@@ -11,17 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from workflows.domain.checkpoints import due_points
 from workflows.domain.jeopardy import behind_plan_instant, is_watched, target_date
-from workflows.domain.model import (
-    CURRENT_RULES,
-    RULES_V1,
-    RULES_V3,
-    JeopardyStatus,
-    MilestoneStatus,
-    PartyOrder,
-)
+from workflows.domain.model import JeopardyStatus, MilestoneStatus, PartyOrder
 from workflows.domain.pause import after_active_time, is_paused
-from workflows.domain.plan import due_points
+from workflows.domain.rules import Rules
 
 
 @dataclass(frozen=True)
@@ -30,7 +24,7 @@ class Deadline:
     what: str  # shown as the timer's summary in the Web UI
 
 
-def deadlines(order: PartyOrder, rules: int = CURRENT_RULES) -> list[Deadline]:
+def deadlines(order: PartyOrder, rules: Rules) -> list[Deadline]:
     """Every instant at which something about the order is due, past ones included."""
     if not is_watched(order):
         return []
@@ -62,7 +56,7 @@ def deadlines(order: PartyOrder, rules: int = CURRENT_RULES) -> list[Deadline]:
 
     due = target_date(order, rules)
     agreed, forecast = order.requested_completion_date, order.expected_completion_date
-    if rules == RULES_V1 or agreed is None or forecast is None or agreed == forecast:
+    if not rules.agreed_vs_forecast or agreed is None or forecast is None or agreed == forecast:
         found.append(Deadline(due, "order due date"))
     else:  # rules 2: either date passing is critical
         found.append(Deadline(agreed, "agreed completion date"))
@@ -90,10 +84,10 @@ def deadlines(order: PartyOrder, rules: int = CURRENT_RULES) -> list[Deadline]:
                 if at is not None:
                     found.append(Deadline(at, f"escalation level {level.level}"))
                 break  # levels fire in turn: only the next one is due
-    if rules != RULES_V1:
-        found += _escalation_v2(order)
-    if rules >= RULES_V3 and not paused:
-        # Plan checkpoints and check-ins ahead of milestones (workflows/domain/plan.py);
+    if rules.never_silent_escalation:
+        found += _reminder_and_reopening(order)
+    if rules.plan_checkpoints and not paused:
+        # Plan checkpoints and check-ins ahead of milestones (workflows/domain/checkpoints.py);
         # while the clock is stopped they wait, and one past due is asked on resuming.
         found += [Deadline(point.at, point.what) for point in due_points(order)]
     return found
@@ -139,7 +133,7 @@ def episode_over_at(order: PartyOrder) -> datetime | None:
     return cleared.cleared_at + order.tracking_policy.reopen_within
 
 
-def _escalation_v2(order: PartyOrder) -> list[Deadline]:
+def _reminder_and_reopening(order: PartyOrder) -> list[Deadline]:
     found = []
     reminder = reminder_due(order)
     if reminder is not None:
@@ -150,7 +144,7 @@ def _escalation_v2(order: PartyOrder) -> list[Deadline]:
     return found
 
 
-def next_due(order: PartyOrder, now: datetime, rules: int = CURRENT_RULES) -> Deadline | None:
+def next_due(order: PartyOrder, now: datetime, rules: Rules) -> Deadline | None:
     """The earliest deadline strictly after ``now``; those at or before it are handled."""
     upcoming = [d for d in deadlines(order, rules) if d.at > now]
     return min(upcoming, key=lambda d: d.at, default=None)

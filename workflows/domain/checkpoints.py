@@ -8,7 +8,7 @@ On top of the periodic rhythm the party is asked for progress
 Each such point is asked for once per date: the date it was asked for is kept on the
 checkpoint (``askedFor``) or the milestone (``checkInAskedFor``), so a date moved by an
 accepted change is asked for again at its new date, and the old date, no longer in the
-plan, is never acted on. ``schedule.next_due`` reads ``due_points`` like every other
+plan, is never acted on. ``deadlines.next_due`` reads ``due_points`` like every other
 deadline (one source of deadlines), and ``PartyOrderTracker.advance`` asks at them.
 
 Change requests add, move or delete checkpoints and milestones with
@@ -18,17 +18,20 @@ name it: ``add``, ``modify`` (the default: move the date), ``delete``.
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from workflows.domain.bounds import MAX_CHECKPOINTS, MAX_MILESTONES
 from workflows.domain.calendar import next_working_instant
 from workflows.domain.messages import describe_value
 from workflows.domain.model import (
-    MAX_CHECKPOINTS,
-    MAX_MILESTONES,
     ChangeSet,
     Checkpoint,
+    CheckpointChange,
     Milestone,
+    MilestoneDateChange,
     MilestoneStatus,
     PartyOrder,
 )
@@ -134,6 +137,56 @@ def check_plan_changes(order: PartyOrder, changes: ChangeSet) -> None:
     for checkpoint in changes.checkpoints or []:
         known = order.checkpoint(checkpoint.id) is not None
         _check_entry("changes.checkpoints", checkpoint.id, checkpoint.action, known)
+
+
+def check_plan_counts(order: PartyOrder, changes: ChangeSet) -> None:
+    """Raise ValueError, with the reason apply_plan_changes gives, for checked plan
+    changes that would leave more milestones or checkpoints than allowed: counted on the
+    plan as it will be, before anything changes."""
+    if _count_after(order.milestones, changes.milestones or []) > MAX_MILESTONES:
+        raise ValueError(f"changes.milestones: at most {MAX_MILESTONES} milestones are allowed")
+    if _count_after(order.checkpoints, changes.checkpoints or []) > MAX_CHECKPOINTS:
+        raise ValueError(f"changes.checkpoints: at most {MAX_CHECKPOINTS} checkpoints are allowed")
+
+
+def _count_after(
+    entries: Sequence[Milestone | Checkpoint],
+    changes: Sequence[MilestoneDateChange | CheckpointChange],
+) -> int:
+    # As apply_plan_changes does it: an add appends one, a delete drops every entry of its id.
+    counts = Counter(entry.id for entry in entries)
+    for change in changes:
+        action = change.action or "modify"
+        if action == "add":
+            counts[change.id] += 1
+        elif action == "delete":
+            counts[change.id] = 0
+    return sum(counts.values())
+
+
+def plan_growth(changes: ChangeSet) -> int:
+    """How much checked plan changes can make the order's JSON grow, at most: an added
+    entry as it will be kept, with the comma before it; any other change what it names."""
+    growth = 0
+    for item in changes.milestones or []:
+        if item.action == "add":
+            # Built as apply_plan_changes builds it.
+            milestone = Milestone(id=item.id)
+            milestone.milestone_date = item.milestone_date
+            if item.name is not None:
+                milestone.name = item.name
+            if item.order_item_ids is not None:
+                milestone.order_item_ids = item.order_item_ids
+            growth += 1 + len(milestone.model_dump_json())
+        else:
+            growth += len(item.model_dump_json())
+    for change in changes.checkpoints or []:
+        if change.action == "add" and change.date is not None:
+            checkpoint = Checkpoint(id=change.id, name=change.name, date=change.date)
+            growth += 1 + len(checkpoint.model_dump_json())
+        else:
+            growth += len(change.model_dump_json())
+    return growth
 
 
 def _check_entry(field: str, entry_id: str, action: str, known: bool) -> None:

@@ -1,4 +1,5 @@
-"""TrackPartyOrder on the time-skipping test server: months of an order's life in seconds."""
+"""An order's life in TrackPartyOrder, start to close, on the time-skipping test server:
+months in seconds; also its ends (cancelled, refused at start) and its ids tracked again."""
 
 from __future__ import annotations
 

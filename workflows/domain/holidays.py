@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
-from workflows.domain.calendar import MAX_HOLIDAYS
+from workflows.domain.bounds import MAX_HOLIDAYS
 from workflows.domain.model import PartyOrder
 from workflows.domain.wire import WireModel
 

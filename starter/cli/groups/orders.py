@@ -1,0 +1,108 @@
+"""Orders as a whole: ``start`` tracking one, ``show`` one, ``list`` many."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import UTC, datetime
+
+from starter.cli.arguments import CommandGroup, order_id_arg, read_json
+from starter.cli.connection import connect_client
+from starter.cli.output import EXIT_OK, say
+from starter.cli.render import list_text, order_text, to_json
+from starter.errors import InvalidInput
+from starter.query import JEOPARDY_LEVELS, STATES, OrderFilters
+from workflows.domain import names
+
+commands = CommandGroup()
+
+
+def start_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", metavar="FILE.json")
+    parser.add_argument("--json", action="store_true", help="print the ids as JSON")
+    parser.add_argument(
+        "--again",
+        action="store_true",
+        help="track an order whose tracking has ended once more (its party is asked again)",
+    )
+
+
+@commands.command(
+    "start", "start tracking the party order in FILE.json ('-' reads stdin)", start_options
+)
+async def cmd_start(args: argparse.Namespace) -> int:
+    data = read_json(args.file)
+    if not isinstance(data, dict):
+        raise InvalidInput(f"{args.file}: a party order must be a JSON object")
+    client = await connect_client()
+    workflow_id = await client.start(data, again=args.again)
+    order_id = workflow_id.removeprefix(names.TRACK_WORKFLOW_ID_PREFIX)
+    if args.json:
+        say(to_json({"orderId": order_id, "workflowId": workflow_id}))
+    else:
+        say(f"Tracking order {order_id} (workflow {workflow_id}, task queue {client.task_queue})")
+    return EXIT_OK
+
+
+def show_options(parser: argparse.ArgumentParser) -> None:
+    order_id_arg(parser)
+    parser.add_argument("--json", action="store_true", help="print the order as JSON (get_order)")
+
+
+@commands.command("show", "show one order", show_options)
+async def cmd_show(args: argparse.Namespace) -> int:
+    client = await connect_client()
+    order = await client.get(args.order_id)
+    if args.json:
+        say(to_json(order.model_dump(mode="json", by_alias=True)))
+    else:
+        for line in order_text(order, datetime.now(UTC)):
+            say(line)
+    return EXIT_OK
+
+
+def list_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--state", help=f"one of: {', '.join(STATES)}")
+    parser.add_argument("--jeopardy", help=f"one of: {', '.join(JEOPARDY_LEVELS)}")
+    parser.add_argument("--party", help="party id")
+    parser.add_argument("--level", help="escalation level at least N")
+    parser.add_argument(
+        "--due-before", help="due before this date or date-time (ISO 8601, or +P7D from now)"
+    )
+    parser.add_argument(
+        "--due-after", help="due after this date or date-time (ISO 8601, or +P7D from now)"
+    )
+    parser.add_argument("--process", help="originating process name")
+    parser.add_argument("--open", action="store_true", help="only orders still being tracked")
+    parser.add_argument(
+        "--limit", type=int, default=500, help="at most N orders (default: %(default)s)"
+    )
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument(
+        "--history",
+        action="store_true",
+        help="every tracking of an order tracked more than once (default: its newest)",
+    )
+
+
+@commands.command("list", "list orders from the visibility store", list_options)
+async def cmd_list(args: argparse.Namespace) -> int:
+    filters = OrderFilters(
+        state=args.state,
+        jeopardy=args.jeopardy,
+        party=args.party,
+        min_level=args.level,
+        due_before=args.due_before,
+        due_after=args.due_after,
+        process=args.process,
+        open_only=args.open,
+    )
+    if args.limit < 1:
+        raise InvalidInput(f"--limit: expected a number of orders >= 1, got {args.limit}")
+    client = await connect_client()
+    orders = await client.list(filters, limit=args.limit, history=args.history)
+    if args.json:
+        say(to_json([o.model_dump(mode="json", by_alias=True) for o in orders]))
+    else:
+        for line in list_text(orders, datetime.now(UTC)):
+            say(line)
+    return EXIT_OK

@@ -1,0 +1,83 @@
+"""Check-ins with the party: periodic, planned and on request, and their response windows."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from workflows.domain.bounds import RESPONSE_TIMES_KEPT
+from workflows.domain.calendar import add_working_time, next_working_instant
+from workflows.domain.effects import Effect
+from workflows.domain.instants import iso
+from workflows.domain.messages import CheckInRequest
+from workflows.domain.model import PartyOrder
+from workflows.domain.tracking.context import Tracking, require_open
+from workflows.domain.tracking.notices import notify_party
+
+
+def check_in_time(order: PartyOrder, due: datetime) -> datetime:
+    """When a check-in due at ``due`` goes out: then, or with a party calendar, at the
+    party's next working instant."""
+    calendar = order.party.calendar
+    return due if calendar is None else next_working_instant(calendar, due)
+
+
+def working_time_after(order: PartyOrder, start: datetime, amount: timedelta) -> datetime:
+    """``start`` plus ``amount``, counting only the party's working time when it has a
+    calendar (a response window over a weekend waits for Monday)."""
+    calendar = order.party.calendar
+    return start + amount if calendar is None else add_working_time(calendar, start, amount)
+
+
+def check_in_now(t: Tracking, request: CheckInRequest, now: datetime) -> list[Effect]:
+    require_open(t, "a check-in")
+    return [send_check_in(t, now, request.requested_by or "enterprise")]
+
+
+def send_check_in(t: Tracking, now: datetime, requested_by: str) -> Effect:
+    order = t.order
+    check_ins = order.check_ins
+    # An earlier check-in whose window is still open is superseded by this one, not
+    # counted as unanswered: the party gets a full window to answer (windows that
+    # already ended were counted by advance()). ``counts_superseded_check_ins`` counts
+    # it: otherwise daily manual check-ins would keep a silent party from being flagged.
+    if t.rules.counts_superseded_check_ins and check_ins.answer_by is not None:
+        check_ins.unanswered_streak += 1
+    check_ins.sent += 1
+    check_ins.awaiting_since = now
+    check_ins.answer_by = working_time_after(order, now, order.tracking_policy.response_window)
+    check_ins.next_at = check_in_time(order, now + order.tracking_policy.check_in_interval)
+    return notify_party(
+        t,
+        "checkIn",
+        f"Progress check-in on order {order.id}",
+        now,
+        {
+            "requestedBy": requested_by,
+            "answerBy": iso(check_ins.answer_by),
+            "checkInNumber": check_ins.sent,
+        },
+    )
+
+
+def count_unanswered(t: Tracking, now: datetime) -> None:
+    """A check-in whose response window has ended unanswered counts in the streak."""
+    check_ins = t.order.check_ins
+    if check_ins.answer_by is not None and now >= check_ins.answer_by:
+        check_ins.unanswered_streak += 1
+        check_ins.awaiting_since = None
+        check_ins.answer_by = None
+
+
+def party_answered(t: Tracking, now: datetime) -> None:
+    """Any report from the party answers the open check-in and restarts the rhythm."""
+    order = t.order
+    check_ins = order.check_ins
+    if check_ins.awaiting_since is not None:
+        check_ins.answered += 1
+        waited = int((now - check_ins.awaiting_since).total_seconds())
+        check_ins.response_seconds.append(waited)
+        del check_ins.response_seconds[:-RESPONSE_TIMES_KEPT]
+    check_ins.unanswered_streak = 0
+    check_ins.awaiting_since = None
+    check_ins.answer_by = None
+    check_ins.next_at = check_in_time(order, now + order.tracking_policy.check_in_interval)
