@@ -27,7 +27,7 @@ from workflows.run_budget import ContinuedRun, PendingNotification
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 DAY = timedelta(days=1)
 TWO_MB = 2 * 1024 * 1024
-# What the bounds promise (docs in README, "Bounds"): well under the 2 MB limit. (Rules 3
+# What the bounds promise (docs/contract.md, "Bounds"): well under the 2 MB limit. (Rules 3
 # added the newest 200 notes of at most 1,000 characters each: about 230,000 more.)
 CARRIED_AT_MOST = 1_600_000
 

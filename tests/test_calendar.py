@@ -127,12 +127,12 @@ def test_working_time_within_a_day() -> None:
         (
             "timeZone",
             "Mars/Olympus",
-            "timeZone: timeZone: 'Mars/Olympus' is not an IANA time zone (such as Europe/Berlin)",
+            "timeZone: 'Mars/Olympus' is not an IANA time zone (such as Europe/Berlin)",
         ),
         (
             "workingHours",
             {"start": "17:00", "end": "09:00"},
-            "workingHours: workingHours: start 17:00 must be before end 09:00",
+            "workingHours: start 17:00 must be before end 09:00",
         ),
         (
             "workingHours",

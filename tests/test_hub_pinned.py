@@ -60,6 +60,7 @@ def test_a_create_event_says_the_order_is_tracked_from_scratch() -> None:
         "eventId": "PO-5/run-1/created",
         "eventTime": "2027-01-11T09:00:00Z",
         "eventType": CREATE_EVENT,
+        "sequence": 0,  # before every other event of its tracking
         "event": {
             "partyOrder": {
                 "state": "acknowledged",

@@ -1,15 +1,15 @@
-"""The jeopardy and escalation rules of the README, restated here and checked against the core.
+"""The jeopardy and escalation rules of docs/rules.md, restated here and checked against the core.
 
-``oracle`` is written from the README's "Tracking, jeopardy and escalation" section, not from
+``oracle`` is written from docs/rules.md's "Tracking, jeopardy and escalation" section, not from
 ``workflows/domain/jeopardy.py``: it shares no helper with it, works in exact fractions
 rather than in the core's microsecond arithmetic, and names each rule that holds as a
 category instead of a text. The tests compare the core with it on random orders
 (``tests/test_tracker_properties.py`` builds them), at random instants and at the instants
-where a rule of the README flips, and drive a tracker from wake-up to wake-up against the
-README's escalation rule.
+where a rule of docs/rules.md flips, and drive a tracker from wake-up to wake-up against the
+docs/rules.md's escalation rule.
 
 When a rule changes on purpose (issue 10 adds escalation reminders, separates the agreed
-date from the forecast), change it here in the same words as in the README.
+date from the forecast), change it here in the same words as in docs/rules.md.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from workflows.domain.tracker import PartyOrderTracker
 
 @st.composite
 def tracked_by_rules_1(draw: st.DrawFn) -> PartyOrderTracker:
-    """An order tracked by rules 1, the rules this oracle restates (the README's rules as
+    """An order tracked by rules 1, the rules this oracle restates (docs/rules.md's rules as
     they stood before rules 2; orders that began before rules 2 keep them)."""
     order = draw(orders())
     order.jeopardy = Jeopardy()
@@ -55,7 +55,7 @@ CRITICAL_RULES = {"due date passed", "milestone violated", "check-ins unanswered
 
 
 def oracle(order: PartyOrder, now: datetime) -> tuple[str, set[Rule]]:
-    """(status, rules that hold), as the README states the rules."""
+    """(status, rules that hold), as docs/rules.md states the rules."""
     # "Final and cancelling orders are never in jeopardy."
     if order.state in ("completed", "partial", "cancelled", "failed", "pendingCancellation"):
         return "none", set()
@@ -89,7 +89,7 @@ def oracle(order: PartyOrder, now: datetime) -> tuple[str, set[Rule]]:
 
     # hazard, "behind plan": the elapsed share of the schedule, from orderDate to the due
     # date, in percent, exceeds percentComplete by more than behindPlanTolerance. Once the
-    # due date has passed that is critical anyway, and the README lists only that.
+    # due date has passed that is critical anyway, and docs/rules.md lists only that.
     start = order.order_date
     if start is not None and start < due and now < due:
         elapsed = Fraction(_micros(now - start) * 100, _micros(due - start))
@@ -108,7 +108,7 @@ def oracle(order: PartyOrder, now: datetime) -> tuple[str, set[Rule]]:
 
 
 def flip_instants(order: PartyOrder) -> set[datetime]:
-    """Where, by the README, a rule of the order may flip (the instant and the µs before)."""
+    """Where, by docs/rules.md, a rule of the order may flip (the instant and the µs before)."""
     policy = order.tracking_policy
     due = order.expected_completion_date or order.requested_completion_date
     assert due is not None
@@ -194,7 +194,7 @@ def test_assess_agrees_with_the_readme_where_its_rules_flip(order: PartyOrder) -
 
 
 class EscalationOracle:
-    """The README's escalation rule, followed from wake-up to wake-up.
+    """docs/rules.md's escalation rule, followed from wake-up to wake-up.
 
     "When an episode starts (none to hazard or critical), the policy's levels fire in turn,
     level n at since + after, each once per episode, each a notify_contact to its notify

@@ -2,7 +2,7 @@
 
 Each bound is tested AT its value (accepted) and ONE PAST it (refused with the exact
 reason), so that moving a bound by one, or turning ``>`` into ``>=``, fails a test. The
-values are those of README, "Bounds". The older rules (1 to 3) still run: orders that
+values are those of docs/contract.md, "Bounds". The older rules (1 to 3) still run: orders that
 started under them replay by them and keep them until their next continue-as-new, so what
 they decide is pinned too.
 """
@@ -36,7 +36,7 @@ HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
 SURVEY_DATE = datetime(2026, 12, 5, tzinfo=UTC)  # the contract example's survey milestone
 
-# The bounds as README states them ("Bounds"): written out, not imported, so that a bound
+# The bounds as docs/contract.md states them ("Bounds"): written out, not imported, so that a bound
 # moved in the code is caught here.
 ORDER_ITEMS_AT_MOST = 200
 ITEMS_PER_CHANGE_AT_MOST = 50

@@ -188,7 +188,7 @@ def test_a_report_that_names_an_item_twice_is_refused_whole() -> None:
 
 @pytest.mark.parametrize("state", ["completed", "inProgress", "failed"])
 def test_a_change_sets_no_item_state_but_cancelled_after_an_entry_without_one(state: str) -> None:
-    """The rule (README, "Cancelling an item"): a change may cancel an item; no other item
+    """The rule (docs/rules.md, "Cancelling an item"): a change may cancel an item; no other item
     state can be agreed by a change. An entry that names no state (a field update) does not
     end the check: each later entry is checked as well."""
     tracker = start(orderItems=ITEMS)

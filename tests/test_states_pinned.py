@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from workflows.domain.model import OrderState
-from workflows.domain.rules import RULES_V1, RULES_V2
+from workflows.domain.rules import CURRENT_RULES, RULES_V1, RULES_V2, rules_of
 from workflows.domain.states import IllegalTransition, check_transition
 
 S = OrderState
@@ -14,10 +14,7 @@ S = OrderState
 
 def refusal(current: OrderState, target: OrderState, rules: int | None = None) -> str:
     with pytest.raises(IllegalTransition) as refused:
-        if rules is None:
-            check_transition(current, target)
-        else:
-            check_transition(current, target, rules)
+        check_transition(current, target, rules_of(CURRENT_RULES if rules is None else rules))
     assert (refused.value.current, refused.value.target) == (current, target)
     return str(refused.value)
 

@@ -1,4 +1,5 @@
-"""Delivering notifications from a workflow: one way for both workflows of the process.
+"""Delivering notifications from a workflow: one way for the tracker, the close process
+and the digest.
 
 A notification is delivered by the activity for its recipient kind, with retries for up
 to a day. A delivery that still fails is not an error of the order: ``deliver`` returns

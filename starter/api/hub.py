@@ -2,7 +2,7 @@
 
 A subscription belongs to the scope of the key that made it (a party, a process, or the
 managers) and gets only the events of the orders that scope sees. Subscriptions are kept
-in Temporal by the registry workflow (``workflows/hub.py``); see the README's "Event
+in Temporal by the registry workflow (``workflows/hub.py``); see docs/http-api.md's "Event
 subscriptions" for the query syntax and how events are delivered.
 """
 

@@ -2,7 +2,7 @@
 
 ``PO-1001.json`` is the contract's example order; ``demo-*.json`` are the demo's templates
 (``starter/demo.py``). Tests and the benchmark start from the example too, so that the order
-they exercise is the one the README and the contract show.
+they exercise is the one the README's tour and the contract show.
 """
 
 from __future__ import annotations

@@ -42,9 +42,7 @@ class WorkingHours(WireModel):
     @model_validator(mode="after")
     def _start_before_end(self) -> WorkingHours:
         if self.start >= self.end:
-            raise ValueError(
-                f"workingHours: start {self.start:%H:%M} must be before end {self.end:%H:%M}"
-            )
+            raise ValueError(f"start {self.start:%H:%M} must be before end {self.end:%H:%M}")
         return self
 
 
@@ -80,7 +78,7 @@ class PartyCalendar(WireModel):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(
-                f"timeZone: {value!r} is not an IANA time zone (such as Europe/Berlin)"
+                f"{value!r} is not an IANA time zone (such as Europe/Berlin)"
             ) from None
         return value
 

@@ -111,7 +111,8 @@ class MilestoneStatus(StrEnum):
 
 NonEmptyStr = Annotated[str, Field(min_length=1, max_length=1000)]
 # Every string a message can put into the order is bounded, so that the state carried by
-# continue-as-new stays well under Temporal's 2 MB payload limit (see BOUNDS in README).
+# continue-as-new stays well under Temporal's 2 MB payload limit (workflows/domain/bounds.py;
+# docs/contract.md, "Bounds").
 ShortText = Annotated[str, Field(max_length=1000)]
 LongText = Annotated[str, Field(max_length=4000)]
 

@@ -24,7 +24,7 @@ GET_ORDER = "get_order"
 ORDER_COMPLETED = "order_completed"
 GET_CLOSURE = "get_closure"
 
-# Activities, by the names the worker registers them under (activities/notify.py).
+# Activities, by the names the worker registers them under (activities/registry.py).
 NOTIFY_PARTY = "notify_party"
 NOTIFY_ORIGINATING_PROCESS = "notify_originating_process"
 NOTIFY_CONTACT = "notify_contact"

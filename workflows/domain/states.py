@@ -1,6 +1,6 @@
 """The TMF622 order state machine as the tracker applies it.
 
-Transitions follow TMF622/TMF641 v4 (see the README): treatment starts, information is
+Transitions follow TMF622/TMF641 v4 (see docs/rules.md): treatment starts, information is
 waited for and supplied, an issue holds the order and is solved, and cancellation goes
 through ``pendingCancellation`` while the party is told. ``cancelled``, ``completed``,
 ``partial`` (rules 3: some items delivered, the rest cancelled or failed) and ``failed``
