@@ -38,6 +38,7 @@ from activities.signing import (
 )
 from privacy.keys import EncryptionKey, parse_keys
 from workflows.domain import names
+from workflows.domain.bounds import MAX_SUBSCRIPTIONS_PER_OWNER
 
 PREFIX = "PARTY_ORDERS_"
 
@@ -75,6 +76,8 @@ CODEC_TOKEN_ENV = "PARTY_ORDERS_CODEC_TOKEN"
 API_KEYS_ENV = "PARTY_ORDERS_API_KEYS"
 API_RATE_ENV = "PARTY_ORDERS_API_RATE"  # requests per second per key
 API_BURST_ENV = "PARTY_ORDERS_API_BURST"  # requests a key may make at once
+# Event subscriptions one owner (a party, a process, the managers) may hold.
+HUB_SUBSCRIPTIONS_PER_OWNER_ENV = "PARTY_ORDERS_HUB_SUBSCRIPTIONS_PER_OWNER"
 
 DEFAULT_DEPLOYMENT_NAME = "party-orders"
 # Cached workflow runs bound the worker's memory with many open orders; evicted ones are
@@ -88,6 +91,7 @@ DEFAULT_CLI_CONNECT_TIMEOUT = timedelta(seconds=5)
 DEFAULT_ANSWER_TIMEOUT = timedelta(seconds=20)
 DEFAULT_API_RATE = 20.0
 DEFAULT_API_BURST = 100
+DEFAULT_HUB_SUBSCRIPTIONS_PER_OWNER = 20
 
 
 @dataclass(frozen=True)
@@ -290,3 +294,21 @@ class Settings:
         except ValueError as error:
             raise ValueError(f"{API_RATE_ENV}/{API_BURST_ENV} must be numbers: {error}") from None
         return rate, burst
+
+    @property
+    def hub_subscriptions_per_owner(self) -> int:
+        """How many event subscriptions one owner may hold: 1 to the registry's own
+        ceiling, ``MAX_SUBSCRIPTIONS_PER_OWNER`` (it may lower it, not raise it)."""
+        raw = (self.get(HUB_SUBSCRIPTIONS_PER_OWNER_ENV) or "").strip()
+        if not raw:
+            return DEFAULT_HUB_SUBSCRIPTIONS_PER_OWNER
+        try:
+            value = int(raw)
+        except ValueError:
+            value = 0
+        if not 1 <= value <= MAX_SUBSCRIPTIONS_PER_OWNER:
+            raise ValueError(
+                f"{HUB_SUBSCRIPTIONS_PER_OWNER_ENV} must be a whole number from 1 to"
+                f" {MAX_SUBSCRIPTIONS_PER_OWNER}, got {raw!r}"
+            )
+        return value

@@ -32,6 +32,7 @@ from activities.channels import ChannelRouter
 from activities.failures import DELIVERY_FAILED, REJECTED
 from activities.signing import MASTER_SECRET_ENV, subscription_secret
 from workflows.domain import names
+from workflows.domain.bounds import MAX_DELIVERIES_PER_SUBSCRIPTION
 from workflows.domain.effects import Notification
 from workflows.domain.hub import (
     HubDelivery,
@@ -42,6 +43,7 @@ from workflows.domain.hub import (
     source_of,
     wants,
 )
+from workflows.domain.party_view import party_event
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +81,9 @@ class HubPublisher:
         self._cached: tuple[float, list[Subscription]] | None = None
         self._scopes: dict[str, tuple[float, str | None, str | None]] = {}
         self._lock = asyncio.Lock()
+        # A dead callback's deliveries retry for a day each: past this many running for one
+        # subscription, its new events are dropped (and logged) rather than piled up.
+        self.deliveries_per_subscription = MAX_DELIVERIES_PER_SUBSCRIPTION
 
     async def subscriptions(self, *, fresh: bool = False) -> list[Subscription]:
         """Every subscription, as the registry's memo says (cached unless ``fresh``)."""
@@ -98,6 +103,11 @@ class HubPublisher:
             subscriptions = [Subscription.model_validate(item) for item in listed]
             self._cached = (now, subscriptions)
             return subscriptions
+
+    def forget(self) -> None:
+        """Drop the cached subscriptions: the next event reads them afresh (one was just
+        added here, and a read made before it must not hide it from the next event)."""
+        self._cached = None
 
     async def subscription(self, subscription_id: str) -> Subscription | None:
         """The subscription, read afresh before it is called absent (a cache may be older
@@ -138,11 +148,43 @@ class HubPublisher:
         return 0 if source is None else await self.publish(source)
 
     async def publish(self, source: HubEventSource) -> int:
-        """Start a delivery to every subscription that wants ``source``; how many."""
+        """Start a delivery to every subscription that wants ``source`` and has room for
+        one more (``deliveries_per_subscription`` running at most); how many."""
         wanted = [s for s in await self.subscriptions() if wants(s, source)]
         gate = asyncio.Semaphore(STARTS_AT_ONCE)
-        started = await asyncio.gather(*(self._start(s, source, gate) for s in wanted))
+        started = await asyncio.gather(*(self._start_in_bounds(s, source, gate) for s in wanted))
         return sum(started)
+
+    async def running_deliveries(self, subscription_id: str) -> int:
+        """How many deliveries to ``subscription_id`` are running (the visibility store's
+        count: it may lag a moment behind the starts)."""
+        prefix = (
+            names.delivery_workflow_id(f"{subscription_id}/").replace("\\", "").replace("'", "")
+        )
+        query = (
+            f"WorkflowType = '{names.DELIVER_HUB_EVENT_WORKFLOW}'"
+            f" AND ExecutionStatus = 'Running' AND WorkflowId STARTS_WITH '{prefix}'"
+        )
+        try:
+            return (await self.client.count_workflows(query)).count
+        except RPCError as error:
+            raise _unavailable(f"count the deliveries to {subscription_id}", error) from None
+
+    async def _start_in_bounds(
+        self, subscription: Subscription, source: HubEventSource, gate: asyncio.Semaphore
+    ) -> bool:
+        async with gate:
+            running = await self.running_deliveries(subscription.id)
+        if running >= self.deliveries_per_subscription:
+            logger.warning(
+                "hub event %s not delivered to subscription %s: %d deliveries to it are"
+                " still retrying",
+                source.event_id,
+                subscription.id,
+                running,
+            )
+            return False
+        return await self._start(subscription, source, gate)
 
     async def _start(
         self, subscription: Subscription, source: HubEventSource, gate: asyncio.Semaphore
@@ -153,7 +195,12 @@ class HubPublisher:
             callback=subscription.callback,
             idempotency_key=key,
             event_type=source.event_type,
-            envelope=source.envelope(),
+            # A party's subscription gets the party view of the event.
+            envelope=(
+                party_event(source.envelope())
+                if subscription.owner.role == "party"
+                else source.envelope()
+            ),
             secret_rotation=subscription.secret_rotation,
         )
         async with gate:

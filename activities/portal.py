@@ -68,6 +68,9 @@ class PortalClaims:
     order_id: str
     party_id: str
     expires_at: datetime
+    # The tracking (first run id) the check-in was sent from: a link from an ended tracking
+    # does not work on the order's next one. None in links made before it was carried.
+    tracking_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -123,6 +126,7 @@ def issue_token(secret: str, claims: PortalClaims) -> str:
                 "order": claims.order_id,
                 "party": claims.party_id,
                 "exp": int(claims.expires_at.timestamp()),
+                **({"trk": claims.tracking_id} if claims.tracking_id else {}),
             },
             separators=(",", ":"),
             sort_keys=True,
@@ -152,6 +156,7 @@ def read_token(secret: str, token: str, order_id: str, now: datetime) -> PortalC
             order_id=str(data["order"]),
             party_id=str(data["party"]),
             expires_at=datetime.fromtimestamp(int(data["exp"]), UTC),
+            tracking_id=str(data["trk"]) if "trk" in data else None,
         )
         version = data["v"]
     except (ValueError, KeyError, TypeError, binascii.Error, OverflowError, OSError):
@@ -183,6 +188,14 @@ def _answer_by(notification: Notification) -> datetime:
     return notification.occurred_at + _FALLBACK_VALIDITY
 
 
+def tracking_of(notification: Notification) -> str | None:
+    """The tracking a notification was sent from: its key is ``{order}/{tracking}/{name}``
+    (``{order}/{name}`` for orders tracked before trackings were told apart)."""
+    rest = notification.idempotency_key.removeprefix(f"{notification.order_id}/")
+    tracking, slash, _ = rest.partition("/")
+    return tracking if slash and tracking else None
+
+
 def with_portal_link(notification: Notification, settings: PortalSettings | None) -> Notification:
     """``notification`` with ``body.portalUrl`` when it is a check-in to the party and the
     portal is configured; otherwise ``notification`` unchanged."""
@@ -196,6 +209,7 @@ def with_portal_link(notification: Notification, settings: PortalSettings | None
         order_id=notification.order_id,
         party_id=notification.recipient,
         expires_at=_answer_by(notification),
+        tracking_id=tracking_of(notification),
     )
     body = {**notification.body, "portalUrl": settings.url_for(claims)}
     return notification.model_copy(update={"body": body})

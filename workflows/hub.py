@@ -22,6 +22,7 @@ from temporalio.exceptions import ActivityError
 with workflow.unsafe.imports_passed_through():
     from workflows.delivery import NOTIFY_RETRY, NOTIFY_SCHEDULE_TO_CLOSE, NOTIFY_START_TO_CLOSE
     from workflows.domain import names
+    from workflows.domain.bounds import SUSPEND_AFTER_FAILED_DAYS
     from workflows.domain.hub import (
         SUBSCRIPTIONS_MEMO,
         HubDelivery,
@@ -32,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         Subscription,
         registry_workflow_id,
     )
+    from workflows.patches import SUSPEND_DEAD_CALLBACKS_PATCH
 
 # Continue as new well before Temporal's own limits: each change is a few events.
 REGISTRY_HISTORY_LIMIT = 2_000
@@ -88,7 +90,15 @@ class PartyOrderSubscriptions:
 
     @workflow.signal(name=names.HUB_DELIVERY_FAILED)
     def delivery_failed(self, failure: HubDeliveryFailure) -> None:
-        self.state.record_failure(failure)
+        suspended = self.state.record_failure(failure)
+        # The memo is what deliveries read: a suspended callback gets no more of them.
+        if suspended is not None and workflow.patched(SUSPEND_DEAD_CALLBACKS_PATCH):
+            workflow.logger.warning(
+                "hub subscription %s suspended: its callback failed %d days running",
+                suspended.id,
+                SUSPEND_AFTER_FAILED_DAYS,
+            )
+            self._publish()
 
     @workflow.query(name=names.LIST_SUBSCRIPTIONS)
     def list_subscriptions(self) -> RegistryState:

@@ -22,6 +22,10 @@ HOLIDAYS_PATCH = "holidays-re-resolved"
 # so a close process is one workflow task and no activity task. A close process that began
 # before it has no marker and sends them as ordinary activities, as it did.
 LOCAL_NOTICES_PATCH = "closure-notices-local"
+# PartyOrderSubscriptions writes its memo again when a failed delivery suspends a dead
+# callback's subscription, so deliveries stop reaching it. A registry whose history has no
+# marker keeps the memo it wrote.
+SUSPEND_DEAD_CALLBACKS_PATCH = "hub-suspend-dead-callbacks"
 
 
 def rules_of_this_run() -> Rules:

@@ -16,6 +16,7 @@ from fastapi.openapi.utils import get_openapi
 
 from activities.portal import PortalSettings
 from settings import Settings
+from starter.api import document as document_rules
 from starter.api import errors, hub, portal
 from starter.api.auth import BEARER_SCHEME
 from starter.api.keys import KeyStore
@@ -36,6 +37,17 @@ one. Errors are TMF Error objects `{"code", "reason", "message", "status"}`.
 """
 
 
+async def connect_with(settings: Settings | None) -> PartyOrderClient:
+    """A client by ``settings`` (default: the environment's), waiting for a worker's answer
+    as long as their ``PARTY_ORDERS_ANSWER_TIMEOUT`` says, as the CLI does."""
+    settings = settings or Settings.from_env()
+    try:
+        answer_timeout = settings.answer_timeout
+    except ValueError as error:
+        raise PartyOrderError(str(error)) from None
+    return await PartyOrderClient.connect(settings=settings, answer_timeout=answer_timeout)
+
+
 class Clients:
     """One PartyOrderClient for the app, connected on first use. After a failed attempt,
     requests are answered 503 at once for ``RECONNECT_PAUSE`` seconds rather than each
@@ -49,7 +61,7 @@ class Clients:
         client: PartyOrderClient | None = None,
         settings: Settings | None = None,
     ):
-        self._connect = connect or (lambda: PartyOrderClient.connect(settings=settings))
+        self._connect = connect or (lambda: connect_with(settings))
         self._client = client
         self._lock = asyncio.Lock()
         self._failed: tuple[float, ServerUnavailable] | None = None
@@ -141,4 +153,5 @@ def openapi_document(app: FastAPI) -> dict[str, Any]:
     schemas = components.get("schemas", {})
     for name in ("HTTPValidationError", "ValidationError"):
         schemas.pop(name, None)
+    document_rules.complete(schemas)
     return document

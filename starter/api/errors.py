@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Iterable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -138,6 +139,27 @@ def describe_request_errors(error: RequestValidationError) -> str:
     return "; ".join(problems) or "invalid request"
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route takes at the request's path (RFC 9110: ``Allow`` of a 405
+    lists them all, not only the first route's)."""
+    path = request.scope.get("path", "")
+
+    def methods_of(routes: Iterable[Any], prefix: str) -> set[str]:
+        found: set[str] = set()
+        for route in routes:
+            included = getattr(route, "original_router", None)
+            if included is not None:  # a router included in the app: its own routes
+                context = getattr(route, "include_context", None)
+                found |= methods_of(included.routes, prefix + getattr(context, "prefix", ""))
+                continue
+            regex = getattr(route, "path_regex", None)
+            if regex is not None and path.startswith(prefix) and regex.match(path[len(prefix) :]):
+                found |= set(getattr(route, "methods", None) or ())
+        return found
+
+    return sorted(methods_of(request.app.router.routes, ""))
+
+
 def install(app: FastAPI) -> None:
     """Answer every failure with a TMF Error."""
 
@@ -164,13 +186,16 @@ def install(app: FastAPI) -> None:
             return error_response(bad_request(f"(body): {error.__cause__}"))
         # Routing's own answers (unknown path 404, wrong method 405) in the same shape.
         reason = {404: "Not found", 405: "Method not allowed"}.get(error.status_code, "Error")
+        headers = dict(error.headers or {})
+        if error.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(request))
         return error_response(
             ApiError(
                 error.status_code,
                 reason[0].lower() + reason.title().replace(" ", "")[1:],
                 reason,
                 str(error.detail),
-                dict(error.headers or {}),
+                headers,
             )
         )
 

@@ -17,7 +17,8 @@ from activities.outbound import AllowList, OutboundRefused, check_url, parse_add
 from activities.signing import MasterSecretMissing, subscription_secret
 from settings import Settings
 from starter.api.auth import GuardedRoute, guarded, principal
-from starter.api.errors import ApiError, bad_request, unavailable
+from starter.api.errors import ApiError, Error, bad_request, unavailable
+from starter.api.hub_quota import check_quota
 from starter.api.keys import ApiKey
 from starter.api.routes import ALL, BASE_PATH, _errors
 from workflows.domain.bounds import MAX_CALLBACK_CHARS, MAX_QUERY_CHARS
@@ -67,6 +68,14 @@ def _allow(request: Request) -> AllowList:
     """The operator's ``PARTY_ORDERS_CALLBACK_ALLOW``, from the app's settings."""
     try:
         return _settings(request).callback_allow()
+    except ValueError as error:
+        raise unavailable(f"event subscriptions are not available: {error}") from None
+
+
+def _per_owner(request: Request) -> int:
+    """The operator's ``PARTY_ORDERS_HUB_SUBSCRIPTIONS_PER_OWNER``, from the app's settings."""
+    try:
+        return _settings(request).hub_subscriptions_per_owner
     except ValueError as error:
         raise unavailable(f"event subscriptions are not available: {error}") from None
 
@@ -131,7 +140,14 @@ def _not_found(subscription_id: str) -> ApiError:
     " and ``partyOrder.party.id``. The callback must be http(s), without user info, and not"
     " at a loopback, private, link-local, multicast or metadata address (in any numeric"
     " form) unless the operator's ``PARTY_ORDERS_CALLBACK_ALLOW`` lists it.",
-    responses=_errors(400, 409, 503),
+    responses={
+        409: {
+            "model": Error,
+            "description": "this key's owner has subscribed this callback already, or holds"
+            " its quota of subscriptions (PARTY_ORDERS_HUB_SUBSCRIPTIONS_PER_OWNER)",
+        },
+        **{k: v for k, v in _errors(400, 503).items() if k != 409},
+    },
     openapi_extra=guarded(*ALL),
 )
 async def subscribe(
@@ -159,6 +175,7 @@ async def subscribe(
     except ValueError as error:
         raise bad_request(str(error)) from None
     client = await request.app.state.clients.get()
+    await check_quota(client, callback, owner_of(key), _per_owner(request))
     made = await client.subscribe(callback, subscription.query, owner_of(key))
     response.headers["Location"] = f"{BASE_PATH}/hub/{made.id}"
     return _with_secret(made, master)

@@ -45,7 +45,8 @@ from starter.client import (
     RejectedByOrder,
 )
 from workflows.domain.messages import ProgressReport
-from workflows.domain.model import MilestoneStatus, PartyOrder
+from workflows.domain.model import MilestoneStatus, OrderState, PartyOrder
+from workflows.domain.party_view import party_view
 
 log = logging.getLogger(__name__)
 # uvicorn's access log prints each request's query: the link's token must not be in it.
@@ -62,6 +63,36 @@ _pages = Environment(
 
 # The states a party may report for one item (the contract's item states).
 ITEM_STATES = ("acknowledged", "inProgress", "pending", "held", "completed", "cancelled", "failed")
+
+# The order's, an item's and a milestone's states in a supplier's words, not the wire's.
+STATE_NAMES = {
+    "acknowledged": "Acknowledged, work not started",
+    "inProgress": "In progress",
+    "pending": "Pending",
+    "held": "On hold",
+    "pendingCancellation": "Being cancelled",
+    "cancelled": "Cancelled",
+    "completed": "Completed",
+    "failed": "Failed",
+    "partial": "Partly delivered",
+    "yetToReach": "Not reached yet",
+    "violated": "Overdue",
+}
+
+
+def state_name(state: object) -> str:
+    """A state in words (``inProgress``: "In progress"); an unknown one as it is."""
+    value = str(getattr(state, "value", state))
+    return STATE_NAMES.get(value, value)
+
+
+def long_date(when: datetime | date | None) -> str:
+    """A date as people read it, with no doubt about day and month: "8 January 2027"."""
+    return "" if when is None else f"{when.day} {when:%B %Y}"
+
+
+_pages.filters["state_name"] = state_name
+_pages.filters["long_date"] = long_date
 
 # Field names of the form, by the report's camelCase field they fill.
 LABELS = {
@@ -136,8 +167,10 @@ def form_page(
         "checkin.html",
         status,
         order=order,
+        last_note=order.notes[-1] if order.notes else None,
         token=token,
         expires_at=claims.expires_at,
+        example_date=f"{order.due_date:%Y-%m-%d}",
         form=form,
         errors=errors or {},
         labels=LABELS,
@@ -167,11 +200,15 @@ async def _open(
     if request.app.state.rate_limiter.take(f"portal:{order_id}") > 0:
         return refusal(429, "Too many requests", "Please wait a minute and try again.")
     try:
-        order = await (await _client(request)).get(order_id)
+        order = party_view(await (await _client(request)).get(order_id))
     except OrderNotFound:
         return refusal(404, "Order not found", f"We no longer track order {order_id}.")
-    if order.party.id != claims.party_id:  # tracked again since, for another party
-        return link_refusal(PortalLinkError("this link was sent for another tracking"))
+    if order.party.id != claims.party_id or (  # tracked again since
+        claims.tracking_id is not None and claims.tracking_id != order.tracking_id
+    ):
+        return link_refusal(
+            PortalLinkError("this link was sent for an earlier tracking of this order")
+        )
     return claims, order
 
 
@@ -217,8 +254,10 @@ async def submit_check_in(request: Request, order_id: str) -> HTMLResponse:
         except (RejectedByOrder, OrderClosed) as error:
             reason = error.rejection.error if isinstance(error, RejectedByOrder) else str(error)
             return page("result.html", 409, order=order, accepted=False, reason=reason)
-        order = await client.get(order_id)
-        return page("result.html", 200, order=order, accepted=True, reason=None)
+        started = order.state == OrderState.ACKNOWLEDGED  # this report starts the work
+        order = party_view(await client.get(order_id))
+        started = started and order.state == OrderState.IN_PROGRESS
+        return page("result.html", 200, order=order, accepted=True, reason=None, started=started)
     except PartyOrderError as error:
         return _unavailable(error)
 

@@ -11,11 +11,12 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Body, Query, Request, Response, status
+from fastapi import APIRouter, Body, Path, Query, Request, Response, status
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 
 from starter.api.auth import GuardedRoute, guarded, principal, visible
-from starter.api.errors import Error, bad_request, forbidden, from_client_error, not_found
+from starter.api.errors import ApiError, Error, bad_request, forbidden, from_client_error, not_found
 from starter.api.keys import Role
 from starter.api.schemas import (
     CancelPartyOrder,
@@ -25,6 +26,7 @@ from starter.api.schemas import (
     Resolution,
 )
 from starter.client import (
+    OrderAlreadyTracked,
     OrderNotFound,
     OrderSummary,
     PartyOrderClient,
@@ -40,8 +42,11 @@ from workflows.domain.messages import (
     EscalationAcknowledgement,
     ProgressReport,
     StateChangeRequest,
+    describe_validation_error,
 )
-from workflows.domain.model import PartyOrder, PartyOrderSpec
+from workflows.domain.model import ORDER_ID_PATTERN, OrderState, PartyOrder, PartyOrderSpec
+from workflows.domain.party_view import party_view
+from workflows.domain.tracker import PartyOrderTracker
 
 BASE_PATH = "/tmf-api/partyOrderTracking/v1"
 MAX_LIMIT = 1000
@@ -145,8 +150,11 @@ _EXAMPLE_ORDER = load_sample(CONTRACT_EXAMPLE)
     response_model=PartyOrder,
     summary="Start tracking a party order",
     description="Idempotent: the same order posted again answers 200 with the tracked order;"
-    " a different order under a tracked id is 409. A process key starts only orders it"
-    " originates (``originatingProcess.name`` is its process, filled in when left out).",
+    " a different order under a tracked id is 409. An order whose tracking has ended is"
+    " tracked once more only with ``again=true`` (201; the party is asked again from the"
+    " start). A process key starts only orders it originates (``originatingProcess.name``"
+    " is its process, filled in when left out). The completion dates must not have passed"
+    " (400 naming the field).",
     responses={
         200: {"model": PartyOrder, "description": "already tracked, the same order"},
         **_errors(400, 409, 503),
@@ -164,8 +172,17 @@ async def create_party_order(
             }
         ),
     ],
+    again: Annotated[
+        bool,
+        Query(
+            description="track an order whose tracking has ended once more (a running"
+            " order is answered as without it)"
+        ),
+    ] = False,
 ) -> PartyOrder:
     key = principal(request)
+    check_dates_ahead(spec, datetime.now(UTC))
+    check_start(spec, datetime.now(UTC))
     if key.role == Role.PROCESS:
         named = "originating_process" in spec.model_fields_set and (
             "name" in spec.originating_process.model_fields_set
@@ -179,11 +196,44 @@ async def create_party_order(
                 f" orders it originates, not {spec.originating_process.name!r}"
             )
     client = await client_of(request)
-    started = await client.ensure_tracked(spec)
+    started = await track_again(client, spec) if again else await client.ensure_tracked(spec)
     if not started:
         response.status_code = status.HTTP_200_OK
     response.headers["Location"] = href(spec.id)
     return await client.get(spec.id)
+
+
+def check_dates_ahead(spec: PartyOrderSpec, now: datetime) -> None:
+    """400 for a start input whose agreed date or forecast has passed already: it would be
+    critical (and page the escalation contacts) from its first instant."""
+    for name, when in (
+        ("expectedCompletionDate", spec.expected_completion_date),
+        ("requestedCompletionDate", spec.requested_completion_date),
+    ):
+        if when is not None and when < now:
+            raise bad_request(f"{name}: {when.isoformat()} has passed; give a date to come")
+
+
+def check_start(spec: PartyOrderSpec, now: datetime) -> None:
+    """400 for a start input the workflow would refuse at its start (a milestone naming an
+    unknown item, a completion in the future, ...): the core's own start checks, run here
+    first, so the caller hears why instead of a tracking that fails."""
+    try:
+        PartyOrderTracker.start(spec, now)
+    except ValidationError as error:
+        raise bad_request(describe_validation_error(error)) from None
+    except ValueError as error:
+        raise bad_request(str(error)) from None
+
+
+async def track_again(client: PartyOrderClient, spec: PartyOrderSpec) -> bool:
+    """Start a new tracking of ``spec`` even if an earlier one ended; a running tracking
+    is answered as ``ensure_tracked`` does (the same order: not started; another: 409)."""
+    try:
+        await client.start(spec, again=True)
+        return True
+    except OrderAlreadyTracked:
+        return await client.ensure_tracked(spec)
 
 
 @router.get(
@@ -198,11 +248,25 @@ async def create_party_order(
 async def list_party_orders(
     request: Request,
     response: Response,
-    state: Annotated[str | None, Query(description=f"one of {', '.join(STATES)}")] = None,
-    jeopardy: Annotated[
-        str | None, Query(description=f"one of {', '.join(JEOPARDY_LEVELS)}")
+    state: Annotated[
+        str | None,
+        Query(description=f"one of {', '.join(STATES)}", json_schema_extra={"enum": [*STATES]}),
     ] = None,
-    party_id: Annotated[str | None, Query(alias="partyId", max_length=1000)] = None,
+    jeopardy: Annotated[
+        str | None,
+        Query(
+            description=f"one of {', '.join(JEOPARDY_LEVELS)}",
+            json_schema_extra={"enum": [*JEOPARDY_LEVELS]},
+        ),
+    ] = None,
+    party_id: Annotated[
+        str | None,
+        Query(
+            alias="partyId",
+            max_length=1000,
+            json_schema_extra={"pattern": "^[^\\x00-\\x1f\\x7f]*$"},
+        ),
+    ] = None,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
 ) -> list[OrderSummary]:
@@ -227,6 +291,16 @@ async def list_party_orders(
 ORDER_FIELDS = tuple(sorted(field.alias or name for name, field in PartyOrder.model_fields.items()))
 
 
+_FIELD_NAME = f"(?:{'|'.join(ORDER_FIELDS)})"
+FIELDS_PATTERN = rf"^ *(?:{_FIELD_NAME} *)?(?:, *(?:{_FIELD_NAME} *)?)*$"
+"""The ``fields`` the API takes: order fields, comma-separated (blanks are skipped)."""
+
+# The order id in a path, as the API takes it (documented; an id outside it is 400).
+OrderIdPath = Annotated[
+    str, Path(json_schema_extra={"pattern": ORDER_ID_PATTERN}, examples=["PO-1001"])
+]
+
+
 def selected_fields(fields: str) -> list[str]:
     """The names in a ``fields`` parameter (comma-separated), each a field of the order."""
     names = [name.strip() for name in fields.split(",") if name.strip()]
@@ -244,15 +318,19 @@ def selected_fields(fields: str) -> list[str]:
     response_model=None,
     summary="One party order, as get_order returns it",
     description="With ``fields`` (TMF attribute selection, e.g. ``fields=state,jeopardy``),"
-    " only those top-level fields, and ``id``.",
+    " only those top-level fields, and ``id``. A process or a manager gets the whole order"
+    " (``PartyOrder``); a party gets its party view (``PartyOrderView``): no internal notes,"
+    " no escalation contacts, no acknowledgements, no other source's rejected messages.",
     responses={
         200: {
-            "description": "the order, or with ``fields`` the fields asked for and ``id``",
+            "description": "the order (whole, or a party's view), or with ``fields`` the"
+            " fields asked for and ``id``",
             "content": {
                 "application/json": {
                     "schema": {
                         "anyOf": [
                             {"$ref": "#/components/schemas/PartyOrder"},
+                            {"$ref": "#/components/schemas/PartyOrderView"},
                             {
                                 "type": "object",
                                 "required": ["id"],
@@ -269,14 +347,20 @@ def selected_fields(fields: str) -> list[str]:
 )
 async def get_party_order(
     request: Request,
-    order_id: str,
+    order_id: OrderIdPath,
     fields: Annotated[
         str | None,
-        Query(max_length=2000, description="comma-separated top-level fields, e.g. state,jeopardy"),
+        Query(
+            max_length=2000,
+            description="comma-separated top-level fields, e.g. state,jeopardy",
+            json_schema_extra={"pattern": FIELDS_PATTERN},
+        ),
     ] = None,
 ) -> JSONResponse:
     wanted = selected_fields(fields) if fields is not None else None
-    body = (await visible_order(request, order_id)).to_json_dict()
+    order = await visible_order(request, order_id)
+    seen = party_view(order) if principal(request).role == Role.PARTY else order
+    body = seen.to_json_dict()
     if wanted is None:
         return JSONResponse(body)
     return JSONResponse({"id": body["id"], **{name: body[name] for name in wanted}})
@@ -297,7 +381,7 @@ async def get_party_order(
 )
 async def patch_party_order(
     request: Request,
-    order_id: str,
+    order_id: OrderIdPath,
     change: Annotated[
         StateChangeRequest,
         Body(
@@ -327,7 +411,7 @@ async def patch_party_order(
 )
 async def acknowledge_escalation(
     request: Request,
-    order_id: str,
+    order_id: OrderIdPath,
     acknowledgement: Annotated[
         EscalationAcknowledgement,
         Body(
@@ -362,7 +446,7 @@ async def acknowledge_escalation(
 )
 async def report_progress(
     request: Request,
-    order_id: str,
+    order_id: OrderIdPath,
     report: Annotated[
         ProgressReport,
         Body(
@@ -411,7 +495,7 @@ async def report_progress(
 )
 async def request_change(
     request: Request,
-    order_id: str,
+    order_id: OrderIdPath,
     change: Annotated[
         ChangeRequestMessage,
         Body(
@@ -445,7 +529,7 @@ async def request_change(
 )
 async def resolve_change(
     request: Request,
-    order_id: str,
+    order_id: OrderIdPath,
     change_request_id: str,
     resolution: Annotated[
         Resolution,
@@ -484,7 +568,7 @@ async def resolve_change(
 )
 async def check_in(
     request: Request,
-    order_id: str,
+    order_id: OrderIdPath,
     check_in: Annotated[CheckInRequest | None, Body()] = None,
 ) -> RequestAccepted:
     key = principal(request)
@@ -533,13 +617,61 @@ async def cancel_party_order(
         await client.cancel(order_id, message)
     except PartyOrderError as error:
         raise from_client_error(error, order_id) from None
-    task_href = f"{BASE_PATH}/cancelPartyOrder/{request_id}"
+    task_href = cancel_href(order_id)
     response.headers["Location"] = task_href
     return CancelPartyOrderTask(
-        id=request_id,
+        id=order_id,
         href=task_href,
+        request_id=request_id,
         creation_date=datetime.now(UTC),
         party_order=PartyOrderRef(id=order_id, href=href(order_id)),
         cancellation_reason=message.reason,
         requested_by=message.requested_by,
+    )
+
+
+def cancel_href(order_id: str) -> str:
+    return f"{BASE_PATH}/cancelPartyOrder/{order_id}"
+
+
+@router.get(
+    "/cancelPartyOrder/{order_id}",
+    response_model=CancelPartyOrderTask,
+    summary="The cancellation of a party order (the Location of POST /cancelPartyOrder)",
+    description="Named by the order's id (an order is cancelled once): ``inProgress`` while"
+    " the party is told (``pendingCancellation``), ``done`` once cancelled. 404 when the"
+    " order has no cancellation (yet: the order applies a cancellation as soon as a worker"
+    " runs).",
+    responses=_errors(400, 404, 503),
+    openapi_extra=guarded(Role.PROCESS, Role.MANAGER),
+)
+async def get_cancel_party_order(request: Request, order_id: OrderIdPath) -> CancelPartyOrderTask:
+    order = await visible_order(request, order_id)
+    task = cancellation_task(order)
+    if task is None:
+        raise ApiError(404, "notFound", "Not found", f"order {order_id} has no cancellation", None)
+    return task
+
+
+def cancellation_task(order: PartyOrder) -> CancelPartyOrderTask | None:
+    """The order's cancellation as a TMF task resource, or None when it has none."""
+    changes = [
+        change
+        for change in order.state_history
+        if change.to_state in (OrderState.PENDING_CANCELLATION, OrderState.CANCELLED)
+    ]
+    if order.state not in (OrderState.PENDING_CANCELLATION, OrderState.CANCELLED):
+        return None
+    cancellation = order.cancellation
+    # The oldest state changes may have been let go on a long-lived order.
+    since = changes[0].at if changes else None
+    since = since or (cancellation.cancellation_date if cancellation else None)
+    return CancelPartyOrderTask(
+        id=order.id,
+        href=cancel_href(order.id),
+        state="done" if order.state == OrderState.CANCELLED else "inProgress",
+        creation_date=since or datetime.now(UTC),
+        party_order=PartyOrderRef(id=order.id, href=href(order.id)),
+        cancellation_reason=cancellation.reason if cancellation else None,
+        requested_by=cancellation.requested_by if cancellation else None,
     )

@@ -41,12 +41,14 @@ class CancelPartyOrder(WireModel):
 
 
 class CancelPartyOrderTask(WireModel):
-    """The task resource for a cancellation: acknowledged once Temporal has the message;
-    the order then moves to ``pendingCancellation`` and ``cancelled``."""
+    """The task resource for a cancellation: ``acknowledged`` once Temporal has the message;
+    ``inProgress`` while the order is ``pendingCancellation``, ``done`` once ``cancelled``.
+    Its id is the order's (an order is cancelled once), so its ``href`` always answers."""
 
     id: str
     href: str
-    state: Literal["acknowledged"] = "acknowledged"
+    state: Literal["acknowledged", "inProgress", "done"] = "acknowledged"
+    request_id: str | None = None  # the cancel_order message's, when this answer sent it
     creation_date: AwareDatetime
     party_order: PartyOrderRef
     cancellation_reason: str | None = None

@@ -120,7 +120,8 @@ async def already_started(connection: Connection, order_id: str) -> PartyOrderEr
     ended = description.close_time.astimezone(UTC).date() if description.close_time else "?"
     return OrderTrackedBefore(
         f"order {order_id} was tracked before: it ended {state} on {ended}. To track it"
-        " once more, start it again deliberately (CLI: --again)"
+        " once more, start it again deliberately (CLI: --again; HTTP API: POST"
+        " /partyOrder?again=true)"
     )
 
 

@@ -77,7 +77,7 @@ class Subscriptions:
             static_summary="Party order event subscriptions (the hub)",
         )
         try:
-            return await connection.client.execute_update_with_start_workflow(
+            made: Subscription = await connection.client.execute_update_with_start_workflow(
                 names.ADD_SUBSCRIPTION,
                 subscription,
                 start_workflow_operation=start,
@@ -91,6 +91,10 @@ class Subscriptions:
             raise errors.registry_no_answer(connection) from None
         except RPCError as error:
             raise errors.rpc_error(connection, error, None) from None
+        # The quota's check may have read the subscriptions just before: the next event
+        # published here reads them again, with this one.
+        self.hub.forget()
+        return made
 
     async def unsubscribe(self, subscription_id: str, owner: SubscriptionOwner) -> bool:
         """Remove a subscription; False if ``owner`` sees none by that id."""

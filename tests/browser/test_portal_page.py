@@ -79,6 +79,24 @@ async def test_a_party_answers_a_check_in_on_the_page(
         assert response is not None and response.status == 200
         assert await page.title() == f"Report progress on order {order_id} · Party order tracking"
         assert await page.locator("html").get_attribute("lang") == "en"
+        # What the supplier reads first: the agreed date and the state in words, not wire
+        # names, and nothing that speaks of the supplier as a third party.
+        text = await page.locator("main").inner_text()
+        spec = await stack.orders.get(order_id)
+        agreed = spec.requested_completion_date
+        assert agreed is not None
+        assert await page.locator("#agreed-date").inner_text() == (f"{agreed.day} {agreed:%B %Y}")
+        assert "Acknowledged, work not started" in text
+        assert "acknowledged" not in text.replace("Acknowledged", "")
+        assert "yetToReach" not in text and "inProgress" not in text
+        assert "Ordered from" not in text
+        assert "none yet" in await page.locator("#last-report").inner_text()
+        # The date is typed as the hint says, not in the browser's own format.
+        forecast = page.get_by_label("Forecast completion date")
+        assert await forecast.get_attribute("type") == "text"
+        assert await forecast.get_attribute("placeholder") == "YYYY-MM-DD"
+        hint = await page.locator("#forecast-hint").inner_text()
+        assert "year-month-day" in hint
         # Every field is found by its label, as a screen reader would announce it.
         await page.get_by_label("Percent complete (0 to 100)").fill("40")
         await page.get_by_label("Site survey", exact=False).check()
@@ -88,9 +106,18 @@ async def test_a_party_answers_a_check_in_on_the_page(
         await page.screenshot(path=output_dir / "portal-check-in.png", full_page=True)
         await page.get_by_role("button", name="Send progress report").click()
         await page.wait_for_url(f"**/portal/partyOrder/{order_id}/checkIn")
-        assert await page.locator("#state").inner_text() == "inProgress"
+        assert await page.locator("#state").inner_text() == "In progress"
         assert await page.locator("#percent").inner_text() == "40%"
         assert "Thank you" in await page.get_by_role("heading", level=1).inner_text()
+        # What happens next: the next check-in, and who has the report.
+        told = await page.locator("#next").inner_text()
+        assert "order's contact with us sees it now, and was told that work has started" in told
+        after = (await stack.orders.get(order_id)).check_ins.next_at
+        assert after is not None
+        assert await page.locator("#next-check-in").inner_text() == (
+            f"We will next ask you for progress on {after.day} {after:%B %Y}."
+            " Tell us sooner if anything changes."
+        )
         await page.screenshot(path=output_dir / "portal-check-in-sent.png", full_page=True)
     finally:
         await page.close()
@@ -280,7 +307,8 @@ def test_item_states_are_offered_for_items_tracked_on_their_own() -> None:
     assert "<legend>Order items</legend>" in html
     assert '<label for="item-1">Item 1: item 1</label>' in html
     assert '<select id="item-2" name="item:2">' in html
-    assert '<option value="held" selected>held</option>' in html
+    assert '<option value="held" selected>On hold</option>' in html
+    assert '<option value="inProgress">In progress</option>' in html
     # Items shown with their current state are not reported unless changed.
     unchanged = portal.Form(items={"1": "inProgress", "2": "held"})
     report, errors = portal.to_report(unchanged, order)
@@ -302,3 +330,53 @@ def test_item_states_are_offered_for_items_tracked_on_their_own() -> None:
     assert plain.order_items and all(item.state is None for item in plain.order_items)
     html = bytes(portal.form_page(plain, "tok", CLAIMS, portal.Form()).body).decode()
     assert "Order items" not in html and "<select" not in html
+
+
+async def test_the_page_shows_the_party_its_own_last_report_and_nothing_internal(
+    stack: LiveStack,
+) -> None:
+    order_id, url = await checked_in(stack)
+    token = parse_qs(urlsplit(url).query)["token"][0]
+    async with httpx.AsyncClient() as http:
+        sent = await http.post(
+            url.partition("?")[0],
+            data={"token": token, "percentComplete": "30", "note": "splicing next week"},
+        )
+        assert sent.status_code == 200, sent.text
+        await stack.orders.report_progress(
+            order_id, {"source": "enterprise", "note": "considering NORDFIBER"}, confirm=True
+        )
+        page = (await http.get(url)).text
+    assert "NORDFIBER" not in page
+    last = page.split('id="last-report">')[1].split("</dd>")[0]
+    assert "splicing next week" in last
+    assert "In progress, 30% complete" in page
+
+
+async def test_a_link_from_an_ended_tracking_does_not_work_on_the_next(
+    stack: LiveStack,
+) -> None:
+    order = example_order(unique(), datetime.now(UTC))
+    await stack.orders.start(order)
+    await stack.orders.check_in_now(order["id"], {"requestedBy": "portal test"})
+
+    async def link() -> str | None:
+        notices = stack.check_in_notices(order["id"])
+        return notices[0]["body"].get("portalUrl") if notices else None
+
+    url = await eventually(link, what="the check-in notification")
+    await stack.orders.cancel(order["id"], {"reason": "ordered again"})
+
+    async def cancelled() -> bool:
+        return (await stack.orders.get(order["id"])).state == "cancelled"
+
+    await eventually(cancelled, what="the order cancelled")
+    await stack.orders.start(order, again=True)
+    async with httpx.AsyncClient() as http:
+        opened = await http.get(url)
+        token = parse_qs(urlsplit(url).query)["token"][0]
+        sent = await http.post(url.partition("?")[0], data={"token": token, "note": "late"})
+    assert opened.status_code == 403, opened.text
+    assert "earlier tracking of this order" in opened.text
+    assert sent.status_code == 403
+    assert (await stack.orders.get(order["id"])).notes == []

@@ -276,6 +276,33 @@ async def test_each_role_sees_only_its_orders(api: httpx.AsyncClient, keys: Keys
         assert hidden == {**unknown, "message": unknown["message"].replace(unknown_id, order["id"])}
 
 
+async def test_a_party_reads_its_party_view_and_a_process_the_whole_order(
+    api: httpx.AsyncClient, keys: Keys
+) -> None:
+    order = await started(api, keys)
+    path = f"/partyOrder/{order['id']}"
+    mine = await api.post(f"{path}/progress", json={"note": "crew booked"}, headers=keys.acme)
+    assert mine.status_code == 202, mine.text
+    internal = {"source": "enterprise", "note": "considering NORDFIBER"}
+    ours = await api.post(f"{path}/progress", json=internal, headers=keys.manager)
+    assert ours.status_code == 202, ours.text
+    whole = await get_order(api, keys, order["id"])
+    assert [(n["text"], n["visibility"]) for n in whole["notes"]] == [
+        ("crew booked", "party"),
+        ("considering NORDFIBER", "internal"),
+    ]
+    by_process = (await api.get(path, headers=keys.process)).json()
+    assert by_process["notes"] == whole["notes"]
+    assert by_process["trackingPolicy"]["escalation"][1]["notify"] == "operations-lead"
+
+    seen = (await api.get(path, headers=keys.acme)).json()
+    assert [n["text"] for n in seen["notes"]] == ["crew booked"]
+    assert "notify" not in seen["trackingPolicy"]["escalation"][1]
+    assert "operations-lead" not in json.dumps(seen)
+    selected = await api.get(path, params={"fields": "notes"}, headers=keys.acme)
+    assert [n["text"] for n in selected.json()["notes"]] == ["crew booked"]
+
+
 async def test_list_filters_pages_and_counts_visible_orders(
     api: httpx.AsyncClient, keys: Keys
 ) -> None:
@@ -590,3 +617,142 @@ async def test_openapi_document_unknown_paths_and_no_key_in_logs(
     secret = keys.acme["Authorization"].removeprefix("Bearer ")
     assert secret not in caplog.text
     assert "secret-value" not in caplog.text
+
+
+# ---------------------------------------------------------------- the low findings
+
+
+async def test_405_lists_every_method_of_the_path(api: httpx.AsyncClient, keys: Keys) -> None:
+    wrong = await api.delete("/partyOrder", headers=keys.manager)
+    assert_error(wrong, 405)
+    assert wrong.headers["Allow"] == "GET, POST"
+    one = await api.put(f"/partyOrder/{unique()}", headers=keys.manager)
+    assert_error(one, 405)
+    assert one.headers["Allow"] == "GET, PATCH"
+
+
+async def test_a_start_whose_dates_have_passed_is_refused_naming_the_field(
+    api: httpx.AsyncClient, keys: Keys
+) -> None:
+    order = new_order(expectedCompletionDate="1900-01-01T00:00:00Z")
+    answer = await api.post("/partyOrder", json=order, headers=keys.manager)
+    assert_error(answer, 400, "expectedCompletionDate", "1900-01-01", "passed")
+    agreed = new_order(requestedCompletionDate="1999-06-01T00:00:00Z")
+    agreed.pop("expectedCompletionDate", None)
+    answer = await api.post("/partyOrder", json=agreed, headers=keys.manager)
+    assert_error(answer, 400, "requestedCompletionDate", "1999-06-01")
+    for sent in (order, agreed):
+        assert_error(await api.get(f"/partyOrder/{sent['id']}", headers=keys.manager), 404)
+
+
+async def test_an_ended_order_is_tracked_again_only_with_again_true(
+    api: httpx.AsyncClient, keys: Keys
+) -> None:
+    order = await started(api, keys)
+    path = f"/partyOrder/{order['id']}"
+    first = (await get_order(api, keys, order["id"]))["trackingId"]
+    cancel = {"partyOrder": {"id": order["id"]}, "cancellationReason": "site gone"}
+    assert (await api.post("/cancelPartyOrder", json=cancel, headers=keys.manager)).is_success
+
+    async def cancelled() -> bool:
+        return (await get_order(api, keys, order["id"]))["state"] == "cancelled"
+
+    await eventually(cancelled)
+    changed = {**order, "description": "the same circuit, ordered again"}
+    refused = await api.post("/partyOrder", json=changed, headers=keys.manager)
+    assert_error(refused, 409, "again=true")
+    again = await api.post(
+        "/partyOrder", params={"again": "true"}, json=changed, headers=keys.manager
+    )
+    assert again.status_code == 201, again.text
+    assert again.headers["Location"] == f"{BASE_PATH}{path}"
+    assert again.json()["state"] == "acknowledged"
+    assert again.json()["trackingId"] not in (None, first)
+    # A running order is not started twice: the same order is 200, another 409.
+    same = await api.post(
+        "/partyOrder", params={"again": "true"}, json=changed, headers=keys.manager
+    )
+    assert same.status_code == 200, same.text
+    other = {**changed, "description": "yet another"}
+    other_answer = await api.post(
+        "/partyOrder", params={"again": "true"}, json=other, headers=keys.manager
+    )
+    assert_error(other_answer, 409)
+
+
+async def test_the_location_of_a_cancellation_answers(api: httpx.AsyncClient, keys: Keys) -> None:
+    order = await started(api, keys)
+    task_path = f"/cancelPartyOrder/{order['id']}"
+    assert_error(await api.get(task_path, headers=keys.process), 404, "no cancellation")
+    body = {"partyOrder": {"id": order["id"]}, "cancellationReason": "site gone"}
+    answer = await api.post("/cancelPartyOrder", json=body, headers=keys.process)
+    assert answer.status_code == 201, answer.text
+    location = answer.headers["Location"]
+    assert location == f"{BASE_PATH}{task_path}" == answer.json()["href"]
+    assert answer.json()["requestId"]
+
+    async def done() -> bool:
+        task = await api.get(task_path, headers=keys.process)
+        return task.status_code == 200 and task.json()["state"] == "done"
+
+    await eventually(done)
+    task = (await api.get(task_path, headers=keys.process)).json()
+    assert task["id"] == order["id"]
+    assert task["cancellationReason"] == "site gone"
+    assert task["requestedBy"] == f"process:{PROCESS}"
+    assert_error(await api.get(task_path, headers=keys.other_process), 404)
+    assert_error(await api.get(task_path, headers=keys.acme), 403)
+
+
+async def test_the_api_waits_for_a_worker_as_long_as_its_settings_say(
+    monkeypatch: pytest.MonkeyPatch, dev_client: Client
+) -> None:
+    from settings import ANSWER_TIMEOUT_ENV, Settings
+    from starter.api import app as app_module
+
+    seen: list[timedelta] = []
+
+    async def connect(**given: Any) -> PartyOrderClient:
+        seen.append(given["answer_timeout"])
+        return PartyOrderClient(dev_client, answer_timeout=given["answer_timeout"])
+
+    monkeypatch.setattr(app_module.PartyOrderClient, "connect", connect)
+    client = await app_module.Clients(settings=Settings({ANSWER_TIMEOUT_ENV: "3"})).get()
+    assert seen == [timedelta(seconds=3)]
+    assert client.answer_timeout == timedelta(seconds=3)
+    # An unusable value is named when the API first needs Temporal: 503, never a guess.
+    with pytest.raises(ServerUnavailable, match=ANSWER_TIMEOUT_ENV):
+        await app_module.Clients(settings=Settings({ANSWER_TIMEOUT_ENV: "soon"})).get()
+
+
+async def test_the_document_states_the_rules_the_api_enforces(api: httpx.AsyncClient) -> None:
+    document = (await api.get("/openapi.json")).json()
+    listing = document["paths"][f"{BASE_PATH}/partyOrder"]["get"]["parameters"]
+    by_name = {p["name"]: p["schema"] for p in listing}
+    assert "inProgress" in by_name["state"]["enum"]
+    assert by_name["jeopardy"]["enum"] == ["none", "hazard", "critical"]
+    one = document["paths"][f"{BASE_PATH}/partyOrder/{{order_id}}"]["get"]["parameters"]
+    schemas = {p["name"]: p["schema"] for p in one}
+    assert schemas["order_id"]["pattern"] == "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+    assert "pattern" in json.dumps(schemas["fields"])
+    spec = document["components"]["schemas"]["PartyOrderSpec"]
+    assert {"required": ["requestedCompletionDate"]} in [
+        {"required": alt["required"]} for alt in spec["anyOf"]
+    ]
+    hub = document["components"]["schemas"]["HubSubscriptionInput"]["properties"]["query"]
+    assert "PartyOrderStateChangeEvent" in json.dumps(hub)
+
+
+async def test_a_start_the_workflow_would_refuse_is_400_not_a_failed_tracking(
+    api: httpx.AsyncClient, keys: Keys
+) -> None:
+    unknown_item = new_order()
+    unknown_item["milestones"][0]["orderItemIds"] = ["no-such-item"]
+    answer = await api.post("/partyOrder", json=unknown_item, headers=keys.manager)
+    assert_error(answer, 400, "orderItemIds", "no-such-item")
+    future = new_order()
+    future["milestones"][0].update(status="completed", completedAt="2999-01-01T00:00:00Z")
+    answer = await api.post("/partyOrder", json=future, headers=keys.manager)
+    assert_error(answer, 400, "completedAt", "future")
+    for sent in (unknown_item, future):
+        assert_error(await api.get(f"/partyOrder/{sent['id']}", headers=keys.manager), 404)

@@ -46,9 +46,12 @@ def free_port() -> int:
 
 
 class LiveApi:
-    def __init__(self, url: str, manager_key: str) -> None:
+    def __init__(self, url: str, manager_key: str, party_key: str, process_key: str) -> None:
         self.url = url
         self.headers = {"Authorization": f"Bearer {manager_key}"}
+        # For fuzzing as a party and as a process too (the schemathesis CLI, by hand).
+        self.party_key = party_key
+        self.process_key = process_key
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +62,8 @@ def live_api(dev_address: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
     folder = Path(tmp_path_factory.mktemp("fuzz"))
     store = KeyStore(folder / "api-keys.json")
     _, manager_key = store.create("manager")
+    _, party_key = store.create("party", party_id="ACME")
+    _, process_key = store.create("process", process="service-order-handling")
     task_queue = unique("api-fuzz")
     client_ready: asyncio.Future[PartyOrderClient] | None = None
 
@@ -90,7 +95,7 @@ def live_api(dev_address: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
         assert time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.05)
     try:
-        yield LiveApi(url, manager_key)
+        yield LiveApi(url, manager_key, party_key, process_key)
     finally:
         server.should_exit = True
         thread.join(timeout=30)

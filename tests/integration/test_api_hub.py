@@ -20,18 +20,26 @@ from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 from temporalio.client import Client
 
+from activities.hub import HubPublisher
 from activities.outbound import AllowList
 from activities.signing import signed_headers
-from settings import CALLBACK_ALLOW_ENV, WEBHOOK_MASTER_SECRET_ENV, Settings
+from settings import (
+    CALLBACK_ALLOW_ENV,
+    HUB_SUBSCRIPTIONS_PER_OWNER_ENV,
+    WEBHOOK_MASTER_SECRET_ENV,
+    Settings,
+)
 from starter.api.app import create_app
 from starter.api.keys import KeyStore
 from starter.api.routes import BASE_PATH
 from starter.client import PartyOrderClient
 from starter.samples import example_order
-from tests.conftest import TEST_ALLOW, TEST_MASTER_SECRET, unique
+from tests.conftest import TEST_ALLOW, TEST_CALLBACK_ALLOW, TEST_MASTER_SECRET, unique
 from tests.integration.test_api import api_for, assert_error
 from tests.support.hub_listener import HubListener, Received
+from workflows.domain.hub import HubEventSource, Subscription, SubscriptionOwner, created_source
 from workflows.domain.instants import iso
+from workflows.domain.model import PartyOrderSpec
 
 PROCESS = "service-order-handling"
 
@@ -139,7 +147,8 @@ async def test_escalation_acknowledgement_by_role_and_status(
     api: httpx.AsyncClient, keys: Keys, manager: dict[str, str]
 ) -> None:
     party = unique("P")
-    late = iso(datetime.now(UTC) - timedelta(hours=1))  # critical at once: level 1
+    # Due in a moment (a start whose dates have passed is refused): critical then, level 1.
+    late = iso(datetime.now(UTC) + timedelta(seconds=2))
     order_id = await start(
         api,
         manager,
@@ -196,7 +205,8 @@ async def test_every_role_subscribes_and_only_its_scope_deletes(
     assert made["party"]["callback"] == listener.url
     assert made["party"]["query"] == query
     assert len({m["id"] for m in made.values()}) == 3
-    assert (await subscribe(api, acme, listener.url))["query"] == ""  # no query: every event
+    everything = f"{listener.url}?all"  # a callback once per owner: this is another
+    assert (await subscribe(api, acme, everything))["query"] == ""  # no query: every event
 
     # Another party's subscription does not exist for this key; another process's neither.
     assert_error(await api.delete(f"/hub/{made['party']['id']}", headers=other_party), 404)
@@ -209,6 +219,51 @@ async def test_every_role_subscribes_and_only_its_scope_deletes(
     # A manager removes any; an unknown id is 404.
     assert (await api.delete(f"/hub/{made['process']['id']}", headers=manager)).status_code == 204
     assert_error(await api.delete(f"/hub/{unique('sub')}", headers=manager), 404)
+
+
+async def test_an_owner_subscribes_a_callback_once_and_up_to_its_quota(
+    dev_client: Client,
+    dev_task_queue: str,
+    keys: Keys,
+    listener: HubListener,
+    manager: dict[str, str],
+) -> None:
+    values = {
+        **DEPLOYED,
+        CALLBACK_ALLOW_ENV: TEST_CALLBACK_ALLOW,
+        HUB_SUBSCRIPTIONS_PER_OWNER_ENV: "3",
+    }
+    async with api_with(dev_client, dev_task_queue, keys, values) as api:
+        try:
+            await _subscribe_up_to_the_quota(api, keys, listener)
+        finally:
+            registry = PartyOrderClient(dev_client, dev_task_queue)
+            for subscription in (await registry.subscriptions()).subscriptions:
+                if subscription.callback.startswith("http://127.0.0.1:"):
+                    await api.delete(f"/hub/{subscription.id}", headers=manager)
+
+
+async def _subscribe_up_to_the_quota(
+    api: httpx.AsyncClient, keys: Keys, listener: HubListener
+) -> None:
+    party = unique("P")
+    acme, acme_again = keys.make("party", party_id=party), keys.make("party", party_id=party)
+    first = await subscribe(api, acme, listener.url)
+    twice = await api.post("/hub", json={"callback": listener.url}, headers=acme_again)
+    assert_error(twice, 409, "callback", first["id"])
+    # Another owner subscribes the same callback: it is theirs.
+    await subscribe(api, keys.make("party", party_id=unique("P")), listener.url)
+    for n in (2, 3):
+        await subscribe(api, acme, f"{listener.url}?n={n}")
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    full = await api.post("/hub", json={"callback": f"{listener.url}?n=4"}, headers=acme)
+    took = loop.time() - began
+    assert_error(full, 409, "at most 3 subscriptions per owner")
+    assert took < 1.0, took
+    # Removing one makes room again.
+    assert (await api.delete(f"/hub/{first['id']}", headers=acme)).status_code == 204
+    await subscribe(api, acme, f"{listener.url}?n=4")
 
 
 async def test_refused_callbacks_and_queries_are_400_naming_the_field(
@@ -485,6 +540,50 @@ async def test_an_acknowledgement_no_worker_applies_yet_is_202(
         assert queued.status_code == 202, queued.text
         assert queued.json() == {"requestId": "ack-1"}
         await dev_client.get_workflow_handle(f"party-order-{order['id']}").terminate()
+
+
+async def test_deliveries_to_one_subscription_are_bounded(dev_client: Client) -> None:
+    # No worker polls this queue: every delivery started stays running, as a dead
+    # callback's do while they retry.
+    publisher = HubPublisher(dev_client, unique("nobody"))
+    publisher.deliveries_per_subscription = 2
+    dead = Subscription(
+        id=unique("sub"),
+        callback="https://gone.example/events",
+        owner=SubscriptionOwner(role="manager"),
+        created_at=datetime.now(UTC),
+    )
+    alive = dead.model_copy(update={"id": unique("sub"), "callback": "https://up.example/e"})
+
+    async def subscriptions(*, fresh: bool = False) -> list[Subscription]:
+        return [dead]
+
+    publisher.subscriptions = subscriptions  # type: ignore[method-assign]
+    spec = PartyOrderSpec.model_validate(example_order(unique(), datetime.now(UTC)))
+
+    def event(n: int) -> HubEventSource:
+        return created_source(spec, f"run-{n}", datetime.now(UTC))
+
+    try:
+        assert [await publisher.publish(event(n)) for n in (1, 2)] == [1, 1]
+
+        async def both_running() -> bool:
+            return await publisher.running_deliveries(dead.id) == 2
+
+        await eventually(both_running)
+        assert await publisher.publish(event(3)) == 0  # bounded: dropped, not piled up
+        assert await publisher.running_deliveries(alive.id) == 0
+        publisher.subscriptions = lambda *, fresh=False: _listed([dead, alive])  # type: ignore[method-assign]
+        assert await publisher.publish(event(4)) == 1  # another subscription has room
+    finally:
+        async for execution in dev_client.list_workflows(
+            f"WorkflowType = 'DeliverHubEvent' AND TaskQueue = '{publisher.task_queue}'"
+        ):
+            await dev_client.get_workflow_handle(execution.id).terminate("test over")
+
+
+async def _listed(subscriptions: list[Subscription]) -> list[Subscription]:
+    return subscriptions
 
 
 # ---------------------------------------------------------------- outbound safety, signatures

@@ -15,10 +15,12 @@ from settings import Settings
 from starter.client import InvalidInput, PartyOrderClient
 from starter.samples import example_order
 from tests.conftest import running_worker, unique
+from workflows.domain.bounds import MAX_SUBSCRIPTIONS_PER_OWNER, SUSPEND_AFTER_FAILED_DAYS
 from workflows.domain.effects import ForwardChangeRequest, Notification, Notify
 from workflows.domain.hub import (
     EVENT_TYPES,
     SUBSCRIPTIONS_MEMO,
+    HubDeliveryFailure,
     HubEventSource,
     RegistryState,
     RemoveSubscription,
@@ -277,6 +279,62 @@ async def test_with_encryption_the_registry_holds_only_ciphertext(
         encodings = {p.metadata["encoding"] for _, p in payloads_in(history)}
         assert encodings == {ENCRYPTED_ENCODING}
         await handle.terminate("test over")
+
+
+def test_an_owner_subscribes_a_callback_once_and_up_to_its_quota() -> None:
+    state = RegistryState()
+    first = state.add(subscription(owner=ACME))
+    again = subscription(owner=ACME)  # the same callback, another id
+    with pytest.raises(ValueError, match=f"already subscribed .* as subscription {first.id}"):
+        state.add(again)
+    state.add(subscription(owner=SOH))  # the same callback for another owner is another's
+    for n in range(2, 5):
+        state.check_add(
+            subscription(owner=ACME).model_copy(update={"callback": f"https://x.test/{n}"}), 5
+        )
+        state.add(subscription(owner=ACME).model_copy(update={"callback": f"https://x.test/{n}"}))
+    fifth = subscription(owner=ACME).model_copy(update={"callback": "https://x.test/5"})
+    state.check_add(fifth, 5)
+    state.add(fifth)
+    sixth = subscription(owner=ACME).model_copy(update={"callback": "https://x.test/6"})
+    with pytest.raises(ValueError, match="at most 5 subscriptions per owner"):
+        state.check_add(sixth, 5)
+    state.check_add(sixth)  # the registry's own ceiling is higher
+    # A setting cannot raise the registry's own ceiling.
+    many = RegistryState(
+        subscriptions=[
+            subscription(owner=MANAGER).model_copy(update={"callback": f"https://m.test/{n}"})
+            for n in range(MAX_SUBSCRIPTIONS_PER_OWNER)
+        ]
+    )
+    with pytest.raises(ValueError, match=f"at most {MAX_SUBSCRIPTIONS_PER_OWNER}"):
+        many.check_add(subscription(owner=MANAGER), MAX_SUBSCRIPTIONS_PER_OWNER + 50)
+
+
+def failure(subscription_id: str, at: datetime) -> HubDeliveryFailure:
+    return HubDeliveryFailure(
+        at=at, subscription_id=subscription_id, event_id="e", event_type="x", error="refused"
+    )
+
+
+def test_a_callback_that_fails_on_consecutive_days_is_suspended() -> None:
+    state = RegistryState()
+    dead = state.add(subscription(owner=ACME))
+    other = state.add(subscription(owner=SOH))
+    day = timedelta(days=1)
+    # Failures on days apart do not suspend it; many on one day neither.
+    for at in (NOW, NOW + 2 * day, NOW + 2 * day + timedelta(hours=3)):
+        assert state.record_failure(failure(dead.id, at)) is None
+    assert state.record_failure(failure(other.id, NOW + 3 * day)) is None
+    assert state.record_failure(failure(dead.id, NOW + 3 * day)) is None  # days 3 and 4 only
+    assert SUSPEND_AFTER_FAILED_DAYS == 3
+    suspended = state.record_failure(failure(dead.id, NOW + 4 * day))
+    assert suspended is not None and suspended.id == dead.id
+    assert suspended.suspended_at == NOW + 4 * day
+    assert state.record_failure(failure(dead.id, NOW + 5 * day)) is None  # told once
+    created = event("PartyOrderCreateEvent")
+    assert not wants(state.subscriptions[0], created)
+    assert wants(state.subscriptions[1], created)  # the other owner's still hears
 
 
 def test_an_orders_events_carry_a_sequence_that_grows_across_continue_as_new() -> None:

@@ -341,7 +341,7 @@ async def test_the_emailed_link_flow_runs_as_written(tmp_path: Path) -> None:
             result = await run_bash(script, cwd=workdir, env=shell_env)
             assert result.returncode == 0, f"{result.stdout}{result.stderr}"
             assert f"{stack.base_url}/portal/partyOrder/PO-1001/checkIn?token=" in result.stdout
-            assert 'is now <strong id="state">inProgress' in result.stdout
+            assert 'is now <strong id="state">In progress' in result.stdout
             assert any(m["X-Party-Orders-Event"] == "checkIn" for m in sink.received)
             order = await stack.orders.get("PO-1001")
         assert order.percent_complete == 45

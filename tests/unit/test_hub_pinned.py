@@ -127,12 +127,18 @@ def test_an_events_order_summary_names_the_order_once() -> None:
 
 
 def test_the_registry_is_full_at_its_maximum() -> None:
+    def of_process(n: int, id: str) -> Subscription:
+        # Each process its own callback: no owner past its quota, no callback twice.
+        owner = SubscriptionOwner(role="process", process=f"process-{n}")
+        made = subscription(owner=owner, id=id)
+        return made.model_copy(update={"callback": f"https://x.test/hook/{n}"})
+
     state = RegistryState(
-        subscriptions=[subscription(id=f"sub-{n}") for n in range(MAX_SUBSCRIPTIONS - 1)]
+        subscriptions=[of_process(n, f"sub-{n}") for n in range(MAX_SUBSCRIPTIONS - 1)]
     )
-    state.add(subscription(id="last-one"))  # the maximum itself is kept
+    state.add(of_process(MAX_SUBSCRIPTIONS, "last-one"))  # the maximum itself is kept
     with pytest.raises(ValueError) as full:
-        state.add(subscription(id="one-too-many"))
+        state.add(of_process(MAX_SUBSCRIPTIONS + 1, "one-too-many"))
     assert str(full.value) == f"at most {MAX_SUBSCRIPTIONS} subscriptions are kept"
     assert len(state.subscriptions) == MAX_SUBSCRIPTIONS
 

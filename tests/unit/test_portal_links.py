@@ -155,3 +155,20 @@ def test_tokens_are_redacted_from_log_lines() -> None:
     )
     RedactPortalTokens().filter(record)
     assert token not in record.getMessage()
+
+
+def test_a_link_names_the_tracking_its_check_in_was_sent_from() -> None:
+    settings = PortalSettings(secret=SECRET)
+    linked = with_portal_link(note("PO-1/run-7/checkIn-1", body={}), settings)
+    token = parse_qs(urlsplit(linked.body["portalUrl"]).query)["token"][0]
+    assert read_token(SECRET, token, "PO-1", NOW).tracking_id == "run-7"
+    # The tracking is signed with the rest: another tracking's id cannot be put in.
+    payload, _, signature = token.partition(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    forged = base64.urlsafe_b64encode(json.dumps({**claims, "trk": "run-8"}).encode())
+    with pytest.raises(PortalLinkInvalid):
+        read_token(SECRET, f"{forged.decode().rstrip('=')}.{signature}", "PO-1", NOW)
+    # A check-in of an order tracked before trackings were told apart names none.
+    unnamed = with_portal_link(note("PO-1/checkIn-1", body={}), settings)
+    token = parse_qs(urlsplit(unnamed.body["portalUrl"]).query)["token"][0]
+    assert read_token(SECRET, token, "PO-1", NOW).tracking_id is None

@@ -58,3 +58,14 @@ def test_the_api_keys_live_in_the_data_folder_unless_told_otherwise(tmp_path: Pa
     assert Settings({DATA_DIR_ENV: str(tmp_path)}).api_keys_path == tmp_path / "api-keys.json"
     elsewhere = tmp_path / "keys.json"
     assert Settings({API_KEYS_ENV: str(elsewhere)}).api_keys_path == elsewhere
+
+
+def test_the_subscriptions_per_owner_lie_within_the_registrys_ceiling() -> None:
+    from settings import DEFAULT_HUB_SUBSCRIPTIONS_PER_OWNER, HUB_SUBSCRIPTIONS_PER_OWNER_ENV
+    from workflows.domain.bounds import MAX_SUBSCRIPTIONS_PER_OWNER
+
+    assert Settings({}).hub_subscriptions_per_owner == DEFAULT_HUB_SUBSCRIPTIONS_PER_OWNER
+    assert Settings({HUB_SUBSCRIPTIONS_PER_OWNER_ENV: "3"}).hub_subscriptions_per_owner == 3
+    for unusable in ("many", "0", "-1", "2.5", str(MAX_SUBSCRIPTIONS_PER_OWNER + 1)):
+        with pytest.raises(ValueError, match=HUB_SUBSCRIPTIONS_PER_OWNER_ENV):
+            _ = Settings({HUB_SUBSCRIPTIONS_PER_OWNER_ENV: unusable}).hub_subscriptions_per_owner

@@ -99,3 +99,14 @@ MAX_SUBSCRIPTIONS = 1000
 MAX_FAILURES_KEPT = 200
 MAX_QUERY_CHARS = 2000
 MAX_CALLBACK_CHARS = 2000
+# The registry's own ceiling per owner (one party, one process, the managers): the API's
+# setting PARTY_ORDERS_HUB_SUBSCRIPTIONS_PER_OWNER (default 20) may lower it, not raise it.
+MAX_SUBSCRIPTIONS_PER_OWNER = 100
+# Deliveries to one subscription that may run at once. A healthy callback's finish in
+# seconds; a dead one's retry for a day each, so past this many its new events are dropped
+# (logged by the worker) rather than piled up, until it answers or is suspended.
+MAX_DELIVERIES_PER_SUBSCRIPTION = 50
+# A callback that gave up deliveries on this many consecutive days (UTC) is suspended: each
+# give-up is a day of retries, so it has been dead for days. No new deliveries start for it
+# until its owner subscribes it again (remove it, then POST /hub).
+SUSPEND_AFTER_FAILED_DAYS = 3

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, Field
@@ -25,6 +25,8 @@ from workflows.domain.bounds import (
     MAX_FAILURES_KEPT,
     MAX_QUERY_CHARS,
     MAX_SUBSCRIPTIONS,
+    MAX_SUBSCRIPTIONS_PER_OWNER,
+    SUSPEND_AFTER_FAILED_DAYS,
 )
 from workflows.domain.effects import Notification
 from workflows.domain.instants import iso
@@ -115,6 +117,8 @@ class Subscription(WireModel):
     query: Annotated[str, Field(max_length=MAX_QUERY_CHARS)] = ""
     owner: SubscriptionOwner
     created_at: AwareDatetime
+    # Set when its callback kept failing (SUSPEND_AFTER_FAILED_DAYS): no more deliveries.
+    suspended_at: AwareDatetime | None = None
     # How often its signing secret was rotated: the secret itself is derived from this
     # and the worker's master secret (activities/signing.py), never kept here.
     secret_rotation: Annotated[int, Field(ge=0)] = 0
@@ -293,6 +297,8 @@ def created_source(spec: PartyOrderSpec, tracking_id: str, now: datetime) -> Hub
 
 def wants(subscription: Subscription, event: HubEventSource) -> bool:
     """Whether ``subscription`` gets ``event``: its scope sees the order, its query takes it."""
+    if subscription.suspended_at is not None:
+        return False  # a dead callback: its owner was told, and re-subscribes to resume
     if not subscription.owner.sees(event.party_id, event.process):
         return False
     return parse_query(subscription.query).accepts(event.event_type, event.order_id, event.party_id)
@@ -343,10 +349,16 @@ class RegistryState(WireModel):
     subscriptions: list[Subscription] = Field(default_factory=list)
     failures: list[HubDeliveryFailure] = Field(default_factory=list)
 
-    def check_add(self, subscription: Subscription) -> None:
-        """ValueError if ``subscription`` cannot be added (the id taken, the registry full)."""
+    def check_add(
+        self, subscription: Subscription, per_owner: int = MAX_SUBSCRIPTIONS_PER_OWNER
+    ) -> None:
+        """ValueError if ``subscription`` cannot be added: the id taken, the registry full,
+        its owner at ``per_owner`` subscriptions (at most MAX_SUBSCRIPTIONS_PER_OWNER), or
+        its callback subscribed by the same owner already (once per owner: a second one
+        would double every event)."""
         if any(s.id == subscription.id for s in self.subscriptions):
             raise ValueError(f"id: subscription {subscription.id!r} exists already")
+        check_owner_quota(self.subscriptions, subscription, per_owner)
         if len(self.subscriptions) >= MAX_SUBSCRIPTIONS:
             raise ValueError(f"at most {MAX_SUBSCRIPTIONS} subscriptions are kept")
 
@@ -376,6 +388,43 @@ class RegistryState(WireModel):
                 return rotated
         return None
 
-    def record_failure(self, failure: HubDeliveryFailure) -> None:
+    def record_failure(self, failure: HubDeliveryFailure) -> Subscription | None:
+        """Keep ``failure``; the subscription it suspends, if its callback has now failed on
+        SUSPEND_AFTER_FAILED_DAYS consecutive days (None otherwise, or if already)."""
         self.failures.append(failure)
         del self.failures[:-MAX_FAILURES_KEPT]
+        subscription = next(
+            (s for s in self.subscriptions if s.id == failure.subscription_id), None
+        )
+        if subscription is None or subscription.suspended_at is not None:
+            return None
+        days = {
+            f.at.astimezone(UTC).date()
+            for f in self.failures
+            if f.subscription_id == subscription.id
+        }
+        latest = failure.at.astimezone(UTC).date()
+        if all(latest - timedelta(days=n) in days for n in range(SUSPEND_AFTER_FAILED_DAYS)):
+            subscription.suspended_at = failure.at
+            return subscription
+        return None
+
+
+def check_owner_quota(
+    subscriptions: list[Subscription], subscription: Subscription, per_owner: int
+) -> None:
+    """ValueError if ``subscription``'s owner may not add it: it has ``per_owner``
+    subscriptions already (at most MAX_SUBSCRIPTIONS_PER_OWNER), or one with the same
+    callback (named, so that the owner can use or remove it)."""
+    limit = min(per_owner, MAX_SUBSCRIPTIONS_PER_OWNER)
+    own = [s for s in subscriptions if s.owner == subscription.owner]
+    same = next((s for s in own if s.callback == subscription.callback), None)
+    if same is not None:
+        raise ValueError(
+            f"callback: already subscribed by this key's owner, as subscription {same.id}"
+            " (one subscription per callback: remove it to subscribe again)"
+        )
+    if len(own) >= limit:
+        raise ValueError(
+            f"at most {limit} subscriptions per owner are kept; remove one to add another"
+        )

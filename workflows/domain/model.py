@@ -252,6 +252,12 @@ class Checkpoint(WireModel):
     asked_at: AwareDatetime | None = None
 
 
+NoteVisibility = Literal["internal", "party"]
+"""Who may read a note: ``internal`` (the enterprise only: processes and managers), or
+``party`` (the party too). A note without one, as every note before it existed, is
+internal: a party never sees what it was not meant to."""
+
+
 class Note(WireModel):
     """A TMF Note: a text sent with a message, kept with who wrote it and when."""
 
@@ -259,6 +265,7 @@ class Note(WireModel):
     author: str
     date: AwareDatetime
     text: str
+    visibility: NoteVisibility = "internal"
 
 
 class OrderItemRef(WireModel):

@@ -9,7 +9,7 @@ from workflows.domain.effects import Effect
 from workflows.domain.instants import iso
 from workflows.domain.items import complete_open_items, is_final, weighted_percent
 from workflows.domain.messages import ItemProgress, ProgressReport, describe_value
-from workflows.domain.model import ItemState, MilestoneStatus, OrderState
+from workflows.domain.model import ItemState, MilestoneStatus, NoteVisibility, OrderState
 from workflows.domain.notes import add_note
 from workflows.domain.tracking.check_ins import party_answered
 from workflows.domain.tracking.context import MessageRejected, Tracking, require_open, transition
@@ -66,10 +66,12 @@ def _apply_report(t: Tracking, report: ProgressReport, now: datetime) -> list[Ef
     if report.note is not None:
         order.last_note = report.note
     author = order.party.name if report.source == "party" else "enterprise"
+    # A party's own words are its to read again; the enterprise's stay internal.
+    visibility: NoteVisibility = "party" if report.source == "party" else "internal"
     if rules.notes:
-        add_note(order, author, report.note, now)
+        add_note(order, author, report.note, now, visibility)
     if rules.order_items:
-        _apply_item_progress(t, report.order_items or [], author, now)
+        _apply_item_progress(t, report.order_items or [], author, now, visibility)
     order.last_progress_at = now
     if report.source == "party":
         party_answered(t, now)
@@ -101,7 +103,11 @@ def _check_item_progress(t: Tracking, reports: list[ItemProgress]) -> None:
 
 
 def _apply_item_progress(
-    t: Tracking, reports: list[ItemProgress], author: str, now: datetime
+    t: Tracking,
+    reports: list[ItemProgress],
+    author: str,
+    now: datetime,
+    visibility: NoteVisibility = "internal",
 ) -> None:
     order = t.order
     for report in reports:
@@ -116,7 +122,7 @@ def _apply_item_progress(
         if report.expected_completion_date is not None:
             item.expected_completion_date = report.expected_completion_date
         if report.note is not None:
-            add_note(order, author, f"Order item {item.id}: {report.note}", now)
+            add_note(order, author, f"Order item {item.id}: {report.note}", now, visibility)
     if reports:
         derive_percent(t)
 
