@@ -12,9 +12,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from starter.cli.output import PROG
 from starter.dates import parse_instant
 from starter.errors import InvalidInput
+from starter.output import PROG
 from workflows.domain.instants import iso
 
 

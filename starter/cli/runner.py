@@ -15,7 +15,9 @@ from settings import Settings
 from starter.cli import arguments
 from starter.cli.arguments import UsageError
 from starter.cli.groups import GROUPS
-from starter.cli.output import (
+from starter.errors import InvalidInput, OrderNotFound, PartyOrderError, ServerUnavailable
+from starter.local.devserver import DevServerError
+from starter.output import (
     EXIT_BAD_INPUT,
     EXIT_BROKEN_PIPE,
     EXIT_ERROR,
@@ -26,8 +28,6 @@ from starter.cli.output import (
     PROG,
     fail,
 )
-from starter.errors import InvalidInput, OrderNotFound, PartyOrderError, ServerUnavailable
-from starter.local.devserver import DevServerError
 
 
 def build_parser() -> argparse.ArgumentParser:

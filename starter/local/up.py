@@ -29,7 +29,6 @@ from settings import (
     WEBHOOK_MASTER_SECRET_ENV,
     Settings,
 )
-from starter.cli.output import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, fail, say, setup_logging
 from starter.client import (
     InvalidInput,
     PartyOrderClient,
@@ -37,6 +36,7 @@ from starter.client import (
 )
 from starter.codec_server import CodecServer, configured_codec
 from starter.local.devserver import DevServer, DevServerConfig, DevServerError
+from starter.output import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, fail, say, setup_logging
 from starter.schedules import DEFAULT_CRON, DEFAULT_TIME_ZONE, ensure_digest_schedule
 from workflows.domain import names
 

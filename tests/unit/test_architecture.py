@@ -136,6 +136,13 @@ def import_graph(modules: list[tuple[str, str]]) -> dict[str, set[str]]:
                 imported = imported.rpartition(".")[0]
             if imported and imported != name:
                 targets.add(imported)
+            # Importing a.b.c first runs the packages a and a.b: an arrow to each of them,
+            # but not to the importer's own packages (already running when it is imported).
+            package = imported.rpartition(".")[0]
+            while package:
+                if package in names and not (name + ".").startswith(package + "."):
+                    targets.add(package)
+                package = package.rpartition(".")[0]
         graph[name] = targets
     return graph
 
@@ -201,6 +208,28 @@ def test_a_cycle_across_three_modules_is_caught_behind_an_import_in_a_function()
     ]
     acyclic = [*modules[:2], ("activities.mail", "import hashlib"), modules[3]]
     assert cycles(import_graph(acyclic)) == []
+
+
+def test_a_cycle_through_a_package_that_imports_its_modules_is_caught() -> None:
+    # starter.local.up imported starter.cli.output, so Python ran starter/cli/__init__.py
+    # first, which imports the commands, one of which imports starter.local.up.
+    modules = [
+        ("starter.cli", "from starter.cli.runner import main"),
+        ("starter.cli.runner", "from starter.cli.groups import local"),
+        ("starter.cli.groups.local", "from starter.local.up import up"),
+        ("starter.cli.output", "import sys"),
+        ("starter.local.up", "from starter.cli.output import say"),
+    ]
+    assert cycles(import_graph(modules)) == [
+        ["starter.cli", "starter.cli.groups.local", "starter.cli.runner", "starter.local.up"]
+    ]
+    # A module of a package importing that package (its own parent) is no cycle.
+    own = [
+        ("starter.client", "from starter.client.reads import Reads"),
+        ("starter.client.reads", "from starter.client import errors"),
+        ("starter.client.errors", "import sys"),
+    ]
+    assert cycles(import_graph(own)) == []
 
 
 # ---------------------------------------------------------------- one home for settings

@@ -10,10 +10,10 @@ import worker
 from settings import Settings
 from starter.cli.arguments import CommandGroup
 from starter.cli.connection import connect_client
-from starter.cli.output import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, fail, say, setup_logging
 from starter.codec_server import DEFAULT_PORT as CODEC_PORT
 from starter.local.devserver import default_data_dir
 from starter.local.up import serve_worker_metrics, stop_on_signals, up
+from starter.output import EXIT_BAD_INPUT, EXIT_INTERRUPTED, EXIT_OK, fail, say, setup_logging
 
 commands = CommandGroup()
 

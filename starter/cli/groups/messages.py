@@ -17,10 +17,10 @@ from starter.cli.arguments import (
     request_id_arg,
 )
 from starter.cli.connection import connect_client
-from starter.cli.output import EXIT_OK, EXIT_QUEUED, PROG, say
 from starter.cli.render import when
 from starter.client import PartyOrderClient
 from starter.errors import InvalidInput, UpdateQueued
+from starter.output import EXIT_OK, EXIT_QUEUED, PROG, say
 from workflows.domain.messages import (
     ChangeRequestMessage,
     ProgressReport,

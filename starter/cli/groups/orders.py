@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 
 from starter.cli.arguments import CommandGroup, order_id_arg, read_json
 from starter.cli.connection import connect_client
-from starter.cli.output import EXIT_OK, say
 from starter.cli.render import list_text, order_text, to_json
 from starter.errors import InvalidInput
+from starter.output import EXIT_OK, say
 from starter.query import JEOPARDY_LEVELS, STATES, OrderFilters
 from workflows.domain import names
 

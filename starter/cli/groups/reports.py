@@ -11,10 +11,10 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from starter.cli.arguments import CommandGroup
 from starter.cli.connection import connect_client
-from starter.cli.output import EXIT_OK, PROG, say
 from starter.cli.render import report_text, scorecard_text, to_json
 from starter.dates import parse_instant
 from starter.errors import InvalidInput, OrderNotFound, ServerUnavailable
+from starter.output import EXIT_OK, PROG, say
 from starter.schedules import (
     DEFAULT_CRON,
     DEFAULT_TIME_ZONE,

@@ -9,13 +9,13 @@ from typing import Any
 
 from settings import CODEC_TOKEN_ENV, Settings
 from starter.cli.arguments import CommandGroup
-from starter.cli.output import EXIT_OK, say, setup_logging
 from starter.cli.render import to_json, when
 from starter.codec_server import DEFAULT_HOST as CODEC_HOST
 from starter.codec_server import DEFAULT_PORT as CODEC_PORT
 from starter.codec_server import DEFAULT_UI_ORIGINS as CODEC_UI_ORIGINS
 from starter.errors import InvalidInput, PartyOrderError
 from starter.local.up import stop_on_signals
+from starter.output import EXIT_OK, say, setup_logging
 
 commands = CommandGroup()
 
