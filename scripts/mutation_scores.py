@@ -56,11 +56,12 @@ def equivalent_mutants(listing: Path = EQUIVALENTS) -> set[str]:
 
 def module_scores(mutants: Path, equivalents: set[str]) -> list[ModuleScore]:
     scores = []
-    for meta in sorted((mutants / CORE).glob("*.py.meta")):
+    # The core and its subpackages (the tracker's rooms in tracking/).
+    for meta in sorted((mutants / CORE).rglob("*.py.meta")):
         results: dict[str, int | None] = json.loads(meta.read_text())["exit_code_by_key"]
         if not results:
             continue
-        score = ModuleScore(meta.name.removesuffix(".py.meta"))
+        score = ModuleScore(str(meta.relative_to(mutants / CORE)).removesuffix(".py.meta"))
         for name, code in results.items():
             score.mutants += 1
             if name in equivalents and code not in KILLED:
