@@ -459,7 +459,9 @@ def test_open_change_requests_are_withdrawn_when_the_order_ends(ending: str) -> 
 
 
 def test_daily_manual_check_ins_do_not_hide_a_silent_party() -> None:
-    tracker = start(requestedCompletionDate=(NOW + 90 * DAY).isoformat())
+    tracker = PartyOrderTracker.start(
+        order_spec(requestedCompletionDate=(NOW + 90 * DAY).isoformat()), NOW, rules_version=4
+    )
     for day in range(1, 4):
         send(tracker, "check_in_now", {"requestedBy": "ops"}, NOW + day * DAY)
     order = tracker.order

@@ -158,8 +158,21 @@ class TrackPartyOrder:
         self._timer.cancel()
         await self._take_messages()  # what arrived while the order ended is recorded too
         await self._settle_background()
+        if tracker.tracked_by.records_messages_to_the_end:
+            await self._record_to_the_end()
         self._publish()
         return tracker.order
+
+    async def _record_to_the_end(self) -> None:
+        """Rules 5: what arrived while the last notifications were on their way (up to
+        a day of retries) is recorded too, and so is what comes with the handlers still
+        running: every message is applied or recorded, to the very end."""
+        while True:
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            if not self._inbox and not self._effects and not self._pool:
+                return
+            await self._take_messages()
+            await self._settle_background()
 
     def _quiet(self) -> bool:
         """Every message that arrived is applied, and what is left to do is only

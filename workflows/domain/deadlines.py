@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from workflows.domain.checkpoints import due_points
+from workflows.domain.items import has_no_deadline, open_items
 from workflows.domain.jeopardy import behind_plan_instant, is_watched, target_date
 from workflows.domain.model import JeopardyStatus, MilestoneStatus, PartyOrder
 from workflows.domain.pause import after_active_time, is_paused
@@ -45,6 +46,10 @@ def deadlines(order: PartyOrder, rules: Rules) -> list[Deadline]:
         found.append(Deadline(check_ins.answer_by, "check-in response window ends"))
 
     for milestone in order.milestones:
+        if rules.cancelled_work_has_no_deadline and has_no_deadline(
+            order, milestone.order_item_ids or []
+        ):
+            continue
         if milestone.status == MilestoneStatus.YET_TO_REACH and milestone.milestone_date:
             found.append(Deadline(milestone.milestone_date, f"milestone {milestone.id} due"))
             found.append(
@@ -54,6 +59,12 @@ def deadlines(order: PartyOrder, rules: Rules) -> list[Deadline]:
                 )
             )
 
+    if rules.rolls_up_item_forecasts:
+        found += [
+            Deadline(item.expected_completion_date, f"order item {item.id} forecast")
+            for item in open_items(order)
+            if item.expected_completion_date is not None
+        ]
     due = target_date(order, rules)
     agreed, forecast = order.requested_completion_date, order.expected_completion_date
     if not rules.agreed_vs_forecast or agreed is None or forecast is None or agreed == forecast:

@@ -19,7 +19,8 @@ RULES_V1 = 1  # due date = forecast else agreed; escalation once per level, then
 RULES_V2 = 2  # agreed date vs forecast, escalation that never goes silent, no loose ends
 RULES_V3 = 3  # items tracked one by one (roll-up, partial), notes, plan checkpoints
 RULES_V4 = 4  # the originating process hears of every state change no other notice tells
-CURRENT_RULES = RULES_V4
+RULES_V5 = 5  # the second review (issue 22): no false criticals, no slip unasked, nothing lost
+CURRENT_RULES = RULES_V5
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,31 @@ class Rules:
     # upserts only what differs.
     publishes_only_changes: bool
 
+    # Rules 5 (issue 22).
+    # Messages that arrive while the order ends, or while its last notifications are on
+    # their way, are applied or recorded to the very end (the shell reads the inbox
+    # again after the last notification): before, one arriving then was never recorded.
+    records_messages_to_the_end: bool
+    # Every slip past the agreed date is put to the originating process: a forecast that
+    # slipped while a request for the agreed date was open is asked about once that
+    # request is closed. Before, it was marked reviewed and never asked.
+    asks_every_slip: bool
+    # A check-in never counts an open one as unanswered before its window ends (the open
+    # window stands, and is counted when it ends), so close plan check-ins, a window
+    # longer than the interval, or a check-in_now while paused give no false critical.
+    waits_for_open_windows: bool
+    # A party cannot cancel by itself: an item reported ``cancelled`` by the party is
+    # refused (a cancellation is agreed, by a change request). Before, a party could
+    # cancel the whole order by reporting every item cancelled.
+    party_cannot_cancel_items: bool
+    # A milestone whose order items were all cancelled has no deadline: it is not
+    # violated and puts the order in no jeopardy.
+    cancelled_work_has_no_deadline: bool
+    # The items' forecasts roll up into the order's forecast (the latest open item's),
+    # so an item forecast past the agreed date asks for agreement as the order's does;
+    # an open item whose own forecast has passed is in jeopardy.
+    rolls_up_item_forecasts: bool
+
 
 RULES_1 = Rules(
     version=RULES_V1,
@@ -105,6 +131,12 @@ RULES_1 = Rules(
     plan_checkpoints=False,
     tells_process_of_states=False,
     publishes_only_changes=False,
+    records_messages_to_the_end=False,
+    asks_every_slip=False,
+    waits_for_open_windows=False,
+    party_cannot_cancel_items=False,
+    cancelled_work_has_no_deadline=False,
+    rolls_up_item_forecasts=False,
 )
 RULES_2 = replace(
     RULES_1,
@@ -137,9 +169,20 @@ RULES_4 = replace(
     tells_process_of_states=True,
     publishes_only_changes=True,
 )
+RULES_5 = replace(
+    RULES_4,
+    version=RULES_V5,
+    patch="tracking-rules-5",
+    records_messages_to_the_end=True,
+    asks_every_slip=True,
+    waits_for_open_windows=True,
+    party_cannot_cancel_items=True,
+    cancelled_work_has_no_deadline=True,
+    rolls_up_item_forecasts=True,
+)
 
 # Every rules version, oldest first.
-RULE_VERSIONS: tuple[Rules, ...] = (RULES_1, RULES_2, RULES_3, RULES_4)
+RULE_VERSIONS: tuple[Rules, ...] = (RULES_1, RULES_2, RULES_3, RULES_4, RULES_5)
 _BY_VERSION = {rules.version: rules for rules in RULE_VERSIONS}
 
 

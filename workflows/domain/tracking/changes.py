@@ -18,7 +18,7 @@ from workflows.domain.notes import add_note
 from workflows.domain.tracking.context import MessageRejected, Tracking, require_open
 from workflows.domain.tracking.ending import roll_up_items
 from workflows.domain.tracking.notices import notify_party, notify_process
-from workflows.domain.tracking.progress import derive_percent
+from workflows.domain.tracking.progress import derive_percent, roll_up_forecast
 
 
 def request_change(t: Tracking, message: ChangeRequestMessage, now: datetime) -> list[Effect]:
@@ -148,6 +148,10 @@ def resolve_change(t: Tracking, resolution: ChangeResolution, now: datetime) -> 
         add_note(order, author, resolution.note, now)
     if t.rules.order_items and accepted and change.changes.order_items:
         derive_percent(t)
+        if t.rules.rolls_up_item_forecasts and any(
+            item.expected_completion_date for item in change.changes.order_items
+        ):
+            roll_up_forecast(t, change.changes.expected_completion_date)
         effects += roll_up_items(t, now)  # the last open item may have been cancelled
     missing = holidays_to_resolve(order) if accepted and not order.is_final else None
     if missing is not None:
@@ -227,8 +231,15 @@ def review_forecast(t: Tracking, now: datetime) -> list[Effect]:
         return []
     if t.state.forecast_reviewed == forecast:
         return []
+    asking = [c for c in order.change_requests if c.open and c.changes.requested_completion_date]
+    if t.rules.asks_every_slip and asking:
+        # Only the date an open request already asks for counts as reviewed: a later
+        # slip is put to the process once that request is closed (the next wake-up).
+        if any(c.changes.requested_completion_date == forecast for c in asking):
+            t.state.forecast_reviewed = forecast
+        return []
     t.state.forecast_reviewed = forecast
-    if any(c.open and c.changes.requested_completion_date for c in order.change_requests):
+    if asking:
         return []
     if len(order.change_requests) >= MAX_CHANGE_REQUESTS:
         return []  # the order stays critical; nothing more can be asked

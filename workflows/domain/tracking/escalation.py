@@ -16,6 +16,7 @@ from typing import Any, Literal
 from workflows.domain.deadlines import episode_over_at, reminder_due
 from workflows.domain.effects import Effect
 from workflows.domain.instants import iso
+from workflows.domain.items import has_no_deadline
 from workflows.domain.jeopardy import Assessment, is_watched
 from workflows.domain.messages import EscalationAcknowledgement
 from workflows.domain.model import (
@@ -272,6 +273,10 @@ def check_milestones(t: Tracking, now: datetime) -> list[Effect]:
         when = milestone.milestone_date
         if milestone.status != MilestoneStatus.YET_TO_REACH or when is None or now < when:
             continue
+        if t.rules.cancelled_work_has_no_deadline and has_no_deadline(
+            t.order, milestone.order_item_ids or []
+        ):
+            continue  # work cancelled by agreement has no deadline
         milestone.status = MilestoneStatus.VIOLATED
         if once:
             if milestone.violated_date == when:

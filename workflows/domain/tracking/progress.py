@@ -7,7 +7,12 @@ from datetime import datetime
 from workflows.domain.bounds import COMPLETED_AT_SLACK
 from workflows.domain.effects import Effect
 from workflows.domain.instants import iso
-from workflows.domain.items import complete_open_items, is_final, weighted_percent
+from workflows.domain.items import (
+    complete_open_items,
+    is_final,
+    latest_item_forecast,
+    weighted_percent,
+)
 from workflows.domain.messages import ItemProgress, ProgressReport, describe_value
 from workflows.domain.model import ItemState, MilestoneStatus, OrderState
 from workflows.domain.notes import add_note
@@ -39,7 +44,7 @@ def _check_report(t: Tracking, report: ProgressReport, now: datetime) -> None:
                 f"milestones.completedAt: {iso(completed_at)} is in the future;"
                 f" a completion must lie before {iso(now + COMPLETED_AT_SLACK)}"
             )
-    _check_item_progress(t, report.order_items or [])
+    _check_item_progress(t, report.order_items or [], report.source)
 
 
 def _apply_report(t: Tracking, report: ProgressReport, now: datetime) -> list[Effect]:
@@ -70,6 +75,10 @@ def _apply_report(t: Tracking, report: ProgressReport, now: datetime) -> list[Ef
         add_note(order, author, report.note, now)
     if rules.order_items:
         _apply_item_progress(t, report.order_items or [], author, now)
+        if rules.rolls_up_item_forecasts and any(
+            item.expected_completion_date for item in report.order_items or []
+        ):
+            roll_up_forecast(t, report.expected_completion_date)
     order.last_progress_at = now
     if report.source == "party":
         party_answered(t, now)
@@ -81,10 +90,22 @@ def _apply_report(t: Tracking, report: ProgressReport, now: datetime) -> list[Ef
     return roll_up_items(t, now) if rules.order_items else []
 
 
-def _check_item_progress(t: Tracking, reports: list[ItemProgress]) -> None:
+def _check_item_progress(t: Tracking, reports: list[ItemProgress], source: str) -> None:
     """Refuse, before anything changes, an item report that cannot be applied."""
     seen: set[str] = set()
     for report in reports:
+        if (
+            t.rules.party_cannot_cancel_items
+            and source == "party"
+            and report.state == ItemState.CANCELLED
+        ):
+            # A cancellation is agreed by the originating process, never reported: else a
+            # party could cancel the whole order by itself, item by item.
+            raise MessageRejected(
+                f"orderItems.state: the party cannot cancel order item"
+                f" {describe_value(report.id)} by a progress report; ask for it with"
+                " request_change (a cancellation is agreed), or report it failed"
+            )
         item = t.order.order_item(report.id)
         if item is None:
             raise MessageRejected(f"orderItems: unknown order item {describe_value(report.id)}")
@@ -119,6 +140,17 @@ def _apply_item_progress(
             add_note(order, author, f"Order item {item.id}: {report.note}", now)
     if reports:
         derive_percent(t)
+
+
+def roll_up_forecast(t: Tracking, reported: datetime | None = None) -> None:
+    """``rolls_up_item_forecasts``: the order is done when its open items are, so its
+    forecast is the latest of theirs (the forecast rule then applies to it), or the
+    order's own forecast ``reported`` in the same message, when that is later."""
+    order = t.order
+    latest = latest_item_forecast(order)
+    if latest is None:
+        return
+    order.expected_completion_date = latest if reported is None else max(latest, reported)
 
 
 def derive_percent(t: Tracking) -> None:

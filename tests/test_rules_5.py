@@ -1,0 +1,307 @@
+"""Rules 5 (issue 22, the second review of the rules), each from the scenario that broke
+rules 4: every test runs the scenario on both and shows where they part."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from workflows.domain.effects import Effect, ForwardChangeRequest, Notification, Notify
+from workflows.domain.instants import iso
+from workflows.domain.model import JeopardyStatus, MilestoneStatus, OrderState, PartyOrderSpec
+from workflows.domain.rules import RULES_V4, RULES_V5
+from workflows.domain.tracker import PartyOrderTracker
+
+T0 = datetime(2027, 1, 4, 9, tzinfo=UTC)  # a Monday, 09:00
+AGREED = T0 + timedelta(days=100)
+HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
+BOTH = pytest.mark.parametrize("rules", [RULES_V4, RULES_V5])
+
+
+def order_input(**changes: Any) -> dict[str, Any]:
+    """A quiet order (no behind-plan, no warning lead time, a monthly check-in), so that
+    only the rule under test speaks."""
+    policy: dict[str, Any] = {
+        "checkInInterval": "P30D",
+        "responseWindow": "P2D",
+        "warningLeadTime": "PT0S",
+        "behindPlanTolerance": 100,
+    }
+    policy.update(changes.pop("trackingPolicy", {}))
+    data: dict[str, Any] = {
+        "id": "PO-R5",
+        "party": {"id": "ACME", "name": "Acme Networks"},
+        "originatingProcess": {"name": "service-order-handling", "reference": "SO-5"},
+        "orderDate": iso(T0),
+        "orderItems": [{"id": "1"}, {"id": "2"}, {"id": "3"}],
+        "requestedCompletionDate": iso(AGREED),
+        "trackingPolicy": policy,
+    }
+    data.update(changes)
+    return data
+
+
+def start(rules: int, **changes: Any) -> PartyOrderTracker:
+    spec = PartyOrderSpec.model_validate(order_input(**changes))
+    return PartyOrderTracker.start(spec, T0, rules_version=rules)
+
+
+def send(
+    tracker: PartyOrderTracker, name: str, payload: dict[str, Any], at: datetime
+) -> list[Effect]:
+    """A message at ``at`` and the wake-up after it, as the workflow does."""
+    refused = tracker.order.rejected_message_count
+    effects = tracker.handle(name, payload, at)
+    assert tracker.order.rejected_message_count == refused, tracker.order.rejected_messages
+    return effects + tracker.advance(at)
+
+
+def notifications(effects: list[Effect]) -> list[Notification]:
+    return [e.notification for e in effects if isinstance(e, Notify | ForwardChangeRequest)]
+
+
+def change_requests_opened(effects: list[Effect]) -> list[str | None]:
+    """The agreed date each change request opened by these effects asks for."""
+    return [
+        n.body["changeRequest"]["changes"].get("requestedCompletionDate")
+        for n in notifications(effects)
+        if n.kind == "changeRequest"
+    ]
+
+
+# ---------------------------------------------------------------- 3. a second slip
+
+
+@BOTH
+def test_a_slip_while_a_request_is_open_is_asked_once_that_request_is_closed(rules: int) -> None:
+    tracker = start(rules)
+    first, second = AGREED + 5 * DAY, AGREED + 10 * DAY
+    effects = send(tracker, "report_progress", {"expectedCompletionDate": iso(first)}, T0 + DAY)
+    assert change_requests_opened(effects) == [iso(first)]
+    effects = send(
+        tracker, "report_progress", {"expectedCompletionDate": iso(second)}, T0 + 2 * DAY
+    )
+    assert change_requests_opened(effects) == []  # one request for the agreed date at a time
+    effects = send(
+        tracker, "resolve_change", {"changeRequestId": "CR-1", "decision": "accepted"}, T0 + 3 * DAY
+    )
+    order = tracker.order
+    assert order.requested_completion_date == first
+    assert order.jeopardy.status == JeopardyStatus.CRITICAL  # the forecast is past it
+    assert change_requests_opened(effects) == ([iso(second)] if rules == RULES_V5 else [])
+
+
+def test_a_slip_to_the_date_an_open_request_asks_for_is_not_asked_again() -> None:
+    tracker = start(RULES_V5)
+    first = AGREED + 5 * DAY
+    send(tracker, "report_progress", {"expectedCompletionDate": iso(first)}, T0 + DAY)
+    send(
+        tracker, "resolve_change", {"changeRequestId": "CR-1", "decision": "rejected"}, T0 + 2 * DAY
+    )
+    effects = tracker.advance(T0 + 3 * DAY)
+    assert change_requests_opened(effects) == []
+    assert len(tracker.order.change_requests) == 1
+
+
+# ---------------------------------------------------------------- 4, 5, 8. open windows
+
+
+@BOTH
+def test_close_plan_check_ins_do_not_count_an_open_window_as_unanswered(rules: int) -> None:
+    # Milestones a day apart, a check-in 3 days ahead of each, a 3-day window.
+    tracker = start(
+        rules,
+        milestones=[
+            {"id": "survey", "milestoneDate": iso(T0 + 10 * DAY)},
+            {"id": "install", "milestoneDate": iso(T0 + 11 * DAY)},
+        ],
+        trackingPolicy={"checkInBeforeMilestone": "P3D", "responseWindow": "P3D"},
+    )
+    tracker.advance(T0 + 7 * DAY)
+    second = tracker.advance(T0 + 8 * DAY)
+    assert [n.kind for n in notifications(second)][:1] == ["checkIn"]
+    check_ins = tracker.order.check_ins
+    if rules == RULES_V4:
+        assert check_ins.unanswered_streak == 1  # day 2 of a 3-day window
+        return
+    assert check_ins.unanswered_streak == 0
+    assert check_ins.answer_by == T0 + 10 * DAY  # the first window stands
+    tracker.advance(T0 + 10 * DAY)
+    assert check_ins.unanswered_streak == 1  # counted when it ends
+
+
+@BOTH
+def test_a_window_longer_than_the_interval_in_calendar_time_is_not_cut_short(rules: int) -> None:
+    # P2D of working time is 48 working hours: six working days of 8 hours, which with a
+    # weekend is more than the 7-day interval.
+    tracker = start(
+        rules,
+        party={"id": "ACME", "name": "Acme Networks", "calendar": {"timeZone": "UTC"}},
+        trackingPolicy={"checkInInterval": "P7D", "responseWindow": "P2D"},
+        requestedCompletionDate=iso(T0 + 200 * DAY),
+    )
+    tracker.handle("check_in_now", {}, T0)
+    check_ins = tracker.order.check_ins
+    window_end = check_ins.answer_by
+    assert window_end is not None and window_end > check_ins.next_at  # type: ignore[operator]
+    next_check_in = check_ins.next_at
+    assert next_check_in is not None
+    tracker.advance(next_check_in)
+    assert check_ins.sent == 2
+    assert check_ins.unanswered_streak == (1 if rules == RULES_V4 else 0)
+
+
+@BOTH
+def test_check_in_now_while_paused_leaves_the_unanswered_count_still(rules: int) -> None:
+    tracker = start(rules, trackingPolicy={"pauseWhile": ["held"]})
+    tracker.handle("change_state", {"state": "inProgress"}, T0)
+    tracker.handle("change_state", {"state": "held", "reason": "site access"}, T0 + HOUR)
+    for hours in (2, 3, 4):
+        tracker.handle("check_in_now", {"requestedBy": "ops"}, T0 + hours * HOUR)
+        tracker.advance(T0 + hours * HOUR)
+    order = tracker.order
+    assert order.check_ins.sent == 3
+    if rules == RULES_V4:
+        assert order.check_ins.unanswered_streak == 2
+        assert order.jeopardy.status == JeopardyStatus.CRITICAL
+    else:
+        assert order.check_ins.unanswered_streak == 0
+        assert order.jeopardy.status == JeopardyStatus.NONE
+
+
+def test_daily_manual_check_ins_still_flag_a_silent_party_as_each_window_ends() -> None:
+    tracker = start(RULES_V5)
+    for day in range(1, 4):
+        tracker.handle("check_in_now", {"requestedBy": "ops"}, T0 + day * DAY)
+        tracker.advance(T0 + day * DAY)
+    order = tracker.order
+    assert order.check_ins.unanswered_streak == 1  # the window of day 1 ended on day 3
+    tracker.advance(T0 + 5 * DAY)  # and the one opened on day 3 on day 5
+    assert order.check_ins.unanswered_streak == 2
+    assert "checkInsUnanswered" in order.jeopardy.critical_causes
+
+
+# ---------------------------------------------------------------- 6. no cancellation by report
+
+
+@BOTH
+def test_a_party_cannot_cancel_the_order_by_reporting_every_item_cancelled(rules: int) -> None:
+    tracker = start(rules)
+    tracker.handle(
+        "report_progress",
+        {"orderItems": [{"id": n, "state": "cancelled"} for n in ("1", "2", "3")]},
+        T0 + DAY,
+    )
+    order = tracker.order
+    if rules == RULES_V4:
+        assert order.state == OrderState.PENDING_CANCELLATION
+        return
+    assert order.state == OrderState.ACKNOWLEDGED
+    assert order.rejected_message_count == 1
+    reason = order.rejected_messages[-1].error
+    assert "cannot cancel order item '1'" in reason and "request_change" in reason
+
+
+def test_a_party_may_still_report_an_item_failed_and_ask_for_a_cancellation() -> None:
+    tracker = start(RULES_V5)
+    send(tracker, "report_progress", {"orderItems": [{"id": "1", "state": "failed"}]}, T0 + DAY)
+    send(
+        tracker,
+        "request_change",
+        {"requestId": "drop-2", "changes": {"orderItems": [{"id": "2", "state": "cancelled"}]}},
+        T0 + DAY,
+    )
+    send(
+        tracker,
+        "resolve_change",
+        {"changeRequestId": "drop-2", "decision": "accepted"},
+        T0 + 2 * DAY,
+    )
+    states = {item.id: item.state for item in tracker.order.order_items}
+    assert (states["1"], states["2"]) == ("failed", "cancelled")
+
+
+# ---------------------------------------------------------------- 7. cancelled work
+
+
+@BOTH
+def test_the_milestone_of_cancelled_work_is_not_violated(rules: int) -> None:
+    survey = T0 + 10 * DAY
+    tracker = start(
+        rules, milestones=[{"id": "survey", "milestoneDate": iso(survey), "orderItemIds": ["2"]}]
+    )
+    send(
+        tracker,
+        "request_change",
+        {"requestId": "drop-2", "changes": {"orderItems": [{"id": "2", "state": "cancelled"}]}},
+        T0 + DAY,
+    )
+    send(tracker, "resolve_change", {"changeRequestId": "drop-2", "decision": "accepted"}, T0 + DAY)
+    effects = tracker.advance(survey)
+    order = tracker.order
+    kinds = [n.kind for n in notifications(effects)]
+    if rules == RULES_V4:
+        assert order.milestones[0].status == MilestoneStatus.VIOLATED
+        assert order.jeopardy.status == JeopardyStatus.CRITICAL
+        return
+    assert order.milestones[0].status == MilestoneStatus.YET_TO_REACH
+    assert order.jeopardy.status == JeopardyStatus.NONE
+    assert "milestoneViolated" not in kinds and "escalation" not in kinds
+
+
+# ---------------------------------------------------------------- 10. item forecasts
+
+
+@BOTH
+def test_an_item_forecast_past_the_agreed_date_rolls_up_and_asks_the_process(rules: int) -> None:
+    tracker = start(rules)
+    late = AGREED + 7 * DAY
+    effects = send(
+        tracker,
+        "report_progress",
+        {"orderItems": [{"id": "2", "expectedCompletionDate": iso(late)}]},
+        T0 + DAY,
+    )
+    order = tracker.order
+    assert order.jeopardy.status == JeopardyStatus.CRITICAL
+    if rules == RULES_V4:
+        assert order.expected_completion_date is None
+        assert change_requests_opened(effects) == []
+        return
+    assert order.expected_completion_date == late
+    assert change_requests_opened(effects) == [iso(late)]
+    # back within the agreed date: the order's forecast follows its items
+    send(
+        tracker,
+        "report_progress",
+        {"orderItems": [{"id": "2", "expectedCompletionDate": iso(AGREED - DAY)}]},
+        T0 + 2 * DAY,
+    )
+    assert order.expected_completion_date == AGREED - DAY
+
+
+@BOTH
+def test_an_item_whose_own_forecast_has_passed_is_in_jeopardy(rules: int) -> None:
+    tracker = start(rules)
+    soon = T0 + 10 * DAY
+    send(
+        tracker,
+        "report_progress",
+        {"orderItems": [{"id": "1", "expectedCompletionDate": iso(soon)}]},
+        T0 + DAY,
+    )
+    deadline = tracker.next_due(T0 + DAY)
+    assert deadline is not None
+    if rules == RULES_V5:
+        assert deadline.at == soon
+    tracker.advance(soon)
+    jeopardy = tracker.order.jeopardy
+    if rules == RULES_V4:
+        assert "itemForecastPassed:1" not in jeopardy.critical_causes
+        return
+    assert jeopardy.status == JeopardyStatus.CRITICAL
+    assert "itemForecastPassed:1" in jeopardy.critical_causes
+    assert tracker.order.jeopardy_alerts[-1].to_json_dict()["orderItem"] == [{"id": "1"}]
