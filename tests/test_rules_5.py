@@ -31,6 +31,7 @@ def order_input(**changes: Any) -> dict[str, Any]:
         "behindPlanTolerance": 100,
     }
     policy.update(changes.pop("trackingPolicy", {}))
+    policy = {name: value for name, value in policy.items() if value is not None}  # None: unset
     data: dict[str, Any] = {
         "id": "PO-R5",
         "party": {"id": "ACME", "name": "Acme Networks"},
@@ -133,25 +134,61 @@ def test_close_plan_check_ins_do_not_count_an_open_window_as_unanswered(rules: i
     assert check_ins.unanswered_streak == 1  # counted when it ends
 
 
-@BOTH
-def test_a_window_longer_than_the_interval_in_calendar_time_is_not_cut_short(rules: int) -> None:
+CALENDAR_PARTY = {"id": "ACME", "name": "Acme Networks", "calendar": {"timeZone": "UTC"}}
+
+
+def test_rules_4_count_a_window_longer_than_the_interval_unanswered_before_it_ends() -> None:
     # P2D of working time is 48 working hours: six working days of 8 hours, which with a
     # weekend is more than the 7-day interval.
     tracker = start(
-        rules,
-        party={"id": "ACME", "name": "Acme Networks", "calendar": {"timeZone": "UTC"}},
+        RULES_V4,
+        party=CALENDAR_PARTY,
         trackingPolicy={"checkInInterval": "P7D", "responseWindow": "P2D"},
-        requestedCompletionDate=iso(T0 + 200 * DAY),
     )
     tracker.handle("check_in_now", {}, T0)
     check_ins = tracker.order.check_ins
-    window_end = check_ins.answer_by
-    assert window_end is not None and window_end > check_ins.next_at  # type: ignore[operator]
-    next_check_in = check_ins.next_at
-    assert next_check_in is not None
-    tracker.advance(next_check_in)
-    assert check_ins.sent == 2
-    assert check_ins.unanswered_streak == (1 if rules == RULES_V4 else 0)
+    assert check_ins.answer_by is not None and check_ins.next_at is not None
+    assert check_ins.answer_by > check_ins.next_at
+    tracker.advance(check_ins.next_at)
+    assert (check_ins.sent, check_ins.unanswered_streak) == (2, 1)
+
+
+@BOTH
+def test_with_a_calendar_a_windows_days_are_working_days(rules: int) -> None:
+    tracker = start(
+        rules,
+        party=CALENDAR_PARTY,
+        trackingPolicy={"checkInInterval": "P7D", "responseWindow": "P2D"},
+    )
+    tracker.handle("check_in_now", {}, T0)  # Monday 09:00
+    check_ins = tracker.order.check_ins
+    assert check_ins.answer_by is not None and check_ins.next_at is not None
+    if rules == RULES_V4:
+        assert check_ins.answer_by == T0 + 7 * DAY + 8 * HOUR  # 48 working hours
+        return
+    assert check_ins.answer_by == T0 + DAY + 8 * HOUR  # two working days: Tuesday 17:00
+    assert check_ins.answer_by < check_ins.next_at
+    tracker.advance(check_ins.answer_by)
+    assert check_ins.unanswered_streak == 1
+
+
+def test_a_window_longer_than_the_interval_in_working_time_is_refused_naming_both() -> None:
+    with pytest.raises(ValueError) as refused:
+        start(
+            RULES_V5,
+            party=CALENDAR_PARTY,
+            trackingPolicy={"checkInInterval": "P7D", "responseWindow": "P6D"},
+        )
+    assert str(refused.value).startswith(
+        "trackingPolicy.responseWindow: P6D is PT48H of the party's working time, longer"
+        " than the working time in one checkInInterval (P7D holds PT40H)"
+    )
+    # Five working days fit in a week.
+    start(
+        RULES_V5,
+        party=CALENDAR_PARTY,
+        trackingPolicy={"checkInInterval": "P7D", "responseWindow": "P5D"},
+    )
 
 
 @BOTH

@@ -110,6 +110,11 @@ class Rules:
     # so an item forecast past the agreed date asks for agreement as the order's does;
     # an open item whose own forecast has passed is in jeopardy.
     rolls_up_item_forecasts: bool
+    # With a party calendar a response window's days are the party's working days (P2D:
+    # two working days, 16 working hours from 09:00 to 17:00), and the window must fit in
+    # the working time of one check-in interval. Before, P2D was 48 working hours, about
+    # 8 calendar days, longer than the default 7-day interval it was compared with.
+    window_in_working_time: bool
 
 
 RULES_1 = Rules(
@@ -137,6 +142,7 @@ RULES_1 = Rules(
     party_cannot_cancel_items=False,
     cancelled_work_has_no_deadline=False,
     rolls_up_item_forecasts=False,
+    window_in_working_time=False,
 )
 RULES_2 = replace(
     RULES_1,
@@ -179,6 +185,7 @@ RULES_5 = replace(
     party_cannot_cancel_items=True,
     cancelled_work_has_no_deadline=True,
     rolls_up_item_forecasts=True,
+    window_in_working_time=True,
 )
 
 # Every rules version, oldest first.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from workflows.domain.bounds import RESPONSE_TIMES_KEPT
-from workflows.domain.calendar import add_working_time, next_working_instant
+from workflows.domain.calendar import add_working_time, next_working_instant, working_window
 from workflows.domain.effects import Effect
 from workflows.domain.instants import iso
 from workflows.domain.messages import CheckInRequest
@@ -50,7 +50,11 @@ def send_check_in(t: Tracking, now: datetime, requested_by: str) -> Effect:
         if t.rules.counts_superseded_check_ins and window_open:
             check_ins.unanswered_streak += 1
         check_ins.awaiting_since = now
-        check_ins.answer_by = working_time_after(order, now, order.tracking_policy.response_window)
+        window = order.tracking_policy.response_window
+        calendar = order.party.calendar
+        if t.rules.window_in_working_time and calendar is not None:
+            window = working_window(calendar, window)  # its days are working days
+        check_ins.answer_by = working_time_after(order, now, window)
     assert check_ins.answer_by is not None  # open before, or opened here
     check_ins.sent += 1
     check_ins.next_at = check_in_time(order, now + order.tracking_policy.check_in_interval)
