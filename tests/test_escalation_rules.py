@@ -679,7 +679,8 @@ def test_an_illegal_state_value_is_named_without_python_reprs() -> None:
 def test_enumerated_fields_name_the_value_and_the_values_allowed(
     name: str, payload: dict[str, Any], error: str
 ) -> None:
-    tracker = start(milestones=[{"id": "m"}])
+    # Rules 4's lax models; rules 5's strict wire types: tests/test_rules_5.py.
+    tracker = PartyOrderTracker.start(order_spec(milestones=[{"id": "m"}]), NOW, rules_version=4)
     tracker.handle(name, payload, NOW)
     text = tracker.order.rejected_messages[-1].error
     assert text == error

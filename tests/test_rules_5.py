@@ -342,3 +342,81 @@ def test_an_item_whose_own_forecast_has_passed_is_in_jeopardy(rules: int) -> Non
     assert jeopardy.status == JeopardyStatus.CRITICAL
     assert "itemForecastPassed:1" in jeopardy.critical_causes
     assert tracker.order.jeopardy_alerts[-1].to_json_dict()["orderItem"] == [{"id": "1"}]
+
+
+# ---------------------------------------------------------------- strict wire types (issue 23)
+
+
+@pytest.mark.parametrize(
+    ("payload", "error"),
+    [
+        ({"delivered": "yes"}, "delivered: should be a valid boolean (received 'yes')"),
+        ({"percentComplete": True}, "percentComplete: should be a valid integer (received true)"),
+        ({"percentComplete": "50"}, "percentComplete: should be a valid integer (received '50')"),
+        ({"percentComplete": 50.0}, "percentComplete: should be a valid integer (received 50.0)"),
+        (
+            {"expectedCompletionDate": 1900000000},
+            "expectedCompletionDate: should be a valid datetime (received 1900000000)",
+        ),
+        (
+            {"orderItems": [{"id": "1", "percentComplete": "20"}]},
+            "orderItems.0.percentComplete: should be a valid integer (received '20')",
+        ),
+    ],
+)
+@BOTH
+def test_nothing_on_the_wire_is_coerced(rules: int, payload: dict[str, Any], error: str) -> None:
+    tracker = start(rules)
+    tracker.handle("report_progress", payload, T0 + DAY)
+    order = tracker.order
+    if rules == RULES_V4:
+        assert order.rejected_message_count == 0  # taken, coerced
+        return
+    assert order.rejected_message_count == 1
+    assert order.rejected_messages[-1].error.startswith(error)
+    assert order.state == OrderState.ACKNOWLEDGED
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("checkInInterval", 604800), ("responseWindow", 2.5), ("quantity", "1")],
+)
+@BOTH
+def test_a_start_input_is_read_strictly_on_rules_5(rules: int, field: str, value: Any) -> None:
+    from workflows.domain.wire import from_wire
+
+    data = order_input(trackingPolicy={"checkInInterval": "P7D", "responseWindow": "PT1H"})
+    if field == "quantity":
+        data["orderItems"][0]["quantity"] = value
+    else:
+        data["trackingPolicy"][field] = value
+    strict = rules == RULES_V5
+    if not strict:
+        from_wire(PartyOrderSpec, data, strict=False)  # taken, coerced
+        return
+    with pytest.raises(ValueError) as refused:
+        from_wire(PartyOrderSpec, data, strict=True)
+    assert field in str(refused.value)
+
+
+@BOTH
+def test_a_forecast_in_the_past_is_refused_naming_the_field(rules: int) -> None:
+    tracker = start(rules)
+    at = T0 + DAY
+    tracker.handle("report_progress", {"expectedCompletionDate": "1900-01-01T00:00:00Z"}, at)
+    tracker.handle(
+        "report_progress",
+        {"orderItems": [{"id": "2", "expectedCompletionDate": iso(at - HOUR)}]},
+        at,
+    )
+    order = tracker.order
+    if rules == RULES_V4:
+        assert order.rejected_message_count == 0
+        return
+    assert [m.error for m in order.rejected_messages] == [
+        f"expectedCompletionDate: 1900-01-01T00:00:00Z is in the past; a forecast lies after"
+        f" {iso(at)}",
+        f"orderItems.0.expectedCompletionDate: {iso(at - HOUR)} is in the past; a forecast"
+        f" lies after {iso(at)}",
+    ]
+    assert order.expected_completion_date is None

@@ -43,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.domain.messages import describe_validation_error
     from workflows.domain.model import PartyOrder, PartyOrderSpec
     from workflows.domain.tracker import PartyOrderTracker
+    from workflows.domain.wire import from_wire
     from workflows.inbox import (
         BETWEEN_SLICES,
         NO_PAYLOAD,
@@ -103,7 +104,7 @@ class TrackPartyOrder:
             return
         try:
             rules = rules_of_this_run()
-            spec = PartyOrderSpec.model_validate(decode(raw))
+            spec = from_wire(PartyOrderSpec, decode(raw), strict=rules.strict_wire)
             self._tracker = PartyOrderTracker.start(
                 spec,
                 workflow.now(),

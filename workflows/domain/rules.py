@@ -115,6 +115,11 @@ class Rules:
     # the working time of one check-in interval. Before, P2D was 48 working hours, about
     # 8 calendar days, longer than the default 7-day interval it was compared with.
     window_in_working_time: bool
+    # Strict wire types (issue 23): messages and the start input are validated in
+    # pydantic's strict mode on the JSON as sent (a boolean is a JSON boolean, a number a
+    # JSON number, dates and durations ISO 8601 strings), and a forecast in the past is
+    # refused, naming the field. Before, "yes" was taken as true and 7 as seven seconds.
+    strict_wire: bool
 
 
 RULES_1 = Rules(
@@ -143,6 +148,7 @@ RULES_1 = Rules(
     cancelled_work_has_no_deadline=False,
     rolls_up_item_forecasts=False,
     window_in_working_time=False,
+    strict_wire=False,
 )
 RULES_2 = replace(
     RULES_1,
@@ -186,6 +192,7 @@ RULES_5 = replace(
     cancelled_work_has_no_deadline=True,
     rolls_up_item_forecasts=True,
     window_in_working_time=True,
+    strict_wire=True,
 )
 
 # Every rules version, oldest first.

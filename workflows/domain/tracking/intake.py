@@ -32,6 +32,7 @@ from workflows.domain.messages import (
     describe_value,
 )
 from workflows.domain.model import PartyOrder, RejectedMessage
+from workflows.domain.wire import from_wire
 from workflows.domain.tracking.changes import request_change, resolve_change
 from workflows.domain.tracking.check_ins import check_in_now
 from workflows.domain.tracking.context import MessageRejected, TrackerState, Tracking, cut
@@ -62,7 +63,7 @@ def handle(t: Tracking, name: str, payload: Any, now: datetime) -> list[Effect]:
         reject(t, name, payload, f"unknown message {name!r}", now)
         return []
     try:
-        message = model.model_validate(payload)
+        message = from_wire(model, payload, strict=t.rules.strict_wire)
     except ValidationError as error:
         reject(t, name, payload, describe_validation_error(error), now)
         return []
@@ -152,7 +153,7 @@ def validate_update(
     """
     model = MESSAGE_MODELS[name]
     try:
-        message = model.model_validate(payload)
+        message = from_wire(model, payload, strict=t.rules.strict_wire)
     except ValidationError as error:
         raise ValueError(describe_validation_error(error)) from None
     refused = refused_by_rules(t, message)

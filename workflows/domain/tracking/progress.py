@@ -45,6 +45,22 @@ def _check_report(t: Tracking, report: ProgressReport, now: datetime) -> None:
                 f" a completion must lie before {iso(now + COMPLETED_AT_SLACK)}"
             )
     _check_item_progress(t, report.order_items or [], report.source)
+    if t.rules.strict_wire:
+        _refuse_past_forecasts(report, now)
+
+
+def _refuse_past_forecasts(report: ProgressReport, now: datetime) -> None:
+    """``strict_wire``: a forecast says when the work will be done, so it cannot lie in
+    the past (a date in 1900 would page level 1 at once)."""
+    forecasts = [("expectedCompletionDate", report.expected_completion_date)] + [
+        (f"orderItems.{index}.expectedCompletionDate", item.expected_completion_date)
+        for index, item in enumerate(report.order_items or [])
+    ]
+    for field, forecast in forecasts:
+        if forecast is not None and forecast < now:
+            raise MessageRejected(
+                f"{field}: {iso(forecast)} is in the past; a forecast lies after {iso(now)}"
+            )
 
 
 def _apply_report(t: Tracking, report: ProgressReport, now: datetime) -> list[Effect]:
