@@ -32,13 +32,13 @@ from workflows.domain.messages import (
     describe_value,
 )
 from workflows.domain.model import PartyOrder, RejectedMessage
-from workflows.domain.wire import from_wire
 from workflows.domain.tracking.changes import request_change, resolve_change
 from workflows.domain.tracking.check_ins import check_in_now
 from workflows.domain.tracking.context import MessageRejected, TrackerState, Tracking, cut
 from workflows.domain.tracking.ending import cancel, change_state, validate_state_change
 from workflows.domain.tracking.escalation import acknowledge_escalation, validate_acknowledgement
 from workflows.domain.tracking.progress import report_progress
+from workflows.domain.wire import from_wire
 
 # The records of the order that are kept to their newest entries, whatever their size.
 _TRIMMED_LISTS = frozenset(
