@@ -420,3 +420,29 @@ def test_a_forecast_in_the_past_is_refused_naming_the_field(rules: int) -> None:
         f" lies after {iso(at)}",
     ]
     assert order.expected_completion_date is None
+
+
+# ---------------------------------------------------------------- a mixed report (issue 23)
+
+
+@BOTH
+def test_a_report_mixing_the_orders_percent_and_items_drops_nothing(rules: int) -> None:
+    tracker = start(rules)
+    send(tracker, "report_progress", {"percentComplete": 60}, T0 + DAY)
+    send(
+        tracker,
+        "report_progress",
+        {"percentComplete": 70, "orderItems": [{"id": "2", "percentComplete": 30}]},
+        T0 + 2 * DAY,
+    )
+    order = tracker.order
+    assert order.percent_complete == 10  # the items' roll-up: (0 + 30 + 0) / 3
+    texts = [note.text for note in order.notes]
+    kept = [text for text in texts if "70%" in text]
+    if rules == RULES_V4:
+        assert kept == []  # the 70 is gone without a trace
+        return
+    assert kept == [
+        "Reported 70% complete for the order as a whole; the order's percent comes from its"
+        " items: 10%"
+    ]

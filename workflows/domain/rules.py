@@ -120,6 +120,10 @@ class Rules:
     # JSON number, dates and durations ISO 8601 strings), and a forecast in the past is
     # refused, naming the field. Before, "yes" was taken as true and 7 as seven seconds.
     strict_wire: bool
+    # A report giving both the order's percentComplete and its items' progress: the items'
+    # roll-up wins and the order's percent is kept as a note. Before, it was silently
+    # overwritten by the roll-up.
+    notes_mixed_percent: bool
 
 
 RULES_1 = Rules(
@@ -149,6 +153,7 @@ RULES_1 = Rules(
     rolls_up_item_forecasts=False,
     window_in_working_time=False,
     strict_wire=False,
+    notes_mixed_percent=False,
 )
 RULES_2 = replace(
     RULES_1,
@@ -193,6 +198,7 @@ RULES_5 = replace(
     rolls_up_item_forecasts=True,
     window_in_working_time=True,
     strict_wire=True,
+    notes_mixed_percent=True,
 )
 
 # Every rules version, oldest first.

@@ -69,7 +69,14 @@ def _apply_report(t: Tracking, report: ProgressReport, now: datetime) -> list[Ef
     rules = t.rules
     if order.state == OrderState.ACKNOWLEDGED:
         transition(t, OrderState.IN_PROGRESS, now, "first progress report")
-    if report.percent_complete is not None:
+    author = order.party.name if report.source == "party" else "enterprise"
+    mixed = (
+        rules.notes_mixed_percent
+        and report.percent_complete is not None
+        and bool(report.order_items)
+        and bool(order.order_items)
+    )
+    if report.percent_complete is not None and not mixed:
         order.percent_complete = report.percent_complete
     for item in report.milestones or []:
         milestone = order.milestone(item.id)
@@ -86,7 +93,6 @@ def _apply_report(t: Tracking, report: ProgressReport, now: datetime) -> list[Ef
         order.expected_completion_date = report.expected_completion_date
     if report.note is not None:
         order.last_note = report.note
-    author = order.party.name if report.source == "party" else "enterprise"
     if rules.notes:
         add_note(order, author, report.note, now)
     if rules.order_items:
@@ -95,6 +101,16 @@ def _apply_report(t: Tracking, report: ProgressReport, now: datetime) -> list[Ef
             item.expected_completion_date for item in report.order_items or []
         ):
             roll_up_forecast(t, report.expected_completion_date)
+    if mixed:
+        # ``notes_mixed_percent``: the items' roll-up wins, and the percent sent for the
+        # order as a whole is kept as a note, never dropped.
+        add_note(
+            order,
+            author,
+            f"Reported {report.percent_complete}% complete for the order as a whole; the"
+            f" order's percent comes from its items: {order.percent_complete}%",
+            now,
+        )
     order.last_progress_at = now
     if report.source == "party":
         party_answered(t, now)
