@@ -23,7 +23,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, Field, ValidationError
@@ -63,6 +63,7 @@ from starter.query import (
     quote,
 )
 from starter.scorecard import PartyScore, score
+from starter.settings import MIN_DURATION_ENV, min_duration
 from workflows import visibility
 from workflows.domain import names
 from workflows.domain.hub import (
@@ -74,6 +75,7 @@ from workflows.domain.hub import (
     parse_query,
     registry_workflow_id,
 )
+from workflows.domain.instants import iso_duration
 from workflows.domain.messages import (
     CancelRequest,
     ChangeRequestMessage,
@@ -219,13 +221,56 @@ def validate_message(model: type[M], message: M | Mapping[str, Any], what: str) 
     A model instance is validated again from its data: it may have been built with
     ``model_construct`` or changed after construction.
     """
-    data = message.model_dump(by_alias=True) if isinstance(message, BaseModel) else message
+    data = (
+        message.model_dump(mode="json", by_alias=True)
+        if isinstance(message, BaseModel)
+        else message
+    )
     if not isinstance(data, Mapping):
         raise InvalidInput(f"invalid {what}: expected a JSON object, got {type(data).__name__}")
     try:
-        return model.model_validate(dict(data))
+        # Strict wire types at every entry: nothing coerced (CONTRACT.md, "Wire types").
+        # Dates and durations given as Python objects are written as ISO 8601 first.
+        text = json.dumps(dict(data), default=_iso_8601)
+        return model.model_validate_json(text, strict=True)
     except ValidationError as error:
         raise InvalidInput(f"invalid {what}: {describe_validation_error(error)}") from None
+
+
+def _iso_8601(value: Any) -> str:
+    """A Python date, time or duration as the ISO 8601 text the wire carries."""
+    if isinstance(value, timedelta):
+        return iso_duration(value)
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON: {value!r}")
+
+
+# The intervals and windows of a tracking policy that must be at least the minimum.
+_MINIMUM_DURATIONS = (
+    ("checkInInterval", "check_in_interval"),
+    ("responseWindow", "response_window"),
+    ("escalationRepeatInterval", "escalation_repeat_interval"),
+    ("changeResolutionWindow", "change_resolution_window"),
+    ("checkInBeforeMilestone", "check_in_before_milestone"),
+)
+
+
+def check_minimum_durations(spec: PartyOrderSpec) -> None:
+    """Every interval and window of the order's tracking policy is at least
+    ``PARTY_ORDERS_MIN_DURATION``; InvalidInput naming the first that is not."""
+    try:
+        minimum = min_duration()
+    except ValueError as error:
+        raise InvalidInput(str(error)) from None
+    policy = spec.tracking_policy
+    for field, attribute in _MINIMUM_DURATIONS:
+        value = getattr(policy, attribute)
+        if value is not None and value < minimum:
+            raise InvalidInput(
+                f"invalid party order: trackingPolicy.{field}: {iso_duration(value)} is"
+                f" shorter than the minimum {iso_duration(minimum)} ({MIN_DURATION_ENV})"
+            )
 
 
 def wire(message: BaseModel) -> dict[str, Any]:
@@ -1023,7 +1068,9 @@ def _start_input(order: PartyOrderSpec | Mapping[str, Any]) -> PartyOrderSpec:
             order = resolve_holidays(dict(order))
         except ValueError as error:
             raise InvalidInput(f"party order: {error}") from None
-    return validate_message(PartyOrderSpec, order, "party order")
+    spec = validate_message(PartyOrderSpec, order, "party order")
+    check_minimum_durations(spec)
+    return spec
 
 
 def _rejections(order: PartyOrder, request_id: str) -> builtins.list[RejectedMessage]:

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -27,10 +28,15 @@ from temporalio.worker import Worker
 from activities.settings import NotificationSettings
 from starter.local.binaries import temporal_cli_path, test_server_path
 from starter.local.devserver import add_search_attributes
+from starter.settings import MIN_DURATION_ENV
 from worker import build_worker
 from workflows.domain import names
 from workflows.domain.model import PartyOrder, track_workflow_id
 from workflows.visibility import CONTRACT_SEARCH_ATTRIBUTES
+
+# The tests' orders live for seconds: the entries' minimum interval is lowered for them
+# (and for the CLI processes they start, which inherit it).
+os.environ.setdefault(MIN_DURATION_ENV, "PT1S")
 
 
 def unique(prefix: str = "PO") -> str:

@@ -29,6 +29,7 @@ from starter.client import (
 from starter.codec_server import CodecServer, configured_codec
 from starter.local.devserver import DevServer, DevServerConfig, DevServerError
 from starter.schedules import DEFAULT_CRON, DEFAULT_TIME_ZONE, ensure_digest_schedule
+from starter.settings import DEMO_MIN_DURATION, MIN_DURATION_ENV
 from workflows.domain import names
 
 if TYPE_CHECKING:  # the API (FastAPI, uvicorn) is imported only when up serves it
@@ -103,6 +104,9 @@ async def up(args: argparse.Namespace) -> int:
     # Notifications land next to the database unless configured otherwise.
     os.environ.setdefault(OUTBOX_ENV, str((config.data_dir / "outbox.jsonl").resolve()))
     share_portal_secret(config.data_dir)
+    if args.demo:
+        # The demo's orders check in every few seconds: lower the entries' minimum for them.
+        os.environ.setdefault(MIN_DURATION_ENV, DEMO_MIN_DURATION)
     mail_sink = await _start_mail_sink(config.data_dir) if args.demo else None
     task_queue = worker.task_queue()
     stop = asyncio.Event()
