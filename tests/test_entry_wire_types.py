@@ -50,7 +50,7 @@ def test_python_dates_and_durations_are_still_taken_as_iso_8601() -> None:
 def test_a_number_is_no_duration(value: Any) -> None:
     order = example_order("PO-E2", NOW)
     order["trackingPolicy"]["checkInInterval"] = value
-    with pytest.raises(InvalidInput, match="trackingPolicy.checkInInterval"):
+    with pytest.raises(InvalidInput, match=r"trackingPolicy\.checkInInterval"):
         validate_message(PartyOrderSpec, order, "party order")
 
 
@@ -70,7 +70,7 @@ def test_every_interval_and_window_is_at_least_the_minimum(
     )
     order["trackingPolicy"].update(checkInInterval="PT5M", escalationRepeatInterval="PT4M")
     spec = validate_message(PartyOrderSpec, order, "party order")
-    with pytest.raises(InvalidInput, match="trackingPolicy.responseWindow: PT1S"):
+    with pytest.raises(InvalidInput, match=r"trackingPolicy\.responseWindow: PT1S"):
         check_minimum_durations(spec)
     monkeypatch.setenv(MIN_DURATION_ENV, "PT1S")  # as demos and tests do
     check_minimum_durations(spec)
