@@ -446,3 +446,12 @@ def test_a_report_mixing_the_orders_percent_and_items_drops_nothing(rules: int) 
         "Reported 70% complete for the order as a whole; the order's percent comes from its"
         " items: 10%"
     ]
+
+
+def test_a_payload_json_has_no_type_for_is_refused_not_raised() -> None:
+    tracker = start(RULES_V5)
+    tracker.handle("report_progress", b"\xff\x00not json", T0)
+    tracker.handle("report_progress", {"note": b"bytes"}, T0)
+    errors = [m.error for m in tracker.order.rejected_messages]
+    assert len(errors) == 2
+    assert errors[1].startswith("note: should be a valid string")

@@ -42,4 +42,10 @@ def from_wire(model: type[Wire], payload: Any, strict: bool) -> Wire:
     """
     if not strict:
         return model.model_validate(payload)
-    return model.model_validate_json(json.dumps(payload), strict=True)
+    return model.model_validate_json(json.dumps(payload, default=_not_json), strict=True)
+
+
+def _not_json(value: object) -> dict[str, str]:
+    """A value JSON has no type for (bytes from a binary payload): an object no field of a
+    wire model accepts, so it is refused by validation, naming where it was."""
+    return {"notJson": type(value).__name__}
