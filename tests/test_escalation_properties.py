@@ -164,7 +164,7 @@ def _check_instant(
     if (
         status != JeopardyStatus.NONE
         and all_fired
-        and not is_acknowledged(tracker.order)
+        and not is_acknowledged(tracker.order, tracker.tracked_by)
         and trace.last_contact is not None
     ):
         gap = at - trace.last_contact

@@ -286,7 +286,10 @@ def test_the_agreed_date_is_still_checked_when_a_forecast_exists() -> None:
 
 
 def test_an_accepted_request_moves_the_agreed_date_a_rejected_one_keeps_it_critical() -> None:
-    tracker = start(requestedCompletionDate=(NOW + 30 * DAY).isoformat())
+    # Rules 4 asks a rejected date again after a flap; rules 5 does not (test_rules_5.py).
+    tracker = PartyOrderTracker.start(
+        order_spec(requestedCompletionDate=(NOW + 30 * DAY).isoformat()), NOW, rules_version=4
+    )
     later = NOW + 40 * DAY
     send(tracker, "report_progress", {"expectedCompletionDate": later.isoformat()}, NOW + DAY)
     change_id = tracker.order.change_requests[-1].id

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from workflows.domain.deadlines import deadlines
 from workflows.domain.effects import Effect, ForwardChangeRequest, Notification, Notify
 from workflows.domain.instants import iso
 from workflows.domain.model import JeopardyStatus, MilestoneStatus, OrderState, PartyOrderSpec
@@ -455,3 +456,65 @@ def test_a_payload_json_has_no_type_for_is_refused_not_raised() -> None:
     errors = [m.error for m in tracker.order.rejected_messages]
     assert len(errors) == 2
     assert errors[1].startswith("note: should be a valid string")
+
+
+# ---------------------------------------------------------------- 12, 17: acknowledgements, flaps
+
+
+LEVEL_1 = {"level": 1, "after": "PT0S", "notify": "order-manager"}
+LEVEL_2 = {"level": 2, "after": "PT1H", "notify": "operations-lead"}
+
+
+def late_forecast(tracker: PartyOrderTracker, days: int, at: datetime) -> list[Effect]:
+    return send(
+        tracker, "report_progress", {"expectedCompletionDate": iso(AGREED + days * DAY)}, at
+    )
+
+
+@BOTH
+def test_a_rejected_date_is_not_asked_again_when_the_forecast_flaps_back(rules: int) -> None:
+    tracker = start(rules)
+    assert change_requests_opened(late_forecast(tracker, 5, T0 + DAY)) == [iso(AGREED + 5 * DAY)]
+    send(tracker, "resolve_change", {"changeRequestId": "CR-1", "decision": "rejected"}, T0 + DAY)
+    late_forecast(tracker, -1, T0 + 2 * DAY)  # back within the agreed date
+    asked = change_requests_opened(late_forecast(tracker, 5, T0 + 3 * DAY))  # and late again
+    assert asked == ([iso(AGREED + 5 * DAY)] if rules == RULES_V4 else [])
+    assert tracker.order.jeopardy.status == JeopardyStatus.CRITICAL
+
+
+@BOTH
+def test_a_worsening_in_the_same_instant_as_the_acknowledgement_is_not_hidden(rules: int) -> None:
+    tracker = start(rules, trackingPolicy={"escalation": [LEVEL_1]})
+    late_forecast(tracker, 5, T0 + DAY)  # critical, level 1 at once
+    at = T0 + 2 * DAY
+    # In one workflow task: the acknowledgement, then a report that worsens the order.
+    tracker.handle("acknowledge_escalation", {"requestId": "a1", "level": 1}, at)
+    send(
+        tracker,
+        "report_progress",
+        {"orderItems": [{"id": "1", "expectedCompletionDate": iso(AGREED + 9 * DAY)}]},
+        at,
+    )
+    jeopardy = tracker.order.jeopardy
+    assert jeopardy.worsened_at == at and jeopardy.acknowledged_at == at
+    due = [d.what for d in deadlines(tracker.order, tracker.tracked_by)]
+    assert ("remind the top escalation contact" in due) == (rules == RULES_V5)
+
+
+@BOTH
+def test_acknowledging_a_lower_level_than_the_current_one(rules: int) -> None:
+    tracker = start(
+        rules,
+        trackingPolicy={"escalation": [LEVEL_1, LEVEL_2]},
+    )
+    late_forecast(tracker, 5, T0 + DAY)
+    tracker.advance(T0 + DAY + HOUR)
+    assert tracker.order.jeopardy.escalation_level == 2
+    if rules == RULES_V4:
+        tracker.validate_update("acknowledge_escalation", {"requestId": "a1", "level": 1})
+        return
+    with pytest.raises(ValueError) as refused:
+        tracker.validate_update("acknowledge_escalation", {"requestId": "a1", "level": 1})
+    assert str(refused.value) == (
+        "level: 1 is below the current level; the escalation is at level 2, acknowledge that"
+    )

@@ -96,7 +96,7 @@ def deadlines(order: PartyOrder, rules: Rules) -> list[Deadline]:
                     found.append(Deadline(at, f"escalation level {level.level}"))
                 break  # levels fire in turn: only the next one is due
     if rules.never_silent_escalation:
-        found += _reminder_and_reopening(order)
+        found += _reminder_and_reopening(order, rules)
     if rules.plan_checkpoints and not paused:
         # Plan checkpoints and check-ins ahead of milestones (workflows/domain/checkpoints.py);
         # while the clock is stopped they wait, and one past due is asked on resuming.
@@ -104,7 +104,7 @@ def deadlines(order: PartyOrder, rules: Rules) -> list[Deadline]:
     return found
 
 
-def reminder_due(order: PartyOrder) -> datetime | None:
+def reminder_due(order: PartyOrder, rules: Rules) -> datetime | None:
     """Rules 2: when the top contact is next reminded of a standing jeopardy, if at all.
 
     Reminders run once every level has fired, counted from the last word to a contact,
@@ -117,7 +117,7 @@ def reminder_due(order: PartyOrder) -> datetime | None:
         return None
     if levels and jeopardy.escalation_level < levels[-1].level:
         return None  # the next level is still to come
-    if is_acknowledged(order):
+    if is_acknowledged(order, rules):
         return None
     # Counted on the order's clock: no reminder while paused (None until it resumes).
     return after_active_time(
@@ -125,15 +125,24 @@ def reminder_due(order: PartyOrder) -> datetime | None:
     )
 
 
-def is_acknowledged(order: PartyOrder) -> bool:
-    """The current level was acknowledged and nothing worsened since."""
+def is_acknowledged(order: PartyOrder, rules: Rules) -> bool:
+    """The current level was acknowledged and nothing worsened since.
+
+    ``acknowledges_only_what_was_seen``: a worsening at the very instant of the
+    acknowledgement (applied in the same workflow task) was not seen by the acknowledger,
+    so only an acknowledgement after the worsening counts.
+    """
     jeopardy = order.jeopardy
-    return (
-        jeopardy.acknowledged_at is not None
-        and jeopardy.acknowledged_level is not None
-        and jeopardy.acknowledged_level >= jeopardy.escalation_level
-        and (jeopardy.worsened_at is None or jeopardy.acknowledged_at >= jeopardy.worsened_at)
-    )
+    acknowledged_at, worsened_at = jeopardy.acknowledged_at, jeopardy.worsened_at
+    if acknowledged_at is None or jeopardy.acknowledged_level is None:
+        return False
+    if jeopardy.acknowledged_level < jeopardy.escalation_level:
+        return False
+    if worsened_at is None:
+        return True
+    if rules.acknowledges_only_what_was_seen:
+        return acknowledged_at > worsened_at
+    return acknowledged_at >= worsened_at
 
 
 def episode_over_at(order: PartyOrder) -> datetime | None:
@@ -144,9 +153,9 @@ def episode_over_at(order: PartyOrder) -> datetime | None:
     return cleared.cleared_at + order.tracking_policy.reopen_within
 
 
-def _reminder_and_reopening(order: PartyOrder) -> list[Deadline]:
+def _reminder_and_reopening(order: PartyOrder, rules: Rules) -> list[Deadline]:
     found = []
-    reminder = reminder_due(order)
+    reminder = reminder_due(order, rules)
     if reminder is not None:
         found.append(Deadline(reminder, "remind the top escalation contact"))
     over = episode_over_at(order)

@@ -124,6 +124,13 @@ class Rules:
     # roll-up wins and the order's percent is kept as a note. Before, it was silently
     # overwritten by the roll-up.
     notes_mixed_percent: bool
+    # A worsening at the very instant of an acknowledgement (the same workflow task) was
+    # not seen, so reminders resume; and an acknowledgement of a level below the current
+    # one, which would stop nothing, is refused naming the current level.
+    acknowledges_only_what_was_seen: bool
+    # A date the originating process rejected is not asked again when the forecast comes
+    # back to it (before, it was asked once more after every flap).
+    asks_a_rejected_date_once: bool
 
 
 RULES_1 = Rules(
@@ -154,6 +161,8 @@ RULES_1 = Rules(
     window_in_working_time=False,
     strict_wire=False,
     notes_mixed_percent=False,
+    acknowledges_only_what_was_seen=False,
+    asks_a_rejected_date_once=False,
 )
 RULES_2 = replace(
     RULES_1,
@@ -199,6 +208,8 @@ RULES_5 = replace(
     window_in_working_time=True,
     strict_wire=True,
     notes_mixed_percent=True,
+    acknowledges_only_what_was_seen=True,
+    asks_a_rejected_date_once=True,
 )
 
 # Every rules version, oldest first.

@@ -241,6 +241,11 @@ def review_forecast(t: Tracking, now: datetime) -> list[Effect]:
     t.state.forecast_reviewed = forecast
     if asking:
         return []
+    if t.rules.asks_a_rejected_date_once and any(
+        c.status == "rejected" and c.changes.requested_completion_date == forecast
+        for c in order.change_requests
+    ):
+        return []  # this date was refused already: the order stays critical, unasked
     if len(order.change_requests) >= MAX_CHANGE_REQUESTS:
         return []  # the order stays critical; nothing more can be asked
     message = ChangeRequestMessage(

@@ -224,7 +224,7 @@ def keep_contacts_told(
         # episode: level 1, which escalate() tells when its "after" is zero).
         effects.append(_tell_contact(t, "jeopardyWorsened", now))
     elif not escalated:
-        reminder = reminder_due(order)
+        reminder = reminder_due(order, t.rules)
         if reminder is not None and now >= reminder:
             effects.append(_tell_contact(t, "escalationReminder", now))
     if order.jeopardy.status == JeopardyStatus.NONE:
@@ -371,6 +371,12 @@ def validate_acknowledgement(t: Tracking, message: EscalationAcknowledgement) ->
         raise MessageRejected(
             f"level: {message.level} has not been reached; the escalation is at level"
             f" {jeopardy.escalation_level}"
+        )
+    if t.rules.acknowledges_only_what_was_seen and message.level < jeopardy.escalation_level:
+        # It would stop nothing: reminders go on until the current level is acknowledged.
+        raise MessageRejected(
+            f"level: {message.level} is below the current level; the escalation is at level"
+            f" {jeopardy.escalation_level}, acknowledge that"
         )
 
 
