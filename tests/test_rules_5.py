@@ -518,3 +518,15 @@ def test_acknowledging_a_lower_level_than_the_current_one(rules: int) -> None:
     assert str(refused.value) == (
         "level: 1 is below the current level; the escalation is at level 2, acknowledge that"
     )
+
+
+@BOTH
+def test_critical_to_hazard_leaves_a_hazard_alert(rules: int) -> None:
+    tracker = start(rules)
+    late_forecast(tracker, 5, T0 + DAY)  # critical, and CR-1 asks the process
+    effects = late_forecast(tracker, -1, T0 + 4 * DAY)  # within; CR-1 unresolved: hazard
+    order = tracker.order
+    assert order.jeopardy.status == JeopardyStatus.HAZARD
+    assert "jeopardyWorsened" not in [n.kind for n in notifications(effects)]
+    newest = order.jeopardy_alerts[-1].jeopardy_type
+    assert newest == ("critical" if rules == RULES_V4 else "hazard")

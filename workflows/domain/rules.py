@@ -131,6 +131,9 @@ class Rules:
     # A date the originating process rejected is not asked again when the forecast comes
     # back to it (before, it was asked once more after every flap).
     asks_a_rejected_date_once: bool
+    # The alert log follows the status: critical to hazard is a ``hazard`` JeopardyAlert
+    # (no one is paged for an improvement). Before, the newest alert still said critical.
+    alerts_follow_status: bool
 
 
 RULES_1 = Rules(
@@ -163,6 +166,7 @@ RULES_1 = Rules(
     notes_mixed_percent=False,
     acknowledges_only_what_was_seen=False,
     asks_a_rejected_date_once=False,
+    alerts_follow_status=False,
 )
 RULES_2 = replace(
     RULES_1,
@@ -210,6 +214,7 @@ RULES_5 = replace(
     notes_mixed_percent=True,
     acknowledges_only_what_was_seen=True,
     asks_a_rejected_date_once=True,
+    alerts_follow_status=True,
 )
 
 # Every rules version, oldest first.

@@ -63,6 +63,23 @@ def set_jeopardy(t: Tracking, assessment: Assessment, now: datetime) -> Jeopardy
     if assessment.status == JeopardyStatus.NONE:
         return JeopardyUpdate(_clear(t, previous, now))
     worse = RANK[assessment.status] > RANK[previous] or bool(new_causes)
+    if (
+        never_silent
+        and not worse
+        and t.rules.alerts_follow_status
+        and assessment.status != previous
+    ):
+        # Better, not cleared (critical to hazard): the alert log follows the status,
+        # with nobody paged for an improvement.
+        raise_alert(
+            t,
+            "hazard",
+            "Order hazard",
+            assessment.reasons[0] if assessment.reasons else "",
+            "; ".join(assessment.reasons),
+            now,
+        )
+        return JeopardyUpdate()
     if not (worse if never_silent else assessment.status != previous):
         return JeopardyUpdate()
     if previous == JeopardyStatus.NONE:
