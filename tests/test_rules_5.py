@@ -522,11 +522,31 @@ def test_acknowledging_a_lower_level_than_the_current_one(rules: int) -> None:
 
 @BOTH
 def test_critical_to_hazard_leaves_a_hazard_alert(rules: int) -> None:
-    tracker = start(rules)
-    late_forecast(tracker, 5, T0 + DAY)  # critical, and CR-1 asks the process
-    effects = late_forecast(tracker, -1, T0 + 4 * DAY)  # within; CR-1 unresolved: hazard
+    # Within the warning lead time from the start: hazard, unless critical.
+    tracker = start(rules, trackingPolicy={"warningLeadTime": "P200D"})
+    late_forecast(tracker, 5, T0 + DAY)  # critical
+    effects = late_forecast(tracker, -1, T0 + 4 * DAY)  # back within the agreed date
     order = tracker.order
     assert order.jeopardy.status == JeopardyStatus.HAZARD
     assert "jeopardyWorsened" not in [n.kind for n in notifications(effects)]
     newest = order.jeopardy_alerts[-1].jeopardy_type
     assert newest == ("critical" if rules == RULES_V4 else "hazard")
+
+
+@BOTH
+def test_a_stale_automatic_request_is_withdrawn_once_the_forecast_is_back(rules: int) -> None:
+    tracker = start(rules)
+    late_forecast(tracker, 5, T0 + DAY)  # CR-1 asks the process
+    effects = late_forecast(tracker, -1, T0 + 4 * DAY)  # back within the agreed date
+    change = tracker.order.change_requests[0]
+    if rules == RULES_V4:
+        assert change.open
+        assert tracker.order.jeopardy.status == JeopardyStatus.HAZARD  # unresolved CR-1
+        return
+    assert (change.status, change.note) == (
+        "withdrawn",
+        "withdrawn: the forecast is back within the agreed date",
+    )
+    told = [n for n in notifications(effects) if n.kind == "changeWithdrawn"]
+    assert [n.recipient_kind for n in told] == ["originatingProcess"]
+    assert tracker.order.jeopardy.status == JeopardyStatus.NONE

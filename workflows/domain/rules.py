@@ -134,6 +134,10 @@ class Rules:
     # The alert log follows the status: critical to hazard is a ``hazard`` JeopardyAlert
     # (no one is paged for an improvement). Before, the newest alert still said critical.
     alerts_follow_status: bool
+    # A change request the order opened by itself for a late forecast is withdrawn, with
+    # the reason, once the forecast is back within the agreed date. Before, it lived on,
+    # turned the order to hazard and escalated; accepted, it moved the date for nothing.
+    withdraws_stale_requests: bool
 
 
 RULES_1 = Rules(
@@ -167,6 +171,7 @@ RULES_1 = Rules(
     acknowledges_only_what_was_seen=False,
     asks_a_rejected_date_once=False,
     alerts_follow_status=False,
+    withdraws_stale_requests=False,
 )
 RULES_2 = replace(
     RULES_1,
@@ -215,6 +220,7 @@ RULES_5 = replace(
     acknowledges_only_what_was_seen=True,
     asks_a_rejected_date_once=True,
     alerts_follow_status=True,
+    withdraws_stale_requests=True,
 )
 
 # Every rules version, oldest first.

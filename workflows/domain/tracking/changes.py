@@ -8,7 +8,7 @@ from datetime import date, datetime
 from workflows.domain.bounds import MAX_CHANGE_REQUESTS, MAX_ORDER_ITEMS
 from workflows.domain.calendar import next_working_instant
 from workflows.domain.checkpoints import apply_plan_changes, check_plan_changes
-from workflows.domain.effects import Effect, ForwardChangeRequest, ResolveHolidays
+from workflows.domain.effects import Effect, ForwardChangeRequest, Notify, ResolveHolidays
 from workflows.domain.holidays import HolidayRequest, add_resolved_holidays, holidays_to_resolve
 from workflows.domain.instants import iso
 from workflows.domain.items import is_final
@@ -228,7 +228,7 @@ def review_forecast(t: Tracking, now: datetime) -> list[Effect]:
     forecast = order.expected_completion_date
     if agreed is None or forecast is None or forecast <= agreed:
         t.state.forecast_reviewed = None
-        return []
+        return _withdraw_stale(t, now) if t.rules.withdraws_stale_requests else []
     if t.state.forecast_reviewed == forecast:
         return []
     asking = [c for c in order.change_requests if c.open and c.changes.requested_completion_date]
@@ -254,4 +254,34 @@ def review_forecast(t: Tracking, now: datetime) -> list[Effect]:
         reason=f"the party forecasts {iso(forecast)}, later than the agreed date {iso(agreed)}",
         changes=ChangeSet(requested_completion_date=forecast),
     )
-    return [_open_change(t, _next_change_request_id(t), message, now)]
+    opened = _open_change(t, _next_change_request_id(t), message, now)
+    if t.rules.withdraws_stale_requests:
+        t.state.automatic_change_requests.append(opened.change_request_id)
+        del t.state.automatic_change_requests[:-MAX_CHANGE_REQUESTS]
+    return [opened]
+
+
+def _withdraw_stale(t: Tracking, now: datetime) -> list[Effect]:
+    """``withdraws_stale_requests``: the forecast is back within the agreed date, so a
+    request the order opened by itself to move the agreed date asks for nothing any
+    more: withdrawn, with the reason, and the originating process told."""
+    order = t.order
+    effects: list[Effect] = []
+    for change_id in t.state.automatic_change_requests:
+        change = order.change_request(change_id)
+        if change is None or not change.open:
+            continue
+        change.status = "withdrawn"
+        change.resolved_at = now
+        change.note = "withdrawn: the forecast is back within the agreed date"
+        withdrawn = notify_process(
+            t,
+            "changeWithdrawn",
+            f"Change request {change.id} on order {order.id} is withdrawn: the forecast is"
+            " back within the agreed date",
+            now,
+            {"changeRequest": change.to_json_dict()},
+        )
+        effects.append(Notify(withdrawn))
+    t.state.automatic_change_requests.clear()
+    return effects

@@ -30,6 +30,9 @@ class TrackerState(WireModel):
     # Rules 2: the forecast for which the agreed-date change request was last considered,
     # so that a rejected request is not opened again for the same forecast.
     forecast_reviewed: datetime | None = None
+    # Rules 5: the change requests the order opened by itself for a late forecast, so that
+    # one still open is withdrawn once the forecast is back within the agreed date.
+    automatic_change_requests: list[str] = Field(default_factory=list)
 
 
 class MessageRejected(ValueError):
