@@ -550,3 +550,27 @@ def test_a_stale_automatic_request_is_withdrawn_once_the_forecast_is_back(rules:
     told = [n for n in notifications(effects) if n.kind == "changeWithdrawn"]
     assert [n.recipient_kind for n in told] == ["originatingProcess"]
     assert tracker.order.jeopardy.status == JeopardyStatus.NONE
+
+
+@BOTH
+def test_an_order_cancelled_in_jeopardy_closes_it_rather_than_clearing_it(rules: int) -> None:
+    tracker = start(rules, trackingPolicy={"escalation": [LEVEL_1]})
+    late_forecast(tracker, 5, T0 + DAY)  # critical, level 1 told
+    at = T0 + 2 * DAY
+    tracker.handle("cancel_order", {"reason": "no longer needed"}, at)
+    effects = tracker.finish_cancellation(at)
+    order = tracker.order
+    assert order.state == OrderState.CANCELLED
+    alert = order.jeopardy_alerts[-1]
+    texts = [n.subject for n in notifications(effects) if n.kind == "deEscalation"]
+    if rules == RULES_V4:
+        assert alert.jeopardy_type == "cleared"
+        return
+    assert (alert.jeopardy_type, alert.message) == (
+        "closed",
+        "Order PO-R5 ended cancelled while in critical jeopardy",
+    )
+    assert texts == [
+        "Order PO-R5 ended cancelled while in critical jeopardy: the jeopardy is closed"
+    ]
+    assert order.jeopardy.status == JeopardyStatus.NONE

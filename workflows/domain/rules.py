@@ -138,6 +138,10 @@ class Rules:
     # the reason, once the forecast is back within the agreed date. Before, it lived on,
     # turned the order to hazard and escalated; accepted, it moved the date for nothing.
     withdraws_stale_requests: bool
+    # An order that ends cancelled or partial while in jeopardy closes it (a ``closed``
+    # alert, contacts told it is closed), as a failed one does. Before: ``cleared`` and
+    # "no longer in jeopardy", which it never was.
+    closes_undelivered_jeopardy: bool
 
 
 RULES_1 = Rules(
@@ -172,6 +176,7 @@ RULES_1 = Rules(
     asks_a_rejected_date_once=False,
     alerts_follow_status=False,
     withdraws_stale_requests=False,
+    closes_undelivered_jeopardy=False,
 )
 RULES_2 = replace(
     RULES_1,
@@ -221,6 +226,7 @@ RULES_5 = replace(
     asks_a_rejected_date_once=True,
     alerts_follow_status=True,
     withdraws_stale_requests=True,
+    closes_undelivered_jeopardy=True,
 )
 
 # Every rules version, oldest first.
