@@ -574,3 +574,13 @@ def test_an_order_cancelled_in_jeopardy_closes_it_rather_than_clearing_it(rules:
         "Order PO-R5 ended cancelled while in critical jeopardy: the jeopardy is closed"
     ]
     assert order.jeopardy.status == JeopardyStatus.NONE
+
+
+@BOTH
+def test_a_plan_check_in_leaves_the_periodic_rhythm_where_it_was(rules: int) -> None:
+    tracker = start(rules, checkpoints=[{"id": "kickoff", "date": iso(T0 + 3 * DAY)}])
+    assert tracker.order.check_ins.next_at == T0 + 30 * DAY
+    effects = tracker.advance(T0 + 3 * DAY)
+    assert [n.kind for n in notifications(effects)] == ["checkIn"]
+    expected = T0 + 33 * DAY if rules == RULES_V4 else T0 + 30 * DAY
+    assert tracker.order.check_ins.next_at == expected

@@ -142,6 +142,9 @@ class Rules:
     # alert, contacts told it is closed), as a failed one does. Before: ``cleared`` and
     # "no longer in jeopardy", which it never was.
     closes_undelivered_jeopardy: bool
+    # Plan check-ins come on top of the periodic ones, as the contract says: they leave
+    # the periodic rhythm where it was. Before, each restarted it.
+    plan_check_ins_on_top: bool
 
 
 RULES_1 = Rules(
@@ -177,6 +180,7 @@ RULES_1 = Rules(
     alerts_follow_status=False,
     withdraws_stale_requests=False,
     closes_undelivered_jeopardy=False,
+    plan_check_ins_on_top=False,
 )
 RULES_2 = replace(
     RULES_1,
@@ -227,6 +231,7 @@ RULES_5 = replace(
     alerts_follow_status=True,
     withdraws_stale_requests=True,
     closes_undelivered_jeopardy=True,
+    plan_check_ins_on_top=True,
 )
 
 # Every rules version, oldest first.

@@ -34,7 +34,9 @@ def check_in_now(t: Tracking, request: CheckInRequest, now: datetime) -> list[Ef
     return [send_check_in(t, now, request.requested_by or "enterprise")]
 
 
-def send_check_in(t: Tracking, now: datetime, requested_by: str) -> Effect:
+def send_check_in(
+    t: Tracking, now: datetime, requested_by: str, restarts_rhythm: bool = True
+) -> Effect:
     order = t.order
     check_ins = order.check_ins
     if t.rules.waits_for_open_windows and not is_paused(order):
@@ -57,7 +59,8 @@ def send_check_in(t: Tracking, now: datetime, requested_by: str) -> Effect:
         check_ins.answer_by = working_time_after(order, now, window)
     assert check_ins.answer_by is not None  # open before, or opened here
     check_ins.sent += 1
-    check_ins.next_at = check_in_time(order, now + order.tracking_policy.check_in_interval)
+    if restarts_rhythm:
+        check_ins.next_at = check_in_time(order, now + order.tracking_policy.check_in_interval)
     return notify_party(
         t,
         "checkIn",
