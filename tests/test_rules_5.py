@@ -584,3 +584,18 @@ def test_a_plan_check_in_leaves_the_periodic_rhythm_where_it_was(rules: int) -> 
     assert [n.kind for n in notifications(effects)] == ["checkIn"]
     expected = T0 + 33 * DAY if rules == RULES_V4 else T0 + 30 * DAY
     assert tracker.order.check_ins.next_at == expected
+
+
+@BOTH
+def test_an_answer_after_the_window_is_not_scored_as_on_time(rules: int) -> None:
+    tracker = start(rules)
+    tracker.handle("check_in_now", {}, T0)
+    answer_at = T0 + 3 * DAY  # the window (P2D) ended a day before
+    now = T0
+    while (due := tracker.next_due(now)) is not None and due.at < answer_at:
+        now = due.at
+        tracker.advance(now)  # the workflow wakes at each deadline
+    send(tracker, "report_progress", {"percentComplete": 10}, answer_at)
+    check_ins = tracker.order.check_ins
+    assert check_ins.answered == (1 if rules == RULES_V4 else 0)
+    assert check_ins.response_seconds == ([3 * 86_400] if rules == RULES_V4 else [])

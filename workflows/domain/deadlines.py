@@ -38,11 +38,14 @@ def deadlines(order: PartyOrder, rules: Rules) -> list[Deadline]:
     if (
         not paused
         and check_ins.answer_by is not None
-        and check_ins.unanswered_streak + 1 >= policy.unanswered_check_in_limit
+        and (
+            rules.wakes_when_windows_end
+            or check_ins.unanswered_streak + 1 >= policy.unanswered_check_in_limit
+        )
     ):
-        # Only worth a wake-up when this unanswered check-in reaches the limit (critical).
-        # Below the limit it is counted at the next wake-up (the next check-in at the
-        # latest), which keeps a quiet check-in cycle to one timer and one activity.
+        # Before ``wakes_when_windows_end``, only worth a wake-up when this unanswered
+        # check-in reaches the limit (critical): below it the window was counted at the
+        # next wake-up, and an answer after the window but before it scored as on time.
         found.append(Deadline(check_ins.answer_by, "check-in response window ends"))
 
     for milestone in order.milestones:

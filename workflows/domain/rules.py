@@ -145,6 +145,10 @@ class Rules:
     # Plan check-ins come on top of the periodic ones, as the contract says: they leave
     # the periodic rhythm where it was. Before, each restarted it.
     plan_check_ins_on_top: bool
+    # The order wakes when every response window ends, so the window is counted then
+    # and an answer after it is not scored as on time (``answered``, response times).
+    # Before, it woke only for the window that reached the limit.
+    wakes_when_windows_end: bool
 
 
 RULES_1 = Rules(
@@ -181,6 +185,7 @@ RULES_1 = Rules(
     withdraws_stale_requests=False,
     closes_undelivered_jeopardy=False,
     plan_check_ins_on_top=False,
+    wakes_when_windows_end=False,
 )
 RULES_2 = replace(
     RULES_1,
@@ -232,6 +237,7 @@ RULES_5 = replace(
     withdraws_stale_requests=True,
     closes_undelivered_jeopardy=True,
     plan_check_ins_on_top=True,
+    wakes_when_windows_end=True,
 )
 
 # Every rules version, oldest first.
