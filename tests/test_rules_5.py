@@ -599,3 +599,13 @@ def test_an_answer_after_the_window_is_not_scored_as_on_time(rules: int) -> None
     check_ins = tracker.order.check_ins
     assert check_ins.answered == (1 if rules == RULES_V4 else 0)
     assert check_ins.response_seconds == ([3 * 86_400] if rules == RULES_V4 else [])
+
+
+@BOTH
+def test_an_order_without_escalation_levels_is_not_reminded_for_ever(rules: int) -> None:
+    tracker = start(rules, trackingPolicy={"escalation": []})
+    effects = late_forecast(tracker, 5, T0 + DAY)
+    told = [(n.recipient, n.kind) for n in notifications(effects) if n.recipient_kind == "contact"]
+    assert told == [("order-manager", "jeopardyWorsened")]
+    due = [d.what for d in deadlines(tracker.order, tracker.tracked_by)]
+    assert ("remind the top escalation contact" in due) == (rules == RULES_V4)

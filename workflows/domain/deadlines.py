@@ -120,6 +120,8 @@ def reminder_due(order: PartyOrder, rules: Rules) -> datetime | None:
         return None
     if levels and jeopardy.escalation_level < levels[-1].level:
         return None  # the next level is still to come
+    if not levels and rules.no_levels_no_reminders:
+        return None  # no escalation: the order manager hears each worsening, that is all
     if is_acknowledged(order, rules):
         return None
     # Counted on the order's clock: no reminder while paused (None until it resumes).

@@ -149,6 +149,10 @@ class Rules:
     # and an answer after it is not scored as on time (``answered``, response times).
     # Before, it woke only for the window that reached the limit.
     wakes_when_windows_end: bool
+    # An order with ``escalation: []`` is not escalated: the order manager hears each
+    # worsening, and there are no reminders (nothing could acknowledge them). Before,
+    # reminders went out daily for ever and acknowledgement was refused.
+    no_levels_no_reminders: bool
 
 
 RULES_1 = Rules(
@@ -186,6 +190,7 @@ RULES_1 = Rules(
     closes_undelivered_jeopardy=False,
     plan_check_ins_on_top=False,
     wakes_when_windows_end=False,
+    no_levels_no_reminders=False,
 )
 RULES_2 = replace(
     RULES_1,
@@ -238,6 +243,7 @@ RULES_5 = replace(
     closes_undelivered_jeopardy=True,
     plan_check_ins_on_top=True,
     wakes_when_windows_end=True,
+    no_levels_no_reminders=True,
 )
 
 # Every rules version, oldest first.
