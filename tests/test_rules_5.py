@@ -609,3 +609,20 @@ def test_an_order_without_escalation_levels_is_not_reminded_for_ever(rules: int)
     assert told == [("order-manager", "jeopardyWorsened")]
     due = [d.what for d in deadlines(tracker.order, tracker.tracked_by)]
     assert ("remind the top escalation contact" in due) == (rules == RULES_V4)
+
+
+@BOTH
+def test_check_in_now_outside_working_time_says_why_it_goes_out_now(rules: int) -> None:
+    tracker = start(rules, party=CALENDAR_PARTY)
+    saturday_night = T0 + 5 * DAY + 14 * HOUR + 30 * timedelta(minutes=1)  # Sat 23:30
+    effects = tracker.handle("check_in_now", {"requestedBy": "ops"}, saturday_night)
+    (notice,) = notifications(effects)
+    if rules == RULES_V4:
+        assert notice.body["requestedBy"] == "ops"
+        return
+    assert notice.body["requestedBy"] == (
+        "ops (asked outside the party's working time; its working time resumes at"
+        f" {iso(T0 + 7 * DAY)})"
+    )
+    monday = tracker.handle("check_in_now", {"requestedBy": "ops"}, T0 + 7 * DAY + HOUR)
+    assert notifications(monday)[0].body["requestedBy"] == "ops"

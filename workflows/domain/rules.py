@@ -153,6 +153,10 @@ class Rules:
     # worsening, and there are no reminders (nothing could acknowledge them). Before,
     # reminders went out daily for ever and acknowledgement was refused.
     no_levels_no_reminders: bool
+    # A check_in_now outside the party's working time goes out as asked, and says so
+    # (``requestedBy`` names when the party's working time resumes). Before, nothing
+    # told the party why it was asked on a Saturday night.
+    says_why_now: bool
 
 
 RULES_1 = Rules(
@@ -191,6 +195,7 @@ RULES_1 = Rules(
     plan_check_ins_on_top=False,
     wakes_when_windows_end=False,
     no_levels_no_reminders=False,
+    says_why_now=False,
 )
 RULES_2 = replace(
     RULES_1,
@@ -244,6 +249,7 @@ RULES_5 = replace(
     plan_check_ins_on_top=True,
     wakes_when_windows_end=True,
     no_levels_no_reminders=True,
+    says_why_now=True,
 )
 
 # Every rules version, oldest first.

@@ -31,7 +31,18 @@ def working_time_after(order: PartyOrder, start: datetime, amount: timedelta) ->
 
 def check_in_now(t: Tracking, request: CheckInRequest, now: datetime) -> list[Effect]:
     require_open(t, "a check-in")
-    return [send_check_in(t, now, request.requested_by or "enterprise")]
+    requested_by = request.requested_by or "enterprise"
+    calendar = t.order.party.calendar
+    if t.rules.says_why_now and calendar is not None:
+        working = next_working_instant(calendar, now)
+        if working > now:
+            # Asked for now, outside the party's working time: it goes out as asked, and
+            # says so (the answer window counts from the party's next working time).
+            requested_by += (
+                f" (asked outside the party's working time; its working time resumes"
+                f" at {iso(working)})"
+            )
+    return [send_check_in(t, now, requested_by)]
 
 
 def send_check_in(
