@@ -13,6 +13,7 @@ portal secret) and hands them to the worker and the API it runs.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 from collections.abc import Mapping
@@ -20,6 +21,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from types import MappingProxyType
+
+from pydantic import TypeAdapter, ValidationError
 
 from activities.outbound import ALLOW_ENV, AllowList, check_url
 from activities.portal import DEFAULT_PORTAL_BASE_URL, PortalSettings
@@ -78,7 +81,12 @@ API_RATE_ENV = "PARTY_ORDERS_API_RATE"  # requests per second per key
 API_BURST_ENV = "PARTY_ORDERS_API_BURST"  # requests a key may make at once
 # Event subscriptions one owner (a party, a process, the managers) may hold.
 HUB_SUBSCRIPTIONS_PER_OWNER_ENV = "PARTY_ORDERS_HUB_SUBSCRIPTIONS_PER_OWNER"
+# The shortest check-in interval, response window or repeat interval an order may ask for
+# where it enters (client API, CLI, HTTP API): shorter ones flood the party (a number taken
+# as seconds once sent a check-in every 7 seconds). Demos and tests lower it.
+MIN_DURATION_ENV = "PARTY_ORDERS_MIN_DURATION"
 
+_DURATION = TypeAdapter(timedelta)
 DEFAULT_DEPLOYMENT_NAME = "party-orders"
 # Cached workflow runs bound the worker's memory with many open orders; evicted ones are
 # rebuilt from history when they next have work.
@@ -90,6 +98,9 @@ DEFAULT_CLI_CONNECT_TIMEOUT = timedelta(seconds=5)
 # that no worker seems to be running (instead of waiting forever).
 DEFAULT_ANSWER_TIMEOUT = timedelta(seconds=20)
 DEFAULT_API_RATE = 20.0
+DEFAULT_MIN_DURATION = timedelta(minutes=5)
+# What ``party-orders up --demo`` needs: its orders live for seconds.
+DEMO_MIN_DURATION = "PT5S"
 DEFAULT_API_BURST = 100
 DEFAULT_HUB_SUBSCRIPTIONS_PER_OWNER = 20
 
@@ -311,4 +322,19 @@ class Settings:
                 f"{HUB_SUBSCRIPTIONS_PER_OWNER_ENV} must be a whole number from 1 to"
                 f" {MAX_SUBSCRIPTIONS_PER_OWNER}, got {raw!r}"
             )
+        return value
+
+    def min_duration(self) -> timedelta:
+        """``PARTY_ORDERS_MIN_DURATION`` (an ISO 8601 duration), by default five minutes."""
+        text = (self.get(MIN_DURATION_ENV) or "").strip()
+        if not text:
+            return DEFAULT_MIN_DURATION
+        try:
+            value = _DURATION.validate_json(json.dumps(text), strict=True)
+        except ValidationError:
+            raise ValueError(
+                f"{MIN_DURATION_ENV}: {text!r} is not an ISO 8601 duration such as PT5M"
+            ) from None
+        if value <= timedelta(0):
+            raise ValueError(f"{MIN_DURATION_ENV}: {text!r} must be longer than zero")
         return value

@@ -29,12 +29,17 @@ from temporalio.worker import Worker
 from activities.outbound import ALLOW_ENV, AllowList
 from activities.settings import NotificationSettings
 from activities.signing import MASTER_SECRET_ENV
+from settings import MIN_DURATION_ENV
 from starter.local.binaries import temporal_cli_path, test_server_path
 from starter.local.devserver import add_search_attributes
 from worker import build_worker
 from workflows.domain import names
 from workflows.domain.model import PartyOrder, track_workflow_id
 from workflows.visibility import CONTRACT_SEARCH_ATTRIBUTES
+
+# The tests' orders live for seconds: the entries' minimum interval is lowered for them
+# (and for the CLI processes they start, which inherit it).
+os.environ.setdefault(MIN_DURATION_ENV, "PT1S")
 
 # Mutation testing (`./dev mutate`) runs the property tests traced, on busy cores: a run
 # that takes longer there is no failure of the rule under test.

@@ -43,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.domain.messages import describe_validation_error
     from workflows.domain.model import PartyOrder, PartyOrderSpec
     from workflows.domain.tracker import PartyOrderTracker
+    from workflows.domain.wire import from_wire
     from workflows.inbox import (
         BETWEEN_SLICES,
         NO_PAYLOAD,
@@ -104,7 +105,7 @@ class TrackPartyOrder:
             return
         try:
             rules = rules_of_this_run()
-            spec = PartyOrderSpec.model_validate(decode(raw))
+            spec = from_wire(PartyOrderSpec, decode(raw), strict=rules.strict_wire)
             self._tracker = PartyOrderTracker.start(
                 spec,
                 workflow.now(),
@@ -159,8 +160,21 @@ class TrackPartyOrder:
         self._timer.cancel()
         await self._take_messages()  # what arrived while the order ended is recorded too
         await self._settle_background()
+        if tracker.tracked_by.records_messages_to_the_end:
+            await self._record_to_the_end()
         self._publish()
         return tracker.order
+
+    async def _record_to_the_end(self) -> None:
+        """Rules 5: what arrived while the last notifications were on their way (up to
+        a day of retries) is recorded too, and so is what comes with the handlers still
+        running: every message is applied or recorded, to the very end."""
+        while True:
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            if not self._inbox and not self._effects and not self._pool:
+                return
+            await self._take_messages()
+            await self._settle_background()
 
     def _quiet(self) -> bool:
         """Every message that arrived is applied, and what is left to do is only

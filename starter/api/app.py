@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from activities.portal import PortalSettings
@@ -23,6 +23,7 @@ from starter.api.keys import KeyStore
 from starter.api.limits import DEFAULT_MAX_BODY_BYTES, BodySizeLimit
 from starter.api.ratelimit import RateLimit, RateLimiter
 from starter.api.routes import BASE_PATH, router
+from starter.api.strict import strict_json_body
 from starter.client import PartyOrderClient, PartyOrderError, ServerUnavailable
 
 Connect = Callable[[], Awaitable[PartyOrderClient]]
@@ -118,8 +119,10 @@ def create_app(
     app.state.rate_limiter = RateLimiter(rate_limit or RateLimit.from_settings(settings))
     app.state.portal = portal_settings or settings.portal()
     errors.install(app)
-    app.include_router(router)
-    app.include_router(hub.router)  # event subscriptions
+    # Every JSON body is read strictly too: nothing coerced (starter/api/strict.py).
+    strict = [Depends(strict_json_body)]
+    app.include_router(router, dependencies=strict)
+    app.include_router(hub.router, dependencies=strict)  # event subscriptions
     app.include_router(portal.router)  # HTML pages, outside the OpenAPI document
     app.add_middleware(BodySizeLimit, limit=max_body_bytes)
 

@@ -46,6 +46,7 @@ from starter.client.reads import Reads
 from starter.client.reports import Reports
 from starter.client.starting import (
     Starting,
+    check_minimum_durations,
     initial_search_attributes,
     start_digest,
     start_summary,
@@ -101,6 +102,7 @@ __all__ = [
     "ServerUnavailable",
     "UpdateQueued",
     "UpdateRejected",
+    "check_minimum_durations",
     "checked_order_id",
     "connect_failure_reason",
     "initial_search_attributes",
@@ -127,9 +129,16 @@ class PartyOrderClient:
         *,
         answer_timeout: timedelta = DEFAULT_ANSWER_TIMEOUT,
         callback_allow: AllowList | None = None,
+        min_duration: timedelta | None = None,
     ) -> None:
+        if min_duration is None:
+            # As configured (PARTY_ORDERS_MIN_DURATION), like connect()'s other settings.
+            try:
+                min_duration = Settings.from_env().min_duration()
+            except ValueError as error:
+                raise PartyOrderError(str(error)) from None
         self.connection = Connection(
-            client, task_queue, answer_timeout, callback_allow or AllowList()
+            client, task_queue, answer_timeout, callback_allow or AllowList(), min_duration
         )
         self.reads = Reads(self.connection)
         self.reports = Reports(self.reads)
@@ -180,6 +189,7 @@ class PartyOrderClient:
             raise server_unavailable(error) from None
         try:
             allow = settings.callback_allow()
+            minimum = settings.min_duration()
         except ValueError as error:
             raise PartyOrderError(str(error)) from None
         return cls(
@@ -187,6 +197,7 @@ class PartyOrderClient:
             task_queue or settings.task_queue,
             answer_timeout=answer_timeout,
             callback_allow=allow,
+            min_duration=minimum,
         )
 
     # Each method below is its job's (see the module's docstring), documented there.

@@ -10,7 +10,7 @@ from typing import Any
 from temporalio.client import Client, WorkflowHandle
 
 from activities.outbound import AllowList
-from settings import DEFAULT_ANSWER_TIMEOUT
+from settings import DEFAULT_ANSWER_TIMEOUT, DEFAULT_MIN_DURATION
 from workflows.domain import names
 
 DEFAULT_CONNECT_TIMEOUT = timedelta(seconds=10)
@@ -26,6 +26,8 @@ class Connection:
     task_queue: str = names.DEFAULT_TASK_QUEUE
     answer_timeout: timedelta = DEFAULT_ANSWER_TIMEOUT
     callback_allow: AllowList = field(default_factory=AllowList)
+    # The shortest interval or window an order started here may ask for.
+    min_duration: timedelta = DEFAULT_MIN_DURATION
 
     def handle(self, order_id: str) -> WorkflowHandle[Any, Any]:
         """The order's TrackPartyOrder workflow (its newest run)."""

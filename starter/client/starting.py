@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from temporalio.client import WorkflowExecutionDescription
@@ -19,6 +19,7 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from activities.outbound import AllowList, OutboundRefused, check_url
+from settings import DEFAULT_MIN_DURATION, MIN_DURATION_ENV
 from starter.calendars import resolve_holidays
 from starter.client import errors
 from starter.client.connection import Connection
@@ -28,6 +29,7 @@ from starter.errors import InvalidInput, OrderAlreadyTracked, OrderTrackedBefore
 from workflows import visibility
 from workflows.domain import names
 from workflows.domain.hub import created_source
+from workflows.domain.instants import iso_duration
 from workflows.domain.model import PartyOrder, PartyOrderSpec
 from workflows.domain.tracking.start import check_start_input_size
 
@@ -57,17 +59,44 @@ def start_digest(spec: PartyOrderSpec) -> str:
     return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
+# The intervals and windows of a tracking policy that must be at least the minimum.
+_MINIMUM_DURATIONS = (
+    ("checkInInterval", "check_in_interval"),
+    ("responseWindow", "response_window"),
+    ("escalationRepeatInterval", "escalation_repeat_interval"),
+    ("changeResolutionWindow", "change_resolution_window"),
+    ("checkInBeforeMilestone", "check_in_before_milestone"),
+)
+
+
+def check_minimum_durations(spec: PartyOrderSpec, minimum: timedelta) -> None:
+    """Every interval and window of the order's tracking policy is at least ``minimum``
+    (``PARTY_ORDERS_MIN_DURATION``); InvalidInput naming the first that is not."""
+    policy = spec.tracking_policy
+    for field, attribute in _MINIMUM_DURATIONS:
+        value = getattr(policy, attribute)
+        if value is not None and value < minimum:
+            raise InvalidInput(
+                f"invalid party order: trackingPolicy.{field}: {iso_duration(value)} is"
+                f" shorter than the minimum {iso_duration(minimum)} ({MIN_DURATION_ENV})"
+            )
+
+
 def start_input(
-    order: PartyOrderSpec | Mapping[str, Any], allow: AllowList | None = None
+    order: PartyOrderSpec | Mapping[str, Any],
+    allow: AllowList | None = None,
+    minimum: timedelta = DEFAULT_MIN_DURATION,
 ) -> PartyOrderSpec:
-    """The start input validated, its party's country holidays resolved into dates, and its
-    party's webhookUrl refused at an internal address that ``allow`` does not list."""
+    """The start input validated, its party's country holidays resolved into dates, every
+    interval and window at least ``minimum``, and its party's webhookUrl refused at an
+    internal address that ``allow`` does not list."""
     if not isinstance(order, PartyOrderSpec):
         try:
             order = resolve_holidays(dict(order))
         except ValueError as error:
             raise InvalidInput(f"party order: {error}") from None
     spec = validate_message(PartyOrderSpec, order, "party order")
+    check_minimum_durations(spec, minimum)
     try:
         # The workflow refuses a start input past its size, but only once it has started
         # (a failed workflow left under the order's id): refuse it here, before anything.
@@ -96,7 +125,7 @@ class Starting:
         its tracking has ended (completed, partial, cancelled, failed) unless ``again`` says to
         track it once more: a second tracking of a delivered order would ask its party again.
         """
-        spec = start_input(order, self.connection.callback_allow)
+        spec = start_input(order, self.connection.callback_allow, self.connection.min_duration)
         return await self._start(spec, again=again)
 
     async def ensure_tracked(self, order: PartyOrderSpec | Mapping[str, Any]) -> bool:
@@ -108,7 +137,7 @@ class Starting:
         second run), and the digest compared afterwards was written with that start, so two
         concurrent callers can never both start, nor both be told "started".
         """
-        spec = start_input(order, self.connection.callback_allow)
+        spec = start_input(order, self.connection.callback_allow, self.connection.min_duration)
         try:
             await self._start(spec)
             return True

@@ -22,6 +22,8 @@ import worker
 from activities.signing import local_master_secret
 from settings import (
     API_KEYS_ENV,
+    DEMO_MIN_DURATION,
+    MIN_DURATION_ENV,
     OUTBOX_ENV,
     PORTAL_BASE_URL_ENV,
     PORTAL_SECRET_ENV,
@@ -124,6 +126,9 @@ async def up(args: argparse.Namespace) -> int:
         settings = settings.with_defaults({SMTP_URL_ENV: mail_sink.url})
         # The worker may reach the sink it started on loopback.
         settings = settings.with_callback_allowed(f"{mail_sink.host}:{mail_sink.port}")
+    if args.demo:
+        # The demo's orders check in every few seconds: lower the entries' minimum for them.
+        settings = settings.with_defaults({MIN_DURATION_ENV: DEMO_MIN_DURATION})
     stop = asyncio.Event()
     remove = stop_on_signals(stop)
     server = DevServer(config, settings=settings)

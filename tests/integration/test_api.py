@@ -206,6 +206,40 @@ async def test_an_invalid_order_is_400_naming_the_field(
     assert_error(await api.post("/partyOrder", json=order, headers=keys.manager), 400, *words)
 
 
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        ({"delivered": "yes"}, ["delivered", "valid boolean"]),
+        ({"percentComplete": True}, ["percentComplete", "valid integer"]),
+        ({"percentComplete": "50"}, ["percentComplete", "valid integer"]),
+        ({"expectedCompletionDate": 1900000000}, ["expectedCompletionDate", "datetime"]),
+    ],
+)
+async def test_a_body_is_read_without_coercion(
+    api: httpx.AsyncClient, keys: Keys, body: dict[str, Any], words: list[str]
+) -> None:
+    order = await started(api, keys)
+    answer = await api.post(f"/partyOrder/{order['id']}/progress", json=body, headers=keys.acme)
+    assert_error(answer, 400, *words)
+    got = await api.get(f"/partyOrder/{order['id']}", headers=keys.manager)
+    assert got.json()["state"] == "acknowledged"  # "yes" completed nothing
+
+
+async def test_a_number_is_no_duration_and_every_interval_has_a_minimum(
+    api: httpx.AsyncClient, keys: Keys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    order = new_order()
+    order["trackingPolicy"].update(checkInInterval=7, responseWindow=2)
+    answer = await api.post("/partyOrder", json=order, headers=keys.manager)
+    assert_error(answer, 400, "trackingPolicy.checkInInterval")
+    monkeypatch.setenv("PARTY_ORDERS_MIN_DURATION", "PT5M")
+    order["trackingPolicy"].update(checkInInterval="PT1M", responseWindow="PT1M")
+    answer = await api.post("/partyOrder", json=order, headers=keys.manager)
+    assert_error(
+        answer, 400, "trackingPolicy.checkInInterval: PT1M is shorter than the minimum PT5M"
+    )
+
+
 async def test_malformed_json_wrong_types_and_oversize_bodies_are_400(
     dev_client: Client, dev_task_queue: str, keys: Keys
 ) -> None:

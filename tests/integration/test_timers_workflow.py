@@ -190,14 +190,17 @@ async def test_check_in_now_and_party_reports_reset_the_rhythm(
         # An enterprise report does not answer a check-in.
         await time_env.sleep(timedelta(days=7, hours=1))  # check-in 2 went out at day 10h1
         await handle.signal("report_progress", {"source": "enterprise", "note": "internal note"})
-        await time_env.sleep(timedelta(days=2))
+        await time_env.sleep(timedelta(days=1))
         later = await get_order(handle)
         assert later.check_ins.sent == 2
         assert later.check_ins.answer_by is not None
         assert close_to(later.check_ins.answer_by, began + timedelta(days=12, hours=1))
-        # Below the limit, an unanswered check-in is counted at the next wake-up (here the
-        # next check-in at day 17h1); reaching the limit is acted on at its exact instant.
-        await time_env.sleep(timedelta(days=6))  # day 18
+        # Rules 5 (wakes_when_windows_end): the window is counted when it ends, at day 12h1
+        # (rules 4 counted it at the next wake-up, the next check-in at day 17h1).
+        await time_env.sleep(timedelta(days=1, hours=2))  # day 13h1
+        ended = await get_order(handle)
+        assert ended.check_ins.answer_by is None and ended.check_ins.unanswered_streak == 1
+        await time_env.sleep(timedelta(days=5))  # day 18
         counted = await get_order(handle)
         assert counted.check_ins.sent == 3 and counted.check_ins.unanswered_streak == 1
         assert counted.jeopardy.status == "none"

@@ -60,6 +60,13 @@ def test_the_plan_asks_at_each_checkpoint_and_ahead_of_each_milestone() -> None:
     assert review is not None and (review.asked_for, review.asked_at) == (REVIEW, REVIEW)
     ahead = SURVEY - 2 * DAY
     due = tracker.next_due(REVIEW)
+    # Rules 5 (wakes_when_windows_end): the review's response window ends first.
+    assert due is not None and (due.at, due.what) == (
+        REVIEW + 2 * DAY,
+        "check-in response window ends",
+    )
+    tracker.advance(due.at)
+    due = tracker.next_due(due.at)
     assert due is not None and (due.at, due.what) == (ahead, "check-in before milestone survey")
     assert check_ins(tracker.advance(ahead)) == ["check-in before milestone survey"]
     assert tracker.order.check_ins.sent == 2

@@ -161,10 +161,13 @@ def _check_instant(
         assert _contacts(effects) >= 1, f"worsening at {at} told no contact"
     levels = tracker.order.tracking_policy.escalation
     all_fired = not levels or jeopardy.escalation_level == levels[-1].level
+    # Rules 5 (no_levels_no_reminders): an order without levels is reminded of nothing.
+    reminded = bool(levels) or not tracker.tracked_by.no_levels_no_reminders
     if (
-        status != JeopardyStatus.NONE
+        reminded
+        and status != JeopardyStatus.NONE
         and all_fired
-        and not is_acknowledged(tracker.order)
+        and not is_acknowledged(tracker.order, tracker.tracked_by)
         and trace.last_contact is not None
     ):
         gap = at - trace.last_contact

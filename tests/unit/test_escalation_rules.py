@@ -295,7 +295,10 @@ def test_the_agreed_date_is_still_checked_when_a_forecast_exists() -> None:
 
 
 def test_an_accepted_request_moves_the_agreed_date_a_rejected_one_keeps_it_critical() -> None:
-    tracker = start(requestedCompletionDate=(NOW + 30 * DAY).isoformat())
+    # Rules 4 asks a rejected date again after a flap; rules 5 does not (test_rules_5.py).
+    tracker = PartyOrderTracker.start(
+        order_spec(requestedCompletionDate=(NOW + 30 * DAY).isoformat()), NOW, rules_version=4
+    )
     later = NOW + 40 * DAY
     send(tracker, "report_progress", {"expectedCompletionDate": later.isoformat()}, NOW + DAY)
     change_id = tracker.order.change_requests[-1].id
@@ -473,7 +476,9 @@ def test_open_change_requests_are_withdrawn_when_the_order_ends(ending: str) -> 
 
 
 def test_daily_manual_check_ins_do_not_hide_a_silent_party() -> None:
-    tracker = start(requestedCompletionDate=(NOW + 90 * DAY).isoformat())
+    tracker = PartyOrderTracker.start(
+        order_spec(requestedCompletionDate=(NOW + 90 * DAY).isoformat()), NOW, rules_version=4
+    )
     for day in range(1, 4):
         send(tracker, "check_in_now", {"requestedBy": "ops"}, NOW + day * DAY)
     order = tracker.order
@@ -701,7 +706,8 @@ def test_an_illegal_state_value_is_named_without_python_reprs() -> None:
 def test_enumerated_fields_name_the_value_and_the_values_allowed(
     name: str, payload: dict[str, Any], error: str
 ) -> None:
-    tracker = start(milestones=[{"id": "m"}])
+    # Rules 4's lax models; rules 5's strict wire types: tests/unit/test_rules_5.py.
+    tracker = PartyOrderTracker.start(order_spec(milestones=[{"id": "m"}]), NOW, rules_version=4)
     tracker.handle(name, payload, NOW)
     text = tracker.order.rejected_messages[-1].error
     assert text == error

@@ -226,7 +226,7 @@ def test_every_item_completed_makes_the_order_completed() -> None:
 
 
 def test_no_item_completed_and_one_failed_fails_the_order() -> None:
-    tracker = start()
+    tracker = start(rules=4)  # rules 5: tests/unit/test_rules_5.py
     effects = report(
         tracker,
         orderItems=[
@@ -241,7 +241,7 @@ def test_no_item_completed_and_one_failed_fails_the_order() -> None:
 
 
 def test_every_item_cancelled_cancels_the_order_after_the_party_is_told() -> None:
-    tracker = start()
+    tracker = start(rules=4)  # rules 5: tests/unit/test_rules_5.py
     effects = report(tracker, orderItems=[{"id": n, "state": "cancelled"} for n in ("1", "2", "3")])
     assert tracker.order.state == OrderState.PENDING_CANCELLATION
     # The process hears that the work started; the party, that the order is cancelled
@@ -289,7 +289,7 @@ def test_items_start_acknowledged_and_an_order_of_final_items_is_refused() -> No
 
 
 def test_an_item_forecast_past_the_agreed_date_is_critical_naming_the_item() -> None:
-    tracker = start()
+    tracker = start(rules=4)  # rules 5: tests/unit/test_rules_5.py
     report(tracker, orderItems=[{"id": "2", "expectedCompletionDate": "2027-03-10T00:00:00Z"}])
     tracker.advance(NOW)
     jeopardy = tracker.order.jeopardy

@@ -50,9 +50,11 @@ def busy_order() -> PartyOrder:
     order.handle("request_change", {"origin": "enterprise", "changes": {}}, at)
     at = run_until(order, NOW + 30 * DAY)
     assert order.order.jeopardy.escalation_level >= 1
+    # The level reached (rules 5 refuses to acknowledge a lower one).
+    level = order.order.jeopardy.escalation_level
     order.handle(
         "acknowledge_escalation",
-        {"level": 1, "by": "operations-lead", "note": "calling them today"},
+        {"level": level, "by": "operations-lead", "note": "calling them today"},
         at,
     )
     return order.order

@@ -23,7 +23,7 @@ from workflows.domain.jeopardy import assess, behind_plan_instant
 from workflows.domain.messages import describe_validation_error
 from workflows.domain.model import JeopardyStatus, PartyOrderSpec
 from workflows.domain.pause import active_time, after_active_time, paused_text
-from workflows.domain.rules import RULES_4, rules_of
+from workflows.domain.rules import CURRENT_RULES, RULES_4, RULES_V4, RULES_V5, rules_of
 from workflows.domain.tracker import PartyOrderTracker
 from workflows.visibility import details_markdown
 
@@ -52,9 +52,11 @@ def order(pause_while: list[str] | None = None, **fields: Any) -> dict[str, Any]
     }
 
 
-def tracker_for(data: dict[str, Any], now: datetime = T0) -> PartyOrderTracker:
+def tracker_for(
+    data: dict[str, Any], now: datetime = T0, rules: int = CURRENT_RULES
+) -> PartyOrderTracker:
     """The order tracked from ``now`` and under way (inProgress: it may be held)."""
-    tracker = PartyOrderTracker.start(PartyOrderSpec.model_validate(data), now)
+    tracker = PartyOrderTracker.start(PartyOrderSpec.model_validate(data), now, rules_version=rules)
     tracker.handle("report_progress", {"source": "enterprise", "percentComplete": 0}, now)
     assert tracker.order.state == "inProgress"
     return tracker
@@ -332,13 +334,15 @@ def test_reminders_wait_while_paused() -> None:
     assert kinds(tracker.advance(reminder)) == ["escalationReminder"]
 
 
-def test_a_checkpoint_that_falls_in_a_pause_is_asked_on_resuming() -> None:
+@pytest.mark.parametrize("rules", [RULES_V4, RULES_V5])
+def test_a_checkpoint_that_falls_in_a_pause_is_asked_on_resuming(rules: int) -> None:
     checkpoint = T0 + 5 * DAY
     tracker = tracker_for(
         order(
             ["held"],
             checkpoints=[{"id": "review", "name": "Design review", "date": iso(checkpoint)}],
-        )
+        ),
+        rules=rules,
     )
     change_state(tracker, "held", T0 + 2 * DAY)
     # While held, the checkpoint is no deadline: no timer wakes the order for it.
@@ -354,9 +358,20 @@ def test_a_checkpoint_that_falls_in_a_pause_is_asked_on_resuming() -> None:
     ]
     assert kinds(tracker.advance(resumed)) == ["checkIn"]
     assert tracker.order.check_ins.sent == 1
-    # Asked once, not again: what is due next is the periodic rhythm, from this check-in.
     due = tracker.next_due(resumed)
+    if rules == RULES_V4:
+        # Asked once, not again: what is due next is the periodic rhythm, from this check-in.
+        assert due is not None and (due.at, due.what) == (
+            resumed + 7 * DAY,
+            "periodic check-in with the party",
+        )
+        return
+    # Rules 5 (wakes_when_windows_end, plan_check_ins_on_top): the order wakes when this
+    # check-in's window ends, and the periodic rhythm stays where the pause left it (the
+    # first check-in, T0 + 7 days, pushed by the 6 days held), not restarted by the plan's.
     assert due is not None and (due.at, due.what) == (
-        resumed + 7 * DAY,
-        "periodic check-in with the party",
+        resumed + 2 * DAY,
+        "check-in response window ends",
     )
+    periodic = [d.at for d in deadlines(tracker.order, rules_of(rules)) if "periodic" in d.what]
+    assert periodic == [T0 + 7 * DAY + 6 * DAY]

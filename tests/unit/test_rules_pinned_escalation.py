@@ -52,9 +52,10 @@ def order_input(**changes: Any) -> dict[str, Any]:
     return data
 
 
-def start(**changes: Any) -> PartyOrderTracker:
-    tracker = PartyOrderTracker.start(PartyOrderSpec.model_validate(order_input(**changes)), T0)
-    assert tracker.rules == CURRENT_RULES
+def start(rules: int = CURRENT_RULES, **changes: Any) -> PartyOrderTracker:
+    spec = PartyOrderSpec.model_validate(order_input(**changes))
+    tracker = PartyOrderTracker.start(spec, T0, rules_version=rules)
+    assert tracker.rules == rules
     return tracker
 
 
@@ -359,7 +360,7 @@ def test_plan_renames_and_deletes_are_applied_and_other_names_kept() -> None:
 
 
 def test_an_item_forecast_on_the_agreed_date_is_not_late_a_second_later_is() -> None:
-    tracker = start()
+    tracker = start(rules=4)  # rules 5 below
     forecast_item(tracker, AGREED, T0 + DAY)
     jeopardy = tracker.order.jeopardy
     assert (jeopardy.status, jeopardy.reasons) == (JeopardyStatus.NONE, [])
@@ -374,6 +375,22 @@ def test_an_item_forecast_on_the_agreed_date_is_not_late_a_second_later_is() -> 
         ["itemLate:1"],
     )
     assert tracker.order.jeopardy_alerts[-1].to_json_dict()["orderItem"] == [{"id": "1"}]
+
+
+def test_rules_5_an_item_forecast_a_second_late_makes_the_orders_forecast_late_too() -> None:
+    tracker = start()
+    forecast_item(tracker, AGREED, T0 + DAY)
+    jeopardy = tracker.order.jeopardy
+    assert (jeopardy.status, jeopardy.reasons) == (JeopardyStatus.NONE, [])
+    effects = forecast_item(tracker, AGREED + SECOND, T0 + 2 * DAY)
+    assert tracker.order.expected_completion_date == AGREED + SECOND
+    assert (jeopardy.status, jeopardy.critical_causes) == (
+        JeopardyStatus.CRITICAL,
+        ["forecastLate", "itemLate:1"],
+    )
+    assert [n.kind for n in notifications(effects) if n.recipient_kind == "originatingProcess"] == [
+        "changeRequest"
+    ]
 
 
 def test_two_violated_milestones_each_name_their_own_items() -> None:

@@ -127,7 +127,12 @@ def silent_party(rules_version: int) -> PartyOrderTracker:
 
 @pytest.mark.parametrize(
     ("version", "alerts"),
-    [(RULES_V1, ["hazard", "critical", "hazard"]), (CURRENT_RULES, ["hazard", "critical"])],
+    [
+        (RULES_V1, ["hazard", "critical", "hazard"]),
+        (4, ["hazard", "critical"]),
+        # Rules 5: the alert log follows the status again (alerts_follow_status).
+        (CURRENT_RULES, ["hazard", "critical", "hazard"]),
+    ],
 )
 def test_an_improving_jeopardy_is_an_alert_only_before_never_silent_escalation(
     version: int, alerts: list[str]

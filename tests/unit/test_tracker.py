@@ -918,7 +918,7 @@ def test_enterprise_report_does_not_answer_a_check_in() -> None:
 
 
 def test_check_in_now() -> None:
-    tracker = start()
+    tracker = PartyOrderTracker.start(spec(), NOW, rules_version=4)
     at = NOW + 3 * DAY
     effects = tracker.handle("check_in_now", {"requestedBy": "ops"}, at)
     assert sent(effects) == [("party", "ACME", "checkIn")]
@@ -1493,7 +1493,18 @@ def _check_applied(
         assert isinstance(effect, CancelAfterNotice)
     elif isinstance(message, CheckInRequest):
         assert order.check_ins.sent == before["checkIns"]["sent"] + 1
-        assert order.check_ins.awaiting_since == now
+        open_by = before["checkIns"].get("answerBy")
+        if (
+            tracker.tracked_by.waits_for_open_windows
+            and open_by is not None
+            and now < datetime.fromisoformat(open_by)
+        ):
+            # rules 5: the open window stands
+            assert order.check_ins.awaiting_since == datetime.fromisoformat(
+                before["checkIns"]["awaitingSince"]
+            )
+        else:
+            assert order.check_ins.awaiting_since == now
         assert [n.kind for n in notes] == ["checkIn"]
     else:
         assert isinstance(message, StateChangeRequest)

@@ -80,7 +80,11 @@ async def test_months_long_order_from_start_to_close(
             {"changeRequestId": "CR-B", "decision": "rejected", "note": "date is contractual"},
         )
         order = await get_order(handle)
-        accepted, rejected = order.change_requests
+        accepted, rejected, asked = order.change_requests
+        # Rules 5: the forecast accepted with CR-A lies past the agreed date, and once CR-B
+        # (for the agreed date) is closed the process is asked about it.
+        assert asked.changes.requested_completion_date == new_expected
+        assert asked.origin == "party" and asked.status in ("received", "forwarded")
         assert accepted.status == "accepted" and accepted.resolved_by == "SO-77 owner"
         assert rejected.status == "rejected"
         assert order.expected_completion_date == new_expected

@@ -137,6 +137,16 @@ def add_working_time(calendar: PartyCalendar, start: datetime, amount: timedelta
         cursor = next_working_instant(calendar, period_end)
 
 
+def working_window(calendar: PartyCalendar, window: timedelta) -> timedelta:
+    """A response window in the party's working time, its days counted as working days
+    (rules 5): ``P2D`` is two working days, ``P1DT2H`` one working day and two hours."""
+    days, rest = divmod(window, timedelta(days=1))
+    hours = calendar.working_hours
+    today = date(2000, 1, 3)  # any day: working hours are wall-clock times
+    day = datetime.combine(today, hours.end) - datetime.combine(today, hours.start)
+    return days * day + rest
+
+
 def working_time_between(calendar: PartyCalendar, start: datetime, end: datetime) -> timedelta:
     """How much of the party's working time lies from ``start`` to ``end`` (zero when
     ``end`` is not after ``start``): what is left of a response window at a given moment."""

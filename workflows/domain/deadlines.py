@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from workflows.domain.checkpoints import due_points
+from workflows.domain.items import has_no_deadline, open_items
 from workflows.domain.jeopardy import behind_plan_instant, is_watched, target_date
 from workflows.domain.model import JeopardyStatus, MilestoneStatus, PartyOrder
 from workflows.domain.pause import after_active_time, is_paused
@@ -37,14 +38,21 @@ def deadlines(order: PartyOrder, rules: Rules) -> list[Deadline]:
     if (
         not paused
         and check_ins.answer_by is not None
-        and check_ins.unanswered_streak + 1 >= policy.unanswered_check_in_limit
+        and (
+            rules.wakes_when_windows_end
+            or check_ins.unanswered_streak + 1 >= policy.unanswered_check_in_limit
+        )
     ):
-        # Only worth a wake-up when this unanswered check-in reaches the limit (critical).
-        # Below the limit it is counted at the next wake-up (the next check-in at the
-        # latest), which keeps a quiet check-in cycle to one timer and one activity.
+        # Before ``wakes_when_windows_end``, only worth a wake-up when this unanswered
+        # check-in reaches the limit (critical): below it the window was counted at the
+        # next wake-up, and an answer after the window but before it scored as on time.
         found.append(Deadline(check_ins.answer_by, "check-in response window ends"))
 
     for milestone in order.milestones:
+        if rules.cancelled_work_has_no_deadline and has_no_deadline(
+            order, milestone.order_item_ids or []
+        ):
+            continue
         if milestone.status == MilestoneStatus.YET_TO_REACH and milestone.milestone_date:
             found.append(Deadline(milestone.milestone_date, f"milestone {milestone.id} due"))
             found.append(
@@ -54,6 +62,12 @@ def deadlines(order: PartyOrder, rules: Rules) -> list[Deadline]:
                 )
             )
 
+    if rules.rolls_up_item_forecasts:
+        found += [
+            Deadline(item.expected_completion_date, f"order item {item.id} forecast")
+            for item in open_items(order)
+            if item.expected_completion_date is not None
+        ]
     due = target_date(order, rules)
     agreed, forecast = order.requested_completion_date, order.expected_completion_date
     if not rules.agreed_vs_forecast or agreed is None or forecast is None or agreed == forecast:
@@ -85,7 +99,7 @@ def deadlines(order: PartyOrder, rules: Rules) -> list[Deadline]:
                     found.append(Deadline(at, f"escalation level {level.level}"))
                 break  # levels fire in turn: only the next one is due
     if rules.never_silent_escalation:
-        found += _reminder_and_reopening(order)
+        found += _reminder_and_reopening(order, rules)
     if rules.plan_checkpoints and not paused:
         # Plan checkpoints and check-ins ahead of milestones (workflows/domain/checkpoints.py);
         # while the clock is stopped they wait, and one past due is asked on resuming.
@@ -93,7 +107,7 @@ def deadlines(order: PartyOrder, rules: Rules) -> list[Deadline]:
     return found
 
 
-def reminder_due(order: PartyOrder) -> datetime | None:
+def reminder_due(order: PartyOrder, rules: Rules) -> datetime | None:
     """Rules 2: when the top contact is next reminded of a standing jeopardy, if at all.
 
     Reminders run once every level has fired, counted from the last word to a contact,
@@ -106,7 +120,9 @@ def reminder_due(order: PartyOrder) -> datetime | None:
         return None
     if levels and jeopardy.escalation_level < levels[-1].level:
         return None  # the next level is still to come
-    if is_acknowledged(order):
+    if not levels and rules.no_levels_no_reminders:
+        return None  # no escalation: the order manager hears each worsening, that is all
+    if is_acknowledged(order, rules):
         return None
     # Counted on the order's clock: no reminder while paused (None until it resumes).
     return after_active_time(
@@ -114,15 +130,24 @@ def reminder_due(order: PartyOrder) -> datetime | None:
     )
 
 
-def is_acknowledged(order: PartyOrder) -> bool:
-    """The current level was acknowledged and nothing worsened since."""
+def is_acknowledged(order: PartyOrder, rules: Rules) -> bool:
+    """The current level was acknowledged and nothing worsened since.
+
+    ``acknowledges_only_what_was_seen``: a worsening at the very instant of the
+    acknowledgement (applied in the same workflow task) was not seen by the acknowledger,
+    so only an acknowledgement after the worsening counts.
+    """
     jeopardy = order.jeopardy
-    return (
-        jeopardy.acknowledged_at is not None
-        and jeopardy.acknowledged_level is not None
-        and jeopardy.acknowledged_level >= jeopardy.escalation_level
-        and (jeopardy.worsened_at is None or jeopardy.acknowledged_at >= jeopardy.worsened_at)
-    )
+    acknowledged_at, worsened_at = jeopardy.acknowledged_at, jeopardy.worsened_at
+    if acknowledged_at is None or jeopardy.acknowledged_level is None:
+        return False
+    if jeopardy.acknowledged_level < jeopardy.escalation_level:
+        return False
+    if worsened_at is None:
+        return True
+    if rules.acknowledges_only_what_was_seen:
+        return acknowledged_at > worsened_at
+    return acknowledged_at >= worsened_at
 
 
 def episode_over_at(order: PartyOrder) -> datetime | None:
@@ -133,9 +158,9 @@ def episode_over_at(order: PartyOrder) -> datetime | None:
     return cleared.cleared_at + order.tracking_policy.reopen_within
 
 
-def _reminder_and_reopening(order: PartyOrder) -> list[Deadline]:
+def _reminder_and_reopening(order: PartyOrder, rules: Rules) -> list[Deadline]:
     found = []
-    reminder = reminder_due(order)
+    reminder = reminder_due(order, rules)
     if reminder is not None:
         found.append(Deadline(reminder, "remind the top escalation contact"))
     over = episode_over_at(order)

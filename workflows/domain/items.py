@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from workflows.domain.instants import iso
 from workflows.domain.model import (
@@ -98,6 +99,37 @@ def late_items(order: PartyOrder) -> list[ItemReason]:
         for item in open_items(order)
         if item.expected_completion_date is not None and item.expected_completion_date > agreed
     ]
+
+
+def latest_item_forecast(order: PartyOrder) -> datetime | None:
+    """The latest forecast of the order's open items (None when none has one)."""
+    forecasts = [
+        i.expected_completion_date for i in open_items(order) if i.expected_completion_date
+    ]
+    return max(forecasts, default=None)
+
+
+def overdue_items(order: PartyOrder, now: datetime) -> list[ItemReason]:
+    """Open items whose own forecast has passed: critical, each named (rules 5)."""
+    return [
+        ItemReason(
+            item.id,
+            f"order item {item.id} forecast {iso(item.expected_completion_date)} has passed"
+            " with the item not delivered",
+            f"itemForecastPassed:{item.id}",
+        )
+        for item in open_items(order)
+        if item.expected_completion_date is not None and now >= item.expected_completion_date
+    ]
+
+
+def has_no_deadline(order: PartyOrder, item_ids: Sequence[str]) -> bool:
+    """Whether the work named (a milestone's ``orderItemIds``) was all cancelled by
+    agreement: cancelled work has no deadline (rules 5)."""
+    if not item_ids:
+        return False
+    items = [order.order_item(item_id) for item_id in item_ids]
+    return all(item is not None and item.state == ItemState.CANCELLED for item in items)
 
 
 def delivered_items(order: PartyOrder) -> list[OrderItem]:

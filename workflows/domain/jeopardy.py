@@ -35,6 +35,9 @@ Rules 3 add, as critical, each open order item whose forecast lies past the agre
 milestone's ``orderItemIds``, go into ``Assessment.order_items`` and so into the
 JeopardyAlert's ``orderItem``.
 
+Rules 5 add, as critical, each open order item whose own forecast has passed, and leave
+out the milestones whose order items were all cancelled by agreement (no deadline).
+
 Every rule flips at one exact instant, which ``deadlines.py`` computes so the workflow can
 wake up then; the comparisons here and there must agree, so both use the helpers below.
 Final orders and orders being cancelled are never in jeopardy.
@@ -46,7 +49,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from workflows.domain.instants import iso
-from workflows.domain.items import late_items
+from workflows.domain.items import has_no_deadline, late_items, overdue_items
 from workflows.domain.model import (
     FINAL_STATES,
     JeopardyStatus,
@@ -143,6 +146,10 @@ def assess(order: PartyOrder, now: datetime, rules: Rules) -> Assessment:
 
     for milestone in order.milestones:
         when = milestone.milestone_date
+        if rules.cancelled_work_has_no_deadline and has_no_deadline(
+            order, milestone.order_item_ids or []
+        ):
+            continue  # its work was cancelled by agreement
         if milestone.status == MilestoneStatus.VIOLATED or (
             milestone.status == MilestoneStatus.YET_TO_REACH and when is not None and now >= when
         ):
@@ -166,6 +173,11 @@ def assess(order: PartyOrder, now: datetime, rules: Rules) -> Assessment:
             critical.append(late.text)
             causes.append(late.cause)
             items.append(late.item_id)
+    if rules.rolls_up_item_forecasts:
+        for overdue in overdue_items(order, now):
+            critical.append(overdue.text)
+            causes.append(overdue.cause)
+            items.append(overdue.item_id)
 
     streak = order.check_ins.unanswered_streak
     if streak >= policy.unanswered_check_in_limit:

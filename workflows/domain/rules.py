@@ -19,7 +19,7 @@ RULES_V1 = 1  # due date = forecast else agreed; escalation once per level, then
 RULES_V2 = 2  # agreed date vs forecast, escalation that never goes silent, no loose ends
 RULES_V3 = 3  # items tracked one by one (roll-up, partial), notes, plan checkpoints
 RULES_V4 = 4  # the originating process hears of every state change no other notice tells
-RULES_V5 = 5  # orders that stay valid, bounded and cheap whatever the parties' systems send
+RULES_V5 = 5  # bounded whatever parties send; no false critical, no slip unasked
 CURRENT_RULES = RULES_V5
 
 
@@ -108,6 +108,77 @@ class Rules:
     # continue-as-new. Without it the newest 1,000 ids: a retry after 1,000 other
     # messages was applied twice.
     long_duplicate_window: bool
+    # Rules 5 (issue 22).
+    # Messages that arrive while the order ends, or while its last notifications are on
+    # their way, are applied or recorded to the very end (the shell reads the inbox
+    # again after the last notification): before, one arriving then was never recorded.
+    records_messages_to_the_end: bool
+    # Every slip past the agreed date is put to the originating process: a forecast that
+    # slipped while a request for the agreed date was open is asked about once that
+    # request is closed. Before, it was marked reviewed and never asked.
+    asks_every_slip: bool
+    # A check-in never counts an open one as unanswered before its window ends (the open
+    # window stands, and is counted when it ends), so close plan check-ins, a window
+    # longer than the interval, or a check-in_now while paused give no false critical.
+    waits_for_open_windows: bool
+    # A party cannot cancel by itself: an item reported ``cancelled`` by the party is
+    # refused (a cancellation is agreed, by a change request). Before, a party could
+    # cancel the whole order by reporting every item cancelled.
+    party_cannot_cancel_items: bool
+    # A milestone whose order items were all cancelled has no deadline: it is not
+    # violated and puts the order in no jeopardy.
+    cancelled_work_has_no_deadline: bool
+    # The items' forecasts roll up into the order's forecast (the latest open item's),
+    # so an item forecast past the agreed date asks for agreement as the order's does;
+    # an open item whose own forecast has passed is in jeopardy.
+    rolls_up_item_forecasts: bool
+    # With a party calendar a response window's days are the party's working days (P2D:
+    # two working days, 16 working hours from 09:00 to 17:00), and the window must fit in
+    # the working time of one check-in interval. Before, P2D was 48 working hours, about
+    # 8 calendar days, longer than the default 7-day interval it was compared with.
+    window_in_working_time: bool
+    # Strict wire types (issue 23): messages and the start input are validated in
+    # pydantic's strict mode on the JSON as sent (a boolean is a JSON boolean, a number a
+    # JSON number, dates and durations ISO 8601 strings), and a forecast in the past is
+    # refused, naming the field. Before, "yes" was taken as true and 7 as seven seconds.
+    strict_wire: bool
+    # A report giving both the order's percentComplete and its items' progress: the items'
+    # roll-up wins and the order's percent is kept as a note. Before, it was silently
+    # overwritten by the roll-up.
+    notes_mixed_percent: bool
+    # A worsening at the very instant of an acknowledgement (the same workflow task) was
+    # not seen, so reminders resume; and an acknowledgement of a level below the current
+    # one, which would stop nothing, is refused naming the current level.
+    acknowledges_only_what_was_seen: bool
+    # A date the originating process rejected is not asked again when the forecast comes
+    # back to it (before, it was asked once more after every flap).
+    asks_a_rejected_date_once: bool
+    # The alert log follows the status: critical to hazard is a ``hazard`` JeopardyAlert
+    # (no one is paged for an improvement). Before, the newest alert still said critical.
+    alerts_follow_status: bool
+    # A change request the order opened by itself for a late forecast is withdrawn, with
+    # the reason, once the forecast is back within the agreed date. Before, it lived on,
+    # turned the order to hazard and escalated; accepted, it moved the date for nothing.
+    withdraws_stale_requests: bool
+    # An order that ends cancelled or partial while in jeopardy closes it (a ``closed``
+    # alert, contacts told it is closed), as a failed one does. Before: ``cleared`` and
+    # "no longer in jeopardy", which it never was.
+    closes_undelivered_jeopardy: bool
+    # Plan check-ins come on top of the periodic ones, as the contract says: they leave
+    # the periodic rhythm where it was. Before, each restarted it.
+    plan_check_ins_on_top: bool
+    # The order wakes when every response window ends, so the window is counted then
+    # and an answer after it is not scored as on time (``answered``, response times).
+    # Before, it woke only for the window that reached the limit.
+    wakes_when_windows_end: bool
+    # An order with ``escalation: []`` is not escalated: the order manager hears each
+    # worsening, and there are no reminders (nothing could acknowledge them). Before,
+    # reminders went out daily for ever and acknowledgement was refused.
+    no_levels_no_reminders: bool
+    # A check_in_now outside the party's working time goes out as asked, and says so
+    # (``requestedBy`` names when the party's working time resumes). Before, nothing
+    # told the party why it was asked on a Saturday night.
+    says_why_now: bool
 
 
 RULES_1 = Rules(
@@ -133,6 +204,24 @@ RULES_1 = Rules(
     bounds_every_record=False,
     bounded_work_per_message=False,
     long_duplicate_window=False,
+    records_messages_to_the_end=False,
+    asks_every_slip=False,
+    waits_for_open_windows=False,
+    party_cannot_cancel_items=False,
+    cancelled_work_has_no_deadline=False,
+    rolls_up_item_forecasts=False,
+    window_in_working_time=False,
+    strict_wire=False,
+    notes_mixed_percent=False,
+    acknowledges_only_what_was_seen=False,
+    asks_a_rejected_date_once=False,
+    alerts_follow_status=False,
+    withdraws_stale_requests=False,
+    closes_undelivered_jeopardy=False,
+    plan_check_ins_on_top=False,
+    wakes_when_windows_end=False,
+    no_levels_no_reminders=False,
+    says_why_now=False,
 )
 RULES_2 = replace(
     RULES_1,
@@ -165,7 +254,6 @@ RULES_4 = replace(
     tells_process_of_states=True,
     publishes_only_changes=True,
 )
-
 RULES_5 = replace(
     RULES_4,
     version=RULES_V5,
@@ -174,6 +262,24 @@ RULES_5 = replace(
     bounds_every_record=True,
     bounded_work_per_message=True,
     long_duplicate_window=True,
+    records_messages_to_the_end=True,
+    asks_every_slip=True,
+    waits_for_open_windows=True,
+    party_cannot_cancel_items=True,
+    cancelled_work_has_no_deadline=True,
+    rolls_up_item_forecasts=True,
+    window_in_working_time=True,
+    strict_wire=True,
+    notes_mixed_percent=True,
+    acknowledges_only_what_was_seen=True,
+    asks_a_rejected_date_once=True,
+    alerts_follow_status=True,
+    withdraws_stale_requests=True,
+    closes_undelivered_jeopardy=True,
+    plan_check_ins_on_top=True,
+    wakes_when_windows_end=True,
+    no_levels_no_reminders=True,
+    says_why_now=True,
 )
 
 # Every rules version, oldest first.

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+import json
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
@@ -25,3 +26,26 @@ class WireModel(BaseModel):
 
     def to_json_dict(self) -> dict[str, Any]:
         return self.model_dump(mode="json", by_alias=True)
+
+
+Wire = TypeVar("Wire", bound=BaseModel)
+
+
+def from_wire(model: type[Wire], payload: Any, strict: bool) -> Wire:
+    """``payload`` (decoded JSON) as ``model``.
+
+    ``strict`` (rules 5, and every entry) is pydantic's strict mode on the JSON as sent:
+    a boolean is a JSON boolean, a number a JSON number, a date or a duration an ISO 8601
+    string; nothing is coerced ("yes" is no ``true``, "50" no 50, 7 no duration). Without
+    it, the lax validation the runs before rules 5 were made with, which their replay
+    must repeat.
+    """
+    if not strict:
+        return model.model_validate(payload)
+    return model.model_validate_json(json.dumps(payload, default=_not_json), strict=True)
+
+
+def _not_json(value: object) -> dict[str, str]:
+    """A value JSON has no type for (bytes from a binary payload): an object no field of a
+    wire model accepts, so it is refused by validation, naming where it was."""
+    return {"notJson": type(value).__name__}

@@ -13,7 +13,7 @@ from workflows.domain.checkpoints import (
     check_plan_counts,
     plan_growth,
 )
-from workflows.domain.effects import Effect, ForwardChangeRequest, ResolveHolidays
+from workflows.domain.effects import Effect, ForwardChangeRequest, Notify, ResolveHolidays
 from workflows.domain.holidays import HolidayRequest, add_resolved_holidays, holidays_to_resolve
 from workflows.domain.instants import iso
 from workflows.domain.items import is_final
@@ -30,7 +30,7 @@ from workflows.domain.notes import add_note
 from workflows.domain.tracking.context import MessageRejected, Tracking, require_open
 from workflows.domain.tracking.ending import roll_up_items
 from workflows.domain.tracking.notices import notify_party, notify_process
-from workflows.domain.tracking.progress import derive_percent
+from workflows.domain.tracking.progress import derive_percent, roll_up_forecast
 
 
 def request_change(t: Tracking, message: ChangeRequestMessage, now: datetime) -> list[Effect]:
@@ -177,6 +177,10 @@ def resolve_change(t: Tracking, resolution: ChangeResolution, now: datetime) -> 
         add_note(order, author, resolution.note, now)
     if t.rules.order_items and accepted and change.changes.order_items:
         derive_percent(t)
+        if t.rules.rolls_up_item_forecasts and any(
+            item.expected_completion_date for item in change.changes.order_items
+        ):
+            roll_up_forecast(t, change.changes.expected_completion_date)
         effects += roll_up_items(t, now)  # the last open item may have been cancelled
     missing = holidays_to_resolve(order) if accepted and not order.is_final else None
     if missing is not None:
@@ -287,12 +291,24 @@ def review_forecast(t: Tracking, now: datetime) -> list[Effect]:
     forecast = order.expected_completion_date
     if agreed is None or forecast is None or forecast <= agreed:
         t.state.forecast_reviewed = None
-        return []
+        return _withdraw_stale(t, now) if t.rules.withdraws_stale_requests else []
     if t.state.forecast_reviewed == forecast:
         return []
-    t.state.forecast_reviewed = forecast
-    if any(c.open and c.changes.requested_completion_date for c in order.change_requests):
+    asking = [c for c in order.change_requests if c.open and c.changes.requested_completion_date]
+    if t.rules.asks_every_slip and asking:
+        # Only the date an open request already asks for counts as reviewed: a later
+        # slip is put to the process once that request is closed (the next wake-up).
+        if any(c.changes.requested_completion_date == forecast for c in asking):
+            t.state.forecast_reviewed = forecast
         return []
+    t.state.forecast_reviewed = forecast
+    if asking:
+        return []
+    if t.rules.asks_a_rejected_date_once and any(
+        c.status == "rejected" and c.changes.requested_completion_date == forecast
+        for c in order.change_requests
+    ):
+        return []  # this date was refused already: the order stays critical, unasked
     if len(order.change_requests) >= MAX_CHANGE_REQUESTS:
         return []  # the order stays critical; nothing more can be asked
     message = ChangeRequestMessage(
@@ -301,4 +317,34 @@ def review_forecast(t: Tracking, now: datetime) -> list[Effect]:
         reason=f"the party forecasts {iso(forecast)}, later than the agreed date {iso(agreed)}",
         changes=ChangeSet(requested_completion_date=forecast),
     )
-    return [_open_change(t, _next_change_request_id(t), message, now)]
+    opened = _open_change(t, _next_change_request_id(t), message, now)
+    if t.rules.withdraws_stale_requests:
+        t.state.automatic_change_requests.append(opened.change_request_id)
+        del t.state.automatic_change_requests[:-MAX_CHANGE_REQUESTS]
+    return [opened]
+
+
+def _withdraw_stale(t: Tracking, now: datetime) -> list[Effect]:
+    """``withdraws_stale_requests``: the forecast is back within the agreed date, so a
+    request the order opened by itself to move the agreed date asks for nothing any
+    more: withdrawn, with the reason, and the originating process told."""
+    order = t.order
+    effects: list[Effect] = []
+    for change_id in t.state.automatic_change_requests:
+        change = order.change_request(change_id)
+        if change is None or not change.open:
+            continue
+        change.status = "withdrawn"
+        change.resolved_at = now
+        change.note = "withdrawn: the forecast is back within the agreed date"
+        withdrawn = notify_process(
+            t,
+            "changeWithdrawn",
+            f"Change request {change.id} on order {order.id} is withdrawn: the forecast is"
+            " back within the agreed date",
+            now,
+            {"changeRequest": change.to_json_dict()},
+        )
+        effects.append(Notify(withdrawn))
+    t.state.automatic_change_requests.clear()
+    return effects

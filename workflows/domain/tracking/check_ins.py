@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from workflows.domain.bounds import RESPONSE_TIMES_KEPT
-from workflows.domain.calendar import add_working_time, next_working_instant
+from workflows.domain.calendar import add_working_time, next_working_instant, working_window
 from workflows.domain.effects import Effect
 from workflows.domain.instants import iso
 from workflows.domain.messages import CheckInRequest
 from workflows.domain.model import PartyOrder
+from workflows.domain.pause import is_paused
 from workflows.domain.tracking.context import Tracking, require_open
 from workflows.domain.tracking.notices import notify_party
 
@@ -30,22 +31,47 @@ def working_time_after(order: PartyOrder, start: datetime, amount: timedelta) ->
 
 def check_in_now(t: Tracking, request: CheckInRequest, now: datetime) -> list[Effect]:
     require_open(t, "a check-in")
-    return [send_check_in(t, now, request.requested_by or "enterprise")]
+    requested_by = request.requested_by or "enterprise"
+    calendar = t.order.party.calendar
+    if t.rules.says_why_now and calendar is not None:
+        working = next_working_instant(calendar, now)
+        if working > now:
+            # Asked for now, outside the party's working time: it goes out as asked, and
+            # says so (the answer window counts from the party's next working time).
+            requested_by += (
+                f" (asked outside the party's working time; its working time resumes"
+                f" at {iso(working)})"
+            )
+    return [send_check_in(t, now, requested_by)]
 
 
-def send_check_in(t: Tracking, now: datetime, requested_by: str) -> Effect:
+def send_check_in(
+    t: Tracking, now: datetime, requested_by: str, restarts_rhythm: bool = True
+) -> Effect:
     order = t.order
     check_ins = order.check_ins
-    # An earlier check-in whose window is still open is superseded by this one, not
-    # counted as unanswered: the party gets a full window to answer (windows that
-    # already ended were counted by advance()). ``counts_superseded_check_ins`` counts
-    # it: otherwise daily manual check-ins would keep a silent party from being flagged.
-    if t.rules.counts_superseded_check_ins and check_ins.answer_by is not None:
-        check_ins.unanswered_streak += 1
+    if t.rules.waits_for_open_windows and not is_paused(order):
+        count_unanswered(t, now)  # a window that has ended is counted before a new one opens
+    window_open = check_ins.answer_by is not None
+    # ``waits_for_open_windows``: an open window stands and is counted when it ends, never
+    # before (close plan check-ins, a window longer than the interval, a check_in_now
+    # while paused); the party still owes that answer, by that time.
+    if not (t.rules.waits_for_open_windows and window_open):
+        # Before it, an earlier check-in whose window is still open is superseded by this
+        # one, and ``counts_superseded_check_ins`` counts it as unanswered: otherwise daily
+        # manual check-ins would keep a silent party from being flagged.
+        if t.rules.counts_superseded_check_ins and window_open:
+            check_ins.unanswered_streak += 1
+        check_ins.awaiting_since = now
+        window = order.tracking_policy.response_window
+        calendar = order.party.calendar
+        if t.rules.window_in_working_time and calendar is not None:
+            window = working_window(calendar, window)  # its days are working days
+        check_ins.answer_by = working_time_after(order, now, window)
+    assert check_ins.answer_by is not None  # open before, or opened here
     check_ins.sent += 1
-    check_ins.awaiting_since = now
-    check_ins.answer_by = working_time_after(order, now, order.tracking_policy.response_window)
-    check_ins.next_at = check_in_time(order, now + order.tracking_policy.check_in_interval)
+    if restarts_rhythm:
+        check_ins.next_at = check_in_time(order, now + order.tracking_policy.check_in_interval)
     return notify_party(
         t,
         "checkIn",

@@ -34,6 +34,9 @@ class TrackerState(WireModel):
     # Rules 5: the messages applied, compactly (tracking/window.py); applied_messages
     # moves into it and stays empty.
     applied_window: WindowField = Field(default_factory=MessageWindow)
+    # Rules 5: the change requests the order opened by itself for a late forecast, so that
+    # one still open is withdrawn once the forecast is back within the agreed date.
+    automatic_change_requests: list[str] = Field(default_factory=list)
 
 
 class MessageRejected(ValueError):

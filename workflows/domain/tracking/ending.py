@@ -26,6 +26,7 @@ from workflows.domain.tracking.escalation import (
 )
 from workflows.domain.tracking.notices import (
     notification,
+    notify_contact,
     notify_party,
     notify_process,
     state_told_to_process,
@@ -33,8 +34,38 @@ from workflows.domain.tracking.notices import (
 
 
 def settle_jeopardy(t: Tracking, now: datetime) -> list[Effect]:
-    """The jeopardy as it stands now that the order ended (it is out of jeopardy)."""
-    return set_jeopardy(t, assess(t.order, now, t.rules), now).effects
+    """The jeopardy as it stands now that the order ended (it is out of jeopardy).
+
+    ``closes_undelivered_jeopardy``: an order that ends cancelled or partial while in
+    jeopardy did not get out of it; as for ``failed``, the episode ends with a ``closed``
+    alert, and the contacts escalated to hear that it is closed, not "no longer in
+    jeopardy".
+    """
+    order = t.order
+    jeopardy = order.jeopardy
+    undelivered = order.state in (OrderState.CANCELLED, OrderState.PARTIAL)
+    if not (
+        t.rules.closes_undelivered_jeopardy
+        and undelivered
+        and jeopardy.status != JeopardyStatus.NONE
+    ):
+        return set_jeopardy(t, assess(order, now, t.rules), now).effects
+    status, reached = jeopardy.status.value, jeopardy.escalation_level
+    text = f"Order {order.id} ended {order.state.value} while in {status} jeopardy"
+    raise_alert(t, "closed", "Jeopardy closed", f"order{order.state.value.title()}", text, now)
+    end_episode(t)
+    return [
+        notify_contact(
+            t,
+            level.notify,
+            "deEscalation",
+            f"{text}: the jeopardy is closed",
+            now,
+            {"level": level.level, "state": order.state.value},
+        )
+        for level in order.tracking_policy.escalation
+        if level.level <= reached
+    ]
 
 
 def complete(

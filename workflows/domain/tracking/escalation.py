@@ -24,6 +24,7 @@ from workflows.domain.bounds import (
 from workflows.domain.deadlines import episode_over_at, reminder_due
 from workflows.domain.effects import Effect
 from workflows.domain.instants import iso
+from workflows.domain.items import has_no_deadline
 from workflows.domain.jeopardy import Assessment, is_watched
 from workflows.domain.messages import EscalationAcknowledgement
 from workflows.domain.model import (
@@ -80,6 +81,23 @@ def set_jeopardy(t: Tracking, assessment: Assessment, now: datetime) -> Jeopardy
     if assessment.status == JeopardyStatus.NONE:
         return JeopardyUpdate(_clear(t, previous, now))
     worse = RANK[assessment.status] > RANK[previous] or bool(new_causes)
+    if (
+        never_silent
+        and not worse
+        and t.rules.alerts_follow_status
+        and assessment.status != previous
+    ):
+        # Better, not cleared (critical to hazard): the alert log follows the status,
+        # with nobody paged for an improvement.
+        raise_alert(
+            t,
+            "hazard",
+            "Order hazard",
+            assessment.reasons[0] if assessment.reasons else "",
+            "; ".join(assessment.reasons),
+            now,
+        )
+        return JeopardyUpdate()
     if not (worse if never_silent else assessment.status != previous):
         return JeopardyUpdate()
     if previous == JeopardyStatus.NONE:
@@ -245,7 +263,7 @@ def keep_contacts_told(
         # episode: level 1, which escalate() tells when its "after" is zero).
         effects.append(_tell_contact(t, "jeopardyWorsened", now))
     elif not escalated:
-        reminder = reminder_due(order)
+        reminder = reminder_due(order, t.rules)
         if reminder is not None and now >= reminder:
             effects.append(_tell_contact(t, "escalationReminder", now))
     if order.jeopardy.status == JeopardyStatus.NONE:
@@ -294,6 +312,10 @@ def check_milestones(t: Tracking, now: datetime) -> list[Effect]:
         when = milestone.milestone_date
         if milestone.status != MilestoneStatus.YET_TO_REACH or when is None or now < when:
             continue
+        if t.rules.cancelled_work_has_no_deadline and has_no_deadline(
+            t.order, milestone.order_item_ids or []
+        ):
+            continue  # work cancelled by agreement has no deadline
         milestone.status = MilestoneStatus.VIOLATED
         if once:
             if milestone.violated_date == when:
@@ -391,6 +413,12 @@ def validate_acknowledgement(t: Tracking, message: EscalationAcknowledgement) ->
         raise MessageRejected(
             f"level: {message.level} has not been reached; the escalation is at level"
             f" {jeopardy.escalation_level}"
+        )
+    if t.rules.acknowledges_only_what_was_seen and message.level < jeopardy.escalation_level:
+        # It would stop nothing: reminders go on until the current level is acknowledged.
+        raise MessageRejected(
+            f"level: {message.level} is below the current level; the escalation is at level"
+            f" {jeopardy.escalation_level}, acknowledge that"
         )
 
 

@@ -45,6 +45,7 @@ from workflows.domain.tracking.ending import cancel, change_state, validate_stat
 from workflows.domain.tracking.escalation import acknowledge_escalation, validate_acknowledgement
 from workflows.domain.tracking.progress import report_progress
 from workflows.domain.tracking.window import message_key, payload_digest
+from workflows.domain.wire import from_wire
 
 _HANDLERS: dict[type, Callable[[Tracking, Any, datetime], list[Effect]]] = {
     ProgressReport: report_progress,
@@ -64,7 +65,7 @@ def handle(t: Tracking, name: str, payload: Any, now: datetime) -> list[Effect]:
         reject(t, name, payload, f"unknown message {name!r}", now)
         return []
     try:
-        message = model.model_validate(payload)
+        message = from_wire(model, payload, strict=t.rules.strict_wire)
     except ValidationError as error:
         reject(t, name, payload, describe_validation_error(error), now)
         return []
@@ -172,7 +173,7 @@ def validate_update(
     """
     model = MESSAGE_MODELS[name]
     try:
-        message = model.model_validate(payload)
+        message = from_wire(model, payload, strict=t.rules.strict_wire)
     except ValidationError as error:
         raise ValueError(describe_validation_error(error)) from None
     refused = refused_by_rules(t, message)

@@ -7,7 +7,12 @@ from datetime import datetime
 from workflows.domain.bounds import COMPLETED_AT_SLACK
 from workflows.domain.effects import Effect
 from workflows.domain.instants import iso
-from workflows.domain.items import complete_open_items, is_final, weighted_percent
+from workflows.domain.items import (
+    complete_open_items,
+    is_final,
+    latest_item_forecast,
+    weighted_percent,
+)
 from workflows.domain.messages import ItemProgress, ProgressReport, describe_value
 from workflows.domain.model import ItemState, MilestoneStatus, NoteVisibility, OrderState
 from workflows.domain.notes import add_note
@@ -39,7 +44,23 @@ def _check_report(t: Tracking, report: ProgressReport, now: datetime) -> None:
                 f"milestones.completedAt: {iso(completed_at)} is in the future;"
                 f" a completion must lie before {iso(now + COMPLETED_AT_SLACK)}"
             )
-    _check_item_progress(t, report.order_items or [])
+    _check_item_progress(t, report.order_items or [], report.source)
+    if t.rules.strict_wire:
+        _refuse_past_forecasts(report, now)
+
+
+def _refuse_past_forecasts(report: ProgressReport, now: datetime) -> None:
+    """``strict_wire``: a forecast says when the work will be done, so it cannot lie in
+    the past (a date in 1900 would page level 1 at once)."""
+    forecasts = [("expectedCompletionDate", report.expected_completion_date)] + [
+        (f"orderItems.{index}.expectedCompletionDate", item.expected_completion_date)
+        for index, item in enumerate(report.order_items or [])
+    ]
+    for field, forecast in forecasts:
+        if forecast is not None and forecast < now:
+            raise MessageRejected(
+                f"{field}: {iso(forecast)} is in the past; a forecast lies after {iso(now)}"
+            )
 
 
 def _apply_report(t: Tracking, report: ProgressReport, now: datetime) -> list[Effect]:
@@ -48,7 +69,14 @@ def _apply_report(t: Tracking, report: ProgressReport, now: datetime) -> list[Ef
     rules = t.rules
     if order.state == OrderState.ACKNOWLEDGED:
         transition(t, OrderState.IN_PROGRESS, now, "first progress report")
-    if report.percent_complete is not None:
+    author = order.party.name if report.source == "party" else "enterprise"
+    mixed = (
+        rules.notes_mixed_percent
+        and report.percent_complete is not None
+        and bool(report.order_items)
+        and bool(order.order_items)
+    )
+    if report.percent_complete is not None and not mixed:
         order.percent_complete = report.percent_complete
     for item in report.milestones or []:
         milestone = order.milestone(item.id)
@@ -65,13 +93,27 @@ def _apply_report(t: Tracking, report: ProgressReport, now: datetime) -> list[Ef
         order.expected_completion_date = report.expected_completion_date
     if report.note is not None:
         order.last_note = report.note
-    author = order.party.name if report.source == "party" else "enterprise"
     # A party's own words are its to read again; the enterprise's stay internal.
     visibility: NoteVisibility = "party" if report.source == "party" else "internal"
     if rules.notes:
         add_note(order, author, report.note, now, visibility)
     if rules.order_items:
         _apply_item_progress(t, report.order_items or [], author, now, visibility)
+        if rules.rolls_up_item_forecasts and any(
+            item.expected_completion_date for item in report.order_items or []
+        ):
+            roll_up_forecast(t, report.expected_completion_date)
+    if mixed:
+        # ``notes_mixed_percent``: the items' roll-up wins, and the percent sent for the
+        # order as a whole is kept as a note, never dropped.
+        add_note(
+            order,
+            author,
+            f"Reported {report.percent_complete}% complete for the order as a whole; the"
+            f" order's percent comes from its items: {order.percent_complete}%",
+            now,
+            visibility,
+        )
     order.last_progress_at = now
     if report.source == "party":
         party_answered(t, now)
@@ -83,10 +125,22 @@ def _apply_report(t: Tracking, report: ProgressReport, now: datetime) -> list[Ef
     return roll_up_items(t, now) if rules.order_items else []
 
 
-def _check_item_progress(t: Tracking, reports: list[ItemProgress]) -> None:
+def _check_item_progress(t: Tracking, reports: list[ItemProgress], source: str) -> None:
     """Refuse, before anything changes, an item report that cannot be applied."""
     seen: set[str] = set()
     for report in reports:
+        if (
+            t.rules.party_cannot_cancel_items
+            and source == "party"
+            and report.state == ItemState.CANCELLED
+        ):
+            # A cancellation is agreed by the originating process, never reported: else a
+            # party could cancel the whole order by itself, item by item.
+            raise MessageRejected(
+                f"orderItems.state: the party cannot cancel order item"
+                f" {describe_value(report.id)} by a progress report; ask for it with"
+                " request_change (a cancellation is agreed), or report it failed"
+            )
         item = t.order.order_item(report.id)
         if item is None:
             raise MessageRejected(f"orderItems: unknown order item {describe_value(report.id)}")
@@ -125,6 +179,17 @@ def _apply_item_progress(
             add_note(order, author, f"Order item {item.id}: {report.note}", now, visibility)
     if reports:
         derive_percent(t)
+
+
+def roll_up_forecast(t: Tracking, reported: datetime | None = None) -> None:
+    """``rolls_up_item_forecasts``: the order is done when its open items are, so its
+    forecast is the latest of theirs (the forecast rule then applies to it), or the
+    order's own forecast ``reported`` in the same message, when that is later."""
+    order = t.order
+    latest = latest_item_forecast(order)
+    if latest is None:
+        return
+    order.expected_completion_date = latest if reported is None else max(latest, reported)
 
 
 def derive_percent(t: Tracking) -> None:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from workflows.domain.bounds import COMPLETED_AT_SLACK, START_INPUT_CHARS_LIMIT
-from workflows.domain.instants import iso
+from workflows.domain.calendar import (
+    next_working_instant,
+    working_time_between,
+    working_window,
+)
+from workflows.domain.instants import iso, iso_duration
 from workflows.domain.items import is_final
 from workflows.domain.messages import describe_value
 from workflows.domain.model import (
@@ -40,6 +45,8 @@ def begin(
             item.state = item.state or ItemState.ACKNOWLEDGED
     if rules.checks_consistency:
         _check_consistency(spec, now)
+    if rules.window_in_working_time:
+        _fit_window_to_calendar(order, now)
     # The agreed date is the requested one; given only a forecast, that is it.
     if rules.agreed_vs_forecast and order.requested_completion_date is None:
         order.requested_completion_date = order.expected_completion_date
@@ -51,6 +58,34 @@ def begin(
         StateChange(at=now, to_state=OrderState.ACKNOWLEDGED, reason="tracking started")
     )
     return TrackerState(order=order, rules_version=rules.version)
+
+
+def _fit_window_to_calendar(order: PartyOrder, now: datetime) -> None:
+    """``window_in_working_time``: with a calendar, the response window (its days counted
+    as working days) must fit in the working time of one check-in interval, measured from
+    the party's next working instant, so that a check-in is answered or counted before
+    the next one goes out."""
+    calendar = order.party.calendar
+    if calendar is None:
+        return
+    policy = order.tracking_policy
+    window = working_window(calendar, policy.response_window)
+    begins = next_working_instant(calendar, now)
+    available = working_time_between(calendar, begins, begins + policy.check_in_interval)
+    if window > available:
+        raise ValueError(
+            f"trackingPolicy.responseWindow: {iso_duration(policy.response_window)} is"
+            f" {_hours(window)} of the party's working time, longer than the working"
+            f" time in one checkInInterval ({iso_duration(policy.check_in_interval)} holds"
+            f" {_hours(available)}); a check-in must be answered or counted before"
+            " the next one"
+        )
+
+
+def _hours(amount: timedelta) -> str:
+    """Working time as ISO 8601 hours (``PT40H``): working days have no fixed length."""
+    minutes = int(amount.total_seconds()) // 60
+    return f"PT{minutes // 60}H" + (f"{minutes % 60}M" if minutes % 60 else "")
 
 
 def _check_consistency(spec: PartyOrderSpec, now: datetime) -> None:

@@ -39,7 +39,12 @@ def advance(t: Tracking, now: datetime) -> list[Effect]:
     if running and check_ins.next_at is not None and now >= check_ins.next_at:
         effects.append(send_check_in(t, now, "periodic tracking"))
     elif planned:
-        effects.append(send_check_in(t, now, "; ".join(p.what for p in planned)))
+        # ``plan_check_ins_on_top``: a plan check-in comes on top of the periodic rhythm,
+        # which it leaves where it was (before, it restarted it).
+        on_top = rules.plan_check_ins_on_top
+        effects.append(
+            send_check_in(t, now, "; ".join(p.what for p in planned), restarts_rhythm=not on_top)
+        )
     if rules.agreed_vs_forecast:
         effects += review_forecast(t, now)
     effects += check_milestones(t, now)
