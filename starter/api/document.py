@@ -106,19 +106,31 @@ def _bound_dates(schema: Any) -> None:
 def complete(schemas: dict[str, Any]) -> None:
     """Add what the models cannot say to the document's component ``schemas``."""
     add_party_view(schemas)
-    date = _GIVEN["string"]
+    _complete_start(schemas)
+    _complete_messages(schemas)
+    _bound_dates(schemas)
+    _complete_patterns(schemas)
+
+
+def _complete_start(schemas: dict[str, Any]) -> None:
     spec = schemas.get("PartyOrderSpec")
-    if spec is not None:
-        # One of the two completion dates, given as a date (not null).
-        _at_least_one(spec, {"requestedCompletionDate": date, "expectedCompletionDate": date})
-        # A start's completion dates must be to come: the document promises those from
-        # next year on (the API takes any instant from now on).
-        to_come = years_from(datetime.now(UTC).year + 1)
-        for name in ("requestedCompletionDate", "expectedCompletionDate"):
-            for choice in spec["properties"][name].get("anyOf", []):
-                if choice.get("format") == "date-time":
-                    choice["pattern"] = to_come
-        spec["properties"]["id"]["pattern"] = ORDER_ID_PATTERN
+    if spec is None:
+        return
+    date = _GIVEN["string"]
+    # One of the two completion dates, given as a date (not null).
+    _at_least_one(spec, {"requestedCompletionDate": date, "expectedCompletionDate": date})
+    # A start's completion dates must be to come: the document promises those from
+    # next year on (the API takes any instant from now on).
+    to_come = years_from(datetime.now(UTC).year + 1)
+    for name in ("requestedCompletionDate", "expectedCompletionDate"):
+        for choice in spec["properties"][name].get("anyOf", []):
+            if choice.get("format") == "date-time":
+                choice["pattern"] = to_come
+    spec["properties"]["id"]["pattern"] = ORDER_ID_PATTERN
+
+
+def _complete_messages(schemas: dict[str, Any]) -> None:
+    date = _GIVEN["string"]
     for name in ("ChangeSet-Input", "ChangeSet"):
         if schemas.get(name, {}).get("properties"):
             changes = ("milestones", "orderItems", "checkpoints")
@@ -152,8 +164,10 @@ def complete(schemas: dict[str, Any]) -> None:
     if resolution is not None:
         # Named by the path; the body may repeat it (the same), so the document leaves it out.
         resolution["properties"].pop("changeRequestId", None)
-    hub = schemas.get("HubSubscriptionInput")
-    _bound_dates(schemas)
+
+
+def _complete_patterns(schemas: dict[str, Any]) -> None:
+    """Patterns and enums of the strings the API checks: URLs, zones, times, hub queries."""
     party = schemas.get("Party")
     if party is not None:
         for choice in party["properties"]["webhookUrl"].get("anyOf", []):
@@ -169,6 +183,7 @@ def complete(schemas: dict[str, Any]) -> None:
             # "time" would ask for an offset).
             hours["properties"][name].pop("format", None)
             hours["properties"][name]["pattern"] = TIME_OF_DAY_PATTERN
+    hub = schemas.get("HubSubscriptionInput")
     if hub is not None:
         hub["properties"]["callback"]["pattern"] = CALLBACK_PATTERN
         query = hub["properties"]["query"]

@@ -26,13 +26,38 @@ class Deadline:
 
 
 def deadlines(order: PartyOrder, rules: Rules) -> list[Deadline]:
-    """Every instant at which something about the order is due, past ones included."""
+    """Every instant at which something about the order is due, past ones included.
+
+    The order of the list matters where two fall at one instant (``next_due`` names the
+    first), so each part adds its deadlines in the order they always came.
+    """
     if not is_watched(order):
         return []
-    policy = order.tracking_policy
+    paused = is_paused(order)  # stop-the-clock: no check-in is due while paused
+    found = _check_in_deadlines(order, rules, paused)
+    found += _milestone_deadlines(order, rules)
+    found += _date_deadlines(order, rules)
+    for change in order.change_requests:
+        if change.open:
+            found.append(
+                Deadline(
+                    change.received_at + order.tracking_policy.change_resolution_window,
+                    f"change request {change.id} resolution window ends",
+                )
+            )
+    found += _next_level(order)
+    if rules.never_silent_escalation:
+        found += _reminder_and_reopening(order, rules)
+    if rules.plan_checkpoints and not paused:
+        # Plan checkpoints and check-ins ahead of milestones (workflows/domain/checkpoints.py);
+        # while the clock is stopped they wait, and one past due is asked on resuming.
+        found += [Deadline(point.at, point.what) for point in due_points(order)]
+    return found
+
+
+def _check_in_deadlines(order: PartyOrder, rules: Rules, paused: bool) -> list[Deadline]:
     found: list[Deadline] = []
     check_ins = order.check_ins
-    paused = is_paused(order)  # stop-the-clock: no check-in is due while paused
     if check_ins.next_at is not None and not paused:
         found.append(Deadline(check_ins.next_at, "periodic check-in with the party"))
     if (
@@ -40,14 +65,18 @@ def deadlines(order: PartyOrder, rules: Rules) -> list[Deadline]:
         and check_ins.answer_by is not None
         and (
             rules.wakes_when_windows_end
-            or check_ins.unanswered_streak + 1 >= policy.unanswered_check_in_limit
+            or check_ins.unanswered_streak + 1 >= order.tracking_policy.unanswered_check_in_limit
         )
     ):
         # Before ``wakes_when_windows_end``, only worth a wake-up when this unanswered
         # check-in reaches the limit (critical): below it the window was counted at the
         # next wake-up, and an answer after the window but before it scored as on time.
         found.append(Deadline(check_ins.answer_by, "check-in response window ends"))
+    return found
 
+
+def _milestone_deadlines(order: PartyOrder, rules: Rules) -> list[Deadline]:
+    found: list[Deadline] = []
     for milestone in order.milestones:
         if rules.cancelled_work_has_no_deadline and has_no_deadline(
             order, milestone.order_item_ids or []
@@ -57,17 +86,22 @@ def deadlines(order: PartyOrder, rules: Rules) -> list[Deadline]:
             found.append(Deadline(milestone.milestone_date, f"milestone {milestone.id} due"))
             found.append(
                 Deadline(
-                    milestone.milestone_date - policy.warning_lead_time,
+                    milestone.milestone_date - order.tracking_policy.warning_lead_time,
                     f"milestone {milestone.id} warning lead time",
                 )
             )
-
     if rules.rolls_up_item_forecasts:
         found += [
             Deadline(item.expected_completion_date, f"order item {item.id} forecast")
             for item in open_items(order)
             if item.expected_completion_date is not None
         ]
+    return found
+
+
+def _date_deadlines(order: PartyOrder, rules: Rules) -> list[Deadline]:
+    """The order's own dates: due (or agreed and forecast apart), the warning, the plan."""
+    found: list[Deadline] = []
     due = target_date(order, rules)
     agreed, forecast = order.requested_completion_date, order.expected_completion_date
     if not rules.agreed_vs_forecast or agreed is None or forecast is None or agreed == forecast:
@@ -75,36 +109,26 @@ def deadlines(order: PartyOrder, rules: Rules) -> list[Deadline]:
     else:  # rules 2: either date passing is critical
         found.append(Deadline(agreed, "agreed completion date"))
         found.append(Deadline(forecast, "forecast completion date"))
-    found.append(Deadline(due - policy.warning_lead_time, "due date warning lead time"))
+    found.append(
+        Deadline(due - order.tracking_policy.warning_lead_time, "due date warning lead time")
+    )
     behind = behind_plan_instant(order, rules)
     if behind is not None:
         found.append(Deadline(behind, "progress falls behind plan"))
-
-    for change in order.change_requests:
-        if change.open:
-            found.append(
-                Deadline(
-                    change.received_at + policy.change_resolution_window,
-                    f"change request {change.id} resolution window ends",
-                )
-            )
-
-    jeopardy = order.jeopardy
-    if jeopardy.status != JeopardyStatus.NONE and jeopardy.since is not None:
-        for level in policy.escalation:
-            if level.level > jeopardy.escalation_level:
-                # "after" counts the order's clock: a pause holds the level back.
-                at = after_active_time(order, jeopardy.since, level.after)
-                if at is not None:
-                    found.append(Deadline(at, f"escalation level {level.level}"))
-                break  # levels fire in turn: only the next one is due
-    if rules.never_silent_escalation:
-        found += _reminder_and_reopening(order, rules)
-    if rules.plan_checkpoints and not paused:
-        # Plan checkpoints and check-ins ahead of milestones (workflows/domain/checkpoints.py);
-        # while the clock is stopped they wait, and one past due is asked on resuming.
-        found += [Deadline(point.at, point.what) for point in due_points(order)]
     return found
+
+
+def _next_level(order: PartyOrder) -> list[Deadline]:
+    """The next escalation level of a standing jeopardy: levels fire in turn."""
+    jeopardy = order.jeopardy
+    if jeopardy.status == JeopardyStatus.NONE or jeopardy.since is None:
+        return []
+    for level in order.tracking_policy.escalation:
+        if level.level > jeopardy.escalation_level:
+            # "after" counts the order's clock: a pause holds the level back.
+            at = after_active_time(order, jeopardy.since, level.after)
+            return [] if at is None else [Deadline(at, f"escalation level {level.level}")]
+    return []
 
 
 def reminder_due(order: PartyOrder, rules: Rules) -> datetime | None:

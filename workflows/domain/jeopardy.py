@@ -45,7 +45,7 @@ Final orders and orders being cancelled are never in jeopardy.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from workflows.domain.instants import iso
@@ -122,28 +122,71 @@ def _behind_plan_clock_instant(order: PartyOrder, rules: Rules) -> datetime | No
     return start + timedelta(microseconds=(threshold * span_us) // 100 + 1)
 
 
+@dataclass
+class _Findings:
+    """What an assessment has found so far, in the order the reasons are given."""
+
+    critical: list[str] = field(default_factory=list)
+    causes: list[str] = field(default_factory=list)
+    hazard: list[str] = field(default_factory=list)
+    items: list[str] = field(default_factory=list)
+
+
 def assess(order: PartyOrder, now: datetime, rules: Rules) -> Assessment:
     if not is_watched(order):
         return NOT_IN_JEOPARDY
     policy = order.tracking_policy
-    critical: list[str] = []
-    causes: list[str] = []
-    hazard: list[str] = []
-    items: list[str] = []
+    found = _Findings()
 
     due = target_date(order, rules)
     if not rules.agreed_vs_forecast:
         if now >= due:
-            critical.append(f"due date {iso(due)} has passed with the order not delivered")
-            causes.append("dueDatePassed")
+            found.critical.append(f"due date {iso(due)} has passed with the order not delivered")
+            found.causes.append("dueDatePassed")
     else:
-        causes += _dates_critical(order, now, critical)
+        found.causes += _dates_critical(order, now, found.critical)
     if due - policy.warning_lead_time <= now < due:  # once passed, it is critical above
-        hazard.append(
+        found.hazard.append(
             f"due date {iso(due)} is within the warning lead time with"
             f" {order.percent_complete}% complete"
         )
+    _assess_milestones(order, now, rules, found)
+    _assess_items(order, now, rules, found)
 
+    streak = order.check_ins.unanswered_streak
+    if streak >= policy.unanswered_check_in_limit:
+        found.critical.append(
+            f"{streak} check-ins in a row unanswered (limit {policy.unanswered_check_in_limit})"
+        )
+        found.causes.append("checkInsUnanswered")
+
+    if is_behind_plan(order, now, rules) and now < due:
+        found.hazard.append(
+            f"progress {order.percent_complete}% is behind plan by more than"
+            f" {policy.behind_plan_tolerance} points"
+        )
+
+    for change in order.change_requests:
+        if change.open and now >= change.received_at + policy.change_resolution_window:
+            found.hazard.append(
+                f"change request {change.id} unresolved since {iso(change.received_at)}"
+            )
+
+    if found.critical:
+        named = tuple(dict.fromkeys(found.items))  # each item once, in the order of the reasons
+        return Assessment(
+            JeopardyStatus.CRITICAL,
+            tuple(found.critical + found.hazard),
+            tuple(found.causes),
+            named,
+        )
+    if found.hazard:
+        return Assessment(JeopardyStatus.HAZARD, tuple(found.hazard))
+    return NOT_IN_JEOPARDY
+
+
+def _assess_milestones(order: PartyOrder, now: datetime, rules: Rules, found: _Findings) -> None:
+    warning = order.tracking_policy.warning_lead_time
     for milestone in order.milestones:
         when = milestone.milestone_date
         if rules.cancelled_work_has_no_deadline and has_no_deadline(
@@ -156,52 +199,28 @@ def assess(order: PartyOrder, now: datetime, rules: Rules) -> Assessment:
             text = f"milestone {milestone.id} violated (due {iso(when) if when else '?'})"
             if rules.order_items and milestone.order_item_ids:
                 text += f" for order items {', '.join(milestone.order_item_ids)}"
-                items += milestone.order_item_ids
-            critical.append(text)
-            causes.append(f"milestone:{milestone.id}")
+                found.items += milestone.order_item_ids
+            found.critical.append(text)
+            found.causes.append(f"milestone:{milestone.id}")
         elif (
             milestone.status == MilestoneStatus.YET_TO_REACH
             and when is not None
-            and now >= when - policy.warning_lead_time
+            and now >= when - warning
         ):
-            hazard.append(
+            found.hazard.append(
                 f"milestone {milestone.id} due {iso(when)} is within the warning lead time"
             )
 
-    if rules.order_items:
-        for late in late_items(order):
-            critical.append(late.text)
-            causes.append(late.cause)
-            items.append(late.item_id)
-    if rules.rolls_up_item_forecasts:
-        for overdue in overdue_items(order, now):
-            critical.append(overdue.text)
-            causes.append(overdue.cause)
-            items.append(overdue.item_id)
 
-    streak = order.check_ins.unanswered_streak
-    if streak >= policy.unanswered_check_in_limit:
-        critical.append(
-            f"{streak} check-ins in a row unanswered (limit {policy.unanswered_check_in_limit})"
-        )
-        causes.append("checkInsUnanswered")
-
-    if is_behind_plan(order, now, rules) and now < due:
-        hazard.append(
-            f"progress {order.percent_complete}% is behind plan by more than"
-            f" {policy.behind_plan_tolerance} points"
-        )
-
-    for change in order.change_requests:
-        if change.open and now >= change.received_at + policy.change_resolution_window:
-            hazard.append(f"change request {change.id} unresolved since {iso(change.received_at)}")
-
-    if critical:
-        named = tuple(dict.fromkeys(items))  # each item once, in the order of the reasons
-        return Assessment(JeopardyStatus.CRITICAL, tuple(critical + hazard), tuple(causes), named)
-    if hazard:
-        return Assessment(JeopardyStatus.HAZARD, tuple(hazard))
-    return NOT_IN_JEOPARDY
+def _assess_items(order: PartyOrder, now: datetime, rules: Rules, found: _Findings) -> None:
+    """Late items (their forecast past the agreed date) and, with ``rolls_up_item_forecasts``,
+    open items whose own forecast has passed."""
+    late = late_items(order) if rules.order_items else []
+    overdue = overdue_items(order, now) if rules.rolls_up_item_forecasts else []
+    for item in [*late, *overdue]:
+        found.critical.append(item.text)
+        found.causes.append(item.cause)
+        found.items.append(item.item_id)
 
 
 def _dates_critical(order: PartyOrder, now: datetime, critical: list[str]) -> list[str]:
