@@ -267,7 +267,9 @@ async def _serve(
         None if api is None else asyncio.create_task(_serve_api(api, stop, failure, demo_keys))
     )
     if args.demo:
-        background.append(asyncio.create_task(_demo_in_background(client, task_queue, config)))
+        background.append(
+            asyncio.create_task(_demo_in_background(client, task_queue, config, settings))
+        )
     try:
         stopper = asyncio.create_task(stop.wait())
         await asyncio.wait({worker, stopper}, return_when=asyncio.FIRST_COMPLETED)
@@ -360,7 +362,12 @@ def _api(
         ):
             record, key = keys.create(role, label="demo", **bound)
             announced.append(f"API key           {record.subject:<32} {key}")
-    orders = PartyOrderClient(client, settings.task_queue, callback_allow=settings.callback_allow())
+    orders = PartyOrderClient(
+        client,
+        settings.task_queue,
+        callback_allow=settings.callback_allow(),
+        min_duration=settings.min_duration(),
+    )
     # Warnings only (no access log): up's output is the stack's own news and the demo's script.
     server = api_server(
         host, args.api_port, keys=keys, client=orders, log_level="warning", settings=settings
@@ -388,10 +395,18 @@ async def _serve_api(
         stop.set()
 
 
-async def _demo_in_background(client: Client, task_queue: str, config: DevServerConfig) -> None:
+async def _demo_in_background(
+    client: Client, task_queue: str, config: DevServerConfig, settings: Settings
+) -> None:
     from starter.demo import describe_demo, run_demo_script, start_demo_orders
 
-    orders_client = PartyOrderClient(client, task_queue)
+    # The demo's orders check in every few seconds: up lowered the minimum for them.
+    orders_client = PartyOrderClient(
+        client,
+        task_queue,
+        callback_allow=settings.callback_allow(),
+        min_duration=settings.min_duration(),
+    )
     try:
         orders = await start_demo_orders(orders_client)
         for line in describe_demo(orders, None if config.headless else config.ui_url):

@@ -7,7 +7,7 @@ import argparse
 import asyncio
 
 import worker
-from settings import Settings
+from settings import DEMO_MIN_DURATION, MIN_DURATION_ENV, Settings
 from starter.cli.arguments import CommandGroup
 from starter.cli.connection import connect_client
 from starter.codec_server import DEFAULT_PORT as CODEC_PORT
@@ -117,7 +117,9 @@ def guess_ui_url() -> str | None:
 async def cmd_demo(args: argparse.Namespace) -> int:
     from starter.demo import describe_demo, run_demo_script, start_demo_orders
 
-    client = await connect_client()
+    # The demo's orders check in every few seconds: the entries' minimum is lowered for them.
+    demo = Settings.from_env().with_defaults({MIN_DURATION_ENV: DEMO_MIN_DURATION})
+    client = await connect_client(demo)
     orders = await start_demo_orders(client)
     for line in describe_demo(orders, guess_ui_url()):
         say(line)
