@@ -20,6 +20,7 @@ import pytest
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from settings import Settings
 from starter.api.app import create_app
 from starter.api.keys import KeyStore
 from starter.api.ratelimit import RateLimit, RateLimiter
@@ -226,15 +227,18 @@ async def test_a_body_is_read_without_coercion(
 
 
 async def test_a_number_is_no_duration_and_every_interval_has_a_minimum(
-    api: httpx.AsyncClient, keys: Keys, monkeypatch: pytest.MonkeyPatch
+    api: httpx.AsyncClient, keys: Keys, dev_client: Client, dev_task_queue: str
 ) -> None:
     order = new_order()
     order["trackingPolicy"].update(checkInInterval=7, responseWindow=2)
     answer = await api.post("/partyOrder", json=order, headers=keys.manager)
     assert_error(answer, 400, "trackingPolicy.checkInInterval")
-    monkeypatch.setenv("PARTY_ORDERS_MIN_DURATION", "PT5M")
+    # The API's minimum is its settings' (PARTY_ORDERS_MIN_DURATION), the default here.
+    minimum = Settings.from_env({}).min_duration()
+    client = PartyOrderClient(dev_client, dev_task_queue, min_duration=minimum)
     order["trackingPolicy"].update(checkInInterval="PT1M", responseWindow="PT1M")
-    answer = await api.post("/partyOrder", json=order, headers=keys.manager)
+    async with api_for(create_app(keys=keys.store, client=client)) as strict:
+        answer = await strict.post("/partyOrder", json=order, headers=keys.manager)
     assert_error(
         answer, 400, "trackingPolicy.checkInInterval: PT1M is shorter than the minimum PT5M"
     )

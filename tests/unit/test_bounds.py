@@ -45,7 +45,8 @@ def biggest_start_input() -> dict[str, Any]:
             "id": "i" * 1_000,
             "name": "n" * 1_000,
             "contactEmail": "e" * 1_000,
-            "webhookUrl": "https://" + "w" * 992,
+            # 1,000 characters, and a URL the outbound guard takes (host labels of at most 63).
+            "webhookUrl": "https://" + "w" * 60 + ".example/" + "p" * 923,
         },
         "originatingProcess": {"name": "o" * 1_000, "reference": "r" * 1_000},
         "requestedCompletionDate": (NOW + 300 * DAY).isoformat(),
