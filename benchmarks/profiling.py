@@ -68,6 +68,8 @@ class Profile:
 
 
 _LINE_NUMBER = re.compile(r":\d+\)$")
+# Frames of the project itself are shown relative to its folder, wherever it is checked out.
+_PROJECT = f"{Path(__file__).resolve().parents[1]}/"
 
 
 def _function(frame: str) -> str:
@@ -75,7 +77,7 @@ def _function(frame: str) -> str:
     frame = _LINE_NUMBER.sub(")", frame.strip())
     name, _, where = frame.partition(" (")
     where = where.rstrip(")")
-    for marker in ("site-packages/", "/work/main/", "lib/python3"):
+    for marker in ("site-packages/", _PROJECT, "lib/python3"):
         if marker in where:
             where = where.split(marker, 1)[1]
     return f"{name} ({where})" if where else name
