@@ -30,8 +30,8 @@ from activities.outbound import ALLOW_ENV, AllowList
 from activities.settings import NotificationSettings
 from activities.signing import MASTER_SECRET_ENV
 from settings import MIN_DURATION_ENV
-from starter.local.binaries import temporal_cli_path, test_server_path
-from starter.local.devserver import add_search_attributes
+from starter.local.binaries import temporal_cli_path
+from tests.support.clock import start_time_skipping
 from worker import build_worker
 from workflows.domain import names
 from workflows.domain.model import PartyOrder, track_workflow_id
@@ -73,12 +73,7 @@ def output_dir() -> Path:
 
 @pytest.fixture(scope="session")
 async def time_env() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter,
-        test_server_existing_path=test_server_path(),
-    )
-    # The test server knows no custom search attributes until they are added.
-    await add_search_attributes(env.client, env.client.namespace)
+    env = await start_time_skipping(pydantic_data_converter)
     try:
         yield env
     finally:

@@ -18,6 +18,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from starter.samples import example_order
 from tests.conftest import get_order, read_outbox, running_worker, start_tracking, unique
+from tests.support.clock import skip
 from workflows.domain.instants import iso
 from workflows.domain.model import PartyOrder, close_workflow_id, track_workflow_id
 
@@ -45,12 +46,12 @@ async def test_six_month_order_escalates_in_tiers_and_late_delivery_clears(
 
         # Weekly check-ins at days 7 and 14 go unanswered (window P2D): at day 16 the
         # second one times out, the limit of 2 is reached and the order is critical.
-        await time_env.sleep(timedelta(days=15, hours=23))
+        await skip(time_env, timedelta(days=15, hours=23))
         before = await get_order(handle)
         assert before.jeopardy.status == "none"
         assert before.check_ins.sent == 2 and before.check_ins.unanswered_streak == 1
 
-        await time_env.sleep(timedelta(days=4))  # to day 20: levels at 16, 17 and 19
+        await skip(time_env, timedelta(days=4))  # to day 20: levels at 16, 17 and 19
         during = await get_order(handle)
         assert during.jeopardy.status == "critical"
         assert during.jeopardy.escalation_level == 3
@@ -68,7 +69,7 @@ async def test_six_month_order_escalates_in_tiers_and_late_delivery_clears(
             assert close_to(sent_at(notice), episode + timedelta(days=after))
 
         # The party stays silent past the due date; check-ins keep their weekly rhythm.
-        await time_env.sleep(timedelta(days=200 - 20))
+        await skip(time_env, timedelta(days=200 - 20))
         late = await get_order(handle)
         assert late.check_ins.sent == 200 // 7  # days 7, 14, ..., 196
         assert any("agreed date" in r and "has passed" in r for r in late.jeopardy.reasons)
@@ -118,7 +119,7 @@ async def test_accepted_date_change_replans_with_no_stale_firing(
         handle = await start_tracking(time_env, task_queue, order)
         await handle.signal("report_progress", {"percentComplete": 40})
 
-        await time_env.sleep(timedelta(days=2))
+        await skip(time_env, timedelta(days=2))
         moved = began + timedelta(days=30)
         await handle.signal(
             "request_change",
@@ -132,17 +133,17 @@ async def test_accepted_date_change_replans_with_no_stale_firing(
         )
 
         # Past the old warning (day 7) and the old date (day 10): nothing fires.
-        await time_env.sleep(timedelta(days=12))
+        await skip(time_env, timedelta(days=12))
         quiet = await get_order(handle)
         assert quiet.milestone("survey").status == "yetToReach"  # type: ignore[union-attr]
         assert quiet.jeopardy.status == "none" and quiet.jeopardy_alerts == []
 
         # The new plan is watched: warning from day 27, violation at day 30.
-        await time_env.sleep(timedelta(days=14))  # day 28
+        await skip(time_env, timedelta(days=14))  # day 28
         warned = await get_order(handle)
         assert warned.jeopardy.status == "hazard"
         assert any("milestone survey" in r for r in warned.jeopardy.reasons)
-        await time_env.sleep(timedelta(days=3))  # day 31
+        await skip(time_env, timedelta(days=3))  # day 31
         violated = await get_order(handle)
         assert violated.milestone("survey").status == "violated"  # type: ignore[union-attr]
         assert violated.jeopardy.status == "critical"
@@ -177,9 +178,9 @@ async def test_check_in_now_and_party_reports_reset_the_rhythm(
         handle = await start_tracking(
             time_env, task_queue, example_order(unique(), began, milestones=[])
         )
-        await time_env.sleep(timedelta(days=3))
+        await skip(time_env, timedelta(days=3))
         await handle.signal("check_in_now", {"requestedBy": "order-manager"})
-        await time_env.sleep(timedelta(hours=1))
+        await skip(time_env, timedelta(hours=1))
         asked = await get_order(handle)
         assert asked.check_ins.sent == 1
         assert asked.check_ins.next_at is not None
@@ -188,23 +189,23 @@ async def test_check_in_now_and_party_reports_reset_the_rhythm(
         answered = await get_order(handle)
         assert answered.check_ins.answer_by is None and answered.check_ins.unanswered_streak == 0
         # An enterprise report does not answer a check-in.
-        await time_env.sleep(timedelta(days=7, hours=1))  # check-in 2 went out at day 10h1
+        await skip(time_env, timedelta(days=7, hours=1))  # check-in 2 went out at day 10h1
         await handle.signal("report_progress", {"source": "enterprise", "note": "internal note"})
-        await time_env.sleep(timedelta(days=1))
+        await skip(time_env, timedelta(days=1))
         later = await get_order(handle)
         assert later.check_ins.sent == 2
         assert later.check_ins.answer_by is not None
         assert close_to(later.check_ins.answer_by, began + timedelta(days=12, hours=1))
         # Rules 5 (wakes_when_windows_end): the window is counted when it ends, at day 12h1
         # (rules 4 counted it at the next wake-up, the next check-in at day 17h1).
-        await time_env.sleep(timedelta(days=1, hours=2))  # day 13h1
+        await skip(time_env, timedelta(days=1, hours=2))  # day 13h1
         ended = await get_order(handle)
         assert ended.check_ins.answer_by is None and ended.check_ins.unanswered_streak == 1
-        await time_env.sleep(timedelta(days=5))  # day 18
+        await skip(time_env, timedelta(days=5))  # day 18
         counted = await get_order(handle)
         assert counted.check_ins.sent == 3 and counted.check_ins.unanswered_streak == 1
         assert counted.jeopardy.status == "none"
-        await time_env.sleep(timedelta(days=2))  # day 20, past the window ending at 19h1
+        await skip(time_env, timedelta(days=2))  # day 20, past the window ending at 19h1
         limit = await get_order(handle)
         assert limit.check_ins.unanswered_streak == 2
         assert limit.jeopardy.status == "critical"

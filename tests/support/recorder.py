@@ -66,8 +66,8 @@ from temporalio.testing import WorkflowEnvironment
 from activities.settings import NotificationSettings
 from starter.calendars import resolve_holidays
 from starter.client import initial_search_attributes
-from starter.local.binaries import temporal_cli_path, test_server_path
-from starter.local.devserver import add_search_attributes
+from starter.local.binaries import temporal_cli_path
+from tests.support.clock import skip, start_time_skipping
 from worker import build_worker
 from workflows.domain import names
 from workflows.domain.instants import iso
@@ -174,7 +174,7 @@ class Ctx:
         return await self.env.get_current_time()
 
     async def sleep(self, duration: timedelta) -> None:
-        await self.env.sleep(duration)
+        await skip(self.env, duration)
 
 
 def short_order(order_id: str, now: datetime, **overrides: Any) -> dict[str, Any]:
@@ -674,14 +674,6 @@ DEV_SERVER_SCENARIOS: dict[str, Scenario] = {
 # ---------------------------------------------------------------------- servers
 
 
-async def start_time_skipping() -> WorkflowEnvironment:
-    env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter, test_server_existing_path=test_server_path()
-    )
-    await add_search_attributes(env.client, env.client.namespace)
-    return env
-
-
 def suggest_continue_as_new_args(events: int) -> list[str]:
     """Dev-server flags that make it suggest continue-as-new once a run has ``events``."""
     return ["--dynamic-config-value", f"limit.historyCount.suggestContinueAsNew={events}"]
@@ -806,7 +798,7 @@ async def record(
     with tempfile.TemporaryDirectory() as outbox_dir:
         time_scenarios = [s for n, s in TIME_SKIPPING_SCENARIOS.items() if n in wanted]
         if time_scenarios:
-            env = await start_time_skipping()
+            env = await start_time_skipping(pydantic_data_converter)
             try:
                 recorded += await run_scenarios(env, time_scenarios, Path(outbox_dir))
             finally:

@@ -23,6 +23,7 @@ from temporalio.testing import WorkflowEnvironment
 from starter.calendars import resolve_holidays
 from starter.samples import example_order
 from tests.conftest import get_order, read_outbox, running_worker, start_tracking, unique
+from tests.support.clock import skip
 from workflows.domain.instants import iso, iso_duration
 from workflows.domain.model import JeopardyStatus, PartyOrder
 
@@ -86,7 +87,7 @@ def close_to(instant: datetime, planned: datetime) -> bool:
 async def skip_to(env: WorkflowEnvironment, instant: datetime) -> None:
     now = await env.get_current_time()
     if instant > now:
-        await env.sleep(instant - now)
+        await skip(env, instant - now)
 
 
 def next_evening_before(now: datetime, day: date) -> datetime:
@@ -114,7 +115,7 @@ async def test_berlin_check_ins_land_at_nine_on_working_days_over_christmas_and_
         christmas_id = unique("BER")
         began = await time_env.get_current_time()
         handle = await start_tracking(time_env, task_queue, berlin_order(christmas_id, began))
-        await time_env.sleep(timedelta(days=8, hours=16))  # to noon on the 30th
+        await skip(time_env, timedelta(days=8, hours=16))  # to noon on the 30th
         expected = expected_check_ins(began + DAY, 5)
         # The oracle itself skips the holidays and the weekend: 23, 24 (a working day in
         # Germany), then the 28th, whatever the weekdays of the year.
@@ -139,7 +140,7 @@ async def test_berlin_check_ins_land_at_nine_on_working_days_over_christmas_and_
         change_id = unique("BER")
         began = await time_env.get_current_time()
         handle = await start_tracking(time_env, task_queue, berlin_order(change_id, began))
-        await time_env.sleep(timedelta(days=9))
+        await skip(time_env, timedelta(days=9))
         got = sent(outbox, change_id, "checkIn")
         assert got[:4] == expected_check_ins(began + DAY, 4)
         before = {m.astimezone(BERLIN).utcoffset() for m in got if m.date() < sunday}
@@ -197,7 +198,7 @@ async def test_a_held_order_with_pause_while_stays_out_of_jeopardy_and_resumes_c
         pause = before.pauses[0]
         assert (pause.state, pause.end_date_time) == ("held", None)
 
-        await time_env.sleep(timedelta(days=6))
+        await skip(time_env, timedelta(days=6))
         held = await get_order(paused)
         assert held.state == "held"
         assert held.jeopardy.status == JeopardyStatus.NONE
@@ -273,7 +274,7 @@ async def test_holidays_are_resolved_for_the_years_an_accepted_change_reaches(
             "resolve_change",
             {"changeRequestId": "CR-LATE", "decision": "accepted", "resolvedBy": "SO-77 owner"},
         )
-        await time_env.sleep(timedelta(minutes=1))
+        await skip(time_env, timedelta(minutes=1))
         order = await get_order(handle)
         assert order.requested_completion_date == later
         calendar = order.party.calendar

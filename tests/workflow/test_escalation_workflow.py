@@ -19,6 +19,7 @@ from temporalio.testing import WorkflowEnvironment
 from starter.samples import example_order
 from tests.conftest import get_order, read_outbox, running_worker, start_tracking, unique
 from tests.integration.test_timers_workflow import close_to, sent_at
+from tests.support.clock import skip
 from workflows.domain import names
 from workflows.domain.model import PartyOrder
 
@@ -36,7 +37,7 @@ async def test_the_silent_25_day_order_is_heard_until_acknowledged(
         )
         handle = await start_tracking(time_env, task_queue, order)
 
-        await time_env.sleep(DAY)
+        await skip(time_env, DAY)
         with pytest.raises(WorkflowUpdateFailedError) as refused:
             await handle.execute_update(
                 names.ACKNOWLEDGE_ESCALATION, {"level": 1, "by": "order-manager"}
@@ -44,7 +45,7 @@ async def test_the_silent_25_day_order_is_heard_until_acknowledged(
         assert "not in jeopardy" in str(refused.value.cause)
 
         # Behind plan at a quarter of the schedule (day 6.25): levels 1, 2, 3 in turn.
-        await time_env.sleep(9 * DAY + HOUR)  # day 10, 1 h
+        await skip(time_env, 9 * DAY + HOUR)  # day 10, 1 h
         contacts = [n for n in read_outbox(outbox) if n["recipientKind"] == "contact"]
         assert [(n["recipient"], n["kind"]) for n in contacts] == [
             ("order-manager", "escalation"),
@@ -70,7 +71,7 @@ async def test_the_silent_25_day_order_is_heard_until_acknowledged(
 
         # Acknowledged: quiet until the next worsening, the second unanswered check-in
         # (critical on day 16); then daily reminders, and the passed due date on day 25.
-        await time_env.sleep(15 * DAY + 11 * HOUR)  # day 25, 12 h
+        await skip(time_env, 15 * DAY + 11 * HOUR)  # day 25, 12 h
         after_ack = [
             n
             for n in read_outbox(outbox)

@@ -56,7 +56,8 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from tests.conftest import running_worker, unique
-from tests.support.recorder import failed_workflow_tasks, iso, run_chain, start_time_skipping
+from tests.support.clock import skip, start_time_skipping
+from tests.support.recorder import failed_workflow_tasks, iso, run_chain
 from workflows.close_party_order import ClosureRecord
 from workflows.domain import names
 from workflows.domain.messages import (
@@ -563,7 +564,7 @@ class Target:
 
     async def send(self, message: Message) -> None:
         if message.kind == "sleep":
-            await self.env.sleep(timedelta(hours=message.payload))
+            await skip(self.env, timedelta(hours=message.payload))
             self.tally["clock jumps"] += 1
             return
         before = await self.order()
@@ -720,7 +721,7 @@ async def test_a_signal_with_two_payloads_is_recorded(tmp_path: Path) -> None:
     """The SDK calls a named signal handler with every payload: a second one is a
     TypeError in the handler, which fails the workflow task on every retry. On a server of
     its own: a wedged run keeps a time-skipping server from skipping time."""
-    env = await start_time_skipping()
+    env = await start_time_skipping(pydantic_data_converter)
     try:
         async with running_worker(env.client, tmp_path / "outbox.jsonl") as (_, task_queue):
             target = Target(env, task_queue)

@@ -12,6 +12,7 @@ from typing import Any
 from temporalio.testing import WorkflowEnvironment
 
 from tests.conftest import get_order, read_outbox, running_worker, unique
+from tests.support.clock import skip
 from workflows.close_party_order import ClosureRecord
 from workflows.domain.instants import iso
 from workflows.domain.model import PartyOrder, close_workflow_id, track_workflow_id
@@ -48,7 +49,7 @@ def three_item_order(order_id: str, began: datetime) -> dict[str, Any]:
 
 
 async def sleep_until(env: WorkflowEnvironment, instant: datetime) -> None:
-    await env.sleep(instant - await env.get_current_time())
+    await skip(env, instant - await env.get_current_time())
 
 
 # The party's messages arrive a few hours into a day, never at the instant a timer of the
@@ -106,7 +107,7 @@ async def test_a_three_item_order_ends_partial_and_is_closed_with_the_delivered_
                 },
             },
         )
-        await time_env.sleep(timedelta(hours=1))
+        await skip(time_env, timedelta(hours=1))
         order = await get_order(handle)
         assert order.order_item("3").state == "acknowledged"  # type: ignore[union-attr]
         assert order.change_request("CR-rack").status == "forwarded"  # type: ignore[union-attr]
@@ -135,7 +136,7 @@ async def test_a_three_item_order_ends_partial_and_is_closed_with_the_delivered_
                 ]
             },
         )
-        await time_env.sleep(timedelta(hours=1))
+        await skip(time_env, timedelta(hours=1))
         order = await get_order(handle)
         assert order.jeopardy.status == "critical"
         assert any("order item 2 forecast" in r for r in order.jeopardy.reasons)
@@ -158,7 +159,7 @@ async def test_a_three_item_order_ends_partial_and_is_closed_with_the_delivered_
                 ],
             },
         )
-        await time_env.sleep(timedelta(hours=1))
+        await skip(time_env, timedelta(hours=1))
         assert (await get_order(handle)).jeopardy.status == "none"
 
         # Day 99: the router is delivered; with the rack cancelled the order is partial.

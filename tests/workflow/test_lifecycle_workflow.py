@@ -14,6 +14,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from starter.samples import example_order
 from tests.conftest import get_order, read_outbox, running_worker, start_tracking, unique
+from tests.support.clock import skip
 from workflows.close_party_order import ClosureRecord
 from workflows.domain.instants import iso
 from workflows.domain.model import PartyOrder, close_workflow_id, track_workflow_id
@@ -32,7 +33,7 @@ async def test_months_long_order_from_start_to_close(
         assert order.check_ins.next_at == order.order_date + timedelta(days=7)
 
         # Two weeks pass with the party silent: periodic check-ins go out.
-        await time_env.sleep(timedelta(days=6, hours=12))
+        await skip(time_env, timedelta(days=6, hours=12))
         await handle.signal(
             "report_progress", {"requestId": "p1", "percentComplete": 15, "note": "survey booked"}
         )
@@ -68,7 +69,7 @@ async def test_months_long_order_from_start_to_close(
                 "changes": {"requestedCompletionDate": iso(began + timedelta(days=200))},
             },
         )
-        await time_env.sleep(timedelta(hours=1))
+        await skip(time_env, timedelta(hours=1))
         order = await get_order(handle)
         assert [c.status for c in order.change_requests] == ["forwarded", "forwarded"]
         await handle.signal(
@@ -109,7 +110,7 @@ async def test_months_long_order_from_start_to_close(
             "report_progress",
             {"percentComplete": 60, "milestones": [{"id": "survey", "status": "completed"}]},
         )
-        await time_env.sleep(timedelta(days=40))
+        await skip(time_env, timedelta(days=40))
         await handle.signal("report_progress", {"delivered": True, "note": "circuit live"})
         final = await handle.result()
         assert final.state == "completed"
@@ -150,7 +151,7 @@ async def test_cancelled_order_ends_cancelled_with_reason_and_date(
         now = await time_env.get_current_time()
         handle = await start_tracking(time_env, task_queue, example_order(unique(), now))
         await handle.signal("report_progress", {"percentComplete": 5})
-        await time_env.sleep(timedelta(days=3))
+        await skip(time_env, timedelta(days=3))
         await handle.signal(
             "cancel_order",
             {"reason": "site decommissioned", "requestedBy": "service-order-handling"},
