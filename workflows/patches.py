@@ -26,6 +26,13 @@ LOCAL_NOTICES_PATCH = "closure-notices-local"
 # callback's subscription, so deliveries stop reaching it. A registry whose history has no
 # marker keeps the memo it wrote.
 SUSPEND_DEAD_CALLBACKS_PATCH = "hub-suspend-dead-callbacks"
+# TrackPartyOrder takes a cancellation request from Temporal itself (the Web UI's button,
+# `temporal workflow cancel`) as the order's cancellation by an operator, instead of ending
+# CANCELED with nobody told. A run that was cancelled before it has no marker and ends
+# CANCELED, as it did.
+TEMPORAL_CANCEL_PATCH = "temporal-cancel-is-cancellation"
+TEMPORAL_CANCEL_BY = "Temporal's cancel (the Web UI or temporal workflow cancel)"
+TEMPORAL_CANCEL_REASON = "tracking was cancelled through Temporal"
 
 
 def rules_of_this_run() -> Rules:
