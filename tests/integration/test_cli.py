@@ -830,6 +830,26 @@ async def test_show_says_why_an_order_failed_at_start(cli: Cli, dev_client: Clie
     assert "trackingPolicy.checkInInterval" in error
 
 
+async def test_show_says_tracking_was_terminated(
+    cli: Cli, dev_client: Client, tmp_path: Path
+) -> None:
+    """Temporal's Terminate ends tracking with nobody told: ``show`` says so before the
+    order as last known, which still reads as open."""
+    order_id = unique()
+    path = tmp_path / "order.json"
+    path.write_text(json.dumps(order_json(order_id)))
+    assert await cli("start", str(path)) == 0, cli.err
+    assert await cli("show", order_id) == 0, cli.err
+    assert cli.out.startswith(f"Order {order_id}"), cli.out  # nothing to warn of yet
+    await dev_client.get_workflow_handle(f"party-order-{order_id}").terminate(
+        reason="operator stopped it"
+    )
+    assert await cli("show", order_id) == 0, cli.err
+    first = cli.out.splitlines()[0]
+    assert first.startswith("Tracking terminated (operator stopped it):"), cli.out
+    assert f"Order {order_id}" in cli.out
+
+
 async def test_a_date_time_without_an_offset_is_refused(cli: Cli) -> None:
     code = await cli("progress", unique(), "--expected-date", "2027-02-01T00:00:00")
     assert code == 2

@@ -11,10 +11,13 @@ from pathlib import Path
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client
 
+from starter.cli.render import tracking_text
+from starter.client import PartyOrderClient
 from tests.conftest import unique
 from tests.support.processes import WorkerProcess, eventually, tail
 from tests.support.stuck_worker import SPIN_WORKFLOW
 from worker import EXIT_STUCK, STOP_LIMIT
+from workflows.domain.names import track_workflow_id
 
 
 async def test_sigterm_stops_a_worker_whose_workflow_never_yields(
@@ -29,8 +32,10 @@ async def test_sigterm_stops_a_worker_whose_workflow_never_yields(
         log_dir=tmp_path,
         module="tests.support.stuck_worker",
     ).start()
+    # Under an order's workflow id, so the client reads it as a wedged order.
+    order_id = unique("spin")
     handle = await dev_client.start_workflow(
-        SPIN_WORKFLOW, id=unique("spin"), task_queue=task_queue
+        SPIN_WORKFLOW, id=track_workflow_id(order_id), task_queue=task_queue
     )
     try:
         await process.wait_polling(dev_client)
@@ -40,6 +45,10 @@ async def test_sigterm_stops_a_worker_whose_workflow_never_yields(
             return EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED in events
 
         await eventually(task_failed, timeout=30, what="the spinning task failed")
+        # A wedged order is visible from outside: `show` leads with it.
+        tracking = await PartyOrderClient(dev_client, task_queue).tracking(order_id)
+        assert tracking.status == "running" and tracking.failing_attempts >= 1, tracking
+        assert tracking_text(tracking)[0].startswith("Tracking is stuck")
         assert process.proc is not None
         signalled = time.monotonic()
         process.proc.send_signal(signal.SIGTERM)

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 from starter.cli.arguments import CommandGroup, order_id_arg, read_json
 from starter.cli.connection import connect_client
-from starter.cli.render import list_text, order_text, to_json
-from starter.errors import InvalidInput
+from starter.cli.render import list_text, order_text, to_json, tracking_text
+from starter.errors import InvalidInput, PartyOrderError
 from starter.output import EXIT_OK, say
 from starter.query import JEOPARDY_LEVELS, STATES, OrderFilters
 from workflows.domain import names
@@ -51,11 +51,17 @@ def show_options(parser: argparse.ArgumentParser) -> None:
 @commands.command("show", "show one order", show_options)
 async def cmd_show(args: argparse.Namespace) -> int:
     client = await connect_client()
-    order = await client.get(args.order_id)
+    tracking = await client.tracking(args.order_id)
+    try:
+        order = await client.get(args.order_id)
+    except PartyOrderError:
+        for line in tracking_text(tracking):
+            say(line)
+        raise
     if args.json:
         say(to_json(order.model_dump(mode="json", by_alias=True)))
     else:
-        for line in order_text(order, datetime.now(UTC)):
+        for line in [*tracking_text(tracking), *order_text(order, datetime.now(UTC))]:
             say(line)
     return EXIT_OK
 
