@@ -141,7 +141,9 @@ def _queued(queued: UpdateQueued) -> JSONResponse:
 
 # ---------------------------------------------------------------- orders
 
-_EXAMPLE_ORDER = load_sample(CONTRACT_EXAMPLE)
+# The sample's dates are relative; the document's example gets them from when the API
+# started, so that it is an order the API takes ("try it out").
+_EXAMPLE_ORDER = load_sample(CONTRACT_EXAMPLE, datetime.now(UTC))
 
 
 @router.post(

@@ -236,12 +236,31 @@ async def test_the_contract_sample_starts(cli: Cli, tmp_path: Path) -> None:
     data["id"] = unique("PO-1001")
     copy = tmp_path / "sample.json"
     copy.write_text(json.dumps(data))
+    before = datetime.now(UTC).replace(microsecond=0)
     assert await cli("start", str(copy)) == 0
+    after = datetime.now(UTC)
     order = await cli.json("show", data["id"])
     assert order["trackingPolicy"]["checkInInterval"] == "P7D"
     assert order["originatingProcess"] == {"name": "service-order-handling", "reference": "SO-77"}
-    assert order["milestones"][0]["milestoneDate"] == "2026-12-05T00:00:00Z"
+    # Its dates are relative ("+P34D"): the survey is 34 days after the day it starts, and
+    # the order starts healthy whatever the day.
+    assert data["milestones"][0]["milestoneDate"] == "+P34D"
+    survey = datetime.fromisoformat(order["milestones"][0]["milestoneDate"])
+    assert before + timedelta(days=34) <= survey <= after + timedelta(days=34)
+    assert order["jeopardy"]["status"] == "none"
     assert await cli("cancel", data["id"], "--reason", "test done") == 0
+
+
+async def test_a_sample_is_printed_with_absolute_dates_under_any_id(cli: Cli) -> None:
+    """What `temporal workflow start --input` and curl take (neither knows "+P34D")."""
+    before = datetime.now(UTC).replace(microsecond=0)
+    assert await cli("sample", "PO-2002", "--id", "PO-2002-B") == 0, cli.err
+    printed = json.loads(cli.out)
+    assert printed["id"] == "PO-2002-B"
+    permit = datetime.fromisoformat(printed["milestones"][0]["milestoneDate"])
+    assert before + timedelta(days=43) <= permit <= datetime.now(UTC) + timedelta(days=43)
+    assert await cli("sample", "PO-9999") == 2
+    assert "invalid choice: 'PO-9999'" in cli.err
 
 
 # ---------------------------------------------------------------- failures

@@ -20,7 +20,7 @@ DAY = timedelta(days=1)
 
 
 def tracker() -> PartyOrderTracker:
-    data: dict[str, Any] = load_sample(CONTRACT_EXAMPLE)
+    data: dict[str, Any] = load_sample(CONTRACT_EXAMPLE, NOW)
     data["trackingPolicy"]["behindPlanTolerance"] = 100
     return PartyOrderTracker.start(PartyOrderSpec.model_validate(data), NOW)
 

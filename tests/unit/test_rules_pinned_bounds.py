@@ -52,7 +52,7 @@ RECORDS = {"jeopardy_alerts", "state_history", "rejected_messages", "delivery_fa
 
 def order_data(**changes: Any) -> dict[str, Any]:
     """The contract's PO-1001, behind-plan off (tolerance 100)."""
-    data: dict[str, Any] = load_sample(CONTRACT_EXAMPLE)
+    data: dict[str, Any] = load_sample(CONTRACT_EXAMPLE, NOW)
     data["trackingPolicy"]["behindPlanTolerance"] = 100
     data.update(changes)
     return data

@@ -41,7 +41,7 @@ PROCESS = "service-order-handling"
 
 def start(**changes: Any) -> PartyOrderTracker:
     """The contract's PO-1001 tracked from NOW by the current rules, behind-plan off."""
-    data = load_sample(CONTRACT_EXAMPLE)
+    data = load_sample(CONTRACT_EXAMPLE, NOW)
     data["trackingPolicy"]["behindPlanTolerance"] = 100
     data["trackingPolicy"].update(changes.pop("trackingPolicy", {}))
     data.update(changes)
@@ -379,7 +379,7 @@ NEW_YEAR_2029 = date(2029, 1, 1)  # a Monday too: the first periodic check-in fa
 def calendar_order() -> PartyOrderTracker:
     """An order whose party's country holidays are known through 2028 (as if resolved at
     start) and whose first check-in falls on New Year's Day 2029, not yet known as one."""
-    data = load_sample(CONTRACT_EXAMPLE)
+    data = load_sample(CONTRACT_EXAMPLE, NOW)
     data.update(
         {
             "orderDate": "2028-12-20T00:00:00Z",

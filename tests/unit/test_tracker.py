@@ -49,7 +49,7 @@ US = timedelta(microseconds=1)
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
 
-CONTRACT_ORDER: dict[str, Any] = load_sample(CONTRACT_EXAMPLE)  # the contract's PO-1001
+CONTRACT_ORDER: dict[str, Any] = load_sample(CONTRACT_EXAMPLE, NOW)  # the contract's PO-1001
 SURVEY_DATE = datetime(2026, 12, 5, tzinfo=UTC)
 
 

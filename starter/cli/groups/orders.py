@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import json
 from datetime import UTC, datetime
 
 from starter.cli.arguments import CommandGroup, order_id_arg, read_json
 from starter.cli.connection import connect_client
 from starter.cli.render import list_text, order_text, to_json, tracking_text
+from starter.dates import resolve_relative_dates
 from starter.errors import InvalidInput, PartyOrderError
 from starter.output import EXIT_OK, say
 from starter.query import JEOPARDY_LEVELS, STATES, OrderFilters
+from starter.samples import load_sample, sample_names
 from workflows.domain import names
 
 commands = CommandGroup()
@@ -33,6 +36,10 @@ async def cmd_start(args: argparse.Namespace) -> int:
     data = read_json(args.file)
     if not isinstance(data, dict):
         raise InvalidInput(f"{args.file}: a party order must be a JSON object")
+    try:
+        data = resolve_relative_dates(data, datetime.now(UTC))
+    except ValueError as error:
+        raise InvalidInput(f"{args.file}: {error}") from None
     client = await connect_client()
     workflow_id = await client.start(data, again=args.again)
     order_id = workflow_id.removeprefix(names.TRACK_WORKFLOW_ID_PREFIX)
@@ -40,6 +47,25 @@ async def cmd_start(args: argparse.Namespace) -> int:
         say(to_json({"orderId": order_id, "workflowId": workflow_id}))
     else:
         say(f"Tracking order {order_id} (workflow {workflow_id}, task queue {client.task_queue})")
+    return EXIT_OK
+
+
+def sample_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", choices=sample_names(), metavar="NAME", help="e.g. PO-1001")
+    parser.add_argument("--id", help="the order's id instead of the sample's own")
+
+
+@commands.command(
+    "sample",
+    "print a sample order as JSON, its relative dates made absolute from now"
+    " (for temporal workflow start --input, or curl)",
+    sample_options,
+)
+async def cmd_sample(args: argparse.Namespace) -> int:
+    order = load_sample(args.name, datetime.now(UTC))
+    if args.id is not None:
+        order["id"] = args.id
+    say(json.dumps(order, indent=2))
     return EXIT_OK
 
 
