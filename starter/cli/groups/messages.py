@@ -159,8 +159,19 @@ def change_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--forced", action="store_true", help="a forced change (kind forced), not a request"
     )
-    parser.add_argument("--expected-date", metavar="DATE", help="new expected completion date")
-    parser.add_argument("--requested-date", metavar="DATE", help="new requested completion date")
+    parser.add_argument(
+        "--expected-date",
+        metavar="DATE",
+        help="the party's new forecast (expectedCompletionDate). It moves only the forecast:"
+        " a forecast past the agreed date makes the order critical, and the order then asks"
+        " the originating process itself to move the agreed date",
+    )
+    parser.add_argument(
+        "--requested-date",
+        metavar="DATE",
+        help="a new agreed date (requestedCompletionDate), moved once the originating"
+        " process accepts",
+    )
     parser.add_argument(
         "--milestone",
         action="append",
