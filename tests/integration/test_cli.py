@@ -538,6 +538,19 @@ async def test_up_serves_ui_and_worker_and_stops_cleanly(
     )
     assert {key.name for key in CONTRACT_SEARCH_ATTRIBUTES} <= set(listed.custom_attributes)
 
+    # A second `up` on the same stack names the running one and where to reach it.
+    second = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "starter", "up", "--data-dir", str(data_dir), "--port",
+         str(port), "--ui-port", str(ui_port), "--no-api"],
+        cwd=REPO, env=_env(PARTY_ORDERS_TASK_QUEUE=task_queue), capture_output=True,
+        text=True, timeout=60,
+    )  # fmt: skip
+    assert second.returncode == 1, second.stdout + second.stderr
+    assert f"by the running `party-orders up` of {data_dir} (pid {up.pid})" in second.stderr
+    assert f"its Web UI is http://localhost:{ui_port}" in second.stderr
+    assert "left running" not in second.stderr
+
     code, output, took = await _stop(up, signal.SIGINT)
     assert code == 0, output
     assert took < 20, output
