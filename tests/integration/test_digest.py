@@ -18,7 +18,7 @@ from tests.conftest import read_outbox, running_worker, unique
 from workflows.domain.digest import contacts_of, digest_entry, digest_notices
 from workflows.domain.instants import iso
 from workflows.domain.model import PartyOrder, PartyOrderSpec
-from workflows.domain.rules import RULES_4
+from workflows.domain.rules import CURRENT_RULES, RULES_4
 from workflows.domain.tracker import PartyOrderTracker
 
 NOW = datetime(2027, 1, 4, 8, 0, tzinfo=UTC)
@@ -32,7 +32,9 @@ def tracked(due_in: timedelta, manager: str, level_one: str, level_one_after: st
         escalation=[{"level": 1, "after": level_one_after, "notify": level_one}],
     )
     spec["milestones"] = []
-    tracker = PartyOrderTracker.start(PartyOrderSpec.model_validate(spec), NOW - timedelta(days=7))
+    tracker = PartyOrderTracker.start(
+        PartyOrderSpec.model_validate(spec), NOW - timedelta(days=7), rules_version=CURRENT_RULES
+    )
     tracker.advance(NOW)
     return tracker.order
 

@@ -34,6 +34,7 @@ from workflows.domain.hub import (
     wants,
 )
 from workflows.domain.model import PartyOrderSpec
+from workflows.domain.rules import CURRENT_RULES
 from workflows.domain.tracker import PartyOrderTracker, TrackerState
 
 NOW = datetime(2027, 1, 11, 9, 0, tzinfo=UTC)
@@ -357,7 +358,7 @@ def test_an_orders_events_carry_a_sequence_that_grows_across_continue_as_new() -
             },
         }
     )
-    tracker = PartyOrderTracker.start(spec, NOW, tracking_id="run-1")
+    tracker = PartyOrderTracker.start(spec, NOW, tracking_id="run-1", rules_version=CURRENT_RULES)
     hour = timedelta(hours=1)
     effects = tracker.advance(NOW) + tracker.advance(NOW + 2 * hour)
     effects += tracker.handle("report_progress", {"percentComplete": 50}, NOW + 3 * hour)

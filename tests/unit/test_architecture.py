@@ -277,3 +277,44 @@ def test_the_codec_server_does_not_import_the_client() -> None:
         if name == "starter.client" or name.startswith("starter.client.")
     ]
     assert client_imports == []
+
+
+# ---------------------------------------------------------------- no hidden rules
+
+
+def rules_defaults(source: str) -> list[tuple[int, str]]:
+    """The parameters naming the rules an order is tracked by (``rules``,
+    ``rules_version``) that have a default, with their line."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        arguments = node.args
+        positional = [*arguments.posonlyargs, *arguments.args]
+        defaulted = positional[len(positional) - len(arguments.defaults) :]
+        defaulted += [
+            argument
+            for argument, default in zip(arguments.kwonlyargs, arguments.kw_defaults, strict=True)
+            if default is not None
+        ]
+        found += [(node.lineno, a.arg) for a in defaulted if a.arg in ("rules", "rules_version")]
+    return found
+
+
+def test_no_function_defaults_to_some_rules() -> None:
+    # An order is shown and judged by its own rules: a default (the current ones) let the
+    # Web UI and the digest judge an order on older rules by the newest.
+    defaults = {
+        name: found
+        for name, path in production_modules()
+        if (found := rules_defaults(path.read_text(encoding="utf-8")))
+    }
+    assert defaults == {}
+
+
+def test_a_default_for_the_rules_is_seen() -> None:
+    assert rules_defaults("def next_due(order, now, rules=CURRENT):\n    pass") == [(1, "rules")]
+    assert rules_defaults("def start(spec, *, rules_version: int = 5): ...") == [
+        (1, "rules_version")
+    ]
+    assert rules_defaults("def start(spec, tracking_id=None, *, rules_version: int): ...") == []

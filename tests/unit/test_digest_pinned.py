@@ -30,7 +30,7 @@ def late_order(levels: list[dict[str, Any]], manager: str = "mgr") -> PartyOrder
             "trackingPolicy": {"orderManager": manager, "escalation": levels},
         }
     )
-    tracker = PartyOrderTracker.start(spec, STARTED)
+    tracker = PartyOrderTracker.start(spec, STARTED, rules_version=CURRENT_RULES)
     tracker.advance(NOW)
     return tracker.order
 
