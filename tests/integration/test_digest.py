@@ -10,6 +10,7 @@ from typing import Any
 
 from temporalio.client import Client
 
+from activities.digest import rules_listed
 from starter.client import PartyOrderClient
 from starter.local.binaries import temporal_cli_path
 from starter.samples import example_order
@@ -115,6 +116,13 @@ async def test_a_triggered_digest_lists_exactly_each_contacts_orders(
             if (await dev_client.count_workflows(query)).count == 2:
                 break
             await asyncio.sleep(0.1)
+        # The listing shows the rules each run tracks by (the patch ids it recorded), by
+        # which the digest tells an order's next deadline.
+        running = [e async for e in dev_client.list_workflows(query)]
+        assert [rules_listed(e.typed_search_attributes).version for e in running] == [
+            CURRENT_RULES,
+            CURRENT_RULES,
+        ]
         schedule_id = unique("digest-schedule")
         assert await ensure_digest_schedule(dev_client, task_queue, schedule_id=schedule_id)
         # Once more: it is brought to the spec, not made twice.
