@@ -267,16 +267,42 @@ def test_a_write_to_the_environment_is_seen() -> None:
     assert environment_uses("settings.get('PARTY_ORDERS_DEBUG')") == []
 
 
+def reached(graph: dict[str, set[str]], start: str) -> set[str]:
+    """Every module importing ``start`` runs, through whatever imports it makes."""
+    seen: set[str] = set()
+    todo = [start]
+    while todo:
+        for target in graph.get(todo.pop(), set()) - seen:
+            seen.add(target)
+            todo.append(target)
+    return seen
+
+
+def client_modules(modules: set[str]) -> set[str]:
+    return {
+        name for name in modules if name == "starter.client" or name.startswith("starter.client.")
+    }
+
+
 def test_the_codec_server_does_not_import_the_client() -> None:
     # The codec server only decodes payloads; its errors come from starter.errors, so it
-    # starts without the client API and Temporal's client behind it.
-    source = (ROOT / "starter" / "codec_server.py").read_text(encoding="utf-8")
-    client_imports = [
-        name
-        for _, name in imported_modules(source)
-        if name == "starter.client" or name.startswith("starter.client.")
+    # starts without the client API (and Temporal's client behind it), also through the
+    # modules it imports.
+    modules = [(name, path.read_text(encoding="utf-8")) for name, path in production_modules()]
+    assert client_modules(reached(import_graph(modules), "starter.codec_server")) == set()
+
+
+def test_the_client_reached_through_another_module_is_seen() -> None:
+    modules = [
+        ("starter.codec_server", "from starter.errors import PartyOrderError"),
+        ("starter.errors", "def f():\n    from starter.client.reads import Reads"),
+        ("starter.client", "import sys"),
+        ("starter.client.reads", "import sys"),
     ]
-    assert client_imports == []
+    assert client_modules(reached(import_graph(modules), "starter.codec_server")) == {
+        "starter.client",
+        "starter.client.reads",
+    }
 
 
 # ---------------------------------------------------------------- no hidden rules
