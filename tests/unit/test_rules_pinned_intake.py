@@ -29,6 +29,7 @@ from workflows.domain.model import (
     OrderState,
     PartyOrderSpec,
 )
+from workflows.domain.rules import CURRENT_RULES
 from workflows.domain.states import IllegalTransition
 from workflows.domain.tracker import PartyOrderTracker, TrackerState
 
@@ -45,7 +46,9 @@ def start(**changes: Any) -> PartyOrderTracker:
     data["trackingPolicy"]["behindPlanTolerance"] = 100
     data["trackingPolicy"].update(changes.pop("trackingPolicy", {}))
     data.update(changes)
-    return PartyOrderTracker.start(PartyOrderSpec.model_validate(data), NOW)
+    return PartyOrderTracker.start(
+        PartyOrderSpec.model_validate(data), NOW, rules_version=CURRENT_RULES
+    )
 
 
 def notices(effects: list[Effect]) -> list[Notification]:
@@ -395,7 +398,9 @@ def calendar_order() -> PartyOrderTracker:
         "holidaysResolvedThrough": "2028-12-31",
     }
     data["trackingPolicy"]["behindPlanTolerance"] = 100
-    tracker = PartyOrderTracker.start(PartyOrderSpec.model_validate(data), CHRISTMAS_MONDAY)
+    tracker = PartyOrderTracker.start(
+        PartyOrderSpec.model_validate(data), CHRISTMAS_MONDAY, rules_version=CURRENT_RULES
+    )
     assert tracker.order.check_ins.next_at == datetime(2029, 1, 1, 9, tzinfo=UTC)
     return tracker
 

@@ -28,7 +28,9 @@ def start(tracking_id: str | None = None, **changes: Any) -> PartyOrderTracker:
     data = load_sample(CONTRACT_EXAMPLE, NOW)
     data["trackingPolicy"]["behindPlanTolerance"] = 100
     data.update(changes)
-    return PartyOrderTracker.start(PartyOrderSpec.model_validate(data), NOW, tracking_id)
+    return PartyOrderTracker.start(
+        PartyOrderSpec.model_validate(data), NOW, tracking_id, rules_version=CURRENT_RULES
+    )
 
 
 def notifications(effects: list[Effect]) -> list[Notification]:

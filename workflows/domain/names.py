@@ -40,6 +40,9 @@ SA_ESCALATION_LEVEL = "PartyOrderEscalationLevel"
 SA_PARTY_ID = "PartyId"
 SA_ORIGINATING_PROCESS = "OriginatingProcess"
 SA_DUE_DATE = "PartyOrderDueDate"
+# Temporal's own (a keyword list): the patch ids a run recorded, so the rules it tracks by
+# (workflows.domain.rules.rules_of_patches).
+SA_CHANGE_VERSION = "TemporalChangeVersion"
 
 # Event subscriptions (the hub): the registry workflow, its messages, and the delivery of
 # one event to one subscription (workflow and activity).
@@ -51,6 +54,9 @@ LIST_SUBSCRIPTIONS = "list_subscriptions"
 HUB_DELIVERY_FAILED = "hub_delivery_failed"
 DELIVER_HUB_EVENT_WORKFLOW = "DeliverHubEvent"
 DELIVER_HUB_EVENT = "deliver_hub_event"
+# An event no notification stands for (an order's PartyOrderCreateEvent), published by
+# the order's workflow as it starts.
+PUBLISH_HUB_EVENT = "publish_hub_event"
 
 # Workflow ids: every workflow of the contract is found by an id built here, and only here.
 TRACK_WORKFLOW_ID_PREFIX = "party-order-"

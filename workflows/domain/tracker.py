@@ -20,6 +20,7 @@ from workflows.domain.bounds import Limits
 from workflows.domain.deadlines import Deadline, next_due
 from workflows.domain.effects import Effect, Notification
 from workflows.domain.holidays import HolidayRequest
+from workflows.domain.hub import HubEventSource, created_source
 from workflows.domain.jeopardy import Assessment, assess
 from workflows.domain.messages import (
     CancelRequest,
@@ -32,7 +33,7 @@ from workflows.domain.messages import (
     StateChangeRequest,
 )
 from workflows.domain.model import PartyOrder, PartyOrderSpec
-from workflows.domain.rules import CURRENT_RULES, Rules, rules_of
+from workflows.domain.rules import Rules, rules_of
 from workflows.domain.tracking import (
     changes,
     check_ins,
@@ -61,9 +62,12 @@ class PartyOrderTracker:
         spec: PartyOrderSpec,
         now: datetime,
         tracking_id: str | None = None,
-        rules_version: int = CURRENT_RULES,
+        *,
+        rules_version: int,
     ) -> PartyOrderTracker:
-        """Begin tracking: the order is ``acknowledged`` and its first check-in planned.
+        """Begin tracking by ``rules_version``: the order is ``acknowledged`` and its first
+        check-in planned. The caller names the rules (a new workflow run takes the newest,
+        ``workflows.patches``): no default, so no order is tracked by rules it did not choose.
 
         Raises ValueError (naming the field) for a start input that breaks a rule across
         fields (rules 2): dates out of order, a completion in the future, an id twice.
@@ -185,6 +189,15 @@ class PartyOrderTracker:
     ) -> list[Effect]:
         """A contact has the escalation in hand: reminders stop until the next worsening."""
         return escalation.acknowledge_escalation(self._tracking, message, now)
+
+    def created_event(self, now: datetime) -> HubEventSource:
+        """This tracking's ``PartyOrderCreateEvent``, which its workflow publishes as it
+        starts at ``now``. Keyed by the tracking (``{order id}/{tracking id}/created``,
+        sequence 0): however often it is published, a subscriber gets it once."""
+        tracking_id = self.order.tracking_id
+        if tracking_id is None:
+            raise ValueError("an order tracked without a tracking id has no create event")
+        return created_source(self.order, tracking_id, now)
 
     # ------------------------------------------------------------------ time and delivery
 
