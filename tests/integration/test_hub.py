@@ -3,19 +3,14 @@ and its registry workflow continuing as new on the dev server."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from temporalio.client import Client
-from temporalio.exceptions import ApplicationError
 
 import workflows.hub
-from activities.hub import HubPublisher
-from activities.registry import PartyOrderActivities
-from activities.settings import NotificationSettings
 from settings import Settings
 from starter.client import InvalidInput, PartyOrderClient
 from starter.samples import example_order
@@ -38,7 +33,7 @@ from workflows.domain.hub import (
     source_of,
     wants,
 )
-from workflows.domain.model import PartyOrder, PartyOrderSpec
+from workflows.domain.model import PartyOrderSpec
 from workflows.domain.rules import CURRENT_RULES
 from workflows.domain.tracker import PartyOrderTracker, TrackerState
 
@@ -400,44 +395,3 @@ def test_an_orders_events_carry_a_sequence_that_grows_across_continue_as_new() -
     assert distinct[:-1] == sorted(set(distinct)), distinct
     assert [e.envelope()["sequence"] for e in events] == distinct[1:]
     assert created.envelope()["sequence"] == 0
-
-
-class UnreachableHub(HubPublisher):
-    """A hub whose every publishing fails for good, as if the service refused it."""
-
-    tried: list[HubEventSource]
-
-    async def publish(self, source: HubEventSource) -> int:
-        self.tried.append(source)
-        raise ApplicationError("the hub is unreachable", non_retryable=True)
-
-
-async def test_a_create_event_that_cannot_be_published_does_not_stop_the_tracking(
-    dev_client: Client, tmp_path: Path
-) -> None:
-    outbox = tmp_path / "outbox.jsonl"
-    activities = PartyOrderActivities(NotificationSettings(outbox_path=outbox))
-    hub = UnreachableHub(dev_client, unique("tq"))
-    hub.tried = []
-    activities.use_hub(hub)
-    async with running_worker(dev_client, outbox, activities=activities) as (_, task_queue):
-        order_id = unique()
-        handle = await dev_client.start_workflow(
-            "TrackPartyOrder",
-            example_order(order_id, datetime.now(UTC)),
-            id=f"party-order-{order_id}",
-            task_queue=task_queue,
-            result_type=PartyOrder,
-        )
-        # The order is tracked: its first workflow task completed, the event lost.
-        order = await handle.query("get_order", result_type=PartyOrder)
-        assert order.state == "acknowledged" and order.tracking_id is not None
-        await handle.signal("report_progress", {"requestId": "r1", "percentComplete": 10})
-        for _ in range(100):
-            if (await handle.query("get_order", result_type=PartyOrder)).percent_complete == 10:
-                break
-            await asyncio.sleep(0.1)
-        assert (await handle.query("get_order", result_type=PartyOrder)).percent_complete == 10
-        await handle.terminate("test over")
-    # Tried once (a refusal is not retried), with the tracking's create event.
-    assert [source.event_id for source in hub.tried] == [f"{order_id}/{order.tracking_id}/created"]
