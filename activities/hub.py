@@ -3,8 +3,6 @@
 Publishing happens inside the activity that already delivers the notification the event
 stands for (``Notifications.deliver``, activities/notifications.py), so the order's
 workflow records nothing more for it: the quiet periodic check-in keeps its history events.
-The one event with no notification, an order's PartyOrderCreateEvent, is published by
-``publish_hub_event``, which the order's workflow runs as a local activity as it starts.
 For each subscription that wants the event, publishing starts one ``DeliverHubEvent``
 workflow whose id is the event's idempotency key (``delivery_key``) and which Temporal
 refuses to start twice; a retried activity or a killed worker publishes again and starts
@@ -289,12 +287,5 @@ class HubActivities:
         )
         return True
 
-    @activity.defn(name=names.PUBLISH_HUB_EVENT)
-    async def publish_hub_event(self, source: HubEventSource) -> int:
-        """Publish an event no notification stands for (an order's PartyOrderCreateEvent,
-        from its workflow's start) to every subscription that wants it; how many
-        deliveries it started. Publishing again starts nothing twice (the event's key)."""
-        return await self.publisher.publish(source)
-
     def all(self) -> list[Callable[..., Any]]:
-        return [self.deliver_hub_event, self.publish_hub_event]
+        return [self.deliver_hub_event]

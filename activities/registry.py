@@ -4,7 +4,7 @@ notify_party, notify_originating_process, notify_contact   activities/notificati
 inform_close_process                                        activities/close_process.py
 list_orders_in_jeopardy                                     activities/digest.py
 resolve_holidays                                            activities/calendars.py
-deliver_hub_event, publish_hub_event (once the hub is used) activities/hub.py
+deliver_hub_event (once the hub is used)                    activities/hub.py
 """
 
 from __future__ import annotations

@@ -22,10 +22,6 @@ HOLIDAYS_PATCH = "holidays-re-resolved"
 # so a close process is one workflow task and no activity task. A close process that began
 # before it has no marker and sends them as ordinary activities, as it did.
 LOCAL_NOTICES_PATCH = "closure-notices-local"
-# TrackPartyOrder publishes the order's PartyOrderCreateEvent itself as a tracking starts
-# (a local activity in its first workflow task), so every start has one, however it was
-# made. A tracking that began before it has no marker: its create event was the client's.
-CREATE_EVENT_PATCH = "hub-create-event"
 # PartyOrderSubscriptions writes its memo again when a failed delivery suspends a dead
 # callback's subscription, so deliveries stop reaching it. A registry whose history has no
 # marker keeps the memo it wrote.

@@ -24,7 +24,6 @@ from typing import Any
 from temporalio import workflow
 from temporalio.common import RawValue, RetryPolicy
 from temporalio.exceptions import ActivityError, ApplicationError
-from temporalio.exceptions import TimeoutError as TemporalTimeoutError
 
 with workflow.unsafe.imports_passed_through():
     from pydantic import ValidationError
@@ -60,7 +59,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.metrics import OrderMetrics
     from workflows.notification_pool import NotificationPool
     from workflows.patches import (
-        CREATE_EVENT_PATCH,
         HOLIDAYS_PATCH,
         TEMPORAL_CANCEL_BY,
         TEMPORAL_CANCEL_PATCH,
@@ -81,16 +79,6 @@ CLOSE_RETRY = RetryPolicy(
 )
 # Looking holidays up needs nothing outside the worker: a few quick tries.
 HOLIDAYS_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=3)
-# Publishing the create event needs only the Temporal service: quick tries for a minute,
-# the time the first workflow task may be held (a local activity holds it while it runs).
-# A worker without the activity (one built by hand) is not asked again.
-PUBLISH_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    maximum_interval=timedelta(seconds=10),
-    non_retryable_error_types=["NotFoundError"],
-)
-PUBLISH_START_TO_CLOSE = timedelta(seconds=30)
-PUBLISH_SCHEDULE_TO_CLOSE = timedelta(minutes=1)
 
 
 @workflow.defn(name=names.TRACK_WORKFLOW)
@@ -155,8 +143,6 @@ class TrackPartyOrder:
         if tracker.tracked_by.publishes_only_changes:
             # Rules 4: what the start (or the run before) already set is not upserted again.
             self._published = contract_values(workflow.info().typed_search_attributes)
-        if workflow.info().continued_run_id is None and workflow.patched(CREATE_EVENT_PATCH):
-            await self._announce()
         while True:
             try:
                 if await self._step():
@@ -231,33 +217,6 @@ class TrackPartyOrder:
             self._effects += self.tracker.handle(names.CANCEL_ORDER, request, workflow.now())
         self._wake = True
         return True
-
-    async def _announce(self) -> None:
-        """Publish the tracking's PartyOrderCreateEvent to the hub's subscriptions that
-        want it: from the workflow, so every start has one, however it was made.
-
-        One local activity per tracking: it runs inside this first workflow task and
-        records one marker, with no activity task and no workflow task of its own. It
-        runs at every start, subscribers or not: whether anyone subscribed is known only
-        from the registry's memo, which a workflow cannot read (no I/O), so the activity
-        reads it and returns at once when nobody has. The event's key is the tracking's,
-        so a retried attempt or workflow task delivers nothing twice. Should the service
-        stay away past the retries, the event is lost, logged, and the order goes on.
-        """
-        try:
-            await workflow.execute_local_activity(
-                names.PUBLISH_HUB_EVENT,
-                self.tracker.created_event(workflow.now()),
-                start_to_close_timeout=PUBLISH_START_TO_CLOSE,
-                schedule_to_close_timeout=PUBLISH_SCHEDULE_TO_CLOSE,
-                retry_policy=PUBLISH_RETRY,
-                summary=f"PartyOrderCreateEvent of {self.tracker.order.id} to the hub",
-            )
-        except (ActivityError, ApplicationError, TemporalTimeoutError) as error:
-            # A local activity's last failure may reach the workflow unwrapped.
-            workflow.logger.warning(
-                "PartyOrderCreateEvent not published: %s", getattr(error, "cause", None) or error
-            )
 
     async def _record_to_the_end(self) -> None:
         """Rules 5: what arrived while the last notifications were on their way (up to

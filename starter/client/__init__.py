@@ -16,7 +16,7 @@ never imports workflow code. Temporal and transport errors come out as the excep
 
 ``PartyOrderClient`` is a façade over one module per job:
 
-    starting       start, ensure_tracked
+    starting       start, ensure_tracked (and the PartyOrderCreateEvent of a start)
     messages       the signals (retried while the order is busy) and the updates
     subscriptions  the hub's event subscriptions
     reads          get and describe one order, list and count many
@@ -151,7 +151,7 @@ class PartyOrderClient:
         self.reports = Reports(self.reads)
         self.messages = Messages(self.reads)
         self.hub_subscriptions = Subscriptions(self.connection)
-        self.starting = Starting(self.connection)
+        self.starting = Starting(self.connection, self.hub_subscriptions)
 
     @property
     def client(self) -> Client:

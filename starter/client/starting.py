@@ -1,14 +1,12 @@
-"""Starting to track an order: the start input validated, and the workflow started once.
-
-The order's PartyOrderCreateEvent is the workflow's own (``TrackPartyOrder._announce``):
-a start made here and one made around the client API have one alike."""
+"""Starting to track an order: the start input validated, the workflow started once, and
+its PartyOrderCreateEvent published to the hub's subscriptions."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from temporalio.client import WorkflowExecutionDescription
@@ -17,7 +15,7 @@ from temporalio.common import (
     WorkflowIDConflictPolicy,
     WorkflowIDReusePolicy,
 )
-from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from activities.outbound import AllowList, OutboundRefused, check_url
@@ -25,10 +23,12 @@ from settings import DEFAULT_MIN_DURATION, MIN_DURATION_ENV
 from starter.calendars import resolve_holidays
 from starter.client import errors
 from starter.client.connection import Connection
+from starter.client.subscriptions import Subscriptions
 from starter.client.validation import validate_message, wire
-from starter.errors import InvalidInput, OrderAlreadyTracked, OrderTrackedBefore
+from starter.errors import InvalidInput, OrderAlreadyTracked, OrderTrackedBefore, ServerUnavailable
 from workflows import visibility
 from workflows.domain import names
+from workflows.domain.hub import created_source
 from workflows.domain.instants import iso_duration
 from workflows.domain.model import PartyOrder, PartyOrderSpec
 from workflows.domain.tracking.start import check_start_input_size
@@ -114,8 +114,9 @@ def start_input(
 class Starting:
     """``start`` an order's tracking, or ``ensure_tracked`` it."""
 
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Connection, subscriptions: Subscriptions) -> None:
         self.connection = connection
+        self.subscriptions = subscriptions
 
     async def start(self, order: PartyOrderSpec | Mapping[str, Any], *, again: bool = False) -> str:
         """Start tracking ``order``; returns the workflow id (``party-order-{id}``).
@@ -150,7 +151,11 @@ class Starting:
         except OrderAlreadyTracked:
             description = await self._describe(spec.id)
             if (await description.memo()).get(names.START_DIGEST_MEMO) == start_digest(spec):
-                return False  # its workflow published its PartyOrderCreateEvent as it began
+                # A retried start publishes its PartyOrderCreateEvent again (once per key),
+                # in case the first call ended between the start and the publishing.
+                tracking = description.raw_description.workflow_execution_info.first_run_id
+                await self._announce(spec, tracking or description.run_id)
+                return False
             raise OrderAlreadyTracked(
                 f"order {spec.id} is already tracked, started with a different order or"
                 " not through the client API"
@@ -163,11 +168,29 @@ class Starting:
         except RPCError as error:
             raise errors.rpc_error(self.connection, error, order_id) from None
 
+    async def _announce(self, spec: PartyOrderSpec, tracking_id: str) -> None:
+        """Publish the order's PartyOrderCreateEvent to the hub's subscriptions.
+
+        Made here, where tracking starts, not in the workflow: no notification stands for
+        it, and a new activity at every start would change running orders' histories for
+        an event only the hub needs. The event's key is the tracking's, so a retried start
+        publishes nothing twice.
+        """
+        try:
+            await self.subscriptions.hub.publish(
+                created_source(spec, tracking_id, datetime.now(UTC))
+            )
+        except ApplicationError as error:
+            raise ServerUnavailable(
+                f"order {spec.id} is tracked, but its PartyOrderCreateEvent could not be"
+                f" published: {error.message}; starting the same order again publishes it"
+            ) from None
+
     async def _start(self, spec: PartyOrderSpec, *, again: bool = False) -> str:
         connection = self.connection
         workflow_id = names.track_workflow_id(spec.id)
         try:
-            await connection.client.start_workflow(
+            handle = await connection.client.start_workflow(
                 names.TRACK_WORKFLOW,
                 wire(spec),
                 id=workflow_id,
@@ -190,4 +213,5 @@ class Starting:
             raise await errors.already_started(connection, spec.id) from None
         except RPCError as error:
             raise errors.rpc_error(connection, error, spec.id) from None
+        await self._announce(spec, handle.first_execution_run_id or handle.result_run_id or "")
         return workflow_id

@@ -41,7 +41,7 @@ class Subscriptions:
 
     @property
     def hub(self) -> HubPublisher:
-        """Reads the subscriptions as the workers do (the API's quota checks them)."""
+        """Publishes events to the subscriptions (here: PartyOrderCreateEvent)."""
         if self._hub is None:
             self._hub = HubPublisher(self.connection.client, self.connection.task_queue)
         return self._hub
@@ -91,8 +91,8 @@ class Subscriptions:
             raise errors.registry_no_answer(connection) from None
         except RPCError as error:
             raise errors.rpc_error(connection, error, None) from None
-        # The quota's check may have read the subscriptions just before: the next check
-        # reads them again, with this one.
+        # The quota's check may have read the subscriptions just before: the next event
+        # published here reads them again, with this one.
         self.hub.forget()
         return made
 

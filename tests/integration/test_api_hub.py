@@ -416,40 +416,6 @@ async def test_a_party_hears_every_kind_of_event_of_its_own_orders_only(
     assert cr["event"]["notification"]["changeRequest"]["id"] == "CR-1"
 
 
-async def test_a_start_made_around_the_client_api_announces_the_order(
-    dev_client: Client, dev_task_queue: str, listener: HubListener
-) -> None:
-    """The PartyOrderCreateEvent is the workflow's own: a plain start, as ``temporal
-    workflow start`` makes one, yields it at a subscriber, once, keyed by the tracking."""
-    party, order_id = unique("P"), unique()
-    manager = SubscriptionOwner(role="manager")
-    client = PartyOrderClient(dev_client, dev_task_queue, callback_allow=TEST_ALLOW)
-    made = await client.subscribe(listener.url, f"partyOrder.party.id={party}", manager)
-    try:
-        await asyncio.sleep(2.5)  # past the workers' cache of the subscriptions
-        handle = await dev_client.start_workflow(
-            "TrackPartyOrder",
-            example_order(order_id, datetime.now(UTC), party_id=party),
-            id=f"party-order-{order_id}",
-            task_queue=dev_task_queue,
-        )
-        await eventually(lambda: bool(listener.of_type("PartyOrderCreateEvent")))
-        await asyncio.sleep(1.0)  # a second delivery would be on its way by now
-    finally:
-        await client.unsubscribe(made.id, manager)
-        await dev_client.get_workflow_handle(f"party-order-{order_id}").terminate()
-    (created,) = listener.of_type("PartyOrderCreateEvent")
-    assert created["eventId"] == f"{order_id}/{handle.first_execution_run_id}/created"
-    assert created["sequence"] == 0
-    order = created["event"]["partyOrder"]
-    assert (order["id"], order["party"], order["state"]) == (
-        order_id,
-        {"id": party},
-        "acknowledged",
-    )
-    assert [item.key for item in listener.received] == [f"{made.id}/{created['eventId']}"]
-
-
 async def test_every_state_change_is_an_event_the_first_report_and_a_cancellation_too(
     api: httpx.AsyncClient, keys: Keys, manager: dict[str, str], listener: HubListener
 ) -> None:
@@ -722,7 +688,6 @@ async def test_each_subscriber_verifies_its_deliveries_and_no_other_can_forge_th
         await subscribe(api, process, listener.url, query),
     )
     assert ours["secret"] != theirs["secret"]
-    await asyncio.sleep(2.5)  # past the workers' cache of the subscriptions
     order_id = await start(api, manager, party)
 
     def delivered(subscription: dict[str, Any]) -> list[Received]:
@@ -779,7 +744,6 @@ async def test_a_rotated_secret_signs_what_follows_and_only_the_owner_rotates(
     }
     assert rotated["secret"].startswith("whsec_") and rotated["secret"] != made["secret"]
 
-    await asyncio.sleep(2.5)  # past the workers' cache of the subscriptions
     await start(api, manager, party)
     await eventually(lambda: len(listener.received) >= 1)
     for item in listener.received:

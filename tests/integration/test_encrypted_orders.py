@@ -29,15 +29,9 @@ from starter.cli import main
 from starter.client import PartyOrderClient
 from starter.samples import example_order
 from tests.conftest import read_outbox, running_worker, unique
-from workflows.domain import names
 from workflows.domain.model import PartyOrder, close_workflow_id, track_workflow_id
 from workflows.domain.rules import RULE_VERSIONS
-from workflows.patches import (
-    BOUNDED_RUNS_PATCH,
-    CREATE_EVENT_PATCH,
-    HOLIDAYS_PATCH,
-    LOCAL_NOTICES_PATCH,
-)
+from workflows.patches import BOUNDED_RUNS_PATCH, HOLIDAYS_PATCH, LOCAL_NOTICES_PATCH
 from workflows.visibility import search_attribute_values
 
 EMAIL = "jane.doe@acme.example"
@@ -163,8 +157,7 @@ async def test_an_encrypted_order_leaves_only_ciphertext_in_temporal(
         # The SDK writes two kinds of marker details itself, past the data converter, and
         # no order data in either: a patch marker's (the patch id, "tracking-rules-4") and
         # a local activity marker's bookkeeping (sequence, attempt, activity id and type,
-        # times). The local activity's result (the notice sent, the deliveries the create
-        # event started) is ciphertext.
+        # times). The local activity's result (the notice sent) is ciphertext.
         written_by_sdk = (
             "marker_recorded_event_attributes.details[patch-data].payloads[0]",
             "marker_recorded_event_attributes.details[data].payloads[0]",
@@ -182,7 +175,6 @@ async def test_an_encrypted_order_leaves_only_ciphertext_in_temporal(
             for patch in (
                 *(rules.patch for rules in RULE_VERSIONS if rules.patch is not None),
                 BOUNDED_RUNS_PATCH,
-                CREATE_EVENT_PATCH,
                 HOLIDAYS_PATCH,
                 LOCAL_NOTICES_PATCH,
             )
@@ -193,7 +185,7 @@ async def test_an_encrypted_order_leaves_only_ciphertext_in_temporal(
         ]
         assert all(
             set(entry) <= LOCAL_ACTIVITY_BOOKKEEPING
-            and entry["activity_type"].startswith(("notify_", names.PUBLISH_HUB_EVENT))
+            and entry["activity_type"].startswith("notify_")
             for entry in bookkeeping
         ), bookkeeping
         wheres = " ".join(where for where, _ in found)

@@ -18,7 +18,6 @@ from tests.conftest import start_tracking, unique
 from worker import WORKFLOWS, workflow_runner
 from workflows.domain import names
 from workflows.domain.effects import Notification
-from workflows.domain.hub import HubEventSource
 from workflows.domain.model import PartyOrder
 from workflows.interceptors import interceptors
 
@@ -52,10 +51,6 @@ class SlowCompletionNotice:
     @activity.defn(name=names.INFORM_CLOSE_PROCESS)
     async def inform_close_process(self, order: PartyOrder) -> None:
         return None
-
-    @activity.defn(name=names.PUBLISH_HUB_EVENT)
-    async def publish_hub_event(self, source: HubEventSource) -> int:
-        return 0  # nobody subscribed
 
 
 async def _closing_handed_over(handle: WorkflowHandle[Any, Any]) -> None:
@@ -102,7 +97,6 @@ async def test_a_message_arriving_while_the_last_notices_are_on_their_way_is_rec
             channel.notify_originating_process,
             channel.notify_contact,
             channel.inform_close_process,
-            channel.publish_hub_event,
         ],
         interceptors=interceptors(),
         workflow_runner=workflow_runner(),

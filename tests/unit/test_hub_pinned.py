@@ -23,8 +23,6 @@ from workflows.domain.hub import (
 )
 from workflows.domain.instants import iso
 from workflows.domain.model import PartyOrderSpec
-from workflows.domain.rules import CURRENT_RULES
-from workflows.domain.tracker import PartyOrderTracker, TrackerState
 
 NOW = datetime(2027, 1, 11, 9, 0, tzinfo=UTC)
 MANAGER = SubscriptionOwner(role="manager")
@@ -77,32 +75,6 @@ def test_a_create_event_says_the_order_is_tracked_from_scratch() -> None:
         },
     }
     assert created.process == "service-order-handling"
-
-
-def test_a_tracking_announces_itself_once_whatever_starts_it() -> None:
-    # The workflow publishes its order's create event as it starts, from the tracker:
-    # keyed by the tracking, first of its events, the same however often it is made.
-    tracker = PartyOrderTracker.start(spec(), NOW, "run-1", rules_version=CURRENT_RULES)
-    created = tracker.created_event(NOW)
-    assert created == created_source(spec(), "run-1", NOW)
-    assert (created.event_id, created.event_type, created.sequence) == (
-        "PO-5/run-1/created",
-        CREATE_EVENT,
-        0,
-    )
-    assert (created.party_id, created.process) == (spec().party.id, "service-order-handling")
-    # A workflow task retried, or the state carried over continue-as-new: the same event.
-    carried = PartyOrderTracker(TrackerState.model_validate(tracker.state.model_dump()))
-    assert carried.created_event(NOW) == created
-    # The same order tracked again is another tracking, with an event of its own.
-    again = PartyOrderTracker.start(spec(), NOW, "run-2", rules_version=CURRENT_RULES)
-    assert again.created_event(NOW).event_id == "PO-5/run-2/created"
-
-
-def test_an_order_tracked_without_a_tracking_id_has_no_create_event() -> None:
-    tracker = PartyOrderTracker.start(spec(), NOW, rules_version=CURRENT_RULES)
-    with pytest.raises(ValueError, match="no create event"):
-        tracker.created_event(NOW)
 
 
 def test_a_process_hears_of_the_orders_it_placed_from_their_creation() -> None:

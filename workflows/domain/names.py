@@ -54,9 +54,6 @@ LIST_SUBSCRIPTIONS = "list_subscriptions"
 HUB_DELIVERY_FAILED = "hub_delivery_failed"
 DELIVER_HUB_EVENT_WORKFLOW = "DeliverHubEvent"
 DELIVER_HUB_EVENT = "deliver_hub_event"
-# An event no notification stands for (an order's PartyOrderCreateEvent), published by
-# the order's workflow as it starts.
-PUBLISH_HUB_EVENT = "publish_hub_event"
 
 # Workflow ids: every workflow of the contract is found by an id built here, and only here.
 TRACK_WORKFLOW_ID_PREFIX = "party-order-"

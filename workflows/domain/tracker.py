@@ -20,7 +20,6 @@ from workflows.domain.bounds import Limits
 from workflows.domain.deadlines import Deadline, next_due
 from workflows.domain.effects import Effect, Notification
 from workflows.domain.holidays import HolidayRequest
-from workflows.domain.hub import HubEventSource, created_source
 from workflows.domain.jeopardy import Assessment, assess
 from workflows.domain.messages import (
     CancelRequest,
@@ -189,15 +188,6 @@ class PartyOrderTracker:
     ) -> list[Effect]:
         """A contact has the escalation in hand: reminders stop until the next worsening."""
         return escalation.acknowledge_escalation(self._tracking, message, now)
-
-    def created_event(self, now: datetime) -> HubEventSource:
-        """This tracking's ``PartyOrderCreateEvent``, which its workflow publishes as it
-        starts at ``now``. Keyed by the tracking (``{order id}/{tracking id}/created``,
-        sequence 0): however often it is published, a subscriber gets it once."""
-        tracking_id = self.order.tracking_id
-        if tracking_id is None:
-            raise ValueError("an order tracked without a tracking id has no create event")
-        return created_source(self.order, tracking_id, now)
 
     # ------------------------------------------------------------------ time and delivery
 
