@@ -263,6 +263,53 @@ async def test_a_sample_is_printed_with_absolute_dates_under_any_id(cli: Cli) ->
     assert "invalid choice: 'PO-9999'" in cli.err
 
 
+async def test_an_order_in_jeopardy_is_found_and_acknowledged_from_the_cli(
+    cli: Cli, tmp_path: Path
+) -> None:
+    party = unique("Zeta")  # mixed case: "zeta-..." is another party
+    order_id = unique()
+    order = order_json(order_id, party_id=party)
+    order["requestedCompletionDate"] = order["expectedCompletionDate"]
+    order["trackingPolicy"] = {"escalation": [{"level": 1, "after": "PT0S", "notify": "lead"}]}
+    path = tmp_path / "order.json"
+    path.write_text(json.dumps(order))
+    assert await cli("start", str(path)) == 0, cli.err
+    # The forecast moves past the agreed date: critical at once, level 1 at once.
+    assert await cli("progress", order_id, "--expected-date", "+P40D") == 0, cli.err
+
+    listed = await cli.eventually_json(
+        "list", "--party", party, "--jeopardy", "hazard,critical", check=lambda rows: rows
+    )
+    assert [row["orderId"] for row in listed] == [order_id]
+    assert await cli("list", "--party", party.lower()) == 0
+    assert cli.out.strip() == "" or order_id not in cli.out
+    assert f"party ids are case-sensitive, and {party!r} has orders" in cli.err
+
+    assert await cli("ack", order_id, "--by", "lead", "--note", "on it") == 0, cli.err
+    assert f"Escalation of {order_id} acknowledged at level 1 by lead" in cli.out
+    shown = await cli.json("show", order_id)
+    assert shown["jeopardy"]["acknowledgedBy"] == "lead"
+    assert shown["jeopardy"]["acknowledgedLevel"] == 1
+    assert await cli("cancel", order_id, "--reason", "test done") == 0
+
+
+async def test_a_due_date_filter_leaves_ended_orders_out_unless_asked(
+    cli: Cli, tmp_path: Path
+) -> None:
+    party = unique("DUE")
+    order_id = unique()
+    path = tmp_path / "order.json"
+    path.write_text(json.dumps(order_json(order_id, party_id=party)))
+    assert await cli("start", str(path)) == 0, cli.err
+    assert await cli("cancel", order_id, "--reason", "no longer needed") == 0, cli.err
+    await cli.eventually_json(
+        "list", "--party", party, "--state", "cancelled", check=lambda rows: rows
+    )
+    assert await cli.json("list", "--party", party, "--due-before", "+P60D") == []
+    ended = await cli.json("list", "--party", party, "--due-before", "+P60D", "--include-ended")
+    assert [row["orderId"] for row in ended] == [order_id]
+
+
 # ---------------------------------------------------------------- failures
 
 

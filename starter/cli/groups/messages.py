@@ -349,6 +349,43 @@ async def cmd_cancel(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def ack_options(parser: argparse.ArgumentParser) -> None:
+    order_id_arg(parser)
+    parser.add_argument(
+        "--level", type=int, help="the level taken in hand (default: the order's current level)"
+    )
+    parser.add_argument("--by", help="who takes it in hand (an escalation contact)")
+    parser.add_argument("--note", help="what they are doing about it")
+    request_id_arg(parser)
+
+
+@commands.command(
+    "ack",
+    "acknowledge an order's escalation: reminders stop until its jeopardy worsens again"
+    " (acknowledge_escalation)",
+    ack_options,
+)
+async def cmd_ack(args: argparse.Namespace) -> int:
+    client = await connect_client()
+    level = args.level
+    if level is None:
+        level = (await client.get(args.order_id)).jeopardy.escalation_level
+        if level < 1:
+            raise InvalidInput(
+                f"order {args.order_id} has not been escalated: nothing to acknowledge"
+            )
+    request = _given(
+        {"level": level, "by": args.by, "note": args.note, "requestId": args.request_id or None}
+    )
+    order = await client.acknowledge_escalation(args.order_id, request)
+    say(
+        f"Escalation of {args.order_id} acknowledged at level {level}"
+        + (f" by {args.by}" if args.by else "")
+        + f": reminders stop until its jeopardy worsens ({order.jeopardy.status.value})"
+    )
+    return EXIT_OK
+
+
 def check_in_options(parser: argparse.ArgumentParser) -> None:
     order_id_arg(parser)
     parser.add_argument("--by", help="who asks for the check-in")
