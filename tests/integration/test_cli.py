@@ -927,6 +927,10 @@ async def test_show_says_tracking_was_terminated(
     first = cli.out.splitlines()[0]
     assert first.startswith("Tracking terminated (operator stopped it):"), cli.out
     assert f"Order {order_id}" in cli.out
+    # Starting it again says how it ended: terminated, not "ended acknowledged".
+    assert await cli("start", str(path)) != 0
+    assert "its tracking was terminated on" in cli.err
+    assert "when it was acknowledged" in cli.err
 
 
 async def test_a_date_time_without_an_offset_is_refused(cli: Cli) -> None:
