@@ -40,9 +40,10 @@ def parse_day_or_instant(
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
+        relative = ", or a time from now (+P7D, +PT90M)" if now is not None else ""
         raise ValueError(
             f"{what}: {text!r} is not an ISO 8601 date (2027-01-10) or date-time"
-            " (2027-01-10T12:00:00Z)"
+            f" (2027-01-10T12:00:00Z){relative}"
         ) from None
     if parsed.tzinfo is not None:
         return parsed

@@ -30,7 +30,7 @@ from workflows import visibility
 from workflows.domain import names
 from workflows.domain.hub import created_source
 from workflows.domain.instants import iso_duration
-from workflows.domain.model import PartyOrder, PartyOrderSpec
+from workflows.domain.model import NO_COMPLETION_DATE, PartyOrder, PartyOrderSpec
 from workflows.domain.tracking.start import check_start_input_size
 
 
@@ -95,7 +95,16 @@ def start_input(
             order = resolve_holidays(dict(order))
         except ValueError as error:
             raise InvalidInput(f"party order: {error}") from None
-    spec = validate_message(PartyOrderSpec, order, "party order")
+    try:
+        spec = validate_message(PartyOrderSpec, order, "party order")
+    except InvalidInput as invalid:
+        # The fields' problems and the rule across fields, all at once.
+        dated = isinstance(order, PartyOrderSpec) or any(
+            order.get(key) for key in ("requestedCompletionDate", "expectedCompletionDate")
+        )
+        if dated or NO_COMPLETION_DATE in str(invalid):
+            raise
+        raise InvalidInput(f"{invalid}; {NO_COMPLETION_DATE}") from None
     check_minimum_durations(spec, minimum)
     try:
         # The workflow refuses a start input past its size, but only once it has started

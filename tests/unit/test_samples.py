@@ -65,3 +65,24 @@ def test_every_sample_starts_healthy_whatever_the_year(name: str, years_ahead: i
     # Nothing is due before the order has run a day: the first check-in is days away.
     due = tracker.next_due(now)
     assert due is not None and due.at > now + DAY, (name, due)
+
+
+def test_a_start_names_every_missing_field_and_the_missing_date_at_once() -> None:
+    from starter.client.starting import start_input
+    from starter.errors import InvalidInput
+
+    with pytest.raises(InvalidInput) as refused:
+        start_input({"id": "PO-1"})
+    assert str(refused.value) == (
+        "invalid party order: party: is required; one of requestedCompletionDate or"
+        " expectedCompletionDate is required"
+    )
+
+
+def test_a_date_that_does_not_parse_names_the_relative_form_where_it_is_taken() -> None:
+    from starter.dates import parse_day_or_instant
+
+    with pytest.raises(ValueError, match=r"or a time from now \(\+P7D, \+PT90M\)$"):
+        parse_day_or_instant("tomorrow", what="--expected-date", now=TODAY)
+    with pytest.raises(ValueError, match=r"date-time \(2027-01-10T12:00:00Z\)$"):
+        parse_day_or_instant("tomorrow", what="expectedCompletionDate")

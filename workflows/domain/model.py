@@ -511,6 +511,11 @@ class DeliveryFailure(WireModel):
 # ---------------------------------------------------------------- the order
 
 
+# Checked once every field is valid (a rule across fields); the client names it beside
+# the fields' own problems, so that a sender hears of everything missing at once.
+NO_COMPLETION_DATE = "one of requestedCompletionDate or expectedCompletionDate is required"
+
+
 class PartyOrderSpec(WireModel):
     """The start input of TrackPartyOrder: what the enterprise knows when tracking starts."""
 
@@ -548,7 +553,7 @@ class PartyOrderSpec(WireModel):
     @model_validator(mode="after")
     def _sound(self) -> PartyOrderSpec:
         if self.requested_completion_date is None and self.expected_completion_date is None:
-            raise ValueError("one of requestedCompletionDate or expectedCompletionDate is required")
+            raise ValueError(NO_COMPLETION_DATE)
         seen: set[str] = set()
         for milestone in self.milestones:
             if milestone.id in seen:

@@ -6,10 +6,12 @@ import argparse
 import json
 from datetime import UTC, datetime
 
+from settings import Settings
 from starter.cli.arguments import CommandGroup, order_id_arg, read_json
 from starter.cli.connection import connect_client
 from starter.cli.render import list_text, order_text, to_json, tracking_text
 from starter.client import PartyOrderClient
+from starter.client.starting import start_input
 from starter.dates import resolve_relative_dates
 from starter.errors import InvalidInput, PartyOrderError
 from starter.output import EXIT_OK, say, warn
@@ -41,6 +43,9 @@ async def cmd_start(args: argparse.Namespace) -> int:
         data = resolve_relative_dates(data, datetime.now(UTC))
     except ValueError as error:
         raise InvalidInput(f"{args.file}: {error}") from None
+    # Bad input is named before any server is asked (and with none running).
+    settings = Settings.from_env()
+    start_input(data, settings.callback_allow(), settings.min_duration())
     client = await connect_client()
     workflow_id = await client.start(data, again=args.again)
     order_id = workflow_id.removeprefix(names.TRACK_WORKFLOW_ID_PREFIX)
