@@ -144,7 +144,11 @@ async def test_a_triggered_digest_lists_exactly_each_contacts_orders(
         )
         assert described.returncode == 0, described.stderr
         assert "PartyOrderDigest" in described.stdout
-        await run_digest_now(dev_client, schedule_id)
+        run = await run_digest_now(dev_client, schedule_id, wait=timedelta(seconds=30))
+        # What the run did, as `party-orders digest run` reports it.
+        assert run.workflow_id is not None and run.result is not None, run
+        assert run.result.orders >= 2 and run.result.notices >= 3
+        assert run.result.delivery_failures == []
         ours = {mgr, lead, mgr2}
         digests: dict[str, Any] = {}
         for _ in range(200):  # the listing is eventually consistent; notices land in time

@@ -4,7 +4,7 @@ morning ``digest``."""
 from __future__ import annotations
 
 import argparse
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from temporalio.service import RPCError, RPCStatusCode
@@ -18,6 +18,7 @@ from starter.output import EXIT_OK, PROG, say
 from starter.schedules import (
     DEFAULT_CRON,
     DEFAULT_TIME_ZONE,
+    DigestRun,
     ensure_digest_schedule,
     run_digest_now,
 )
@@ -76,6 +77,32 @@ async def cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# How long `digest run` waits to say what the run did.
+DIGEST_WAIT = timedelta(seconds=30)
+
+
+def digest_run_text(run: DigestRun) -> str:
+    """Where the digest went, as far as the run tells."""
+    if run.workflow_id is None:
+        return (
+            f"Digest run triggered ({names.DIGEST_SCHEDULE_ID}), but the schedule started none"
+            " (a run is going on, or the schedule is paused): see the Web UI's Schedules page"
+        )
+    if run.result is None:
+        return (
+            f"Digest run triggered: workflow {run.workflow_id} has not finished within"
+            f" {DIGEST_WAIT.seconds} s (is a worker running?); see it in the Web UI"
+        )
+    result = run.result
+    failed = len(result.delivery_failures)
+    return (
+        f"Digest run triggered: {run.workflow_id} listed {result.orders} open order(s) in"
+        f" jeopardy and sent {result.notices} digest notification(s), one to each order"
+        " manager and escalation contact concerned, through the worker's channels (its"
+        " outbox, mail or webhooks)" + (f"; {failed} could not be delivered" if failed else "")
+    )
+
+
 def digest_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "action",
@@ -95,11 +122,8 @@ async def cmd_digest(args: argparse.Namespace) -> int:
     client = await connect_client()
     try:
         if args.action == "run":
-            await run_digest_now(client.client)
-            say(
-                f"Digest run triggered ({names.DIGEST_SCHEDULE_ID}):"
-                " see the Web UI's Schedules page"
-            )
+            run = await run_digest_now(client.client, wait=DIGEST_WAIT)
+            say(digest_run_text(run))
             return EXIT_OK
         try:
             ZoneInfo(args.time_zone)
