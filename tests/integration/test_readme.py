@@ -47,7 +47,7 @@ RUNS: dict[tuple[str, str], str] = {
     ),
     ("docs/http-api.md", "party-orders api-key create"): "test_the_key_commands_run_as_written",
     ("docs/http-api.md", "API=http://127.0.0.1:8080"): "tests/integration/test_api_cli.py",
-    ("docs/http-api.md", 'curl -X POST "$API/hub"'): "tests/integration/test_api_cli.py",
+    ("docs/http-api.md", "HUB=$(mktemp -d)"): "tests/integration/test_api_cli.py",
     ("docs/http-api.md", "party-orders start starter/samples/PO-1001.json --again"): (
         "test_the_emailed_link_flow_runs_as_written"
     ),

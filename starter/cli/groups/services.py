@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+from pathlib import Path
 from typing import Any
 
 from settings import CODEC_TOKEN_ENV, Settings
@@ -15,7 +16,7 @@ from starter.codec_server import DEFAULT_PORT as CODEC_PORT
 from starter.codec_server import DEFAULT_UI_ORIGINS as CODEC_UI_ORIGINS
 from starter.errors import InvalidInput, PartyOrderError
 from starter.local.up import stop_on_signals
-from starter.output import EXIT_OK, say, setup_logging
+from starter.output import EXIT_ERROR, EXIT_OK, say, setup_logging
 
 commands = CommandGroup()
 
@@ -186,4 +187,56 @@ async def cmd_codec_server(args: argparse.Namespace) -> int:
         remove()
         await server.stop()
     say("Codec server stopped")
+    return EXIT_OK
+
+
+def listen_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="(default: %(default)s)")
+    parser.add_argument("--port", type=int, default=9000, help="(default: %(default)s)")
+    parser.add_argument(
+        "--secret-file",
+        metavar="FILE",
+        help="where POST /hub's answer was saved: each delivery is verified with its secret",
+    )
+    parser.add_argument("--count", type=int, help="stop after this many events")
+    parser.add_argument(
+        "--timeout", type=float, help="give up after this many seconds (exit 1 if short)"
+    )
+
+
+@commands.command(
+    "listen",
+    "receive the event hub's deliveries on a callback URL and print each event",
+    listen_options,
+)
+async def cmd_listen(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from starter.listener import event_line, listener_app, secret_in
+
+    received: list[str] = []
+    done = asyncio.Event()
+    secret_file = Path(args.secret_file) if args.secret_file else None
+
+    def on_event(event: dict[str, Any], verified: bool) -> None:
+        say(event_line(event, verified))
+        if not str(event.get("eventType", "")).startswith("refused"):
+            received.append(str(event.get("eventType")))
+        if args.count is not None and len(received) >= args.count:
+            done.set()
+
+    app = listener_app(lambda: secret_in(secret_file) if secret_file else None, on_event)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host=args.host, port=args.port, log_level="warning")
+    )
+    serving = asyncio.create_task(server.serve())
+    say(f"Listening on http://{args.host}:{args.port}/ (Ctrl-C stops)")
+    try:
+        await asyncio.wait_for(done.wait(), timeout=args.timeout)
+    except TimeoutError:
+        say(f"{len(received)} event(s) within {args.timeout:g} s")
+        return EXIT_ERROR if args.count is not None else EXIT_OK
+    finally:
+        server.should_exit = True
+        await serving
     return EXIT_OK
