@@ -331,6 +331,9 @@ def test_a_callback_that_fails_on_consecutive_days_is_suspended() -> None:
     suspended = state.record_failure(failure(dead.id, NOW + 4 * day))
     assert suspended is not None and suspended.id == dead.id
     assert suspended.suspended_at == NOW + 4 * day
+    assert suspended.suspended_reason is not None
+    assert "3 consecutive days" in suspended.suspended_reason
+    assert "refused" in suspended.suspended_reason  # the last error, for its owner
     assert state.record_failure(failure(dead.id, NOW + 5 * day)) is None  # told once
     created = event("PartyOrderCreateEvent")
     assert not wants(state.subscriptions[0], created)
