@@ -16,6 +16,8 @@ activity retried, a worker killed). A delivery that gives up is recorded in the 
 
 from __future__ import annotations
 
+from typing import Any
+
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
@@ -33,7 +35,7 @@ with workflow.unsafe.imports_passed_through():
         SubscriptionOwner,
         registry_workflow_id,
     )
-    from workflows.patches import SUSPEND_DEAD_CALLBACKS_PATCH
+    from workflows.patches import CARRY_MEMO_PATCH, SUSPEND_DEAD_CALLBACKS_PATCH
 
 SUSPENDED_METRIC = "party_orders_hub_subscriptions_suspended"
 
@@ -52,6 +54,10 @@ class PartyOrderSubscriptions:
         self._publish()  # a continued run's memo says what it holds from its first event
         await workflow.wait_condition(self._should_continue)
         await workflow.wait_condition(workflow.all_handlers_finished)
+        if workflow.patched(CARRY_MEMO_PATCH):
+            # The next run starts with the memo: between its start and its first task,
+            # the API's quota check and the publishers read every subscription, not none.
+            workflow.continue_as_new(self.state, memo=self._memo())
         workflow.continue_as_new(self.state)
 
     def _should_continue(self) -> bool:
@@ -61,10 +67,11 @@ class PartyOrderSubscriptions:
             or info.get_current_history_length() > REGISTRY_HISTORY_LIMIT
         )
 
+    def _memo(self) -> dict[str, Any]:
+        return {SUBSCRIPTIONS_MEMO: [s.to_json_dict() for s in self.state.subscriptions]}
+
     def _publish(self) -> None:
-        workflow.upsert_memo(
-            {SUBSCRIPTIONS_MEMO: [s.to_json_dict() for s in self.state.subscriptions]}
-        )
+        workflow.upsert_memo(self._memo())
 
     @workflow.update(name=names.ADD_SUBSCRIPTION)
     def add_subscription(self, subscription: Subscription) -> Subscription:

@@ -240,6 +240,14 @@ async def test_the_registry_continues_as_new_with_every_subscription(
         assert [s.id for s in held.subscriptions] == [s.id for s in made]
         memo: list[dict[str, Any]] = await description.memo_value(SUBSCRIPTIONS_MEMO)
         assert [item["id"] for item in memo] == [s.id for s in made]
+        # The run starts with the memo it was continued with: from its first instant the
+        # API's quota check and the publishers read the subscriptions held then, not none.
+        started = (await handle.fetch_history()).events[0]
+        carried = started.workflow_execution_started_event_attributes.memo.fields
+        assert SUBSCRIPTIONS_MEMO in carried, "the continued run started without a memo"
+        (at_start,) = await dev_client.data_converter.decode([carried[SUBSCRIPTIONS_MEMO]])
+        assert at_start, "the continued run started with no subscription in its memo"
+        assert [item["id"] for item in at_start] == [s.id for s in made[: len(at_start)]]
         assert await client.unsubscribe(made[0].id, MANAGER)
         assert not await client.unsubscribe(
             made[1].id, MANAGER.model_copy(update={"role": "process", "process": "x"})
