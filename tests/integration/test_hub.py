@@ -3,12 +3,15 @@ and its registry workflow continuing as new on the dev server."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import MetricBuffer, Runtime, TelemetryConfig
 
 import workflows.hub
 from settings import Settings
@@ -34,7 +37,9 @@ from workflows.domain.hub import (
     wants,
 )
 from workflows.domain.model import PartyOrderSpec
+from workflows.domain.names import HUB_DELIVERY_FAILED
 from workflows.domain.tracker import PartyOrderTracker, TrackerState
+from workflows.hub import SUSPENDED_METRIC
 
 NOW = datetime(2027, 1, 11, 9, 0, tzinfo=UTC)
 MANAGER = SubscriptionOwner(role="manager")
@@ -405,3 +410,38 @@ def test_an_orders_events_carry_a_sequence_that_grows_across_continue_as_new() -
     assert distinct[:-1] == sorted(set(distinct)), distinct
     assert [e.envelope()["sequence"] for e in events] == distinct[1:]
     assert created.envelope()["sequence"] == 0
+
+
+async def test_a_suspension_is_counted_for_the_operator(dev_address: str, tmp_path: Path) -> None:
+    """The registry counts each suspension in ``party_orders_hub_subscriptions_suspended``
+    (labelled by the owner's role), once, however many failures follow."""
+    buffer = MetricBuffer(100_000)
+    runtime = Runtime(telemetry=TelemetryConfig(metrics=buffer))
+    client = await Client.connect(
+        dev_address, data_converter=pydantic_data_converter, runtime=runtime
+    )
+    async with running_worker(client, tmp_path / "outbox.jsonl") as (_, task_queue):
+        registry = PartyOrderClient(client, task_queue)
+        dead = await registry.subscribe("https://dead.example.com/events", "", ACME)
+        handle = client.get_workflow_handle(registry_workflow_id(task_queue))
+        last = datetime.now(UTC)
+        for days_ago in (3, 2, 1, 0):  # suspended at the third day; the fourth is no news
+            await handle.signal(
+                HUB_DELIVERY_FAILED, failure(dead.id, last - timedelta(days=days_ago))
+            )
+
+        async def suspended() -> bool:
+            held = (await registry.subscriptions()).subscriptions
+            return held[0].suspended_at is not None
+
+        deadline = asyncio.get_running_loop().time() + 30
+        while not await suspended():
+            assert asyncio.get_running_loop().time() < deadline, "never suspended"
+            await asyncio.sleep(0.1)
+        await registry.subscriptions()  # a query after the last signal: all applied
+        counted = [
+            update for update in buffer.retrieve_updates() if update.metric.name == SUSPENDED_METRIC
+        ]
+        await handle.terminate("test over")
+    assert sum(int(update.value) for update in counted) == 1
+    assert {update.attributes["ownerRole"] for update in counted} == {"party"}
