@@ -215,8 +215,13 @@ async def subscribe(
     except ValueError as error:
         raise bad_request(str(error)) from None
     client = await request.app.state.clients.get()
-    await check_quota(client, callback, owner_of(key), _per_owner(request))
-    made = await client.subscribe(callback, subscription.query, owner_of(key))
+    per_owner = _per_owner(request)
+    await check_quota(client, callback, owner_of(key), per_owner)
+    # The registry checks the quota again as it adds: of two requests racing past the
+    # check above, one is refused there.
+    made = await client.subscribe(
+        callback, subscription.query, owner_of(key), owner_quota=per_owner
+    )
     response.headers["Location"] = f"{BASE_PATH}/hub/{made.id}"
     return _with_secret(made, master)
 

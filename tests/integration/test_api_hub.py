@@ -274,6 +274,34 @@ async def _subscribe_up_to_the_quota(
     await subscribe(api, acme, f"{listener.url}?n=4")
 
 
+async def test_requests_racing_to_an_owner_s_last_place_get_it_once(
+    dev_client: Client, dev_task_queue: str, keys: Keys, listener: HubListener
+) -> None:
+    values = {
+        **DEPLOYED,
+        CALLBACK_ALLOW_ENV: TEST_CALLBACK_ALLOW,
+        HUB_SUBSCRIPTIONS_PER_OWNER_ENV: "2",
+    }
+    party = keys.make("party", party_id=unique("P"))
+    async with api_with(dev_client, dev_task_queue, keys, values) as api:
+        first = await subscribe(api, party, listener.url)
+        racing = await asyncio.gather(
+            *(
+                api.post("/hub", json={"callback": f"{listener.url}?n={n}"}, headers=party)
+                for n in range(4)
+            )
+        )
+        made = [answer.json()["id"] for answer in racing if answer.status_code == 201]
+        refused = [answer for answer in racing if answer.status_code != 201]
+        try:
+            assert len(made) == 1, [answer.text for answer in racing]
+            for answer in refused:
+                assert_error(answer, 409, "at most 2 subscriptions per owner")
+        finally:
+            for subscription_id in (first["id"], *made):
+                await api.delete(f"/hub/{subscription_id}", headers=party)
+
+
 async def test_refused_callbacks_and_queries_are_400_naming_the_field(
     api: httpx.AsyncClient, manager: dict[str, str], listener: HubListener
 ) -> None:

@@ -324,6 +324,23 @@ def test_an_owner_subscribes_a_callback_once_and_up_to_its_quota() -> None:
         many.check_add(subscription(owner=MANAGER), MAX_SUBSCRIPTIONS_PER_OWNER + 50)
 
 
+def test_the_registry_holds_the_api_s_quota_and_keeps_none() -> None:
+    """Two requests racing past the API's check of the memo meet the quota again in the
+    registry, which keeps the number with no subscription."""
+
+    def to(n: int, quota: int | None) -> Subscription:
+        made = subscription(owner=ACME)
+        return made.model_copy(update={"callback": f"https://q.test/{n}", "owner_quota": quota})
+
+    state = RegistryState()
+    for n in range(3):
+        assert state.add(to(n, 3)).owner_quota is None
+    assert all(s.owner_quota is None for s in state.subscriptions)
+    with pytest.raises(ValueError, match="at most 3 subscriptions per owner"):
+        state.add(to(3, 3))
+    state.add(to(3, None))  # without one, the registry's own ceiling
+
+
 def failure(subscription_id: str, at: datetime) -> HubDeliveryFailure:
     return HubDeliveryFailure(
         at=at, subscription_id=subscription_id, event_id="e", event_type="x", error="refused"

@@ -127,6 +127,10 @@ class Subscription(WireModel):
     # How often its signing secret was rotated: the secret itself is derived from this
     # and the worker's master secret (activities/signing.py), never kept here.
     secret_rotation: Annotated[int, Field(ge=0)] = 0
+    # The API's quota per owner (its PARTY_ORDERS_HUB_SUBSCRIPTIONS_PER_OWNER), sent with
+    # the subscription so that the registry holds two racing requests to it as well; the
+    # registry checks it and keeps none (None: its own ceiling).
+    owner_quota: Annotated[int, Field(ge=1)] | None = None
 
     def public(self) -> dict[str, Any]:
         """The subscription as the API answers it: ``{"id", "callback", "query"}``."""
@@ -363,14 +367,15 @@ class RegistryState(WireModel):
         would double every event)."""
         if any(s.id == subscription.id for s in self.subscriptions):
             raise ValueError(f"id: subscription {subscription.id!r} exists already")
-        check_owner_quota(self.subscriptions, subscription, per_owner)
+        check_owner_quota(self.subscriptions, subscription, subscription.owner_quota or per_owner)
         if len(self.subscriptions) >= MAX_SUBSCRIPTIONS:
             raise ValueError(f"at most {MAX_SUBSCRIPTIONS} subscriptions are kept")
 
     def add(self, subscription: Subscription) -> Subscription:
         self.check_add(subscription)
-        self.subscriptions.append(subscription)
-        return subscription
+        kept = subscription.model_copy(update={"owner_quota": None})
+        self.subscriptions.append(kept)
+        return kept
 
     def remove(self, request: RemoveSubscription) -> bool:
         """Remove the subscription if ``request.owner`` may; False if it sees none by that id
