@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 from datetime import timedelta
 from typing import Any
@@ -41,6 +42,13 @@ from workflows.digest import PartyOrderDigest
 from workflows.hub import DeliverHubEvent, PartyOrderSubscriptions
 from workflows.interceptors import interceptors
 from workflows.track_party_order import TrackPartyOrder
+
+# Activities in flight get this long to finish when the worker stops (the SDK's graceful
+# shutdown); the worker as a whole stops within STOP_LIMIT of SIGTERM or SIGINT.
+GRACEFUL_SHUTDOWN = timedelta(seconds=10)
+STOP_LIMIT = timedelta(seconds=30)
+# The exit code of a worker that had to leave a stuck workflow task behind.
+EXIT_STUCK = 70
 
 WORKFLOWS = [
     TrackPartyOrder,
@@ -162,7 +170,8 @@ def build_worker(
     activities = activities or PartyOrderActivities(settings or worker_settings.notifications())
     hub = activities.hub or activities.use_hub(HubPublisher(client, task_queue))
     options.setdefault("max_cached_workflows", worker_settings.max_cached_workflows)
-    options.setdefault("graceful_shutdown_timeout", timedelta(seconds=10))
+    options.setdefault("graceful_shutdown_timeout", GRACEFUL_SHUTDOWN)
+    options.setdefault("workflows", WORKFLOWS)
     options.setdefault("interceptors", interceptors())
     options.setdefault("workflow_runner", workflow_runner())
     versioning = deployment_config(worker_settings)
@@ -171,7 +180,6 @@ def build_worker(
     return Worker(
         client,
         task_queue=task_queue,
-        workflows=WORKFLOWS,
         activities=[*activities.all(), *hub.all()],
         **options,
     )
@@ -198,7 +206,21 @@ async def run_worker(
         await activities.aclose()  # close the webhook HTTP clients
 
 
-async def _main(settings: Settings) -> None:
+async def stopped_within(runner: asyncio.Task[None], limit: timedelta) -> bool:
+    """Whether ``runner``, a worker told to stop, has ended within ``limit``."""
+    done, _ = await asyncio.wait({runner}, timeout=limit.total_seconds())
+    return bool(done)
+
+
+async def serve(settings: Settings, **options: Any) -> None:
+    """Run the worker until SIGTERM or SIGINT, and stop within ``STOP_LIMIT`` of it.
+
+    A workflow whose code never yields (a task stuck past the deadlock detector) cannot
+    leave the worker's cache, and the SDK's shutdown then waits for it for ever: the
+    process would ignore every SIGTERM. Past the limit the worker says so and exits with
+    ``EXIT_STUCK``; the order's next workflow task goes to another worker (or to this one
+    restarted), which replays it from its history.
+    """
     # Outside `up` (which makes a local one), the operator must give the master secret:
     # a worker that could sign nothing would fail every webhook and hub delivery.
     settings.require_master_secret()
@@ -210,7 +232,23 @@ async def _main(settings: Settings) -> None:
     if address is not None:
         logging.getLogger(__name__).info("metrics at http://%s/metrics", address)
     client = await connect(settings)
-    await run_worker(client, settings.task_queue, stop=stop, worker_settings=settings)
+    runner = asyncio.create_task(
+        run_worker(client, settings.task_queue, stop=stop, worker_settings=settings, **options)
+    )
+    signalled = asyncio.create_task(stop.wait())
+    await asyncio.wait({runner, signalled}, return_when=asyncio.FIRST_COMPLETED)
+    signalled.cancel()
+    if not runner.done() and not await stopped_within(runner, STOP_LIMIT):
+        logging.getLogger(__name__).error(
+            "the worker did not stop within %d s of the signal: a workflow task would not"
+            " leave the cache (workflow code that never yields); exiting without it, and"
+            " its order goes on from its history on the next worker",
+            STOP_LIMIT.total_seconds(),
+        )
+        logging.shutdown()
+        # The stuck workflow thread cannot be joined, so a normal exit would wait for it.
+        os._exit(EXIT_STUCK)
+    await runner
 
 
 def main() -> None:
@@ -220,7 +258,7 @@ def main() -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
-        asyncio.run(_main(settings))
+        asyncio.run(serve(settings))
     except MasterSecretMissing as missing:
         raise SystemExit(f"party-orders worker: {missing}") from None
 

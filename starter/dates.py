@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -78,3 +79,21 @@ def parse_duration(text: str, *, what: str) -> timedelta:
 
 def midnight(day: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=UTC)
+
+
+def resolve_relative_dates(value: Any, now: datetime) -> Any:
+    """``value`` (decoded JSON) with every ``+DURATION`` string (``+P34D``, ``+PT90M``)
+    made the instant that long after ``now``, to the second; nothing else changes.
+
+    Order files and the samples may give their dates this way, so that they never go
+    stale: the order the tour starts next year is as healthy as the one it starts today.
+    No duration of the contract starts with ``+``, so nothing else is taken for a date.
+    """
+    if isinstance(value, dict):
+        return {key: resolve_relative_dates(item, now) for key, item in value.items()}
+    if isinstance(value, list):
+        return [resolve_relative_dates(item, now) for item in value]
+    if isinstance(value, str) and value.startswith("+P"):
+        instant = now + parse_duration(value[1:], what=value)
+        return instant.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return value

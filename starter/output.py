@@ -25,6 +25,11 @@ def say(text: str = "") -> None:
     print(text, file=sys.stdout, flush=True)
 
 
+def warn(text: str) -> None:
+    """A hint on stderr: the command did what was asked, and a person should know more."""
+    print(f"{PROG}: note: {text}", file=sys.stderr, flush=True)
+
+
 def fail(text: str) -> None:
     print(f"{PROG}: error: {' '.join(text.split())}", file=sys.stderr, flush=True)
 

@@ -65,6 +65,22 @@ def _one_of(value: str, allowed: tuple[str, ...], what: str) -> str:
     raise ValueError(f"{what}: {value!r} is not one of {', '.join(allowed)}")
 
 
+def _any_of(value: str, allowed: tuple[str, ...], what: str) -> list[str]:
+    """The values of a comma-separated filter (``hazard,critical``: "in jeopardy" is
+    either), each checked against ``allowed``, in order and once each."""
+    parts = value.split(",") if isinstance(value, str) else [value]
+    chosen = [_one_of(part, allowed, what) for part in parts if str(part).strip()]
+    if not chosen:
+        return [_one_of(value, allowed, what)]  # nothing given: refused, naming the values
+    return list(dict.fromkeys(chosen))
+
+
+def _matches(attribute: str, values: list[str]) -> str:
+    if len(values) == 1:
+        return f"{attribute} = {quote(values[0])}"
+    return f"{attribute} IN ({', '.join(quote(value) for value in values)})"
+
+
 def _level(value: int | str) -> int:
     if isinstance(value, bool):  # bool is an int subclass; True is not a level
         raise ValueError(f"level: expected a whole number >= 0, got {value!r}")
@@ -81,8 +97,8 @@ def _level(value: int | str) -> int:
 class OrderFilters:
     """What ``party-orders list`` can filter on; ``None`` means "any"."""
 
-    state: str | None = None
-    jeopardy: str | None = None
+    state: str | None = None  # one state, or several comma-separated (any of them)
+    jeopardy: str | None = None  # likewise: "hazard,critical" is "in jeopardy"
     party: str | None = None  # party.id
     min_level: int | str | None = None  # escalation level at least this
     due_before: str | date | datetime | None = None
@@ -111,11 +127,10 @@ def build_list_query(filters: OrderFilters | None = None, *, now: datetime | Non
     if filters.open_only:
         clauses.append('ExecutionStatus = "Running"')
     if filters.state is not None:
-        state = _one_of(filters.state, STATES, "state")
-        clauses.append(f"{names.SA_STATE} = {quote(state)}")
+        clauses.append(_matches(names.SA_STATE, _any_of(filters.state, STATES, "state")))
     if filters.jeopardy is not None:
-        jeopardy = _one_of(filters.jeopardy, JEOPARDY_LEVELS, "jeopardy")
-        clauses.append(f"{names.SA_JEOPARDY} = {quote(jeopardy)}")
+        jeopardy = _any_of(filters.jeopardy, JEOPARDY_LEVELS, "jeopardy")
+        clauses.append(_matches(names.SA_JEOPARDY, jeopardy))
     if filters.party is not None:
         clauses.append(f"{names.SA_PARTY_ID} = {quote(filters.party, what='party')}")
     if filters.min_level is not None:

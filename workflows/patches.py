@@ -31,6 +31,13 @@ SUSPEND_DEAD_CALLBACKS_PATCH = "hub-suspend-dead-callbacks"
 # at its quota could subscribe past it, and an event could miss every subscription). A
 # registry whose history has no marker continues as new without it.
 CARRY_MEMO_PATCH = "hub-memo-carried"
+# TrackPartyOrder takes a cancellation request from Temporal itself (the Web UI's button,
+# `temporal workflow cancel`) as the order's cancellation by an operator, instead of ending
+# CANCELED with nobody told. A run that was cancelled before it has no marker and ends
+# CANCELED, as it did.
+TEMPORAL_CANCEL_PATCH = "temporal-cancel-is-cancellation"
+TEMPORAL_CANCEL_BY = "Temporal's cancel (the Web UI or temporal workflow cancel)"
+TEMPORAL_CANCEL_REASON = "tracking was cancelled through Temporal"
 
 
 def rules_of_this_run() -> Rules:

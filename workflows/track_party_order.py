@@ -16,6 +16,7 @@ A thin shell around the domain core's ``PartyOrderTracker``:
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
@@ -57,7 +58,13 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.metrics import OrderMetrics
     from workflows.notification_pool import NotificationPool
-    from workflows.patches import HOLIDAYS_PATCH, rules_of_this_run
+    from workflows.patches import (
+        HOLIDAYS_PATCH,
+        TEMPORAL_CANCEL_BY,
+        TEMPORAL_CANCEL_PATCH,
+        TEMPORAL_CANCEL_REASON,
+        rules_of_this_run,
+    )
     from workflows.run_budget import ContinuedRun, RunBudget, pending, resume
     from workflows.visibility import (
         changed_pairs,
@@ -91,6 +98,8 @@ class TrackPartyOrder:
         self._metrics = OrderMetrics()
         # The order as handed to the next run, once this run has decided to continue.
         self._handed_over: PartyOrder | None = None
+        # The effect whose activity is being awaited, if any (see _take_temporal_cancel).
+        self._running: Effect | None = None
         if workflow.info().continued_run_id is not None:
             # A continued run gets the whole state of the previous one, and sends first
             # the notifications that were still on their way. Should that input not
@@ -135,35 +144,79 @@ class TrackPartyOrder:
             # Rules 4: what the start (or the run before) already set is not upserted again.
             self._published = contract_values(workflow.info().typed_search_attributes)
         while True:
-            self._wake = False
-            await self._take_messages()
-            self._effects += tracker.advance(workflow.now())
-            if self._quiet() and self._budget.long_enough():
-                self._continue_as_new()
-            await self._run_effects()
-            self._publish()
-            if tracker.order.is_final:
+            try:
+                if await self._step():
+                    break
+            except asyncio.CancelledError:
+                if not self._take_temporal_cancel():
+                    raise
+        while True:
+            try:
+                await self._finish()
                 break
-            if self._wake or self._effects or self._inbox:
-                continue
-            due = tracker.next_due(workflow.now())
-            self._timer.plan(due.at if due else None, due.what if due else "")
-            await workflow.wait_condition(
-                lambda: (
-                    self._wake
-                    or bool(self._effects)
-                    or bool(self._inbox)
-                    or self._timer.reached()
-                    or (self._quiet() and self._budget.may_be_long_enough())
-                )
+            except asyncio.CancelledError:
+                if not self._take_temporal_cancel():
+                    raise
+        return tracker.order
+
+    async def _step(self) -> bool:
+        """One turn of the main loop: apply what arrived, run what is due, and wait for
+        the next message or instant. True once the order has reached a final state."""
+        tracker = self.tracker
+        self._wake = False
+        await self._take_messages()
+        self._effects += tracker.advance(workflow.now())
+        if self._quiet() and self._budget.long_enough():
+            self._continue_as_new()
+        await self._run_effects()
+        self._publish()
+        if tracker.order.is_final:
+            return True
+        if self._wake or self._effects or self._inbox:
+            return False
+        due = tracker.next_due(workflow.now())
+        self._timer.plan(due.at if due else None, due.what if due else "")
+        await workflow.wait_condition(
+            lambda: (
+                self._wake
+                or bool(self._effects)
+                or bool(self._inbox)
+                or self._timer.reached()
+                or (self._quiet() and self._budget.may_be_long_enough())
             )
+        )
+        return False
+
+    async def _finish(self) -> None:
+        """The order is final: record what arrived meanwhile, and let the notifications
+        on their way arrive."""
         self._timer.cancel()
         await self._take_messages()  # what arrived while the order ended is recorded too
         await self._settle_background()
-        if tracker.tracked_by.records_messages_to_the_end:
+        if self.tracker.tracked_by.records_messages_to_the_end:
             await self._record_to_the_end()
         self._publish()
-        return tracker.order
+
+    def _take_temporal_cancel(self) -> bool:
+        """A cancellation request from Temporal itself (the Web UI's button, ``temporal
+        workflow cancel``) is the order's cancellation by an operator: the party is told,
+        the order ends ``cancelled`` and the originating process hears it, as for
+        ``cancel_order``. Ending the workflow CANCELED instead would end tracking with
+        nobody told and the order's last state still saying it is open.
+
+        False on a run whose history predates this (no marker): it ends CANCELED, as it did.
+        """
+        if not workflow.patched(TEMPORAL_CANCEL_PATCH):
+            return False
+        if self._running is not None:
+            # The effect the request interrupted (its activity was cancelled) runs again.
+            self._effects.insert(0, self._running)
+            self._running = None
+        if not self.tracker.order.is_final:
+            request = {"reason": TEMPORAL_CANCEL_REASON, "requestedBy": TEMPORAL_CANCEL_BY}
+            self._effects += self.tracker.handle(names.CANCEL_ORDER, request, workflow.now())
+        self._wake = True
+        return True
 
     async def _record_to_the_end(self) -> None:
         """Rules 5: what arrived while the last notifications were on their way (up to
@@ -203,7 +256,6 @@ class TrackPartyOrder:
     # ------------------------------------------------------------------ effects
 
     async def _run_effects(self) -> None:
-        tracker = self.tracker
         while self._effects:
             effect = self._effects.pop(0)
             if isinstance(effect, Notify | ForwardChangeRequest) and self._pool.full(
@@ -214,20 +266,28 @@ class TrackPartyOrder:
                 self._pool.start(self._deliver(effect.notification), effect)
             elif isinstance(effect, ForwardChangeRequest):
                 self._pool.start(self._forward(effect), effect)
-            elif isinstance(effect, CancelAfterNotice):
-                # pendingCancellation lasts while the party is told, then it takes effect.
-                await self._deliver(effect.notification)
-                self._effects += tracker.finish_cancellation(workflow.now())
-            elif isinstance(effect, ResolveHolidays):
-                await self._resolve_holidays(effect)
-            elif isinstance(effect, InformCloseProcess):
-                await workflow.execute_activity(
-                    names.INFORM_CLOSE_PROCESS,
-                    tracker.order,
-                    start_to_close_timeout=timedelta(seconds=30),
-                    retry_policy=CLOSE_RETRY,
-                    summary=f"signal-with-start ClosePartyOrder for {tracker.order.id}",
-                )
+            else:
+                self._running = effect
+                await self._run_in_order(effect)
+                self._running = None
+
+    async def _run_in_order(self, effect: Effect) -> None:
+        """The effects the order waits for: cancelling, holidays, closing."""
+        tracker = self.tracker
+        if isinstance(effect, CancelAfterNotice):
+            # pendingCancellation lasts while the party is told, then it takes effect.
+            await self._deliver(effect.notification)
+            self._effects += tracker.finish_cancellation(workflow.now())
+        elif isinstance(effect, ResolveHolidays):
+            await self._resolve_holidays(effect)
+        elif isinstance(effect, InformCloseProcess):
+            await workflow.execute_activity(
+                names.INFORM_CLOSE_PROCESS,
+                tracker.order,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=CLOSE_RETRY,
+                summary=f"signal-with-start ClosePartyOrder for {tracker.order.id}",
+            )
 
     async def _resolve_holidays(self, effect: ResolveHolidays) -> None:
         """The party's country holidays for the years the order's dates now reach, through

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from importlib import resources
 from typing import Any
 
 from fastapi import Depends, FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
 
 from activities.portal import PortalSettings
 from settings import Settings
@@ -110,9 +114,10 @@ def create_app(
         version="1.0.0",
         description=DESCRIPTION,
         openapi_url=f"{BASE_PATH}/openapi.json",
-        docs_url=f"{BASE_PATH}/docs",
+        docs_url=None,  # served below, from the package's own Swagger UI assets
         redoc_url=None,
     )
+    install_docs(app)
     app.state.settings = settings  # the hub's allow list and master secret
     app.state.keys = keys or KeyStore(settings.api_keys_path)
     app.state.clients = Clients(connect, client, settings)
@@ -133,6 +138,33 @@ def create_app(
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+DOCS_PATH = f"{BASE_PATH}/docs"
+DOCS_ASSETS = f"{DOCS_PATH}/assets"
+
+
+def install_docs(app: FastAPI) -> None:
+    """Swagger UI at ``/docs``, its scripts and styles served from the fastapi-offline
+    package (Swagger UI 5, which reads OpenAPI 3.1), not a CDN: the docs work on a machine
+    without internet. ``/`` and the base path, bare 404s otherwise, point to them."""
+    assets = resources.files("fastapi_offline") / "static"
+    app.mount(DOCS_ASSETS, StaticFiles(directory=str(assets)), name="swagger-ui")
+
+    @app.get(DOCS_PATH, include_in_schema=False)
+    async def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=f"{BASE_PATH}/openapi.json",
+            title="Party order tracking: API docs",
+            swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_ASSETS}/favicon.png",
+        )
+
+    @app.get("/", include_in_schema=False)
+    @app.get(BASE_PATH, include_in_schema=False)
+    async def to_docs() -> RedirectResponse:
+        return RedirectResponse(DOCS_PATH)
 
 
 def openapi_document(app: FastAPI) -> dict[str, Any]:

@@ -46,6 +46,7 @@ from workflows.domain.messages import (
 )
 from workflows.domain.model import ORDER_ID_PATTERN, OrderState, PartyOrder, PartyOrderSpec
 from workflows.domain.party_view import party_view
+from workflows.domain.rules import CURRENT_RULES
 from workflows.domain.tracker import PartyOrderTracker
 
 BASE_PATH = "/tmf-api/partyOrderTracking/v1"
@@ -141,7 +142,9 @@ def _queued(queued: UpdateQueued) -> JSONResponse:
 
 # ---------------------------------------------------------------- orders
 
-_EXAMPLE_ORDER = load_sample(CONTRACT_EXAMPLE)
+# The sample's dates are relative; the document's example gets them from when the API
+# started, so that it is an order the API takes ("try it out").
+_EXAMPLE_ORDER = load_sample(CONTRACT_EXAMPLE, datetime.now(UTC))
 
 
 @router.post(
@@ -217,9 +220,10 @@ def check_dates_ahead(spec: PartyOrderSpec, now: datetime) -> None:
 def check_start(spec: PartyOrderSpec, now: datetime) -> None:
     """400 for a start input the workflow would refuse at its start (a milestone naming an
     unknown item, a completion in the future, ...): the core's own start checks, run here
-    first, so the caller hears why instead of a tracking that fails."""
+    first, so the caller hears why instead of a tracking that fails. By the newest rules:
+    a new tracking's run takes them (``workflows.patches``)."""
     try:
-        PartyOrderTracker.start(spec, now)
+        PartyOrderTracker.start(spec, now, rules_version=CURRENT_RULES)
     except ValidationError as error:
         raise bad_request(describe_validation_error(error)) from None
     except ValueError as error:

@@ -10,6 +10,7 @@ from typing import Any
 from starter.client import (
     OrderSummary,
     PortfolioReport,
+    TrackingRun,
 )
 from starter.scorecard import PartyScore
 from workflows.domain.checkpoints import next_checkpoint
@@ -55,6 +56,24 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
 
 def to_json(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+def tracking_text(run: TrackingRun) -> list[str]:
+    """What a person must know before the order itself: tracking that was terminated, or
+    a workflow task failing over and over (nothing arriving is applied meanwhile)."""
+    if run.terminated:
+        reason = f" ({run.terminated_reason})" if run.terminated_reason else ""
+        return [
+            f"Tracking terminated{reason}: the workflow was ended by Temporal's Terminate, so"
+            " nothing more is applied and nobody was told. Below is the order as last known."
+        ]
+    if run.failing_attempts:
+        return [
+            f"Tracking is stuck: its workflow task has failed {run.failing_attempts} time(s)"
+            " in a row (see the worker's log). Messages wait, unapplied, and are applied"
+            " once a retry succeeds."
+        ]
+    return []
 
 
 def order_text(order: PartyOrder, now: datetime) -> list[str]:

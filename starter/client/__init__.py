@@ -41,7 +41,13 @@ from settings import Settings
 from starter.client.connection import DEFAULT_ANSWER_TIMEOUT, DEFAULT_CONNECT_TIMEOUT, Connection
 from starter.client.errors import connect_failure_reason, server_unavailable
 from starter.client.messages import Messages
-from starter.client.models import OrderSummary, PortfolioReport, run_status, summary_of
+from starter.client.models import (
+    OrderSummary,
+    PortfolioReport,
+    TrackingRun,
+    run_status,
+    summary_of,
+)
 from starter.client.reads import Reads
 from starter.client.reports import Reports
 from starter.client.starting import (
@@ -100,6 +106,7 @@ __all__ = [
     "PortfolioReport",
     "RejectedByOrder",
     "ServerUnavailable",
+    "TrackingRun",
     "UpdateQueued",
     "UpdateRejected",
     "check_minimum_durations",
@@ -300,6 +307,9 @@ class PartyOrderClient:
 
     async def describe(self, order_id: str) -> OrderSummary:
         return await self.reads.describe(order_id)
+
+    async def tracking(self, order_id: str) -> TrackingRun:
+        return await self.reads.tracking(order_id)
 
     async def list(
         self,

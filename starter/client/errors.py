@@ -118,8 +118,12 @@ async def already_started(connection: Connection, order_id: str) -> PartyOrderEr
         description.status
     )
     ended = description.close_time.astimezone(UTC).date() if description.close_time else "?"
+    how = f"it ended {state} on {ended}"
+    if description.status == WorkflowExecutionStatus.TERMINATED:
+        # Its last state is only what it was when Temporal's Terminate stopped it.
+        how = f"its tracking was terminated on {ended}, when it was {state}"
     return OrderTrackedBefore(
-        f"order {order_id} was tracked before: it ended {state} on {ended}. To track it"
+        f"order {order_id} was tracked before: {how}. To track it"
         " once more, start it again deliberately (CLI: --again; HTTP API: POST"
         " /partyOrder?again=true)"
     )

@@ -27,6 +27,21 @@ class OrderSummary(WireModel):
     close_time: AwareDatetime | None = None
 
 
+class TrackingRun(WireModel):
+    """How the order's tracking runs, as Temporal sees it (no worker needed): what a person
+    must know before trusting what the order says."""
+
+    status: str  # the run status: running, completed, terminated, ...
+    # The workflow task in hand has failed this many times in a row (0: it has not): the
+    # order's messages wait, unapplied, until a retry succeeds.
+    failing_attempts: int = 0
+    terminated_reason: str | None = None
+
+    @property
+    def terminated(self) -> bool:
+        return self.status == "terminated"
+
+
 class PortfolioReport(WireModel):
     """Counts of orders by state and by jeopardy, and the open orders that need someone."""
 

@@ -7,12 +7,16 @@ import asyncio
 import builtins
 from datetime import UTC, datetime
 
-from temporalio.client import WorkflowExecutionStatus, WorkflowQueryFailedError
+from temporalio.client import (
+    WorkflowExecutionStatus,
+    WorkflowHistoryEventFilterType,
+    WorkflowQueryFailedError,
+)
 from temporalio.service import RPCError, RPCStatusCode
 
 from starter.client import errors
 from starter.client.connection import Connection
-from starter.client.models import OrderSummary, summary_of
+from starter.client.models import OrderSummary, TrackingRun, run_status, summary_of
 from starter.client.validation import checked_order_id
 from starter.errors import InvalidInput
 from starter.query import OrderFilters, build_list_query, quote
@@ -55,6 +59,29 @@ class Reads:
         except RPCError as error:
             raise errors.rpc_error(connection, error, order_id) from None
         raise errors.no_answer(connection, order_id)
+
+    async def tracking(self, order_id: str) -> TrackingRun:
+        """Whether the order's tracking runs, ended, was terminated, or is failing its
+        workflow task over and over (a wedged order): from Temporal, no worker needed."""
+        order_id = checked_order_id(order_id)
+        handle = self.connection.handle(order_id)
+        try:
+            description = await handle.describe()
+            pending = description.raw_description.pending_workflow_task
+            run = TrackingRun(
+                status=run_status(description.status),
+                # A first attempt is a task at work; a second or later is one that failed.
+                failing_attempts=pending.attempt - 1 if pending.attempt > 1 else 0,
+            )
+            if description.status == WorkflowExecutionStatus.TERMINATED:
+                async for event in handle.fetch_history_events(
+                    event_filter_type=WorkflowHistoryEventFilterType.CLOSE_EVENT
+                ):
+                    terminated = event.workflow_execution_terminated_event_attributes
+                    run.terminated_reason = terminated.reason or None
+        except RPCError as error:
+            raise errors.rpc_error(self.connection, error, order_id) from None
+        return run
 
     async def describe(self, order_id: str) -> OrderSummary:
         """The order's current run as Temporal describes it: no worker needed.

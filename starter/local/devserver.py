@@ -249,6 +249,21 @@ def _command_line(pid: int) -> str:
     return " ".join(part.decode(errors="replace") for part in raw.split(b"\0") if part)
 
 
+def _parent_up(pid: int) -> int:
+    """The pid of the ``party-orders up`` that started the server ``pid``, if it runs (0)."""
+    try:
+        # /proc/PID/stat: "pid (comm) state ppid ..."; comm may hold spaces, so split after it.
+        parent = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0
+    command = _command_line(parent).split()
+    return (
+        parent
+        if "up" in command and any("starter" in part or "party-orders" in part for part in command)
+        else 0
+    )
+
+
 def who_holds(port: int, config: DevServerConfig) -> str:
     """What holds ``port``, and how to stop it, as far as this machine tells."""
     try:
@@ -258,6 +273,15 @@ def who_holds(port: int, config: DevServerConfig) -> str:
         earlier = 0
     holders = _listening_pids(port)
     if earlier and (not holders or earlier in holders):
+        up = _parent_up(earlier)
+        if up:
+            # The server belongs to an `up` that is running now: that is the stack to use.
+            return (
+                f"by the running `party-orders up` of {config.data_dir} (pid {up}): its Web UI"
+                f" is http://{config.ip}:{config.ui_port} and its server {config.ip}:"
+                f"{config.port}; use it, or stop it with Ctrl-C in its terminal"
+                f" (or `kill {up}`)"
+            )
         return (
             f"by the Temporal server an earlier `party-orders up` of {config.data_dir} left"
             f" running (pid {earlier}): stop it with `kill {earlier}`"

@@ -246,8 +246,8 @@ async def _serve(
     api, demo_keys = (None, []) if args.no_api else _api(args, client, settings)
     if config.codec_endpoint:
         say(f"Codec server      {config.codec_endpoint} (payloads encrypted; the Web UI decrypts)")
-    if config.address != "localhost:7233":
-        say(f"Other commands    export TEMPORAL_ADDRESS={config.address}")
+    for line in other_shells(config.address, None if args.no_api else settings.api_keys_path):
+        say(line)
     say("Ctrl-C stops the API and the worker, then the server.")
 
     failure: list[str] = []
@@ -325,6 +325,21 @@ async def _stop_api_then_worker(
 
 def _api_host(args: argparse.Namespace) -> str:
     return "127.0.0.1" if args.ip == "localhost" else args.ip
+
+
+def other_shells(address: str, api_keys: Path | None) -> list[str]:
+    """What another shell must export to reach this stack: ``party-orders`` commands
+    there would otherwise talk to the default server and write API keys where this API
+    never reads them (and it would answer 401)."""
+    exports = [] if address == "localhost:7233" else [f"TEMPORAL_ADDRESS={address}"]
+    if api_keys is not None:
+        default = Settings.from_env({}).api_keys_path.resolve()
+        if api_keys.resolve() != default:
+            exports.append(f"{API_KEYS_ENV}={api_keys}")
+    lines = [f"API keys          {api_keys}"] if api_keys is not None else []
+    if exports:
+        lines.append(f"Other shells      export {' '.join(exports)}")
+    return lines
 
 
 def _api_settings(args: argparse.Namespace, settings: Settings) -> Settings:

@@ -30,7 +30,7 @@ from tests.browser.test_web_ui import CHROMIUM, CHROMIUM_ARGS
 from tests.conftest import unique
 from tests.support.live_portal import LiveStack, eventually, live_stack
 from workflows.domain.model import PartyOrder, PartyOrderSpec
-from workflows.domain.rules import RULES_V2
+from workflows.domain.rules import CURRENT_RULES, RULES_V2
 from workflows.domain.tracker import PartyOrderTracker
 
 STEP_TIMEOUT_MS = 15_000
@@ -295,7 +295,9 @@ def an_order(**items: str) -> PartyOrder:
         for item_id, state in items.items()
     ]
     spec = PartyOrderSpec.model_validate(data)
-    return PartyOrderTracker.start(spec, datetime(2026, 12, 1, tzinfo=UTC), "t1").order
+    return PartyOrderTracker.start(
+        spec, datetime(2026, 12, 1, tzinfo=UTC), "t1", rules_version=CURRENT_RULES
+    ).order
 
 
 CLAIMS = PortalClaims("PO-ITEMS", "ACME", datetime(2026, 12, 3, tzinfo=UTC))

@@ -205,6 +205,15 @@ def readme_sh_block(heading: str, opening: str = "") -> str:
     return section[start + len("```sh\n") : section.index("```", start + 5)]
 
 
+def as_order(script: str, order_id: str) -> str:
+    """``script`` about the order ``order_id`` instead of the sample's PO-1001 (each test
+    its own order): the sample printed under that id, and the paths that name it."""
+    sample = "party-orders sample PO-1001"
+    script = script.replace(f"{sample} --id", "\0")  # another id already: keep it
+    script = script.replace(sample, "\1").replace("PO-1001", order_id)
+    return script.replace("\1", f"{sample} --id {order_id}").replace("\0", f"{sample} --id")
+
+
 def readme_curl_block() -> str:
     return readme_sh_block("# The HTTP API", "API=")
 
@@ -227,13 +236,7 @@ async def test_the_readmes_curl_examples_work(
     api_process: ApiProcess, key_file: Path, tmp_path: Path
 ) -> None:
     order_id = unique("PO-1001")
-    sample = json.loads((REPO / "starter" / "samples" / "PO-1001.json").read_text())
-    (tmp_path / "starter" / "samples").mkdir(parents=True)
-    # The script below names the order (and so the sample's file) by the new id.
-    (tmp_path / "starter" / "samples" / f"{order_id}.json").write_text(
-        json.dumps({**sample, "id": order_id})
-    )
-    script = readme_curl_block().replace("PO-1001", order_id)
+    script = as_order(readme_curl_block(), order_id)
     result, statuses = await run_curl_script(script, api_process.url, key_file, tmp_path)
     assert statuses == ["201", "202", "200", "202", "202", "200", "202", "200", "201"], (
         result.stdout
@@ -254,14 +257,9 @@ async def test_the_readmes_hub_examples_work(
     from tests.support.hub_listener import HubListener
 
     first, second = unique("PO-1001"), unique("PO-1002")
-    sample = json.loads((REPO / "starter" / "samples" / "PO-1001.json").read_text())
-    (tmp_path / "starter" / "samples").mkdir(parents=True)
-    (tmp_path / "starter" / "samples" / f"{first}.json").write_text(
-        json.dumps({**sample, "id": first})
-    )
     listener = await HubListener().start()
     try:
-        script = (readme_curl_block() + readme_hub_block()).replace("PO-1001", first)
+        script = as_order(readme_curl_block() + readme_hub_block(), first)
         script = script.replace("PO-1002", second)
         script = script.replace("http://127.0.0.1:9000/events", listener.url)
         result, statuses = await run_curl_script(script, api_process.url, key_file, tmp_path)

@@ -236,12 +236,78 @@ async def test_the_contract_sample_starts(cli: Cli, tmp_path: Path) -> None:
     data["id"] = unique("PO-1001")
     copy = tmp_path / "sample.json"
     copy.write_text(json.dumps(data))
+    before = datetime.now(UTC).replace(microsecond=0)
     assert await cli("start", str(copy)) == 0
+    after = datetime.now(UTC)
     order = await cli.json("show", data["id"])
     assert order["trackingPolicy"]["checkInInterval"] == "P7D"
     assert order["originatingProcess"] == {"name": "service-order-handling", "reference": "SO-77"}
-    assert order["milestones"][0]["milestoneDate"] == "2026-12-05T00:00:00Z"
+    # Its dates are relative ("+P34D"): the survey is 34 days after the day it starts, and
+    # the order starts healthy whatever the day.
+    assert data["milestones"][0]["milestoneDate"] == "+P34D"
+    survey = datetime.fromisoformat(order["milestones"][0]["milestoneDate"])
+    assert before + timedelta(days=34) <= survey <= after + timedelta(days=34)
+    assert order["jeopardy"]["status"] == "none"
     assert await cli("cancel", data["id"], "--reason", "test done") == 0
+
+
+async def test_a_sample_is_printed_with_absolute_dates_under_any_id(cli: Cli) -> None:
+    """What `temporal workflow start --input` and curl take (neither knows "+P34D")."""
+    before = datetime.now(UTC).replace(microsecond=0)
+    assert await cli("sample", "PO-2002", "--id", "PO-2002-B") == 0, cli.err
+    printed = json.loads(cli.out)
+    assert printed["id"] == "PO-2002-B"
+    permit = datetime.fromisoformat(printed["milestones"][0]["milestoneDate"])
+    assert before + timedelta(days=43) <= permit <= datetime.now(UTC) + timedelta(days=43)
+    assert await cli("sample", "PO-9999") == 2
+    assert "invalid choice: 'PO-9999'" in cli.err
+
+
+async def test_an_order_in_jeopardy_is_found_and_acknowledged_from_the_cli(
+    cli: Cli, tmp_path: Path
+) -> None:
+    party = unique("Zeta")  # mixed case: "zeta-..." is another party
+    order_id = unique()
+    order = order_json(order_id, party_id=party)
+    order["requestedCompletionDate"] = order["expectedCompletionDate"]
+    order["trackingPolicy"] = {"escalation": [{"level": 1, "after": "PT0S", "notify": "lead"}]}
+    path = tmp_path / "order.json"
+    path.write_text(json.dumps(order))
+    assert await cli("start", str(path)) == 0, cli.err
+    # The forecast moves past the agreed date: critical at once, level 1 at once.
+    assert await cli("progress", order_id, "--expected-date", "+P40D") == 0, cli.err
+
+    listed = await cli.eventually_json(
+        "list", "--party", party, "--jeopardy", "hazard,critical", check=lambda rows: rows
+    )
+    assert [row["orderId"] for row in listed] == [order_id]
+    assert await cli("list", "--party", party.lower()) == 0
+    assert cli.out.strip() == "" or order_id not in cli.out
+    assert f"party ids are case-sensitive, and {party!r} has orders" in cli.err
+
+    assert await cli("ack", order_id, "--by", "lead", "--note", "on it") == 0, cli.err
+    assert f"Escalation of {order_id} acknowledged at level 1 by lead" in cli.out
+    shown = await cli.json("show", order_id)
+    assert shown["jeopardy"]["acknowledgedBy"] == "lead"
+    assert shown["jeopardy"]["acknowledgedLevel"] == 1
+    assert await cli("cancel", order_id, "--reason", "test done") == 0
+
+
+async def test_a_due_date_filter_leaves_ended_orders_out_unless_asked(
+    cli: Cli, tmp_path: Path
+) -> None:
+    party = unique("DUE")
+    order_id = unique()
+    path = tmp_path / "order.json"
+    path.write_text(json.dumps(order_json(order_id, party_id=party)))
+    assert await cli("start", str(path)) == 0, cli.err
+    assert await cli("cancel", order_id, "--reason", "no longer needed") == 0, cli.err
+    await cli.eventually_json(
+        "list", "--party", party, "--state", "cancelled", check=lambda rows: rows
+    )
+    assert await cli.json("list", "--party", party, "--due-before", "+P60D") == []
+    ended = await cli.json("list", "--party", party, "--due-before", "+P60D", "--include-ended")
+    assert [row["orderId"] for row in ended] == [order_id]
 
 
 # ---------------------------------------------------------------- failures
@@ -518,6 +584,19 @@ async def test_up_serves_ui_and_worker_and_stops_cleanly(
         ListSearchAttributesRequest(namespace="default")
     )
     assert {key.name for key in CONTRACT_SEARCH_ATTRIBUTES} <= set(listed.custom_attributes)
+
+    # A second `up` on the same stack names the running one and where to reach it.
+    second = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "starter", "up", "--data-dir", str(data_dir), "--port",
+         str(port), "--ui-port", str(ui_port), "--no-api"],
+        cwd=REPO, env=_env(PARTY_ORDERS_TASK_QUEUE=task_queue), capture_output=True,
+        text=True, timeout=60,
+    )  # fmt: skip
+    assert second.returncode == 1, second.stdout + second.stderr
+    assert f"by the running `party-orders up` of {data_dir} (pid {up.pid})" in second.stderr
+    assert f"its Web UI is http://localhost:{ui_port}" in second.stderr
+    assert "left running" not in second.stderr
 
     code, output, took = await _stop(up, signal.SIGINT)
     assert code == 0, output
@@ -828,6 +907,30 @@ async def test_show_says_why_an_order_failed_at_start(cli: Cli, dev_client: Clie
     error = one_line_error(cli.err)
     assert f"order {order_id} failed: invalid party order" in error
     assert "trackingPolicy.checkInInterval" in error
+
+
+async def test_show_says_tracking_was_terminated(
+    cli: Cli, dev_client: Client, tmp_path: Path
+) -> None:
+    """Temporal's Terminate ends tracking with nobody told: ``show`` says so before the
+    order as last known, which still reads as open."""
+    order_id = unique()
+    path = tmp_path / "order.json"
+    path.write_text(json.dumps(order_json(order_id)))
+    assert await cli("start", str(path)) == 0, cli.err
+    assert await cli("show", order_id) == 0, cli.err
+    assert cli.out.startswith(f"Order {order_id}"), cli.out  # nothing to warn of yet
+    await dev_client.get_workflow_handle(f"party-order-{order_id}").terminate(
+        reason="operator stopped it"
+    )
+    assert await cli("show", order_id) == 0, cli.err
+    first = cli.out.splitlines()[0]
+    assert first.startswith("Tracking terminated (operator stopped it):"), cli.out
+    assert f"Order {order_id}" in cli.out
+    # Starting it again says how it ended: terminated, not "ended acknowledged".
+    assert await cli("start", str(path)) != 0
+    assert "its tracking was terminated on" in cli.err
+    assert "when it was acknowledged" in cli.err
 
 
 async def test_a_date_time_without_an_offset_is_refused(cli: Cli) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 
 from temporalio.client import Client
 
+from activities.digest import rules_listed
 from starter.client import PartyOrderClient
 from starter.local.binaries import temporal_cli_path
 from starter.samples import example_order
@@ -18,7 +19,7 @@ from tests.conftest import read_outbox, running_worker, unique
 from workflows.domain.digest import contacts_of, digest_entry, digest_notices
 from workflows.domain.instants import iso
 from workflows.domain.model import PartyOrder, PartyOrderSpec
-from workflows.domain.rules import RULES_4
+from workflows.domain.rules import CURRENT_RULES, RULES_4
 from workflows.domain.tracker import PartyOrderTracker
 
 NOW = datetime(2027, 1, 4, 8, 0, tzinfo=UTC)
@@ -32,7 +33,9 @@ def tracked(due_in: timedelta, manager: str, level_one: str, level_one_after: st
         escalation=[{"level": 1, "after": level_one_after, "notify": level_one}],
     )
     spec["milestones"] = []
-    tracker = PartyOrderTracker.start(PartyOrderSpec.model_validate(spec), NOW - timedelta(days=7))
+    tracker = PartyOrderTracker.start(
+        PartyOrderSpec.model_validate(spec), NOW - timedelta(days=7), rules_version=CURRENT_RULES
+    )
     tracker.advance(NOW)
     return tracker.order
 
@@ -113,6 +116,13 @@ async def test_a_triggered_digest_lists_exactly_each_contacts_orders(
             if (await dev_client.count_workflows(query)).count == 2:
                 break
             await asyncio.sleep(0.1)
+        # The listing shows the rules each run tracks by (the patch ids it recorded), by
+        # which the digest tells an order's next deadline.
+        running = [e async for e in dev_client.list_workflows(query)]
+        assert [rules_listed(e.typed_search_attributes).version for e in running] == [
+            CURRENT_RULES,
+            CURRENT_RULES,
+        ]
         schedule_id = unique("digest-schedule")
         assert await ensure_digest_schedule(dev_client, task_queue, schedule_id=schedule_id)
         # Once more: it is brought to the spec, not made twice.

@@ -38,6 +38,7 @@ from workflows.domain.hub import (
 )
 from workflows.domain.model import PartyOrderSpec
 from workflows.domain.names import HUB_DELIVERY_FAILED
+from workflows.domain.rules import CURRENT_RULES
 from workflows.domain.tracker import PartyOrderTracker, TrackerState
 from workflows.hub import SUSPENDED_METRIC
 
@@ -390,7 +391,7 @@ def test_an_orders_events_carry_a_sequence_that_grows_across_continue_as_new() -
             },
         }
     )
-    tracker = PartyOrderTracker.start(spec, NOW, tracking_id="run-1")
+    tracker = PartyOrderTracker.start(spec, NOW, tracking_id="run-1", rules_version=CURRENT_RULES)
     hour = timedelta(hours=1)
     effects = tracker.advance(NOW) + tracker.advance(NOW + 2 * hour)
     effects += tracker.handle("report_progress", {"percentComplete": 50}, NOW + 3 * hour)

@@ -81,6 +81,7 @@ SAYS = {
     "party-orders start starter/samples/PO-1001.json": "Tracking order PO-1001",
     "party-orders progress PO-1001 --percent 20": "state inProgress, 20% complete",
     "party-orders resolve PO-1001 CR-1 --accept": "Change request CR-1 on PO-1001 accepted",
+    "party-orders resolve PO-1001 CR-2 --accept": "Change request CR-2 on PO-1001 accepted",
     "party-orders state PO-1001 held": "Order PO-1001 is now held: site access blocked",
     "party-orders state PO-1001 inProgress": "Order PO-1001 is now inProgress",
     "temporal workflow update execute": "state:pending",
@@ -185,7 +186,7 @@ def test_the_tour_is_found_whole() -> None:
     commands = tour_commands()
     assert commands[0] == "party-orders start starter/samples/PO-1001.json"
     assert commands[-1].startswith("party-orders cancel PO-2002")
-    assert len(commands) == 34
+    assert len(commands) == 35
     for prefix in SAYS:
         assert any(command.startswith(prefix) for command in commands), prefix
 
@@ -238,6 +239,10 @@ async def test_the_tour_runs_as_written(tmp_path: Path) -> None:
         assert delivered.state == "completed" and delivered.percent_complete == 100
         change = delivered.change_request("CR-1")
         assert change is not None and change.status == "accepted"
+        # CR-2 was the order's own: the forecast past the agreed date, put to the process.
+        agreed = delivered.change_request("CR-2")
+        assert agreed is not None and agreed.status == "accepted"
+        assert agreed.changes.requested_completion_date == delivered.requested_completion_date
         assert [s.to_state for s in delivered.state_history][:5] == [
             "acknowledged",
             "inProgress",

@@ -11,16 +11,18 @@ import asyncio
 import json
 import subprocess
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 
 from starter.local.binaries import temporal_cli_path
 from starter.samples import example_order
-from tests.conftest import unique
+from tests.conftest import read_outbox, unique
 from workflows.close_party_order import ClosureRecord
 from workflows.domain.instants import iso
 from workflows.domain.model import PartyOrder, close_workflow_id, track_workflow_id
+from workflows.patches import TEMPORAL_CANCEL_BY, TEMPORAL_CANCEL_REASON
 
 
 def temporal(address: str, *args: str) -> str:
@@ -174,3 +176,35 @@ async def test_the_readme_queries_find_the_right_orders(
     finally:
         for handle in started:
             await handle.terminate(reason="test finished")
+
+
+async def test_temporal_cancel_is_the_orders_cancellation(
+    dev_client: Client, dev_address: str, dev_task_queue: str, session_outbox: Path
+) -> None:
+    """The Web UI's "Request Cancellation" and `temporal workflow cancel` are one request:
+    the order ends cancelled, the party is told, and so is the originating process."""
+    order_id = unique()
+    workflow_id = track_workflow_id(order_id)
+    await run_cli(
+        dev_address, "workflow", "start", "--type", "TrackPartyOrder",
+        "--task-queue", dev_task_queue, "--workflow-id", workflow_id,
+        "--input", json.dumps(example_order(order_id, datetime.now(UTC))),
+    )  # fmt: skip
+    await query_order(dev_address, workflow_id)  # tracking has begun
+    await run_cli(dev_address, "workflow", "cancel", "--workflow-id", workflow_id)
+
+    handle = dev_client.get_workflow_handle(workflow_id, result_type=PartyOrder)
+    final = await asyncio.wait_for(handle.result(), timeout=60)  # completed, not CANCELED
+    assert final.state == "cancelled"
+    assert final.cancellation is not None
+    assert final.cancellation.requested_by == TEMPORAL_CANCEL_BY
+    assert final.cancellation.reason == TEMPORAL_CANCEL_REASON
+    told = [
+        (n["recipientKind"], n["kind"])
+        for n in read_outbox(session_outbox)
+        if n["orderId"] == order_id and n["kind"] in ("cancelled", "stateChanged")
+    ]
+    assert ("party", "cancelled") in told
+    assert ("originatingProcess", "stateChanged") in told
+    status = (await handle.describe()).status
+    assert status == WorkflowExecutionStatus.COMPLETED

@@ -267,8 +267,11 @@ class WorkerProcess:
         outbox: Path,
         log_dir: Path,
         env: Mapping[str, str] | None = None,
+        module: str | None = None,
     ) -> None:
         self.name = name
+        # ``python -m module`` instead of ``python worker.py``: a test's own worker program.
+        self.module = module
         self.address = address
         self.task_queue = task_queue
         self.outbox = outbox
@@ -300,8 +303,9 @@ class WorkerProcess:
     def start(self) -> WorkerProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
+            program = ["-m", self.module] if self.module else [str(ROOT / "worker.py")]
             self.proc = subprocess.Popen(
-                [sys.executable, str(ROOT / "worker.py")],
+                [sys.executable, *program],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,

@@ -329,6 +329,19 @@ async def cancellation(ctx: Ctx) -> list[Recorded]:
     return named("cancellation.track", await run_chain(ctx.client, wid))
 
 
+async def temporal_cancel(ctx: Ctx) -> list[Recorded]:
+    """Progress, then Temporal's own cancel (the Web UI's button): the order's cancellation,
+    by an operator (patch ``temporal-cancel-is-cancellation``)."""
+    began = await ctx.now()
+    wid = await start_order(ctx, short_order(new_order_id("temporal-cancel"), began))
+    await signal(ctx, wid, names.REPORT_PROGRESS, {"requestId": "p-1", "percentComplete": 5})
+    await ctx.sleep(timedelta(days=1))
+    await ctx.client.get_workflow_handle(wid).cancel()
+    final = await result(ctx, wid)
+    assert final.state == "cancelled", final.state
+    return named("temporal-cancel.track", await run_chain(ctx.client, wid))
+
+
 async def rules_2(ctx: Ctx) -> list[Recorded]:
     """Rules 2 (patch ``tracking-rules-2``): a forecast past the agreed date opens a change
     request by itself; silence makes the order critical, every level fires and the top
@@ -659,6 +672,7 @@ Scenario = Callable[[Ctx], Awaitable[list[Recorded]]]
 TIME_SKIPPING_SCENARIOS: dict[str, Scenario] = {
     "lifecycle": lifecycle,
     "cancellation": cancellation,
+    "temporal-cancel": temporal_cancel,
     "bad-messages": bad_messages,
     "invalid-start": invalid_start,
     "calendar-pause": calendar_pause,

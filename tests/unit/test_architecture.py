@@ -267,13 +267,80 @@ def test_a_write_to_the_environment_is_seen() -> None:
     assert environment_uses("settings.get('PARTY_ORDERS_DEBUG')") == []
 
 
+def reached(graph: dict[str, set[str]], start: str) -> set[str]:
+    """Every module importing ``start`` runs, through whatever imports it makes."""
+    seen: set[str] = set()
+    todo = [start]
+    while todo:
+        for target in graph.get(todo.pop(), set()) - seen:
+            seen.add(target)
+            todo.append(target)
+    return seen
+
+
+def client_modules(modules: set[str]) -> set[str]:
+    return {
+        name for name in modules if name == "starter.client" or name.startswith("starter.client.")
+    }
+
+
 def test_the_codec_server_does_not_import_the_client() -> None:
     # The codec server only decodes payloads; its errors come from starter.errors, so it
-    # starts without the client API and Temporal's client behind it.
-    source = (ROOT / "starter" / "codec_server.py").read_text(encoding="utf-8")
-    client_imports = [
-        name
-        for _, name in imported_modules(source)
-        if name == "starter.client" or name.startswith("starter.client.")
+    # starts without the client API (and Temporal's client behind it), also through the
+    # modules it imports.
+    modules = [(name, path.read_text(encoding="utf-8")) for name, path in production_modules()]
+    assert client_modules(reached(import_graph(modules), "starter.codec_server")) == set()
+
+
+def test_the_client_reached_through_another_module_is_seen() -> None:
+    modules = [
+        ("starter.codec_server", "from starter.errors import PartyOrderError"),
+        ("starter.errors", "def f():\n    from starter.client.reads import Reads"),
+        ("starter.client", "import sys"),
+        ("starter.client.reads", "import sys"),
     ]
-    assert client_imports == []
+    assert client_modules(reached(import_graph(modules), "starter.codec_server")) == {
+        "starter.client",
+        "starter.client.reads",
+    }
+
+
+# ---------------------------------------------------------------- no hidden rules
+
+
+def rules_defaults(source: str) -> list[tuple[int, str]]:
+    """The parameters naming the rules an order is tracked by (``rules``,
+    ``rules_version``) that have a default, with their line."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            continue
+        arguments = node.args
+        positional = [*arguments.posonlyargs, *arguments.args]
+        defaulted = positional[len(positional) - len(arguments.defaults) :]
+        defaulted += [
+            argument
+            for argument, default in zip(arguments.kwonlyargs, arguments.kw_defaults, strict=True)
+            if default is not None
+        ]
+        found += [(node.lineno, a.arg) for a in defaulted if a.arg in ("rules", "rules_version")]
+    return found
+
+
+def test_no_function_defaults_to_some_rules() -> None:
+    # An order is shown and judged by its own rules: a default (the current ones) let the
+    # Web UI and the digest judge an order on older rules by the newest.
+    defaults = {
+        name: found
+        for name, path in production_modules()
+        if (found := rules_defaults(path.read_text(encoding="utf-8")))
+    }
+    assert defaults == {}
+
+
+def test_a_default_for_the_rules_is_seen() -> None:
+    assert rules_defaults("def next_due(order, now, rules=CURRENT):\n    pass") == [(1, "rules")]
+    assert rules_defaults("def start(spec, *, rules_version: int = 5): ...") == [
+        (1, "rules_version")
+    ]
+    assert rules_defaults("def start(spec, tracking_id=None, *, rules_version: int): ...") == []

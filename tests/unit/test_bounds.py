@@ -20,6 +20,7 @@ from workflows.domain.bounds import (
 )
 from workflows.domain.effects import ForwardChangeRequest, Notify
 from workflows.domain.model import PartyOrderSpec
+from workflows.domain.rules import CURRENT_RULES
 from workflows.domain.tracker import PartyOrderTracker
 from workflows.domain.tracking.escalation import raise_alert
 from workflows.run_budget import ContinuedRun, PendingNotification
@@ -68,7 +69,9 @@ def biggest_start_input() -> dict[str, Any]:
 
 
 def test_the_state_carried_by_continue_as_new_stays_well_under_2_mb() -> None:
-    tracker = PartyOrderTracker.start(PartyOrderSpec.model_validate(biggest_start_input()), NOW)
+    tracker = PartyOrderTracker.start(
+        PartyOrderSpec.model_validate(biggest_start_input()), NOW, rules_version=CURRENT_RULES
+    )
     assert len(tracker.order.milestones) > 20
 
     # Every record at its bound, each entry at its largest.

@@ -22,7 +22,7 @@ from workflows.domain.deadlines import next_due
 from workflows.domain.effects import Notify
 from workflows.domain.messages import describe_validation_error
 from workflows.domain.model import PartyOrderSpec
-from workflows.domain.rules import RULES_4
+from workflows.domain.rules import CURRENT_RULES, RULES_4
 from workflows.domain.tracker import PartyOrderTracker
 
 BERLIN = PartyCalendar(time_zone="Europe/Berlin", holidays=[date(2026, 12, 25), date(2026, 12, 26)])
@@ -163,7 +163,9 @@ def check_in_times(calendar: dict[str, object], start: datetime, days: int) -> l
     spec["trackingPolicy"].update(
         checkInInterval="P1D", responseWindow="PT8H", unansweredCheckInLimit=1000
     )
-    tracker = PartyOrderTracker.start(PartyOrderSpec.model_validate(spec), start)
+    tracker = PartyOrderTracker.start(
+        PartyOrderSpec.model_validate(spec), start, rules_version=CURRENT_RULES
+    )
     sent, now = [], start
     while now < start + timedelta(days=days):
         due = next_due(tracker.order, now, RULES_4)
@@ -202,7 +204,9 @@ def test_check_ins_keep_nine_oclock_across_the_autumn_change() -> None:
 def test_without_a_calendar_every_instant_counts() -> None:
     spec = example_order("NOCAL", datetime(2026, 12, 18, 17, 0, tzinfo=UTC))
     tracker = PartyOrderTracker.start(
-        PartyOrderSpec.model_validate(spec), datetime(2026, 12, 18, 17, 0, tzinfo=UTC)
+        PartyOrderSpec.model_validate(spec),
+        datetime(2026, 12, 18, 17, 0, tzinfo=UTC),
+        rules_version=CURRENT_RULES,
     )
     assert tracker.order.check_ins.next_at == datetime(2026, 12, 25, 17, 0, tzinfo=UTC)
 

@@ -10,7 +10,7 @@ from workflows.domain.checkpoints import next_checkpoint
 from workflows.domain.deadlines import Deadline, next_due
 from workflows.domain.effects import Effect, Notify
 from workflows.domain.model import MilestoneStatus, PartyOrderSpec
-from workflows.domain.rules import RULES_4
+from workflows.domain.rules import CURRENT_RULES, RULES_4
 from workflows.domain.tracker import PartyOrderTracker
 
 NOW = datetime(2026, 11, 2, 9, tzinfo=UTC)  # a Monday
@@ -39,7 +39,9 @@ def start(**changes: Any) -> PartyOrderTracker:
     policy = changes.pop("trackingPolicy", {})
     data["trackingPolicy"].update(policy)
     data.update(changes)
-    return PartyOrderTracker.start(PartyOrderSpec.model_validate(data), NOW)
+    return PartyOrderTracker.start(
+        PartyOrderSpec.model_validate(data), NOW, rules_version=CURRENT_RULES
+    )
 
 
 def check_ins(effects: list[Effect]) -> list[str]:

@@ -6,10 +6,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
+
+from activities.digest import CHANGE_VERSION, page_entries, rules_listed
 from workflows.domain.deadlines import next_due
 from workflows.domain.digest import DigestEntry, contacts_of, digest_entry, digest_notices
 from workflows.domain.model import JeopardyStatus, OrderState, PartyOrder, PartyOrderSpec
-from workflows.domain.rules import CURRENT_RULES, rules_of
+from workflows.domain.rules import CURRENT_RULES, RULES_4, RULES_5, RULES_V4, rules_of
 from workflows.domain.tracker import PartyOrderTracker
 
 NOW = datetime(2027, 1, 4, 8, 0, tzinfo=UTC)
@@ -19,7 +22,9 @@ STARTED = NOW - timedelta(days=7)
 RULES = rules_of(CURRENT_RULES)
 
 
-def late_order(levels: list[dict[str, Any]], manager: str = "mgr") -> PartyOrder:
+def late_order(
+    levels: list[dict[str, Any]], manager: str = "mgr", rules_version: int = CURRENT_RULES
+) -> PartyOrder:
     """An order due yesterday, checked now: critical, its escalation under way."""
     spec = PartyOrderSpec.model_validate(
         {
@@ -30,7 +35,7 @@ def late_order(levels: list[dict[str, Any]], manager: str = "mgr") -> PartyOrder
             "trackingPolicy": {"orderManager": manager, "escalation": levels},
         }
     )
-    tracker = PartyOrderTracker.start(spec, STARTED)
+    tracker = PartyOrderTracker.start(spec, STARTED, rules_version=rules_version)
     tracker.advance(NOW)
     return tracker.order
 
@@ -111,6 +116,41 @@ def test_an_order_with_nothing_due_is_listed_without_a_next_due() -> None:
     line = digest_entry(waiting, NOW, RULES)
     assert line is not None
     assert (line.order_id, line.next_due, line.next_due_what) == ("PO-D1", None, None)
+
+
+def listed_with(*patch_ids: str) -> TypedSearchAttributes:
+    """The search attributes a listing shows of a run that recorded ``patch_ids``."""
+    return TypedSearchAttributes([SearchAttributePair(CHANGE_VERSION, list(patch_ids))])
+
+
+def test_an_order_on_older_rules_is_listed_by_its_own_rules() -> None:
+    # A rules-4 order without escalation levels still reminds its order manager (rules 5
+    # stopped that: nothing could acknowledge the reminders). Its line says so.
+    order = late_order([], rules_version=RULES_V4)
+    escalated = order.jeopardy.last_escalated_at
+    assert escalated is not None
+    (line,) = page_entries([(listed_with("tracking-rules-4"), order)], NOW)
+    assert (line.next_due, line.next_due_what) == (
+        escalated + order.tracking_policy.escalation_repeat_interval,
+        "remind the top escalation contact",
+    )
+    # By the newest rules the same order would be shown another deadline.
+    (newest,) = page_entries([(listed_with("tracking-rules-5"), order)], NOW)
+    assert newest.next_due_what != line.next_due_what
+
+
+def test_an_order_that_did_not_answer_is_left_out_of_its_page() -> None:
+    order = late_order([{"level": 1, "after": "PT0S", "notify": "lead"}])
+    lines = page_entries([(listed_with("tracking-rules-5"), None), (listed_with(), order)], NOW)
+    assert [line.order_id for line in lines] == ["PO-D1"]
+
+
+def test_a_run_is_listed_on_the_newest_rules_it_recorded_else_on_rules_1() -> None:
+    assert rules_listed(listed_with("holidays-re-resolved", "tracking-rules-5")) == RULES_5
+    assert rules_listed(listed_with("tracking-rules-2", "tracking-rules-4")) == RULES_4
+    assert rules_listed(listed_with("tracking-rules-3")).version == 3
+    assert rules_listed(listed_with("holidays-re-resolved")).version == 1
+    assert rules_listed(TypedSearchAttributes.empty).version == 1
 
 
 # ---------------------------------------------------------------- the notices

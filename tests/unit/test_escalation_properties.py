@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from workflows.domain.deadlines import is_acknowledged
 from workflows.domain.effects import Effect, ForwardChangeRequest, Notify
 from workflows.domain.model import JeopardyStatus, PartyOrderSpec
+from workflows.domain.rules import CURRENT_RULES
 from workflows.domain.tracker import PartyOrderTracker
 
 NOW = datetime(2027, 3, 1, tzinfo=UTC)
@@ -83,7 +84,7 @@ def trackers(draw: st.DrawFn) -> PartyOrderTracker:
             "trackingPolicy": draw(policies()),
         }
     )
-    return PartyOrderTracker.start(spec, NOW)
+    return PartyOrderTracker.start(spec, NOW, rules_version=CURRENT_RULES)
 
 
 MESSAGES = st.one_of(

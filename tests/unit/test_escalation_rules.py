@@ -20,7 +20,7 @@ from workflows.domain.deadlines import Deadline, next_due
 from workflows.domain.effects import Effect, ForwardChangeRequest, Notification, Notify
 from workflows.domain.messages import StateChangeRequest
 from workflows.domain.model import JeopardyStatus, MilestoneStatus, OrderState, PartyOrderSpec
-from workflows.domain.rules import RULES_1, RULES_4
+from workflows.domain.rules import CURRENT_RULES, RULES_1, RULES_4
 from workflows.domain.states import IllegalTransition
 from workflows.domain.tracker import PartyOrderTracker, TrackerState
 
@@ -44,7 +44,7 @@ def order_spec(**changes: Any) -> PartyOrderSpec:
 
 
 def start(**changes: Any) -> PartyOrderTracker:
-    return PartyOrderTracker.start(order_spec(**changes), NOW)
+    return PartyOrderTracker.start(order_spec(**changes), NOW, rules_version=CURRENT_RULES)
 
 
 def notifications(effects: list[Effect]) -> list[Notification]:
@@ -356,6 +356,7 @@ def test_a_start_with_only_a_forecast_agrees_on_it() -> None:
             requestedCompletionDate=None, expectedCompletionDate=(NOW + 9 * DAY).isoformat()
         ),
         NOW,
+        rules_version=CURRENT_RULES,
     )
     assert tracker.order.requested_completion_date == NOW + 9 * DAY
 
@@ -602,7 +603,7 @@ def test_a_megabyte_requested_by_is_refused() -> None:
 )
 def test_cross_field_rules_of_the_start_input(changes: dict[str, Any], error: str) -> None:
     with pytest.raises(ValueError) as raised:
-        PartyOrderTracker.start(order_spec(**changes), NOW)
+        PartyOrderTracker.start(order_spec(**changes), NOW, rules_version=CURRENT_RULES)
     refused = raised.value
     text = _describe(refused) if isinstance(refused, ValidationError) else str(refused)
     assert text == error

@@ -16,6 +16,7 @@ from workflows.domain.holidays import (
     resolved_through_needed,
 )
 from workflows.domain.model import PartyOrder, PartyOrderSpec
+from workflows.domain.rules import CURRENT_RULES
 from workflows.domain.tracker import PartyOrderTracker
 
 NOW = datetime(2027, 3, 10, 9, tzinfo=UTC)
@@ -37,7 +38,9 @@ def order(
     }
     if forecast is not None:
         data["expectedCompletionDate"] = forecast
-    return PartyOrderTracker.start(PartyOrderSpec.model_validate(data), NOW).order
+    return PartyOrderTracker.start(
+        PartyOrderSpec.model_validate(data), NOW, rules_version=CURRENT_RULES
+    ).order
 
 
 def german(through: str = "2028-12-31", **more: Any) -> dict[str, Any]:

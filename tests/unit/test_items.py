@@ -22,7 +22,7 @@ from workflows.domain.effects import (
 from workflows.domain.items import roll_up, weighted_percent
 from workflows.domain.messages import MESSAGE_MODELS, InboundMessage
 from workflows.domain.model import ItemState, OrderItem, OrderState, PartyOrderSpec
-from workflows.domain.rules import RULES_4, RULES_V2
+from workflows.domain.rules import CURRENT_RULES, RULES_4, RULES_V2
 from workflows.domain.tracker import PartyOrderTracker
 from workflows.visibility import details_markdown
 
@@ -52,7 +52,7 @@ def order_input(**changes: Any) -> dict[str, Any]:
 def start(rules: int | None = None, **changes: Any) -> PartyOrderTracker:
     spec = PartyOrderSpec.model_validate(order_input(**changes))
     if rules is None:
-        return PartyOrderTracker.start(spec, NOW)
+        return PartyOrderTracker.start(spec, NOW, rules_version=CURRENT_RULES)
     return PartyOrderTracker.start(spec, NOW, rules_version=rules)
 
 
@@ -279,7 +279,7 @@ def test_items_start_acknowledged_and_an_order_of_final_items_is_refused() -> No
         order_input(orderItems=[{"id": "1", "state": "cancelled"}])
     )
     with pytest.raises(ValueError) as raised:
-        PartyOrderTracker.start(spec, NOW)
+        PartyOrderTracker.start(spec, NOW, rules_version=CURRENT_RULES)
     assert str(raised.value) == (
         "orderItems: every item is already final; there is nothing to track"
     )
@@ -346,7 +346,7 @@ def test_milestone_items_must_be_items_of_the_order() -> None:
         )
     )
     with pytest.raises(ValueError) as raised:
-        PartyOrderTracker.start(spec, NOW)
+        PartyOrderTracker.start(spec, NOW, rules_version=CURRENT_RULES)
     assert str(raised.value) == (
         "milestones.orderItemIds: milestone m names unknown order item '7'"
     )

@@ -10,6 +10,7 @@ from workflows.domain.bounds import NOTE_CHARS
 from workflows.domain.items import late_items, weighted_percent
 from workflows.domain.model import ItemState, OrderItem, PartyOrderSpec
 from workflows.domain.notes import add_note, latest_notes
+from workflows.domain.rules import CURRENT_RULES
 from workflows.domain.tracker import PartyOrderTracker
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
@@ -23,7 +24,9 @@ def start(**changes: Any) -> PartyOrderTracker:
         "requestedCompletionDate": "2027-03-01T00:00:00Z",
     }
     data.update(changes)
-    return PartyOrderTracker.start(PartyOrderSpec.model_validate(data), NOW)
+    return PartyOrderTracker.start(
+        PartyOrderSpec.model_validate(data), NOW, rules_version=CURRENT_RULES
+    )
 
 
 def test_a_completed_item_counts_exactly_one_hundred_percent() -> None:

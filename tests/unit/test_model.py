@@ -30,6 +30,7 @@ from workflows.domain.model import (
     close_workflow_id,
     track_workflow_id,
 )
+from workflows.domain.rules import CURRENT_RULES
 from workflows.domain.tracker import PartyOrderTracker, TrackerState
 
 # Copied verbatim from CONTRACT.md ("Start input of TrackPartyOrder").
@@ -228,7 +229,9 @@ def test_camel_case_round_trip_with_durations_and_offsets() -> None:
 
 def test_snake_case_serialization_is_never_produced_for_the_full_order() -> None:
     now = datetime(2026, 11, 1, tzinfo=UTC)
-    tracker = PartyOrderTracker.start(PartyOrderSpec.model_validate_json(CONTRACT_START_INPUT), now)
+    tracker = PartyOrderTracker.start(
+        PartyOrderSpec.model_validate_json(CONTRACT_START_INPUT), now, rules_version=CURRENT_RULES
+    )
     tracker.handle(
         "request_change", {"changes": {"expectedCompletionDate": "2027-02-01T00:00:00Z"}}, now
     )
@@ -243,7 +246,9 @@ def test_snake_case_serialization_is_never_produced_for_the_full_order() -> None
 def test_tracker_state_survives_a_json_round_trip() -> None:
     """What continue-as-new carries over must come back identical."""
     now = datetime(2026, 11, 1, tzinfo=UTC)
-    tracker = PartyOrderTracker.start(PartyOrderSpec.model_validate_json(CONTRACT_START_INPUT), now)
+    tracker = PartyOrderTracker.start(
+        PartyOrderSpec.model_validate_json(CONTRACT_START_INPUT), now, rules_version=CURRENT_RULES
+    )
     tracker.handle("report_progress", {"requestId": "r1", "percentComplete": 30}, now)
     tracker.handle("request_change", {"changes": {"orderItems": [{"id": "2", "x": 1}]}}, now)
     tracker.advance(now + timedelta(days=40))

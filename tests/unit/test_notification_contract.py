@@ -39,7 +39,7 @@ PARTY_HOOK = "https://acme.example/hooks/orders?token=s3cret"
 
 def start(rules: int = CURRENT_RULES, **policy: Any) -> PartyOrderTracker:
     """The contract's PO-1001, its party with a webhook, behind-plan off unless asked for."""
-    data = load_sample(CONTRACT_EXAMPLE)
+    data = load_sample(CONTRACT_EXAMPLE, NOW)
     data["party"]["webhookUrl"] = PARTY_HOOK
     data["trackingPolicy"].update({"behindPlanTolerance": 100, **policy})
     return PartyOrderTracker.start(

@@ -13,6 +13,7 @@ from typing import Any
 from starter.samples import CONTRACT_EXAMPLE, load_sample
 from workflows.domain.model import PartyOrder, PartyOrderSpec
 from workflows.domain.party_view import PartyOrderView, party_event, party_view
+from workflows.domain.rules import CURRENT_RULES
 from workflows.domain.tracker import PartyOrderTracker
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
@@ -20,9 +21,11 @@ DAY = timedelta(days=1)
 
 
 def tracker() -> PartyOrderTracker:
-    data: dict[str, Any] = load_sample(CONTRACT_EXAMPLE)
+    data: dict[str, Any] = load_sample(CONTRACT_EXAMPLE, NOW)
     data["trackingPolicy"]["behindPlanTolerance"] = 100
-    return PartyOrderTracker.start(PartyOrderSpec.model_validate(data), NOW)
+    return PartyOrderTracker.start(
+        PartyOrderSpec.model_validate(data), NOW, rules_version=CURRENT_RULES
+    )
 
 
 def run_until(order: PartyOrderTracker, until: datetime) -> datetime:

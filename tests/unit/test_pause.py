@@ -132,7 +132,9 @@ def test_behind_plan_excludes_the_paused_time() -> None:
 
 
 def test_each_pause_adds_to_paused_for() -> None:
-    tracker = PartyOrderTracker.start(PartyOrderSpec.model_validate(order(["pending"])), T0)
+    tracker = PartyOrderTracker.start(
+        PartyOrderSpec.model_validate(order(["pending"])), T0, rules_version=CURRENT_RULES
+    )
     change_state(tracker, "pending", T0 + DAY)  # straight from acknowledged
     change_state(tracker, "inProgress", T0 + 4 * DAY)
     change_state(tracker, "held", T0 + 5 * DAY)  # not listed: the clock runs

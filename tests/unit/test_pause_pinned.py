@@ -8,6 +8,7 @@ from typing import Any
 
 from workflows.domain.model import PartyOrderSpec
 from workflows.domain.pause import active_time, after_active_time, paused_text
+from workflows.domain.rules import CURRENT_RULES
 from workflows.domain.tracker import PartyOrderTracker
 
 T0 = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)  # a Monday
@@ -21,7 +22,9 @@ def under_way(pause_while: list[str]) -> PartyOrderTracker:
         "requestedCompletionDate": "2027-04-14T09:00:00Z",
         "trackingPolicy": {"pauseWhile": pause_while},
     }
-    tracker = PartyOrderTracker.start(PartyOrderSpec.model_validate(data), T0)
+    tracker = PartyOrderTracker.start(
+        PartyOrderSpec.model_validate(data), T0, rules_version=CURRENT_RULES
+    )
     tracker.handle("report_progress", {"source": "enterprise", "percentComplete": 0}, T0)
     return tracker
 

@@ -11,7 +11,7 @@ import pytest
 
 from workflows.domain.checkpoints import due_points
 from workflows.domain.model import MAX_CHECKPOINTS, MAX_MILESTONES, PartyOrderSpec
-from workflows.domain.rules import RULES_V2
+from workflows.domain.rules import CURRENT_RULES, RULES_V2
 from workflows.domain.tracker import PartyOrderTracker
 
 NOW = datetime(2026, 11, 2, 9, tzinfo=UTC)
@@ -36,7 +36,7 @@ def start(rules: int | None = None, **changes: Any) -> PartyOrderTracker:
     data.update(changes)
     spec = PartyOrderSpec.model_validate(data)
     if rules is None:
-        return PartyOrderTracker.start(spec, NOW)
+        return PartyOrderTracker.start(spec, NOW, rules_version=CURRENT_RULES)
     return PartyOrderTracker.start(spec, NOW, rules_version=rules)
 
 

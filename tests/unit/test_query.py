@@ -165,6 +165,20 @@ def test_unknown_jeopardy_is_refused(bad: str) -> None:
         build_list_query(OrderFilters(jeopardy=bad))
 
 
+def test_several_values_are_any_of_them_once_each() -> None:
+    assert filter_clause(OrderFilters(jeopardy="hazard, Critical,hazard")) == (
+        'PartyOrderJeopardy IN ("hazard", "critical")'
+    )
+    assert filter_clause(OrderFilters(state="held,pending")) == (
+        'PartyOrderState IN ("held", "pending")'
+    )
+
+
+def test_one_bad_value_among_several_is_refused_naming_it() -> None:
+    with pytest.raises(ValueError, match=r"^jeopardy: 'red' is not one of none, hazard"):
+        build_list_query(OrderFilters(jeopardy="hazard,red"))
+
+
 # ---------------------------------------------------------------- free text, injections
 
 INJECTIONS = [

@@ -52,7 +52,7 @@ RECORDS = {"jeopardy_alerts", "state_history", "rejected_messages", "delivery_fa
 
 def order_data(**changes: Any) -> dict[str, Any]:
     """The contract's PO-1001, behind-plan off (tolerance 100)."""
-    data: dict[str, Any] = load_sample(CONTRACT_EXAMPLE)
+    data: dict[str, Any] = load_sample(CONTRACT_EXAMPLE, NOW)
     data["trackingPolicy"]["behindPlanTolerance"] = 100
     data.update(changes)
     return data
@@ -99,7 +99,9 @@ def order_size(tracker: PartyOrderTracker) -> int:
 
 def test_a_start_input_takes_200_order_items_and_refuses_201() -> None:
     at_bound = order_data(orderItems=items(ORDER_ITEMS_AT_MOST))
-    tracker = PartyOrderTracker.start(PartyOrderSpec.model_validate(at_bound), NOW)
+    tracker = PartyOrderTracker.start(
+        PartyOrderSpec.model_validate(at_bound), NOW, rules_version=CURRENT_RULES
+    )
     assert len(tracker.order.order_items) == ORDER_ITEMS_AT_MOST
 
     one_past = order_data(orderItems=items(ORDER_ITEMS_AT_MOST + 1))
@@ -205,11 +207,15 @@ def start_input_of(chars: int) -> PartyOrderSpec:
 
 
 def test_a_start_input_of_200000_characters_is_taken_and_one_of_200001_refused() -> None:
-    tracker = PartyOrderTracker.start(start_input_of(START_INPUT_CHARS_AT_MOST), NOW)
+    tracker = PartyOrderTracker.start(
+        start_input_of(START_INPUT_CHARS_AT_MOST), NOW, rules_version=CURRENT_RULES
+    )
     assert tracker.order.state == OrderState.ACKNOWLEDGED
 
     with pytest.raises(ValueError) as raised:
-        PartyOrderTracker.start(start_input_of(START_INPUT_CHARS_AT_MOST + 1), NOW)
+        PartyOrderTracker.start(
+            start_input_of(START_INPUT_CHARS_AT_MOST + 1), NOW, rules_version=CURRENT_RULES
+        )
     assert str(raised.value) == (
         "the order is 200001 characters of JSON; at most 200000 are accepted"
     )

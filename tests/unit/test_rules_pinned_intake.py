@@ -29,6 +29,7 @@ from workflows.domain.model import (
     OrderState,
     PartyOrderSpec,
 )
+from workflows.domain.rules import CURRENT_RULES
 from workflows.domain.states import IllegalTransition
 from workflows.domain.tracker import PartyOrderTracker, TrackerState
 
@@ -41,11 +42,13 @@ PROCESS = "service-order-handling"
 
 def start(**changes: Any) -> PartyOrderTracker:
     """The contract's PO-1001 tracked from NOW by the current rules, behind-plan off."""
-    data = load_sample(CONTRACT_EXAMPLE)
+    data = load_sample(CONTRACT_EXAMPLE, NOW)
     data["trackingPolicy"]["behindPlanTolerance"] = 100
     data["trackingPolicy"].update(changes.pop("trackingPolicy", {}))
     data.update(changes)
-    return PartyOrderTracker.start(PartyOrderSpec.model_validate(data), NOW)
+    return PartyOrderTracker.start(
+        PartyOrderSpec.model_validate(data), NOW, rules_version=CURRENT_RULES
+    )
 
 
 def notices(effects: list[Effect]) -> list[Notification]:
@@ -379,7 +382,7 @@ NEW_YEAR_2029 = date(2029, 1, 1)  # a Monday too: the first periodic check-in fa
 def calendar_order() -> PartyOrderTracker:
     """An order whose party's country holidays are known through 2028 (as if resolved at
     start) and whose first check-in falls on New Year's Day 2029, not yet known as one."""
-    data = load_sample(CONTRACT_EXAMPLE)
+    data = load_sample(CONTRACT_EXAMPLE, NOW)
     data.update(
         {
             "orderDate": "2028-12-20T00:00:00Z",
@@ -395,7 +398,9 @@ def calendar_order() -> PartyOrderTracker:
         "holidaysResolvedThrough": "2028-12-31",
     }
     data["trackingPolicy"]["behindPlanTolerance"] = 100
-    tracker = PartyOrderTracker.start(PartyOrderSpec.model_validate(data), CHRISTMAS_MONDAY)
+    tracker = PartyOrderTracker.start(
+        PartyOrderSpec.model_validate(data), CHRISTMAS_MONDAY, rules_version=CURRENT_RULES
+    )
     assert tracker.order.check_ins.next_at == datetime(2029, 1, 1, 9, tzinfo=UTC)
     return tracker
 

@@ -16,7 +16,7 @@ from workflows.domain.model import (
     OrderState,
     PartyOrderSpec,
 )
-from workflows.domain.rules import RULES_4
+from workflows.domain.rules import CURRENT_RULES, RULES_4
 from workflows.domain.tracker import PartyOrderTracker
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
@@ -34,7 +34,7 @@ def tracker(
         milestones=milestones or [],
         tracking_policy={"behindPlanTolerance": 100, **policy},
     )
-    return PartyOrderTracker.start(spec, NOW)
+    return PartyOrderTracker.start(spec, NOW, rules_version=CURRENT_RULES)
 
 
 def whats(found: list[Deadline]) -> dict[str, datetime]:

@@ -40,7 +40,7 @@ from workflows.domain.model import (
     PartyOrder,
     PartyOrderSpec,
 )
-from workflows.domain.rules import RULES_4, RULES_V1, RULES_V2, RULES_V3
+from workflows.domain.rules import CURRENT_RULES, RULES_4, RULES_V1, RULES_V2, RULES_V3
 from workflows.domain.states import IllegalTransition
 from workflows.domain.tracker import PartyOrderTracker, TrackerState
 
@@ -49,7 +49,7 @@ US = timedelta(microseconds=1)
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
 
-CONTRACT_ORDER: dict[str, Any] = load_sample(CONTRACT_EXAMPLE)  # the contract's PO-1001
+CONTRACT_ORDER: dict[str, Any] = load_sample(CONTRACT_EXAMPLE, NOW)  # the contract's PO-1001
 SURVEY_DATE = datetime(2026, 12, 5, tzinfo=UTC)
 
 
@@ -64,7 +64,7 @@ def spec(**changes: Any) -> PartyOrderSpec:
 def start(**changes: Any) -> PartyOrderTracker:
     """The contract's order, tracked from NOW; behind-plan is off unless asked for."""
     changes.setdefault("trackingPolicy", {}).setdefault("behindPlanTolerance", 100)
-    return PartyOrderTracker.start(spec(**changes), NOW)
+    return PartyOrderTracker.start(spec(**changes), NOW, rules_version=CURRENT_RULES)
 
 
 def notifications(effects: list[Effect]) -> list[Notification]:
@@ -112,7 +112,7 @@ def test_start_acknowledges_and_plans_the_first_check_in() -> None:
 def test_start_keeps_a_given_order_date_and_the_spec() -> None:
     given_spec = spec(orderDate="2026-10-01T00:00:00+02:00")
     before = given_spec.model_dump()
-    tracker = PartyOrderTracker.start(given_spec, NOW)
+    tracker = PartyOrderTracker.start(given_spec, NOW, rules_version=CURRENT_RULES)
     assert tracker.order.order_date == datetime(2026, 10, 1, tzinfo=timezone(2 * HOUR))
     assert given_spec.model_dump() == before
     tracker.order.milestones[0].status = MilestoneStatus.COMPLETED
@@ -1204,7 +1204,9 @@ def _six_month_spec(start_at: datetime) -> PartyOrderSpec:
 def test_six_months_with_a_silent_party() -> None:
     start_at = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
     end = start_at + 182 * DAY
-    tracker = PartyOrderTracker.start(_six_month_spec(start_at), start_at)
+    tracker = PartyOrderTracker.start(
+        _six_month_spec(start_at), start_at, rules_version=CURRENT_RULES
+    )
     now, effects = _run_until(tracker, start_at, end)
     assert now == end
     check_ins = [n for n in notifications(effects) if n.kind == "checkIn"]
@@ -1231,7 +1233,9 @@ def test_six_months_with_a_silent_party() -> None:
 def test_six_months_with_a_party_answering_every_check_in() -> None:
     start_at = datetime(2027, 1, 4, 9, 0, tzinfo=UTC)
     due = start_at + 182 * DAY
-    tracker = PartyOrderTracker.start(_six_month_spec(start_at), start_at)
+    tracker = PartyOrderTracker.start(
+        _six_month_spec(start_at), start_at, rules_version=CURRENT_RULES
+    )
     answered: list[datetime] = []
 
     def answer(now: datetime, effects: list[Effect]) -> list[Effect]:

@@ -29,7 +29,7 @@ from workflows.domain.model import (
     PartyOrder,
     TrackingPolicy,
 )
-from workflows.domain.rules import RULES_4
+from workflows.domain.rules import CURRENT_RULES, RULES_4
 from workflows.domain.tracker import PartyOrderTracker
 
 NOW = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
@@ -348,7 +348,7 @@ def tracked(draw: st.DrawFn) -> PartyOrderTracker:
     order.check_ins.next_at = NOW + order.tracking_policy.check_in_interval
     order.state_history = []
     try:
-        return PartyOrderTracker.start(order, NOW)
+        return PartyOrderTracker.start(order, NOW, rules_version=CURRENT_RULES)
     except ValueError:  # a start input that breaks a cross-field rule is refused
         assume(False)
         raise

@@ -25,10 +25,12 @@ SURVEY_DATE = datetime(2026, 12, 5, tzinfo=UTC)  # the contract example's survey
 
 def start(tracking_id: str | None = None, **changes: Any) -> PartyOrderTracker:
     """The contract's PO-1001 tracked from NOW, behind-plan off (tolerance 100)."""
-    data = load_sample(CONTRACT_EXAMPLE)
+    data = load_sample(CONTRACT_EXAMPLE, NOW)
     data["trackingPolicy"]["behindPlanTolerance"] = 100
     data.update(changes)
-    return PartyOrderTracker.start(PartyOrderSpec.model_validate(data), NOW, tracking_id)
+    return PartyOrderTracker.start(
+        PartyOrderSpec.model_validate(data), NOW, tracking_id, rules_version=CURRENT_RULES
+    )
 
 
 def notifications(effects: list[Effect]) -> list[Notification]:
@@ -261,7 +263,7 @@ def test_cancelling_a_closed_order_is_refused_as_closed_not_as_a_transition() ->
 
 
 def milestones_due_together(rules: int) -> tuple[PartyOrderTracker, datetime]:
-    data = load_sample(CONTRACT_EXAMPLE)
+    data = load_sample(CONTRACT_EXAMPLE, NOW)
     due = datetime(2026, 12, 5, tzinfo=UTC)
     data["milestones"] = [
         {"id": f"m{n}", "name": f"Step {n}", "milestoneDate": "2026-12-05T00:00:00Z"}

@@ -40,6 +40,9 @@ SA_ESCALATION_LEVEL = "PartyOrderEscalationLevel"
 SA_PARTY_ID = "PartyId"
 SA_ORIGINATING_PROCESS = "OriginatingProcess"
 SA_DUE_DATE = "PartyOrderDueDate"
+# Temporal's own (a keyword list): the patch ids a run recorded, so the rules it tracks by
+# (workflows.domain.rules.rules_of_patches).
+SA_CHANGE_VERSION = "TemporalChangeVersion"
 
 # Event subscriptions (the hub): the registry workflow, its messages, and the delivery of
 # one event to one subscription (workflow and activity).

@@ -11,6 +11,7 @@ came with one patch, asked by the workflow shell when a run starts, newest first
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from workflows.domain.bounds import LIMITS_V1, LIMITS_V2, Limits
@@ -293,3 +294,18 @@ def rules_of(version: int) -> Rules:
         return _BY_VERSION[version]
     except KeyError:
         raise ValueError(f"rules version {version} does not exist") from None
+
+
+def rules_of_patches(patch_ids: Iterable[str]) -> Rules:
+    """The rules a run tracks by, read off the patch ids it recorded: the newest version
+    whose patch is among them, rules 1 when none is (a run from before the patches).
+
+    Outside the workflow the ids are visible as Temporal's ``TemporalChangeVersion``
+    search attribute, which the SDK upserts beside each patch marker a run records; a run
+    records the marker of its rules only (``workflows.patches.rules_of_this_run``).
+    """
+    recorded = set(patch_ids)
+    for rules in reversed(RULE_VERSIONS):
+        if rules.patch is not None and rules.patch in recorded:
+            return rules
+    return RULES_1

@@ -32,7 +32,7 @@ from workflows.domain.messages import (
     StateChangeRequest,
 )
 from workflows.domain.model import PartyOrder, PartyOrderSpec
-from workflows.domain.rules import CURRENT_RULES, Rules, rules_of
+from workflows.domain.rules import Rules, rules_of
 from workflows.domain.tracking import (
     changes,
     check_ins,
@@ -61,9 +61,12 @@ class PartyOrderTracker:
         spec: PartyOrderSpec,
         now: datetime,
         tracking_id: str | None = None,
-        rules_version: int = CURRENT_RULES,
+        *,
+        rules_version: int,
     ) -> PartyOrderTracker:
-        """Begin tracking: the order is ``acknowledged`` and its first check-in planned.
+        """Begin tracking by ``rules_version``: the order is ``acknowledged`` and its first
+        check-in planned. The caller names the rules (a new workflow run takes the newest,
+        ``workflows.patches``): no default, so no order is tracked by rules it did not choose.
 
         Raises ValueError (naming the field) for a start input that breaks a rule across
         fields (rules 2): dates out of order, a completion in the future, an id twice.

@@ -159,8 +159,19 @@ def change_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--forced", action="store_true", help="a forced change (kind forced), not a request"
     )
-    parser.add_argument("--expected-date", metavar="DATE", help="new expected completion date")
-    parser.add_argument("--requested-date", metavar="DATE", help="new requested completion date")
+    parser.add_argument(
+        "--expected-date",
+        metavar="DATE",
+        help="the party's new forecast (expectedCompletionDate). It moves only the forecast:"
+        " a forecast past the agreed date makes the order critical, and the order then asks"
+        " the originating process itself to move the agreed date",
+    )
+    parser.add_argument(
+        "--requested-date",
+        metavar="DATE",
+        help="a new agreed date (requestedCompletionDate), moved once the originating"
+        " process accepts",
+    )
     parser.add_argument(
         "--milestone",
         action="append",
@@ -334,6 +345,43 @@ async def cmd_cancel(args: argparse.Namespace) -> int:
     say(
         f"Cancellation of {args.order_id} accepted: the party is told, then the order is"
         f" cancelled ({await _state_line(client, args.order_id)})"
+    )
+    return EXIT_OK
+
+
+def ack_options(parser: argparse.ArgumentParser) -> None:
+    order_id_arg(parser)
+    parser.add_argument(
+        "--level", type=int, help="the level taken in hand (default: the order's current level)"
+    )
+    parser.add_argument("--by", help="who takes it in hand (an escalation contact)")
+    parser.add_argument("--note", help="what they are doing about it")
+    request_id_arg(parser)
+
+
+@commands.command(
+    "ack",
+    "acknowledge an order's escalation: reminders stop until its jeopardy worsens again"
+    " (acknowledge_escalation)",
+    ack_options,
+)
+async def cmd_ack(args: argparse.Namespace) -> int:
+    client = await connect_client()
+    level = args.level
+    if level is None:
+        level = (await client.get(args.order_id)).jeopardy.escalation_level
+        if level < 1:
+            raise InvalidInput(
+                f"order {args.order_id} has not been escalated: nothing to acknowledge"
+            )
+    request = _given(
+        {"level": level, "by": args.by, "note": args.note, "requestId": args.request_id or None}
+    )
+    order = await client.acknowledge_escalation(args.order_id, request)
+    say(
+        f"Escalation of {args.order_id} acknowledged at level {level}"
+        + (f" by {args.by}" if args.by else "")
+        + f": reminders stop until its jeopardy worsens ({order.jeopardy.status.value})"
     )
     return EXIT_OK
 

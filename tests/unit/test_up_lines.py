@@ -1,0 +1,27 @@
+"""What `party-orders up` tells another shell: the exports it needs to reach this stack."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from starter.local.up import other_shells
+
+
+def test_a_stack_in_another_folder_names_its_keys_and_the_export_for_them() -> None:
+    keys = Path("/tmp/stack-b/api-keys.json")
+    assert other_shells("localhost:7244", keys) == [
+        f"API keys          {keys}",
+        f"Other shells      export TEMPORAL_ADDRESS=localhost:7244 PARTY_ORDERS_API_KEYS={keys}",
+    ]
+
+
+def test_the_default_stack_needs_no_export() -> None:
+    keys = Path(".party-orders/api-keys.json")
+    assert other_shells("localhost:7233", keys) == [f"API keys          {keys}"]
+
+
+def test_without_the_api_only_the_server_address() -> None:
+    assert other_shells("localhost:7244", None) == [
+        "Other shells      export TEMPORAL_ADDRESS=localhost:7244"
+    ]
+    assert other_shells("localhost:7233", None) == []
