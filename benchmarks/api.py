@@ -16,7 +16,8 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +27,7 @@ import httpx
 from temporalio.client import Client
 
 from benchmarks.worker_process import PROJECT_ROOT
+from settings import API_BURST_ENV, API_KEYS_ENV, API_RATE_ENV, TASK_QUEUE_ENV
 from starter.api.keys import KeyStore
 from starter.api.routes import BASE_PATH
 from starter.client import PartyOrderClient
@@ -85,34 +87,32 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-async def api_throughput(
-    client: Client,
+@asynccontextmanager
+async def running_api(
     *,
     target: str,
     task_queue: str,
     workdir: Path,
-    requests: int,
+    store: KeyStore,
+    key: str,
     concurrency: int,
-) -> ApiThroughput:
-    orders = PartyOrderClient(client, task_queue)
-    tag = uuid.uuid4().hex[:6]
-    # Calls spread over as many orders as run at once, so no one order is the bottleneck.
-    ids = [f"API{tag}-{index}" for index in range(max(1, concurrency))]
-    now = datetime.now(UTC)
-    await asyncio.gather(*(orders.start(example_order(order_id, now)) for order_id in ids))
-    await asyncio.gather(*(orders.get(order_id) for order_id in ids))  # all running
-
-    store = KeyStore(workdir / "api-keys.json")
-    _, key = store.create("manager", label="benchmark")
+    settings: dict[str, str] | None = None,
+) -> AsyncIterator[httpx.AsyncClient]:
+    """``party-orders api`` in a process of its own over ``target``, with the keys in
+    ``store`` and ``settings`` besides; yields an HTTP client using ``key``, once the API
+    answers (its ``openapi.json``: no order or worker needed)."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TEMPORAL_", "PARTY_ORDERS_"))}
     env.update(
-        TEMPORAL_ADDRESS=target,
-        PARTY_ORDERS_TASK_QUEUE=task_queue,
-        PARTY_ORDERS_API_KEYS=str(store.path),
-        # The benchmark measures the API's cost, not its limits.
-        PARTY_ORDERS_API_RATE="1000000",
-        PARTY_ORDERS_API_BURST="1000000",
+        {
+            "TEMPORAL_ADDRESS": target,
+            TASK_QUEUE_ENV: task_queue,
+            API_KEYS_ENV: str(store.path),
+            # The benchmark measures the API's cost, not its limits.
+            API_RATE_ENV: "1000000",
+            API_BURST_ENV: "1000000",
+            **(settings or {}),
+        }
     )
     with (workdir / "api.log").open("w") as log:
         process = subprocess.Popen(
@@ -141,35 +141,65 @@ async def api_throughput(
                 if process.poll() is not None:
                     raise RuntimeError(f"the API exited: {(workdir / 'api.log').read_text()}")
                 try:
-                    (await http.get(f"/partyOrder/{ids[0]}")).raise_for_status()
+                    (await http.get("/openapi.json")).raise_for_status()
                     break
                 except httpx.HTTPError:
                     if time.monotonic() > deadline:
                         raise
                     await asyncio.sleep(0.2)
-
-            async def api_progress(index: int) -> None:
-                answer = await http.post(
-                    f"/partyOrder/{ids[index % len(ids)]}/progress", json=PROGRESS
-                )
-                answer.raise_for_status()
-
-            async def direct_progress(index: int) -> None:
-                await orders.report_progress(ids[index % len(ids)], PROGRESS)
-
-            async def api_get(index: int) -> None:
-                (await http.get(f"/partyOrder/{ids[index % len(ids)]}")).raise_for_status()
-
-            async def direct_get(index: int) -> None:
-                await orders.get(ids[index % len(ids)])
-
-            direct_p = await _rate(direct_progress, requests, concurrency)
-            api_p = await _rate(api_progress, requests, concurrency)
-            direct_g = await _rate(direct_get, requests, concurrency)
-            api_g = await _rate(api_get, requests, concurrency)
+            yield http
     finally:
         process.send_signal(signal.SIGTERM)
         await asyncio.to_thread(process.wait, 30)
+
+
+async def api_throughput(
+    client: Client,
+    *,
+    target: str,
+    task_queue: str,
+    workdir: Path,
+    requests: int,
+    concurrency: int,
+) -> ApiThroughput:
+    orders = PartyOrderClient(client, task_queue)
+    tag = uuid.uuid4().hex[:6]
+    # Calls spread over as many orders as run at once, so no one order is the bottleneck.
+    ids = [f"API{tag}-{index}" for index in range(max(1, concurrency))]
+    now = datetime.now(UTC)
+    await asyncio.gather(*(orders.start(example_order(order_id, now)) for order_id in ids))
+    await asyncio.gather(*(orders.get(order_id) for order_id in ids))  # all running
+
+    store = KeyStore(workdir / "api-keys.json")
+    _, key = store.create("manager", label="benchmark")
+    async with running_api(
+        target=target,
+        task_queue=task_queue,
+        workdir=workdir,
+        store=store,
+        key=key,
+        concurrency=concurrency,
+    ) as http:
+        # The API connects to Temporal on its first call: not counted.
+        (await http.get(f"/partyOrder/{ids[0]}")).raise_for_status()
+
+        async def api_progress(index: int) -> None:
+            answer = await http.post(f"/partyOrder/{ids[index % len(ids)]}/progress", json=PROGRESS)
+            answer.raise_for_status()
+
+        async def direct_progress(index: int) -> None:
+            await orders.report_progress(ids[index % len(ids)], PROGRESS)
+
+        async def api_get(index: int) -> None:
+            (await http.get(f"/partyOrder/{ids[index % len(ids)]}")).raise_for_status()
+
+        async def direct_get(index: int) -> None:
+            await orders.get(ids[index % len(ids)])
+
+        direct_p = await _rate(direct_progress, requests, concurrency)
+        api_p = await _rate(api_progress, requests, concurrency)
+        direct_g = await _rate(direct_get, requests, concurrency)
+        api_g = await _rate(api_get, requests, concurrency)
     return ApiThroughput(
         requests=requests,
         concurrency=concurrency,

@@ -14,6 +14,8 @@ workers (in subprocesses where CPU or memory is measured), and measures:
    signal-to-query latency;
 5. responsiveness: the longest workflow task while a worker takes ~10,000 signals that
    waited for it, and the seconds until every order answers again after a kill -9;
+6. the HTTP API: its cost against the client API, and ``POST /hub`` at an owner's quota
+   (``benchmarks/hub.py``, also run alone with ``python -m benchmarks.hub``);
 
 then prints every figure against its target and writes them all as JSON.
 """
@@ -45,6 +47,7 @@ from temporalio.contrib.pydantic import pydantic_data_converter
 from benchmarks import procfs
 from benchmarks.api import ApiThroughput, api_throughput
 from benchmarks.cost import OrderMonth, cost_table, order_months
+from benchmarks.hub import HubQuotaTiming, hub_figures, hub_quota
 from benchmarks.lifecycle import (
     BASELINE,
     ORDERS,
@@ -94,6 +97,8 @@ class Config:
     recovery_idle: int = 1_000
     recovery_stream_seconds: float = 5.0
     api_requests: int = 1_000  # of each kind, through the HTTP API and directly
+    hub_owners: int = 10  # each filled to its quota of subscriptions
+    hub_samples: int = 100  # POST /hub at the quota, and past it
     profile: bool = False
     # "default" is the project's worker as it is; the others are experiments (worker_process).
     workflow_runner: str = "default"
@@ -110,6 +115,8 @@ class Config:
             "latency_samples": 50,
             "recovery_idle": 200,
             "api_requests": 300,
+            "hub_owners": 3,
+            "hub_samples": 30,
         }
         values.update(overrides)
         return cls(**values)
@@ -128,6 +135,7 @@ class Results:
     responsiveness: Responsiveness
     scorecard: ScorecardTiming
     api: ApiThroughput
+    hub: HubQuotaTiming
     profile: Profile | None
     wall_seconds: float
     cost: tuple[OrderMonth, OrderMonth]  # typical, quiet
@@ -168,6 +176,7 @@ class Results:
             "responsiveness": self.responsiveness.to_json(),
             "scorecard": dataclasses.asdict(self.scorecard),
             "api": self.api.to_json(),
+            "hubQuota": self.hub.to_json(),
             "costPerOrderMonth": [month.to_json() for month in self.cost],
             "profile": self.profile.to_json() if self.profile else None,
         }
@@ -381,6 +390,7 @@ def figures(r: Results) -> list[Figure]:
             note=f"directly {r.api.direct_get_per_second:.1f}/s",
         ),
         Figure("api.getRatio", "API: GET order / client API", round(r.api.get_ratio, 3)),
+        *hub_figures(r.hub),
     ]
     for month in r.cost:
         surplus = ", ".join(f"+{n} {kind}" for kind, n in month.surplus.items()) or "none"
@@ -428,6 +438,7 @@ async def _lifecycle(
     Responsiveness,
     ScorecardTiming,
     ApiThroughput,
+    HubQuotaTiming,
 ]:
     progress("starting the Temporal dev server")
     env = await start_dev_server()
@@ -542,6 +553,14 @@ async def _lifecycle(
                 requests=config.api_requests,
                 concurrency=config.concurrency,
             )
+            progress(f"hub: {config.hub_owners} owners at their quota, POST /hub timed")
+            hub = await hub_quota(
+                target=target,
+                task_queue=workers[ORDERS, ambient_encrypted].task_queue,
+                workdir=workdir,
+                owners=config.hub_owners,
+                samples=config.hub_samples,
+            )
         progress(f"scale: {config.scale_orders:,} open orders on one worker")
         scaled = await scale(
             client,
@@ -561,7 +580,17 @@ async def _lifecycle(
             stream_seconds=config.recovery_stream_seconds,
             concurrency=config.concurrency,
         )
-        return rounds, orders_life, baseline_life, profile, scaled, responsive, scorecard, api
+        return (
+            rounds,
+            orders_life,
+            baseline_life,
+            profile,
+            scaled,
+            responsive,
+            scorecard,
+            api,
+            hub,
+        )
     finally:
         await env.shutdown()
 
@@ -607,6 +636,7 @@ async def run_benchmark(config: Config) -> Results:
             responsive,
             scorecard,
             api,
+            hub,
         ) = await _lifecycle(config, workdir)
         quiet, long = await _time_skipping(config, workdir)
         cost = await _cost(workdir)
@@ -622,6 +652,7 @@ async def run_benchmark(config: Config) -> Results:
         responsiveness=responsive,
         scorecard=scorecard,
         api=api,
+        hub=hub,
         profile=profile,
         wall_seconds=time.perf_counter() - began,
         cost=cost,

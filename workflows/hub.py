@@ -16,13 +16,14 @@ activity retried, a worker killed). A delivery that gives up is recorded in the 
 
 from __future__ import annotations
 
+from typing import Any
+
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     from workflows.delivery import NOTIFY_RETRY, NOTIFY_SCHEDULE_TO_CLOSE, NOTIFY_START_TO_CLOSE
     from workflows.domain import names
-    from workflows.domain.bounds import SUSPEND_AFTER_FAILED_DAYS
     from workflows.domain.hub import (
         SUBSCRIPTIONS_MEMO,
         HubDelivery,
@@ -31,9 +32,12 @@ with workflow.unsafe.imports_passed_through():
         RemoveSubscription,
         RotateSecret,
         Subscription,
+        SubscriptionOwner,
         registry_workflow_id,
     )
-    from workflows.patches import SUSPEND_DEAD_CALLBACKS_PATCH
+    from workflows.patches import CARRY_MEMO_PATCH, SUSPEND_DEAD_CALLBACKS_PATCH
+
+SUSPENDED_METRIC = "party_orders_hub_subscriptions_suspended"
 
 # Continue as new well before Temporal's own limits: each change is a few events.
 REGISTRY_HISTORY_LIMIT = 2_000
@@ -50,6 +54,10 @@ class PartyOrderSubscriptions:
         self._publish()  # a continued run's memo says what it holds from its first event
         await workflow.wait_condition(self._should_continue)
         await workflow.wait_condition(workflow.all_handlers_finished)
+        if workflow.patched(CARRY_MEMO_PATCH):
+            # The next run starts with the memo: between its start and its first task,
+            # the API's quota check and the publishers read every subscription, not none.
+            workflow.continue_as_new(self.state, memo=self._memo())
         workflow.continue_as_new(self.state)
 
     def _should_continue(self) -> bool:
@@ -59,10 +67,11 @@ class PartyOrderSubscriptions:
             or info.get_current_history_length() > REGISTRY_HISTORY_LIMIT
         )
 
+    def _memo(self) -> dict[str, Any]:
+        return {SUBSCRIPTIONS_MEMO: [s.to_json_dict() for s in self.state.subscriptions]}
+
     def _publish(self) -> None:
-        workflow.upsert_memo(
-            {SUBSCRIPTIONS_MEMO: [s.to_json_dict() for s in self.state.subscriptions]}
-        )
+        workflow.upsert_memo(self._memo())
 
     @workflow.update(name=names.ADD_SUBSCRIPTION)
     def add_subscription(self, subscription: Subscription) -> Subscription:
@@ -93,16 +102,27 @@ class PartyOrderSubscriptions:
         suspended = self.state.record_failure(failure)
         # The memo is what deliveries read: a suspended callback gets no more of them.
         if suspended is not None and workflow.patched(SUSPEND_DEAD_CALLBACKS_PATCH):
+            # Its owner reads the suspension on GET /hub/{id} and in GET /hub (from the
+            # memo); the operator hears of it by this line and the metric (neither of
+            # which is a command: histories made before them replay unchanged).
             workflow.logger.warning(
-                "hub subscription %s suspended: its callback failed %d days running",
+                "hub subscription %s of %s suspended: %s",
                 suspended.id,
-                SUSPEND_AFTER_FAILED_DAYS,
+                _owner_name(suspended.owner),
+                suspended.suspended_reason,
             )
+            workflow.metric_meter().create_counter(
+                SUSPENDED_METRIC, "Hub subscriptions suspended because their callback was dead"
+            ).add(1, {"ownerRole": suspended.owner.role})
             self._publish()
 
     @workflow.query(name=names.LIST_SUBSCRIPTIONS)
     def list_subscriptions(self) -> RegistryState:
         return self.state
+
+
+def _owner_name(owner: SubscriptionOwner) -> str:
+    return f"{owner.role}:{owner.party_id or owner.process or 'managers'}"
 
 
 @workflow.defn(name=names.DELIVER_HUB_EVENT_WORKFLOW)

@@ -26,6 +26,11 @@ LOCAL_NOTICES_PATCH = "closure-notices-local"
 # callback's subscription, so deliveries stop reaching it. A registry whose history has no
 # marker keeps the memo it wrote.
 SUSPEND_DEAD_CALLBACKS_PATCH = "hub-suspend-dead-callbacks"
+# PartyOrderSubscriptions continues as new with its memo, so the next run holds the
+# subscriptions from its start (before, its memo was empty until its first task: an owner
+# at its quota could subscribe past it, and an event could miss every subscription). A
+# registry whose history has no marker continues as new without it.
+CARRY_MEMO_PATCH = "hub-memo-carried"
 # TrackPartyOrder takes a cancellation request from Temporal itself (the Web UI's button,
 # `temporal workflow cancel`) as the order's cancellation by an operator, instead of ending
 # CANCELED with nobody told. A run that was cancelled before it has no marker and ends

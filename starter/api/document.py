@@ -9,8 +9,9 @@ import zoneinfo
 from datetime import UTC, datetime
 from typing import Any
 
+from workflows.domain.bounds import MAX_ITEM_CHARS, START_INPUT_CHARS_LIMIT
 from workflows.domain.hub import EVENT_TYPES
-from workflows.domain.model import ORDER_ID_PATTERN
+from workflows.domain.model import ORDER_ID_PATTERN, TRACKED_ITEM_FIELDS, OrderItem
 from workflows.domain.party_view import PartyOrderView
 
 _EVENT = f"(?:{'|'.join(EVENT_TYPES)})"
@@ -37,12 +38,20 @@ HUB_QUERY_PATTERN = rf"^(?:{'|'.join(_in_turn(_TERMS))})?$"
 blanks around terms); never less."""
 
 
+_HOST_LABEL = r"[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?"
 CALLBACK_PATTERN = (
-    r"^https?://[a-z][a-z0-9-]{0,62}(?:\.[a-z][a-z0-9-]{0,62})+(?:/[A-Za-z0-9._~/-]*)?$"
+    r"^https?://"
+    # Not a name of this machine (refused unless the operator's allow list has it).
+    r"(?!(?:[^/?#]*\.)?localhost(?:\.localdomain)?\.?(?:[/?#]|$))"
+    rf"{_HOST_LABEL}(?:\.{_HOST_LABEL})+"
+    # Path, query and fragment: anything but blanks and control characters.
+    r"(?:[/?#][^\s\x00-\x1f\x7f]*)?$"
 )
-"""Callbacks the document promises: an http(s) URL naming a host by its DNS name. The API
-takes other forms too (a port, a query), never a URL this pattern refuses that it would
-call; whether the name resolves to an address it may call is checked as well."""
+"""Callbacks the document promises: an http(s) URL naming a host by its DNS name (each
+label a letter first, no hyphen last), with any path, query and fragment but blanks and
+control characters, as the API takes them. The API takes a few forms more (a port, an
+upper-case host, a public address); whether the name resolves to an address it may call
+is checked when it is called."""
 
 # What a value must be to count as given, by its JSON type.
 _GIVEN: dict[str, dict[str, Any]] = {
@@ -110,6 +119,54 @@ def complete(schemas: dict[str, Any]) -> None:
     _complete_messages(schemas)
     _bound_dates(schemas)
     _complete_patterns(schemas)
+    _say_cross_field_rules(schemas)
+
+
+ITEM_SIZE_RULE = (
+    f"At most {MAX_ITEM_CHARS:,} characters of JSON as a whole (its extra TMF fields and"
+    " escapes included; state, percentComplete and expectedCompletionDate left out)."
+)
+ESCALATION_RULE = (
+    "Levels listed in increasing level order, and ``after`` never decreasing from one"
+    " level to the next."
+)
+WINDOW_RULE = "``responseWindow`` must not be longer than ``checkInInterval``."
+
+
+def _say_cross_field_rules(schemas: dict[str, Any]) -> None:
+    """The rules that hold between fields, which JSON Schema cannot state: said in words
+    (and ``x-maxJsonChars`` for an item), so that the document names every rule the API
+    enforces. A generator that reads only the schema may still break them: the 400 names
+    the rule."""
+    for name in ("OrderItem-Input", "OrderItem"):
+        item = schemas.get(name)
+        if item is not None and item.get("properties"):
+            item["description"] = ITEM_SIZE_RULE
+            item["x-maxJsonChars"] = MAX_ITEM_CHARS
+            for choice in item["properties"]["description"].get("anyOf", []):
+                if choice.get("type") == "string":
+                    choice["maxLength"] = longest_item_description()
+    spec = schemas.get("PartyOrderSpec")
+    if spec is not None:
+        spec["description"] = (
+            f"{spec.get('description', '')} At most {START_INPUT_CHARS_LIMIT:,} characters"
+            " of JSON as a whole."
+        ).strip()
+        spec["x-maxJsonChars"] = START_INPUT_CHARS_LIMIT
+    policy = schemas.get("TrackingPolicy")
+    if policy is not None:
+        policy["description"] = f"{policy.get('description', '')} {WINDOW_RULE}".strip()
+        escalation = policy["properties"]["escalation"]
+        escalation["description"] = ESCALATION_RULE
+        # True of every list the API takes (two equal levels are never in increasing order)
+        escalation["uniqueItems"] = True
+
+
+def longest_item_description() -> int:
+    """The longest description an item can have: the item's bound less the JSON of the
+    smallest item with a description (a longer one is refused whatever else it holds)."""
+    smallest = OrderItem(id="x", description="")
+    return MAX_ITEM_CHARS - len(smallest.model_dump_json(exclude=set(TRACKED_ITEM_FIELDS)))
 
 
 def _complete_start(schemas: dict[str, Any]) -> None:

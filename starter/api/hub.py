@@ -8,7 +8,8 @@ subscriptions" for the query syntax and how events are delivered.
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Request, Response, status
 from pydantic import Field
@@ -22,7 +23,12 @@ from starter.api.hub_quota import check_quota
 from starter.api.keys import ApiKey
 from starter.api.routes import ALL, BASE_PATH, _errors
 from workflows.domain.bounds import MAX_CALLBACK_CHARS, MAX_QUERY_CHARS
-from workflows.domain.hub import Subscription, SubscriptionOwner, parse_query
+from workflows.domain.hub import (
+    Subscription,
+    SubscriptionOwner,
+    parse_query,
+    seen_subscription,
+)
 from workflows.domain.wire import WireModel
 
 router = APIRouter(prefix=BASE_PATH, route_class=GuardedRoute)
@@ -46,6 +52,40 @@ class HubSubscription(WireModel):
         " only here and by ``rotateSecret``: verify each delivery with the"
         " ``standardwebhooks`` package."
     )
+
+
+class HubSubscriptionStatus(WireModel):
+    """A subscription as its owner reads it back: where its events go, and whether they
+    still do (never its secret)."""
+
+    id: str
+    callback: str
+    query: str
+    created_at: datetime
+    state: Literal["active", "suspended"] = Field(
+        description="``suspended``: its callback kept failing, so no more events are sent"
+        " to it; remove it and subscribe again once the callback answers"
+    )
+    suspended_at: datetime | None = Field(
+        default=None, description="when it was suspended (absent while active)"
+    )
+    suspended_reason: str | None = Field(
+        default=None,
+        description="why: the consecutive days its deliveries gave up, and the last error",
+    )
+
+    @classmethod
+    def of(cls, subscription: Subscription) -> HubSubscriptionStatus:
+        suspended = subscription.suspended_at is not None
+        return cls(
+            id=subscription.id,
+            callback=subscription.callback,
+            query=subscription.query,
+            created_at=subscription.created_at,
+            state="suspended" if suspended else "active",
+            suspended_at=subscription.suspended_at,
+            suspended_reason=subscription.suspended_reason if suspended else None,
+        )
 
 
 def owner_of(key: ApiKey) -> SubscriptionOwner:
@@ -175,10 +215,58 @@ async def subscribe(
     except ValueError as error:
         raise bad_request(str(error)) from None
     client = await request.app.state.clients.get()
-    await check_quota(client, callback, owner_of(key), _per_owner(request))
-    made = await client.subscribe(callback, subscription.query, owner_of(key))
+    per_owner = _per_owner(request)
+    await check_quota(client, callback, owner_of(key), per_owner)
+    # The registry checks the quota again as it adds: of two requests racing past the
+    # check above, one is refused there.
+    made = await client.subscribe(
+        callback, subscription.query, owner_of(key), owner_quota=per_owner
+    )
     response.headers["Location"] = f"{BASE_PATH}/hub/{made.id}"
     return _with_secret(made, master)
+
+
+async def _held(request: Request) -> list[Subscription]:
+    """Every subscription, read afresh from the registry's memo (no worker needed)."""
+    client = await request.app.state.clients.get()
+    held: list[Subscription] = await client.hub_subscriptions.hub.subscriptions(fresh=True)
+    return held
+
+
+@router.get(
+    "/hub",
+    response_model=list[HubSubscriptionStatus],
+    response_model_exclude_none=True,
+    summary="The event subscriptions of this key's scope",
+    description="The subscriptions of this key's owner (the same party, the same process;"
+    " a manager's key lists every one), each with its ``state``: a subscription whose"
+    " callback kept failing is ``suspended``, with ``suspendedAt`` and"
+    " ``suspendedReason``, and gets no more events.",
+    responses=_errors(503),
+    openapi_extra=guarded(*ALL),
+)
+async def list_subscriptions(request: Request) -> list[HubSubscriptionStatus]:
+    owner = owner_of(principal(request))
+    return [HubSubscriptionStatus.of(s) for s in await _held(request) if owner.may_remove(s)]
+
+
+@router.get(
+    "/hub/{subscription_id}",
+    response_model=HubSubscriptionStatus,
+    response_model_exclude_none=True,
+    summary="One event subscription, and whether it is suspended",
+    description="Only keys of the scope that subscribed (or a manager) see it; for any"
+    " other key it does not exist (404, after the same work as for an unknown id).",
+    responses=_errors(404, 503),
+    openapi_extra=guarded(*ALL),
+)
+async def get_subscription(request: Request, subscription_id: str) -> HubSubscriptionStatus:
+    owner = owner_of(principal(request))
+    held = await _held(request)  # read for every id, known or not, so both cost the same
+    found = seen_subscription(held, subscription_id, owner)
+    if found is None:
+        raise _not_found(subscription_id[:100])
+    return HubSubscriptionStatus.of(found)
 
 
 @router.delete(

@@ -240,6 +240,14 @@ async def track_again(client: PartyOrderClient, spec: PartyOrderSpec) -> bool:
         return await client.ensure_tracked(spec)
 
 
+def check_one_of(value: str | None, allowed: tuple[str, ...], what: str) -> None:
+    """400 unless ``value`` is absent or exactly one of ``allowed``, as the document's enum
+    says: checked first, so a party asking for another party's orders is refused a bad
+    filter as anyone is."""
+    if value is not None and value not in allowed:
+        raise bad_request(f"{what}: {value!r} is not one of {', '.join(allowed)}")
+
+
 @router.get(
     "/partyOrder",
     response_model=list[OrderSummary],
@@ -265,16 +273,14 @@ async def list_party_orders(
     ] = None,
     party_id: Annotated[
         str | None,
-        Query(
-            alias="partyId",
-            max_length=1000,
-            json_schema_extra={"pattern": "^[^\\x00-\\x1f\\x7f]*$"},
-        ),
+        Query(alias="partyId", max_length=1000, pattern=r"^[^\x00-\x1f\x7f]*$"),
     ] = None,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
 ) -> list[OrderSummary]:
     key = principal(request)
+    check_one_of(state, STATES, "state")
+    check_one_of(jeopardy, JEOPARDY_LEVELS, "jeopardy")
     if key.role == Role.PARTY and party_id is not None and party_id != key.party_id:
         response.headers["X-Total-Count"] = "0"
         return []  # another party's orders: none visible

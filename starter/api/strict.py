@@ -3,10 +3,14 @@
 FastAPI reads a body laxly ("yes" as true, "50" as 50, a number as a date); the models
 must stay lax for the histories of running orders. So every JSON body is read once more,
 in pydantic's strict mode on the JSON as sent, and refused with 400 naming the field.
+
+JSON has one kind of number: ``50.0`` is the integer 50 (as JSON Schema, and so the
+OpenAPI document, says), while ``50.5``, ``"50"`` and ``true`` are no integer.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import Request
@@ -39,8 +43,18 @@ async def strict_json_body(request: Request) -> None:
     if adapter is None or not raw.strip():
         return
     try:
-        adapter.validate_json(raw, strict=True)
+        text: str | bytes = json.dumps(json.loads(raw, parse_float=_number), allow_nan=False)
+    except (ValueError, RecursionError):
+        text = raw  # not JSON, or not numbers JSON has: refused below as pydantic reads it
+    try:
+        adapter.validate_json(text, strict=True)
     except ValidationError as error:
         raise RequestValidationError(
             [{**item, "loc": ("body", *item["loc"])} for item in error.errors(include_url=False)]
         ) from None
+
+
+def _number(text: str) -> int | float:
+    """A JSON number with a fraction or exponent: an integer when it is whole."""
+    number = float(text)
+    return int(number) if number.is_integer() else number

@@ -280,9 +280,16 @@ class PartyOrderClient:
         return await self.messages.acknowledge_escalation(order_id, request)
 
     async def subscribe(
-        self, callback: str, query: str | None, owner: SubscriptionOwner
+        self,
+        callback: str,
+        query: str | None,
+        owner: SubscriptionOwner,
+        *,
+        owner_quota: int | None = None,
     ) -> Subscription:
-        return await self.hub_subscriptions.subscribe(callback, query, owner)
+        return await self.hub_subscriptions.subscribe(
+            callback, query, owner, owner_quota=owner_quota
+        )
 
     async def unsubscribe(self, subscription_id: str, owner: SubscriptionOwner) -> bool:
         return await self.hub_subscriptions.unsubscribe(subscription_id, owner)

@@ -47,13 +47,19 @@ class Subscriptions:
         return self._hub
 
     async def subscribe(
-        self, callback: str, query: str | None, owner: SubscriptionOwner
+        self,
+        callback: str,
+        query: str | None,
+        owner: SubscriptionOwner,
+        *,
+        owner_quota: int | None = None,
     ) -> Subscription:
         """Register ``callback`` for the events ``query`` takes that ``owner`` may see.
 
         The registry workflow is started on first use (update-with-start). InvalidInput
         for a callback that is not an http(s) URL or a query that does not parse;
-        UpdateRejected when the registry refuses it (full)."""
+        UpdateRejected when the registry refuses it (full, or the owner at ``owner_quota``
+        subscriptions: the registry's own ceiling when None)."""
         connection = self.connection
         query = (query or "").strip()
         try:
@@ -67,6 +73,7 @@ class Subscriptions:
             query=query,
             owner=owner,
             created_at=datetime.now(UTC),
+            owner_quota=owner_quota,
         )
         start: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
             names.SUBSCRIPTION_REGISTRY_WORKFLOW,

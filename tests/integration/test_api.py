@@ -226,6 +226,23 @@ async def test_a_body_is_read_without_coercion(
     assert got.json()["state"] == "acknowledged"  # "yes" completed nothing
 
 
+async def test_a_whole_number_written_with_a_fraction_is_that_integer(
+    api: httpx.AsyncClient, keys: Keys
+) -> None:
+    """JSON has one kind of number, and JSON Schema calls 50.0 an integer: so does the API
+    (schemathesis sent ``"percentComplete": 90.0`` and was refused)."""
+    order = await started(api, keys)
+    path = f"/partyOrder/{order['id']}/progress"
+    assert_error(await api.post(path, json={"percentComplete": 50.5}, headers=keys.acme), 400)
+    answer = await api.post(path, json={"percentComplete": 5e1}, headers=keys.acme)
+    assert answer.status_code == 202, answer.text
+
+    async def applied() -> bool:
+        return bool((await get_order(api, keys, order["id"]))["percentComplete"] == 50)
+
+    await eventually(applied)
+
+
 async def test_a_number_is_no_duration_and_every_interval_has_a_minimum(
     api: httpx.AsyncClient, keys: Keys, dev_client: Client, dev_task_queue: str
 ) -> None:
@@ -383,6 +400,14 @@ async def test_list_filters_pages_and_counts_visible_orders(
 
     bad_state = await api.get("/partyOrder", params={"state": "bogus"}, headers=keys.manager)
     assert_error(bad_state, 400, "state", "bogus")
+    # A bad filter is refused as the document says, even where no order could match.
+    for params in (
+        {"partyId": "ACME", "state": "bogus"},
+        {"partyId": "ACME", "jeopardy": "HAZARD"},
+        {"partyId": "ACME\x0f"},
+    ):
+        refused = await api.get("/partyOrder", params=params, headers=party_key)
+        assert_error(refused, 400, *params.keys() - {"partyId"} or {"partyId"})
     assert_error(
         await api.get("/partyOrder", params={"limit": 0}, headers=keys.manager), 400, "limit"
     )

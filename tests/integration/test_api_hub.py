@@ -37,9 +37,17 @@ from starter.samples import example_order
 from tests.conftest import TEST_ALLOW, TEST_CALLBACK_ALLOW, TEST_MASTER_SECRET, unique
 from tests.integration.test_api import api_for, assert_error
 from tests.support.hub_listener import HubListener, Received
-from workflows.domain.hub import HubEventSource, Subscription, SubscriptionOwner, created_source
+from workflows.domain.hub import (
+    HubDeliveryFailure,
+    HubEventSource,
+    Subscription,
+    SubscriptionOwner,
+    created_source,
+    registry_workflow_id,
+)
 from workflows.domain.instants import iso
 from workflows.domain.model import PartyOrderSpec
+from workflows.domain.names import HUB_DELIVERY_FAILED
 
 PROCESS = "service-order-handling"
 
@@ -264,6 +272,34 @@ async def _subscribe_up_to_the_quota(
     # Removing one makes room again.
     assert (await api.delete(f"/hub/{first['id']}", headers=acme)).status_code == 204
     await subscribe(api, acme, f"{listener.url}?n=4")
+
+
+async def test_requests_racing_to_an_owner_s_last_place_get_it_once(
+    dev_client: Client, dev_task_queue: str, keys: Keys, listener: HubListener
+) -> None:
+    values = {
+        **DEPLOYED,
+        CALLBACK_ALLOW_ENV: TEST_CALLBACK_ALLOW,
+        HUB_SUBSCRIPTIONS_PER_OWNER_ENV: "2",
+    }
+    party = keys.make("party", party_id=unique("P"))
+    async with api_with(dev_client, dev_task_queue, keys, values) as api:
+        first = await subscribe(api, party, listener.url)
+        racing = await asyncio.gather(
+            *(
+                api.post("/hub", json={"callback": f"{listener.url}?n={n}"}, headers=party)
+                for n in range(4)
+            )
+        )
+        made = [answer.json()["id"] for answer in racing if answer.status_code == 201]
+        refused = [answer for answer in racing if answer.status_code != 201]
+        try:
+            assert len(made) == 1, [answer.text for answer in racing]
+            for answer in refused:
+                assert_error(answer, 409, "at most 2 subscriptions per owner")
+        finally:
+            for subscription_id in (first["id"], *made):
+                await api.delete(f"/hub/{subscription_id}", headers=party)
 
 
 async def test_refused_callbacks_and_queries_are_400_naming_the_field(
@@ -525,6 +561,60 @@ async def test_a_refused_delivery_is_recorded_and_a_removed_subscription_hears_n
     finally:
         await refusing.stop()
         await later.stop()
+
+
+async def test_a_dead_callback_is_suspended_and_its_owner_reads_why_and_since_when(
+    api: httpx.AsyncClient,
+    dev_client: Client,
+    dev_task_queue: str,
+    keys: Keys,
+    listener: HubListener,
+) -> None:
+    party = unique("P")
+    acme, acme_again = keys.make("party", party_id=party), keys.make("party", party_id=party)
+    dead = await subscribe(api, acme, f"{listener.url}?dead")
+    alive = await subscribe(api, acme, listener.url)
+    other_party = await subscribe(api, keys.make("party", party_id=unique("P")), listener.url)
+    active = (await api.get(f"/hub/{dead['id']}", headers=acme)).json()
+    assert active["state"] == "active" and "suspendedAt" not in active
+    # Its deliveries gave up on three consecutive days (as DeliverHubEvent records them).
+    registry = dev_client.get_workflow_handle(registry_workflow_id(dev_task_queue))
+    last = datetime.now(UTC).replace(microsecond=0)
+    for days_ago in (2, 1, 0):
+        await registry.signal(
+            HUB_DELIVERY_FAILED,
+            HubDeliveryFailure(
+                at=last - timedelta(days=days_ago),
+                subscription_id=dead["id"],
+                event_id=f"PO-X/run/checkIn-{days_ago}",
+                event_type="PartyOrderInformationRequiredEvent",
+                error=f"callback answered 503 (day -{days_ago})",
+            ),
+        )
+
+    async def suspended() -> bool:
+        answer = await api.get(f"/hub/{dead['id']}", headers=acme_again)
+        return bool(answer.json()["state"] == "suspended")
+
+    await eventually(suspended)
+    seen = (await api.get(f"/hub/{dead['id']}", headers=acme_again)).json()
+    assert datetime.fromisoformat(seen["suspendedAt"]) == last
+    assert "3 consecutive days" in seen["suspendedReason"]
+    assert "callback answered 503 (day -0)" in seen["suspendedReason"]
+    assert "secret" not in seen
+    # The listing shows the owner its own subscriptions, each in its state; no one else's.
+    listed = {s["id"]: s for s in (await api.get("/hub", headers=acme)).json()}
+    assert set(listed) == {dead["id"], alive["id"]}
+    assert listed[dead["id"]] == seen
+    assert listed[alive["id"]]["state"] == "active"
+    # Another party's key, or a process's, does not see it: 404 as for an unknown id.
+    stranger = keys.make("party", party_id=unique("P"))
+    assert_error(await api.get(f"/hub/{dead['id']}", headers=stranger), 404)
+    assert_error(await api.get(f"/hub/{other_party['id']}", headers=acme), 404)
+    process = keys.make("process", process=PROCESS)
+    assert_error(await api.get(f"/hub/{dead['id']}", headers=process), 404)
+    assert_error(await api.get(f"/hub/{unique('sub')}", headers=acme), 404)
+    assert_error(await api.get(f"/hub/{dead['id']}"), 401)
 
 
 async def test_an_acknowledgement_no_worker_applies_yet_is_202(

@@ -40,6 +40,10 @@ EXPECTED_FIGURES = {
     "api.progressRatio",
     "api.getPerSecond",
     "api.getRatio",
+    "hub.atQuotaP50Ms",
+    "hub.atQuotaMaxMs",
+    "hub.pastQuotaP50Ms",
+    "hub.pastQuotaMaxMs",
     "cost.typicalActionsPerOrderMonth",
     "cost.quietActionsPerOrderMonth",
 }
@@ -58,6 +62,8 @@ async def test_a_tiny_benchmark_run_produces_every_figure(tmp_path: Path) -> Non
         recovery_idle=10,
         recovery_stream_seconds=1.0,
         api_requests=20,
+        hub_owners=2,
+        hub_samples=3,
         json_path=tmp_path / "latest.json",
     )
     results = await run_benchmark(config)
@@ -73,6 +79,10 @@ async def test_a_tiny_benchmark_run_produces_every_figure(tmp_path: Path) -> Non
     assert results.scale.ended_orders == 20
     assert results.scale.scorecard_seconds > 0 and results.scale.report_seconds > 0
     for key in ("api.progressPerSecond", "api.progressRatio", "api.getPerSecond", "api.getRatio"):
+        assert by_key[key].value > 0, key
+    # POST /hub was timed at the quota (201) and past it (409), once per sample each.
+    assert len(results.hub.at_quota_ms) == len(results.hub.past_quota_ms) == 3
+    for key in ("hub.atQuotaMaxMs", "hub.pastQuotaMaxMs"):
         assert by_key[key].value > 0, key
 
     # Every lifecycle really ran: the order completed and its close process ran.

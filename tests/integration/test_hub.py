@@ -3,12 +3,15 @@ and its registry workflow continuing as new on the dev server."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import MetricBuffer, Runtime, TelemetryConfig
 
 import workflows.hub
 from settings import Settings
@@ -34,8 +37,10 @@ from workflows.domain.hub import (
     wants,
 )
 from workflows.domain.model import PartyOrderSpec
+from workflows.domain.names import HUB_DELIVERY_FAILED
 from workflows.domain.rules import CURRENT_RULES
 from workflows.domain.tracker import PartyOrderTracker, TrackerState
+from workflows.hub import SUSPENDED_METRIC
 
 NOW = datetime(2027, 1, 11, 9, 0, tzinfo=UTC)
 MANAGER = SubscriptionOwner(role="manager")
@@ -241,6 +246,14 @@ async def test_the_registry_continues_as_new_with_every_subscription(
         assert [s.id for s in held.subscriptions] == [s.id for s in made]
         memo: list[dict[str, Any]] = await description.memo_value(SUBSCRIPTIONS_MEMO)
         assert [item["id"] for item in memo] == [s.id for s in made]
+        # The run starts with the memo it was continued with: from its first instant the
+        # API's quota check and the publishers read the subscriptions held then, not none.
+        started = (await handle.fetch_history()).events[0]
+        carried = started.workflow_execution_started_event_attributes.memo.fields
+        assert SUBSCRIPTIONS_MEMO in carried, "the continued run started without a memo"
+        (at_start,) = await dev_client.data_converter.decode([carried[SUBSCRIPTIONS_MEMO]])
+        assert at_start, "the continued run started with no subscription in its memo"
+        assert [item["id"] for item in at_start] == [s.id for s in made[: len(at_start)]]
         assert await client.unsubscribe(made[0].id, MANAGER)
         assert not await client.unsubscribe(
             made[1].id, MANAGER.model_copy(update={"role": "process", "process": "x"})
@@ -312,6 +325,23 @@ def test_an_owner_subscribes_a_callback_once_and_up_to_its_quota() -> None:
         many.check_add(subscription(owner=MANAGER), MAX_SUBSCRIPTIONS_PER_OWNER + 50)
 
 
+def test_the_registry_holds_the_api_s_quota_and_keeps_none() -> None:
+    """Two requests racing past the API's check of the memo meet the quota again in the
+    registry, which keeps the number with no subscription."""
+
+    def to(n: int, quota: int | None) -> Subscription:
+        made = subscription(owner=ACME)
+        return made.model_copy(update={"callback": f"https://q.test/{n}", "owner_quota": quota})
+
+    state = RegistryState()
+    for n in range(3):
+        assert state.add(to(n, 3)).owner_quota is None
+    assert all(s.owner_quota is None for s in state.subscriptions)
+    with pytest.raises(ValueError, match="at most 3 subscriptions per owner"):
+        state.add(to(3, 3))
+    state.add(to(3, None))  # without one, the registry's own ceiling
+
+
 def failure(subscription_id: str, at: datetime) -> HubDeliveryFailure:
     return HubDeliveryFailure(
         at=at, subscription_id=subscription_id, event_id="e", event_type="x", error="refused"
@@ -332,6 +362,9 @@ def test_a_callback_that_fails_on_consecutive_days_is_suspended() -> None:
     suspended = state.record_failure(failure(dead.id, NOW + 4 * day))
     assert suspended is not None and suspended.id == dead.id
     assert suspended.suspended_at == NOW + 4 * day
+    assert suspended.suspended_reason is not None
+    assert "3 consecutive days" in suspended.suspended_reason
+    assert "refused" in suspended.suspended_reason  # the last error, for its owner
     assert state.record_failure(failure(dead.id, NOW + 5 * day)) is None  # told once
     created = event("PartyOrderCreateEvent")
     assert not wants(state.subscriptions[0], created)
@@ -395,3 +428,38 @@ def test_an_orders_events_carry_a_sequence_that_grows_across_continue_as_new() -
     assert distinct[:-1] == sorted(set(distinct)), distinct
     assert [e.envelope()["sequence"] for e in events] == distinct[1:]
     assert created.envelope()["sequence"] == 0
+
+
+async def test_a_suspension_is_counted_for_the_operator(dev_address: str, tmp_path: Path) -> None:
+    """The registry counts each suspension in ``party_orders_hub_subscriptions_suspended``
+    (labelled by the owner's role), once, however many failures follow."""
+    buffer = MetricBuffer(100_000)
+    runtime = Runtime(telemetry=TelemetryConfig(metrics=buffer))
+    client = await Client.connect(
+        dev_address, data_converter=pydantic_data_converter, runtime=runtime
+    )
+    async with running_worker(client, tmp_path / "outbox.jsonl") as (_, task_queue):
+        registry = PartyOrderClient(client, task_queue)
+        dead = await registry.subscribe("https://dead.example.com/events", "", ACME)
+        handle = client.get_workflow_handle(registry_workflow_id(task_queue))
+        last = datetime.now(UTC)
+        for days_ago in (3, 2, 1, 0):  # suspended at the third day; the fourth is no news
+            await handle.signal(
+                HUB_DELIVERY_FAILED, failure(dead.id, last - timedelta(days=days_ago))
+            )
+
+        async def suspended() -> bool:
+            held = (await registry.subscriptions()).subscriptions
+            return held[0].suspended_at is not None
+
+        deadline = asyncio.get_running_loop().time() + 30
+        while not await suspended():
+            assert asyncio.get_running_loop().time() < deadline, "never suspended"
+            await asyncio.sleep(0.1)
+        await registry.subscriptions()  # a query after the last signal: all applied
+        counted = [
+            update for update in buffer.retrieve_updates() if update.metric.name == SUSPENDED_METRIC
+        ]
+        await handle.terminate("test over")
+    assert sum(int(update.value) for update in counted) == 1
+    assert {update.attributes["ownerRole"] for update in counted} == {"party"}

@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import TypeAdapter, ValidationError
 
+from activities.outbound import OutboundRefused, check_url
 from activities.settings import check_webhook_url
 from starter.api.app import create_app
 from starter.api.document import (
@@ -19,14 +20,16 @@ from starter.api.document import (
     DATE_TIME_PATTERN,
     HUB_QUERY_PATTERN,
     TIME_OF_DAY_PATTERN,
+    longest_item_description,
     years_from,
 )
 from starter.api.errors import ApiError
 from starter.api.routes import FIELDS_PATTERN, selected_fields
+from workflows.domain.bounds import MAX_ITEM_CHARS
 from workflows.domain.calendar import PartyCalendar
 from workflows.domain.hub import parse_query
 from workflows.domain.messages import ProgressReport
-from workflows.domain.model import Instant
+from workflows.domain.model import Instant, OrderItem, TrackingPolicy
 
 
 @settings(max_examples=300)
@@ -67,6 +70,65 @@ def test_the_fields_pattern_refuses_an_unknown_field() -> None:
 @given(st.from_regex(CALLBACK_PATTERN, fullmatch=True))
 def test_every_callback_form_the_document_allows_is_a_webhook_url(callback: str) -> None:
     check_webhook_url(callback, "callback")
+    check_url(callback, "callback")  # the API's own check at POST /hub, nothing allowed
+
+
+@settings(max_examples=300)
+@given(st.text(max_size=40))
+def test_every_path_the_api_takes_in_a_callback_the_document_allows(rest: str) -> None:
+    """schemathesis found ``.../1sqzTZ*`` taken while the pattern refused it."""
+    callback = f"https://orders.example.com/{rest}"
+    try:
+        check_url(callback, "callback")
+    except OutboundRefused:
+        return
+    assert re.fullmatch(CALLBACK_PATTERN, callback)
+
+
+@pytest.mark.parametrize(
+    "callback",
+    [
+        "https://ltqbtnt5-.example.com/",  # a label may not end with a hyphen
+        "https://-x.example.com/",
+        "https://x.localhost/events",  # a name of this machine
+        "https://localhost.localdomain/",
+        "https://orders.example.com/with space",
+        "https://orders.example.com/tab\there",
+    ],
+)
+def test_a_callback_the_api_refuses_is_outside_the_pattern(callback: str) -> None:
+    with pytest.raises(OutboundRefused):
+        check_url(callback, "callback")
+    assert re.fullmatch(CALLBACK_PATTERN, callback) is None
+
+
+def test_an_item_description_is_as_long_as_the_item_s_bound_lets_it_be() -> None:
+    """schemathesis found a description of 4,000 characters (its own bound) refused: the
+    item as a whole is bounded tighter, so the document bounds the description by it."""
+    schemas = create_app().openapi()["components"]["schemas"]
+    item = schemas["OrderItem-Input"]
+    (text,) = [c for c in item["properties"]["description"]["anyOf"] if c["type"] == "string"]
+    longest = text["maxLength"]
+    assert longest == longest_item_description()
+    OrderItem(id="x", description="d" * longest)
+    with pytest.raises(ValidationError, match="characters of JSON"):
+        OrderItem(id="x", description="d" * (longest + 1))
+    assert item["x-maxJsonChars"] == MAX_ITEM_CHARS
+
+
+def test_the_rules_between_fields_are_said_in_the_document() -> None:
+    schemas = create_app().openapi()["components"]["schemas"]
+    policy = schemas["TrackingPolicy"]
+    assert "responseWindow" in policy["description"]
+    escalation = policy["properties"]["escalation"]
+    assert "increasing level order" in escalation["description"]
+    # The document calls a repeated level invalid, as the API does.
+    assert escalation["uniqueItems"] is True
+    level = {"level": 1, "after": "PT0S", "notify": "order-manager"}
+    with pytest.raises(ValidationError, match="increasing level order"):
+        TrackingPolicy.model_validate({"escalation": [level, level]})
+    assert "characters of JSON" in schemas["OrderItem-Input"]["description"]
+    assert "characters of JSON" in schemas["PartyOrderSpec"]["description"]
 
 
 def test_the_document_says_what_a_report_and_a_change_must_hold() -> None:
@@ -87,7 +149,9 @@ def test_the_document_says_what_a_report_and_a_change_must_hold() -> None:
 @settings(max_examples=300)
 @given(
     st.from_regex(DATE_TIME_PATTERN),
-    st.datetimes(timezones=st.sampled_from([timezone(timedelta(hours=h)) for h in (-14, 0, 14)])),
+    st.datetimes(
+        timezones=st.sampled_from([timezone(timedelta(hours=h)) for h in (-14, 0, 14)])
+    ).filter(lambda when: (when.month, when.day) != (2, 29)),  # in any year, not only leap
 )
 def test_every_date_the_document_allows_is_in_the_api_s_range(prefix: str, when: datetime) -> None:
     year = int(prefix[:4])

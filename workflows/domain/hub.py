@@ -33,6 +33,9 @@ from workflows.domain.instants import iso
 from workflows.domain.model import PartyOrderSpec, check_order_id
 from workflows.domain.wire import WireModel
 
+# The last error quoted in a suspension's reason, at most this long.
+SUSPENDED_REASON_CHARS = 500
+
 REGISTRY_WORKFLOW_ID = "party-orders-subscriptions"
 """The registry of the default task queue; see ``registry_workflow_id``."""
 SUBSCRIPTIONS_MEMO = "subscriptions"
@@ -119,9 +122,15 @@ class Subscription(WireModel):
     created_at: AwareDatetime
     # Set when its callback kept failing (SUSPEND_AFTER_FAILED_DAYS): no more deliveries.
     suspended_at: AwareDatetime | None = None
+    # Why, in words its owner reads on ``GET /hub/{id}``: the days and the last error.
+    suspended_reason: Annotated[str, Field(max_length=SUSPENDED_REASON_CHARS)] | None = None
     # How often its signing secret was rotated: the secret itself is derived from this
     # and the worker's master secret (activities/signing.py), never kept here.
     secret_rotation: Annotated[int, Field(ge=0)] = 0
+    # The API's quota per owner (its PARTY_ORDERS_HUB_SUBSCRIPTIONS_PER_OWNER), sent with
+    # the subscription so that the registry holds two racing requests to it as well; the
+    # registry checks it and keeps none (None: its own ceiling).
+    owner_quota: Annotated[int, Field(ge=1)] | None = None
 
     def public(self) -> dict[str, Any]:
         """The subscription as the API answers it: ``{"id", "callback", "query"}``."""
@@ -358,14 +367,15 @@ class RegistryState(WireModel):
         would double every event)."""
         if any(s.id == subscription.id for s in self.subscriptions):
             raise ValueError(f"id: subscription {subscription.id!r} exists already")
-        check_owner_quota(self.subscriptions, subscription, per_owner)
+        check_owner_quota(self.subscriptions, subscription, subscription.owner_quota or per_owner)
         if len(self.subscriptions) >= MAX_SUBSCRIPTIONS:
             raise ValueError(f"at most {MAX_SUBSCRIPTIONS} subscriptions are kept")
 
     def add(self, subscription: Subscription) -> Subscription:
         self.check_add(subscription)
-        self.subscriptions.append(subscription)
-        return subscription
+        kept = subscription.model_copy(update={"owner_quota": None})
+        self.subscriptions.append(kept)
+        return kept
 
     def remove(self, request: RemoveSubscription) -> bool:
         """Remove the subscription if ``request.owner`` may; False if it sees none by that id
@@ -406,8 +416,40 @@ class RegistryState(WireModel):
         latest = failure.at.astimezone(UTC).date()
         if all(latest - timedelta(days=n) in days for n in range(SUSPEND_AFTER_FAILED_DAYS)):
             subscription.suspended_at = failure.at
+            subscription.suspended_reason = suspension_reason(failure)
             return subscription
         return None
+
+    def seen_by(self, owner: SubscriptionOwner) -> list[Subscription]:
+        """The subscriptions ``owner`` sees: its scope's own, or every one for a manager."""
+        return [s for s in self.subscriptions if owner.may_remove(s)]
+
+
+def suspension_reason(failure: HubDeliveryFailure) -> str:
+    """Why a subscription was suspended, for its owner: the rule, and the last error."""
+    prefix = (
+        f"its deliveries gave up (each after a day of retries) on {SUSPEND_AFTER_FAILED_DAYS}"
+        " consecutive days (UTC); the last, event "
+    )
+    text = f"{prefix}{failure.event_id}, failed with: {failure.error}"
+    if len(text) <= SUSPENDED_REASON_CHARS:
+        return text
+    return text[: SUSPENDED_REASON_CHARS - 3] + "..."
+
+
+def seen_subscription(
+    subscriptions: list[Subscription], subscription_id: str, owner: SubscriptionOwner
+) -> Subscription | None:
+    """The subscription by that id if ``owner`` sees it; None for an unknown id and for
+    another scope's alike, after the same walk over every subscription (the answer's
+    timing tells them apart no more than its body)."""
+    found: Subscription | None = None
+    for subscription in subscriptions:
+        matches = subscription.id == subscription_id
+        sees = owner.may_remove(subscription)
+        if matches and sees:
+            found = subscription
+    return found
 
 
 def check_owner_quota(
