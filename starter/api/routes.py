@@ -241,11 +241,21 @@ async def track_again(client: PartyOrderClient, spec: PartyOrderSpec) -> bool:
 
 
 def check_one_of(value: str | None, allowed: tuple[str, ...], what: str) -> None:
-    """400 unless ``value`` is absent or exactly one of ``allowed``, as the document's enum
-    says: checked first, so a party asking for another party's orders is refused a bad
-    filter as anyone is."""
-    if value is not None and value not in allowed:
-        raise bad_request(f"{what}: {value!r} is not one of {', '.join(allowed)}")
+    """400 unless ``value`` is absent or a comma-separated list of values each exactly one
+    of ``allowed`` (any of them: ``hazard,critical`` is "in jeopardy"), as the document's
+    pattern says: checked first, so a party asking for another party's orders is refused a
+    bad filter as anyone is."""
+    if value is None:
+        return
+    for part in value.split(","):
+        if part not in allowed:
+            raise bad_request(f"{what}: {part!r} is not one of {', '.join(allowed)}")
+
+
+def any_of_pattern(allowed: tuple[str, ...]) -> str:
+    """The pattern of a comma-separated list of values of ``allowed``."""
+    one = "(?:" + "|".join(allowed) + ")"
+    return f"^{one}(?:,{one})*$"
 
 
 @router.get(
@@ -262,13 +272,17 @@ async def list_party_orders(
     response: Response,
     state: Annotated[
         str | None,
-        Query(description=f"one of {', '.join(STATES)}", json_schema_extra={"enum": [*STATES]}),
+        Query(
+            description=f"one or more, comma-separated (any of them), of {', '.join(STATES)}",
+            json_schema_extra={"pattern": any_of_pattern(STATES)},
+        ),
     ] = None,
     jeopardy: Annotated[
         str | None,
         Query(
-            description=f"one of {', '.join(JEOPARDY_LEVELS)}",
-            json_schema_extra={"enum": [*JEOPARDY_LEVELS]},
+            description="one or more, comma-separated (any of them), of"
+            f" {', '.join(JEOPARDY_LEVELS)}: hazard,critical is every order in jeopardy",
+            json_schema_extra={"pattern": any_of_pattern(JEOPARDY_LEVELS)},
         ),
     ] = None,
     party_id: Annotated[
