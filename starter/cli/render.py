@@ -6,6 +6,7 @@ import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from starter.client import (
     OrderSummary,
@@ -146,13 +147,23 @@ def _jeopardy(order: PartyOrder) -> str:
     return text + f", escalation level {jeopardy.escalation_level}"
 
 
+def party_time(order: PartyOrder, instant: datetime) -> str:
+    """``instant`` in UTC, and in the party's own time zone when it has a calendar (its
+    check-ins fall in its working hours, and that is how its people read them)."""
+    calendar = order.party.calendar
+    if calendar is None:
+        return when(instant)
+    local = instant.astimezone(ZoneInfo(calendar.time_zone))
+    return f"{when(instant)} ({local:%Y-%m-%d %H:%M} {calendar.time_zone})"
+
+
 def _check_ins(order: PartyOrder, now: datetime) -> str:
     check_ins = order.check_ins
     text = f"{check_ins.sent} sent, {check_ins.unanswered_streak} unanswered in a row"
     if check_ins.answer_by and not order.is_final:
-        text += f"; answer due by {when(check_ins.answer_by)}"
+        text += f"; answer due by {party_time(order, check_ins.answer_by)}"
     if check_ins.next_at and not order.is_final:
-        text += f"; next {when(check_ins.next_at)} ({relative(check_ins.next_at, now)})"
+        text += f"; next {party_time(order, check_ins.next_at)}, {relative(check_ins.next_at, now)}"
     return text
 
 

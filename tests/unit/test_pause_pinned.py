@@ -40,7 +40,7 @@ def test_the_running_pause_is_told_to_the_second() -> None:
     tracker.handle("change_state", {"state": "held", "reason": "site closed"}, held_at)
     assert tracker.order.state == "held"
     assert paused_text(tracker.order, held_at + DAY) == (
-        "Clock stopped: held since 2027-01-05T09:00:00Z (pauseWhile); paused for P1D in all"
+        "Clock stopped: held since 2027-01-05T09:00:00Z (pauseWhile); paused for 1 day in all"
     )
 
 

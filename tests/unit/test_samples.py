@@ -86,3 +86,39 @@ def test_a_date_that_does_not_parse_names_the_relative_form_where_it_is_taken() 
         parse_day_or_instant("tomorrow", what="--expected-date", now=TODAY)
     with pytest.raises(ValueError, match=r"date-time \(2027-01-10T12:00:00Z\)$"):
         parse_day_or_instant("tomorrow", what="expectedCompletionDate")
+
+
+@pytest.mark.parametrize(
+    ("duration", "words"),
+    [
+        (timedelta(seconds=2.737648), "2 seconds"),
+        (timedelta(milliseconds=300), "less than a second"),
+        (timedelta(minutes=1), "1 minute"),
+        (timedelta(days=2, hours=3, minutes=4), "2 days 3 hours"),
+        (timedelta(hours=1, seconds=5), "1 hour"),
+        (timedelta(hours=1, minutes=1, seconds=5), "1 hour 1 minute"),
+    ],
+)
+def test_a_duration_reads_in_words(duration: timedelta, words: str) -> None:
+    from workflows.domain.instants import in_words
+
+    assert in_words(duration) == words
+
+
+def test_show_gives_a_calendar_partys_times_in_its_own_zone_too() -> None:
+    from starter.cli.render import party_time
+
+    order = resolve_holidays(load_sample("PO-3003", TODAY), today=TODAY.date())
+    tracker = PartyOrderTracker.start(
+        PartyOrderSpec.model_validate(order), TODAY, rules_version=CURRENT_RULES
+    )
+    winter = datetime(2027, 1, 12, 8, 0, tzinfo=UTC)
+    assert party_time(tracker.order, winter) == (
+        "2027-01-12T08:00:00Z (2027-01-12 09:00 Europe/Berlin)"
+    )
+    plain = PartyOrderTracker.start(
+        PartyOrderSpec.model_validate(load_sample("PO-1001", TODAY)),
+        TODAY,
+        rules_version=CURRENT_RULES,
+    )
+    assert party_time(plain.order, winter) == "2027-01-12T08:00:00Z"

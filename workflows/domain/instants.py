@@ -28,3 +28,27 @@ def iso_duration(duration: timedelta) -> str:
     if not day and not clock:
         return "PT0S"
     return f"{sign}P{day}" + (f"T{clock}" if clock else "")
+
+
+_UNITS = (("day", 86_400), ("hour", 3_600), ("minute", 60), ("second", 1))
+
+
+def in_words(duration: timedelta) -> str:
+    """A duration as a person says it, to its two largest units: ``2 days 3 hours``,
+    ``45 minutes``, ``3 seconds`` (``PT2.737648S`` is for machines)."""
+    seconds = int(duration.total_seconds())
+    if seconds < 1:
+        return "less than a second"
+    parts = []
+    for index, (name, size) in enumerate(_UNITS):
+        amount, seconds = divmod(seconds, size)
+        if amount:
+            parts.append(f"{amount} {name}{'s' * (amount != 1)}")
+            # The largest unit and the one below it: "1 hour 5 seconds" says too much.
+            if index + 1 < len(_UNITS):
+                below, size_below = _UNITS[index + 1]
+                more = seconds // size_below
+                if more:
+                    parts.append(f"{more} {below}{'s' * (more != 1)}")
+            break
+    return " ".join(parts)

@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from workflows.domain.bounds import PAUSES_KEPT
 from workflows.domain.calendar import PartyCalendar, add_working_time, next_working_instant
 from workflows.domain.calendar import working_time_between as calendar_time_between
-from workflows.domain.instants import iso, iso_duration
+from workflows.domain.instants import in_words, iso
 from workflows.domain.model import PartyOrder, PausableState, Pause
 
 _ZERO = timedelta(0)
@@ -162,9 +162,9 @@ def paused_text(order: PartyOrder, now: datetime) -> str | None:
     if running is not None:
         return (
             f"Clock stopped: {running.state} since {iso(running.start_date_time, 'seconds')}"
-            f" (pauseWhile); paused for {iso_duration(paused_total(order, now))} in all"
+            f" (pauseWhile); paused for {in_words(paused_total(order, now))} in all"
         )
     if order.paused_for > _ZERO:
         count = len(order.pauses)
-        return f"Paused for {iso_duration(order.paused_for)} ({count} pause{'s' * (count != 1)})"
+        return f"Paused for {in_words(order.paused_for)} ({count} pause{'s' * (count != 1)})"
     return None
