@@ -18,6 +18,10 @@ BOUNDED_RUNS_PATCH = "bounded-runs"
 # TrackPartyOrder resolves a country calendar's holidays for more years when an accepted
 # change moves the order's dates past them.
 HOLIDAYS_PATCH = "holidays-re-resolved"
+# TrackPartyOrder takes a start input whose calendar names a country without its holidays
+# (a raw `temporal workflow start`) and resolves them before tracking begins. Such a start
+# failed at once before; asked only for such a start, so no other order has the marker.
+HOLIDAYS_AT_START_PATCH = "holidays-resolved-at-start"
 # ClosePartyOrder's first patch (0.4.0): the closure notices go out as local activities,
 # so a close process is one workflow task and no activity task. A close process that began
 # before it has no marker and sends them as ordinary activities, as it did.

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from temporalio import workflow
@@ -40,9 +41,16 @@ with workflow.unsafe.imports_passed_through():
         Notify,
         ResolveHolidays,
     )
-    from workflows.domain.holidays import ResolvedHolidays
+    from workflows.domain.holidays import (
+        HolidayRequest,
+        ResolvedHolidays,
+        add_holidays_at_start,
+        holidays_at_start,
+        start_input_awaiting_holidays,
+    )
     from workflows.domain.messages import describe_validation_error
     from workflows.domain.model import PartyOrder, PartyOrderSpec
+    from workflows.domain.rules import Rules
     from workflows.domain.tracker import PartyOrderTracker
     from workflows.domain.wire import from_wire
     from workflows.inbox import (
@@ -59,6 +67,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.metrics import OrderMetrics
     from workflows.notification_pool import NotificationPool
     from workflows.patches import (
+        HOLIDAYS_AT_START_PATCH,
         HOLIDAYS_PATCH,
         TEMPORAL_CANCEL_BY,
         TEMPORAL_CANCEL_PATCH,
@@ -81,12 +90,31 @@ CLOSE_RETRY = RetryPolicy(
 HOLIDAYS_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_attempts=3)
 
 
+@dataclass(frozen=True)
+class AwaitingHolidays:
+    """A start input valid but for its country's holidays, which ``run`` resolves before
+    tracking starts (``holidays-resolved-at-start``).
+
+    Resolving before the tracker exists, rather than tracking with a calendar marked
+    pending, keeps the core free of a half-known calendar: every rule that reads it, and
+    every reader of ``get_order``, sees the order as the client API would have started
+    it. The shell's part is one activity ahead of the main loop; meanwhile signals queue
+    in the inbox and updates wait (``_tracking_started``).
+    """
+
+    spec: PartyOrderSpec
+    request: HolidayRequest
+    rules: Rules
+    started_at: datetime
+
+
 @workflow.defn(name=names.TRACK_WORKFLOW)
 class TrackPartyOrder:
     @workflow.init
     def __init__(self, raw: RawValue) -> None:
         self._tracker: PartyOrderTracker | None = None
         self._start_error: str | None = None
+        self._awaiting_holidays: AwaitingHolidays | None = None
         self._effects: list[Effect] = []
         self._wake = False
         self._inbox = Inbox()
@@ -114,13 +142,17 @@ class TrackPartyOrder:
             return
         try:
             rules = rules_of_this_run()
-            spec = from_wire(PartyOrderSpec, decode(raw), strict=rules.strict_wire)
-            self._tracker = PartyOrderTracker.start(
-                spec,
-                workflow.now(),
-                tracking_id=workflow.info().first_execution_run_id,
-                rules_version=rules.version,
-            )
+            spec, request = _read_start_input(decode(raw), rules)
+            if request is None:
+                self._tracker = _begin(spec, rules, workflow.now())
+            else:
+                # Everything but the holidays is judged now, so an input wrong anyway fails
+                # at once, with no activity; what the holidays change (the working time a
+                # response window needs) is judged when tracking starts in run().
+                trial = spec.model_copy(deep=True)
+                add_holidays_at_start(trial, request, [])
+                _begin(trial, rules, workflow.now())
+                self._awaiting_holidays = AwaitingHolidays(spec, request, rules, workflow.now())
         except ValidationError as error:
             self._start_error = f"invalid party order: {describe_validation_error(error)}"
         except ValueError as error:
@@ -135,6 +167,8 @@ class TrackPartyOrder:
 
     @workflow.run
     async def run(self, raw: RawValue) -> PartyOrder:
+        if self._awaiting_holidays is not None:
+            await self._start_with_holidays(self._awaiting_holidays)
         if self._start_error is not None:
             # Fail the workflow at once: retrying a workflow task cannot fix the input.
             raise ApplicationError(self._start_error, type="InvalidPartyOrder", non_retryable=True)
@@ -316,6 +350,43 @@ class TrackPartyOrder:
             return
         self.tracker.holidays_resolved(request, resolved.dates, workflow.now())
 
+    async def _start_with_holidays(self, awaiting: AwaitingHolidays) -> None:
+        """Resolve the country holidays the start input lacks, then start tracking as the
+        client API would have: at the instant the workflow started, the dates on the
+        calendar (and so in the history, never the library's data).
+
+        A country the activity cannot resolve fails the order, naming the field, as the
+        client API refuses such a start: an order tracked without the holidays its party
+        named would ask the party for progress on them.
+        """
+        request = awaiting.request
+        try:
+            resolved = await workflow.execute_activity(
+                names.RESOLVE_HOLIDAYS,
+                request,
+                result_type=ResolvedHolidays,
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=HOLIDAYS_RETRY,
+                summary=f"resolve {request.country} holidays for"
+                f" {request.first_year}-{request.last_year} before tracking starts",
+            )
+        except ActivityError as error:
+            cause = error.cause
+            reason = cause.message if isinstance(cause, ApplicationError) else str(cause or error)
+            self._start_error = f"invalid party order: party.calendar.holidayCountry: {reason}"
+        else:
+            try:
+                add_holidays_at_start(awaiting.spec, request, resolved.dates)
+                self._tracker = _begin(awaiting.spec, awaiting.rules, awaiting.started_at)
+            except ValidationError as error:
+                self._start_error = f"invalid party order: {describe_validation_error(error)}"
+            except ValueError as error:
+                self._start_error = f"invalid party order: {error}"
+        self._awaiting_holidays = None
+        if self._start_error is not None:
+            # Updates waiting for tracking to start are answered before the order fails.
+            await workflow.wait_condition(workflow.all_handlers_finished)
+
     async def _settle_background(self) -> None:
         while self._pool or self._effects:
             await self._run_effects()
@@ -351,8 +422,9 @@ class TrackPartyOrder:
     # ------------------------------------------------------------------ messages
 
     def _receive(self, name: str, raw: RawValue) -> None:
-        """A signal handler's whole work: queue the raw message for the main loop."""
-        if self._tracker is None:
+        """A signal handler's whole work: queue the raw message for the main loop (which,
+        for a start awaiting its holidays, first starts tracking)."""
+        if self._start_error is not None:
             return  # the workflow is failing on its invalid start input
         self._inbox.receive(name, raw)
         self._budget.count_message()
@@ -409,13 +481,14 @@ class TrackPartyOrder:
 
     def reject_signal(self, name: str, args: Sequence[Any], error: str) -> None:
         """Record a signal that no handler can take (see workflows/interceptors.py)."""
-        if self._tracker is None:
+        if self._start_error is not None:
             return
         self._inbox.refuse(name, args, error)
         self._budget.count_message()
 
     @workflow.update(name=names.CHANGE_STATE)
-    def change_state(self, raw: RawValue) -> PartyOrder:
+    async def change_state(self, raw: RawValue) -> PartyOrder:
+        await self._tracking_started()
         return self._take_update(names.CHANGE_STATE, raw)
 
     @change_state.validator
@@ -424,13 +497,29 @@ class TrackPartyOrder:
         self._validate_update(names.CHANGE_STATE, raw)
 
     @workflow.update(name=names.ACKNOWLEDGE_ESCALATION)
-    def acknowledge_escalation(self, raw: RawValue) -> PartyOrder:
+    async def acknowledge_escalation(self, raw: RawValue) -> PartyOrder:
+        await self._tracking_started()
         return self._take_update(names.ACKNOWLEDGE_ESCALATION, raw)
 
     @acknowledge_escalation.validator
     def validate_acknowledge_escalation(self, raw: RawValue) -> None:
         """Refuse an acknowledgement of a level not reached before it enters the history."""
         self._validate_update(names.ACKNOWLEDGE_ESCALATION, raw)
+
+    async def _tracking_started(self) -> None:
+        """An update accepted while the start's holidays were being resolved waits for
+        tracking to start. Otherwise nothing is awaited, and the handler runs in the same
+        step as a plain handler would (the histories of synchronous handlers replay)."""
+        if self._tracker is None:
+            await workflow.wait_condition(
+                lambda: self._tracker is not None or self._start_error is not None
+            )
+        if self._tracker is None:
+            raise ApplicationError(
+                self._start_error or "the order failed validation at start",
+                type="InvalidPartyOrder",
+                non_retryable=True,
+            )
 
     def _take_update(self, name: str, raw: RawValue) -> PartyOrder:
         """Apply an accepted update, once per request id, and answer with the order.
@@ -458,6 +547,8 @@ class TrackPartyOrder:
 
     def _validate_update(self, name: str, raw: RawValue) -> None:
         if self._tracker is None:
+            if self._awaiting_holidays is not None:
+                return  # judged by the handler, once tracking has started
             raise ValueError("the order failed validation at start")
         # Messages still queued may yet move the order: then only the payload and the
         # rules are judged here, the rest in the handler once they are applied.
@@ -467,4 +558,41 @@ class TrackPartyOrder:
     def get_order(self) -> PartyOrder:
         if self._handed_over is not None:
             return self._handed_over
+        if self._tracker is None and self._awaiting_holidays is not None:
+            # No order to show yet: one without its holidays would not be the order tracked.
+            country = self._awaiting_holidays.request.country
+            raise ApplicationError(
+                f"tracking starts once the holidays of {country!r} are resolved;"
+                " ask again in a moment",
+                type="TrackingNotStarted",
+            )
         return self.tracker.order
+
+
+def _read_start_input(payload: Any, rules: Rules) -> tuple[PartyOrderSpec, HolidayRequest | None]:
+    """The start input, and the country holidays it still lacks, if any.
+
+    Read as always first. Only an input that fails, and fails for nothing but a country's
+    unresolved holidays, asks the patch: an order started before it failed at once, and
+    replays so (its own error raised again); no other start records the marker.
+    """
+    try:
+        return from_wire(PartyOrderSpec, payload, strict=rules.strict_wire), None
+    except ValidationError as error:
+        try:
+            spec = start_input_awaiting_holidays(payload, strict=rules.strict_wire)
+        except ValidationError:
+            raise error from None
+        request = holidays_at_start(spec, workflow.now())
+        if request is None or not workflow.patched(HOLIDAYS_AT_START_PATCH):
+            raise error from None
+        return spec, request
+
+
+def _begin(spec: PartyOrderSpec, rules: Rules, now: datetime) -> PartyOrderTracker:
+    return PartyOrderTracker.start(
+        spec,
+        now,
+        tracking_id=workflow.info().first_execution_run_id,
+        rules_version=rules.version,
+    )

@@ -668,6 +668,30 @@ async def calendar_pause(ctx: Ctx) -> list[Recorded]:
     return named("calendar-pause.track", await run_chain(ctx.client, wid))
 
 
+async def calendar_at_start(ctx: Ctx) -> list[Recorded]:
+    """A raw start whose calendar names a country alone (the ``holidays-resolved-at-start``
+    patch): Bavaria's holidays come through the ``resolve_holidays`` activity before
+    tracking starts, and a report sent at once is applied once it has; then delivered."""
+    began = await ctx.now()
+    order = short_order(new_order_id("calendar-at-start"), began, orderDate=iso(began))
+    order["party"]["calendar"] = {
+        "timeZone": "Europe/Berlin",
+        "workingHours": {"start": "09:00", "end": "17:00"},
+        "holidayCountry": "DE",
+        "holidaySubdivision": "BY",
+    }
+    wid = await start_order(ctx, order)
+    await signal(ctx, wid, names.REPORT_PROGRESS, {"requestId": "p-1", "percentComplete": 10})
+    await ctx.sleep(timedelta(days=2))
+    await signal(ctx, wid, names.REPORT_PROGRESS, {"requestId": "p-2", "delivered": True})
+    final = await result(ctx, wid)
+    assert final.state == "completed", final.state
+    calendar = final.party.calendar
+    assert calendar is not None and calendar.holidays_resolved_through is not None
+    await ctx.client.get_workflow_handle(close_workflow_id(order["id"])).result()
+    return named("calendar-at-start.track", await run_chain(ctx.client, wid))
+
+
 Scenario = Callable[[Ctx], Awaitable[list[Recorded]]]
 TIME_SKIPPING_SCENARIOS: dict[str, Scenario] = {
     "lifecycle": lifecycle,
@@ -676,6 +700,7 @@ TIME_SKIPPING_SCENARIOS: dict[str, Scenario] = {
     "bad-messages": bad_messages,
     "invalid-start": invalid_start,
     "calendar-pause": calendar_pause,
+    "calendar-at-start": calendar_at_start,
     "rules-3": rules_3,
 }
 DEV_SERVER_SCENARIOS: dict[str, Scenario] = {

@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from workflows.domain.bounds import MAX_HOLIDAYS
 from workflows.domain.wire import WireModel
@@ -24,6 +24,9 @@ WEEKDAYS: tuple[Weekday, ...] = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"
 # even one that takes every working day of a one-day working week: no instant of an order
 # can then be without a next working instant.
 _SEARCH_DAYS = 7 * (MAX_HOLIDAYS + 2)
+# The validation context under which a calendar may name a country whose holidays are not
+# resolved yet: a start input the workflow resolves itself (``workflows.domain.holidays``).
+COUNTRY_PENDING = "holidayCountryPending"
 
 
 class WorkingHours(WireModel):
@@ -62,14 +65,25 @@ class PartyCalendar(WireModel):
     holidays_resolved_through: date | None = None
 
     @model_validator(mode="after")
-    def _country_resolved(self) -> PartyCalendar:
-        if self.holiday_country is not None and self.holidays_resolved_through is None:
+    def _country_resolved(self, info: ValidationInfo) -> PartyCalendar:
+        # Everywhere but a start input read under COUNTRY_PENDING, a country stands for the
+        # dates resolved from it: an order never holds a country without them.
+        pending_allowed = bool(info.context and info.context.get(COUNTRY_PENDING))
+        if (
+            self.holiday_country is not None
+            and self.holidays_resolved_through is None
+            and not pending_allowed
+        ):
             raise ValueError(
-                f"holidayCountry: the holidays of {self.holiday_country!r} are resolved when"
-                " tracking starts through the client API or the CLI; a start made otherwise"
-                " lists the dates in holidays"
+                f"holidayCountry: the holidays of {self.holiday_country!r} are not resolved"
+                " (no holidaysResolvedThrough); tracking resolves them when it starts"
             )
         return self
+
+    @property
+    def country_pending(self) -> bool:
+        """A country named whose holidays are not resolved yet (a start input only)."""
+        return self.holiday_country is not None and self.holidays_resolved_through is None
 
     @field_validator("time_zone")
     @classmethod

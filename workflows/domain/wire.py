@@ -31,18 +31,23 @@ class WireModel(BaseModel):
 Wire = TypeVar("Wire", bound=BaseModel)
 
 
-def from_wire(model: type[Wire], payload: Any, strict: bool) -> Wire:
+def from_wire(
+    model: type[Wire], payload: Any, strict: bool, context: dict[str, Any] | None = None
+) -> Wire:
     """``payload`` (decoded JSON) as ``model``.
 
     ``strict`` (rules 5, and every entry) is pydantic's strict mode on the JSON as sent:
     a boolean is a JSON boolean, a number a JSON number, a date or a duration an ISO 8601
     string; nothing is coerced ("yes" is no ``true``, "50" no 50, 7 no duration). Without
     it, the lax validation the runs before rules 5 were made with, which their replay
-    must repeat.
+    must repeat. ``context`` is pydantic's validation context, for the validators that
+    read one.
     """
     if not strict:
-        return model.model_validate(payload)
-    return model.model_validate_json(json.dumps(payload, default=_not_json), strict=True)
+        return model.model_validate(payload, context=context)
+    return model.model_validate_json(
+        json.dumps(payload, default=_not_json), strict=True, context=context
+    )
 
 
 def _not_json(value: object) -> dict[str, str]:
