@@ -727,6 +727,20 @@ async def start_dev_server(suggest_continue_as_new_at: int) -> WorkflowEnvironme
     )
 
 
+def history_json(history: WorkflowHistory) -> str:
+    """``history.to_json()``, without the failures' stack traces: they name files of the
+    machine that recorded it, and replay never reads them."""
+
+    def scrub(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: "" if k == "stackTrace" else scrub(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [scrub(v) for v in value]
+        return value
+
+    return json.dumps(scrub(json.loads(history.to_json())), indent=2)
+
+
 async def run_scenarios(
     env: WorkflowEnvironment, scenarios: Sequence[Scenario], outbox_dir: Path
 ) -> list[Recorded]:
@@ -815,7 +829,7 @@ def write(
         entries.pop(file)
         (out / file).unlink(missing_ok=True)
     for item in recorded:
-        (out / f"{item.name}.json").write_text(item.history.to_json() + "\n")
+        (out / f"{item.name}.json").write_text(history_json(item.history) + "\n")
         entries[f"{item.name}.json"] = item.manifest_entry(recorded_from)
     manifest = {
         "about": "Recorded by tests/support/recorder.py; replayed by tests/workflow/test_replay.py."
