@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import os
 import secrets
+import shutil
 import signal
 from collections.abc import Callable, Coroutine
 from datetime import timedelta
@@ -95,6 +96,30 @@ def serve_worker_metrics(settings: Settings) -> str | None:
         raise PartyOrderError(f"cannot serve metrics on {address}: {error}") from None
 
 
+def reset_data_dir(data_dir: Path, *, confirmed: bool, ask: Callable[[str], str]) -> bool:
+    """Delete ``data_dir`` (the local stack's database, API keys, outbox, secrets) once a
+    person has said yes; whether `up` goes on. A stack running on it must be stopped
+    first: its server holds the database."""
+    if not data_dir.exists():
+        return True
+    if not (data_dir / "temporal.db").exists() and not (data_dir / "api-keys.json").exists():
+        fail(f"--reset: {data_dir} does not look like a folder of `up`; delete it yourself")
+        return False
+    if not confirmed:
+        try:
+            answer = ask(
+                f"Delete {data_dir.resolve()} (the orders' database, API keys, outbox)? [y/N] "
+            )
+        except EOFError:
+            answer = ""
+        if answer.strip().lower() not in ("y", "yes"):
+            say("Nothing deleted.")
+            return False
+    shutil.rmtree(data_dir)
+    say(f"Deleted {data_dir}: starting afresh.")
+    return True
+
+
 async def up(args: argparse.Namespace) -> int:
     """The local stack: a dev server, a worker and the HTTP API (and the demo). Its own
     settings (the outbox beside the database, a portal secret and a webhook master secret
@@ -102,6 +127,10 @@ async def up(args: argparse.Namespace) -> int:
     list) are derived from the environment's and passed on."""
     from worker import run_worker
 
+    if getattr(args, "reset", False) and not reset_data_dir(
+        Path(args.data_dir), confirmed=args.yes, ask=input
+    ):
+        return EXIT_ERROR
     settings = Settings.from_env()
     setup_logging("WARNING", settings)
     metrics = serve_worker_metrics(settings)

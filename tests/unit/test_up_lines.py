@@ -25,3 +25,28 @@ def test_without_the_api_only_the_server_address() -> None:
         "Other shells      export TEMPORAL_ADDRESS=localhost:7244"
     ]
     assert other_shells("localhost:7233", None) == []
+
+
+def test_reset_deletes_the_folder_of_up_only_after_a_yes(tmp_path: Path) -> None:
+    from starter.local.up import reset_data_dir
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "temporal.db").write_text("")
+    asked: list[str] = []
+
+    def say_no(question: str) -> str:
+        asked.append(question)
+        return "n"
+
+    assert not reset_data_dir(data, confirmed=False, ask=say_no)
+    assert data.exists() and "Delete" in asked[0]
+    assert reset_data_dir(data, confirmed=False, ask=lambda _: "y")
+    assert not data.exists()
+    # Not a folder of `up`: nothing is deleted, whatever the answer.
+    other = tmp_path / "other"
+    other.mkdir()
+    assert not reset_data_dir(other, confirmed=True, ask=lambda _: "y")
+    assert other.exists()
+    # Nothing to delete: `up` goes on.
+    assert reset_data_dir(tmp_path / "absent", confirmed=False, ask=lambda _: "")

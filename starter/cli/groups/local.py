@@ -54,6 +54,15 @@ def up_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-api", action="store_true", help="do not serve the HTTP API")
     parser.add_argument(
+        "--reset",
+        action="store_true",
+        help="start afresh: delete the data folder (database, API keys, outbox) first,"
+        " after a confirmation",
+    )
+    parser.add_argument(
+        "--yes", action="store_true", help="with --reset: no question asked (for scripts)"
+    )
+    parser.add_argument(
         "--codec-port",
         type=int,
         default=CODEC_PORT,
