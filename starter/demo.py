@@ -6,8 +6,9 @@ templates in ``starter/samples/demo-*.json`` and then plays a short script again
 * ``DEMO-DELIVER``: the party reports progress and milestones, then delivers (about 2 min);
   the order completes and ``ClosePartyOrder`` runs.
 * ``DEMO-CRITICAL``: the party never answers; check-ins go unanswered and the permit
-  milestone passes, so the order turns critical and escalates level by level; after five
-  minutes the enterprise gives up and marks it failed.
+  milestone passes, so the order turns critical and escalates level by level, and stays
+  so for an hour (reminders keep coming) before the enterprise gives up and marks it
+  failed.
 * ``DEMO-CANCEL``: the customer withdraws the order after 20 seconds.
 * ``DEMO-CHANGE``: the party asks for new dates, the originating process accepts, the
   order is held and resumed, then delivered (about 3 min).
@@ -15,7 +16,9 @@ templates in ``starter/samples/demo-*.json`` and then plays a short script again
   20:00 now): its check-ins are due every minute, yet the first waits for 09:00 its time.
 
 Template dates are written ``+PT1M`` (that long after the demo starts) so the JSON stays
-readable; every run appends a timestamp to the ids so runs never collide.
+readable; every run appends a timestamp to the ids so runs never collide, and a new run
+cancels the orders an earlier one left open, so they do not pile up. The script's last
+line says where each order stands (the calendar order stays open).
 """
 
 from __future__ import annotations
@@ -28,8 +31,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from starter.client import PartyOrderClient, PartyOrderError
-from starter.dates import parse_duration
+from starter.dates import resolve_relative_dates
 from starter.samples import load_sample
+from workflows.domain import names
 from workflows.domain.instants import iso
 from workflows.domain.model import PartyOrderSpec
 
@@ -37,28 +41,18 @@ DEMO_TEMPLATES = ("demo-deliver", "demo-critical", "demo-cancel", "demo-change",
 # The demo-calendar party's time zone is chosen when the demo starts: one where it is
 # evening now, so that its next check-in visibly waits for the morning.
 AFTER_HOURS = "AFTER-HOURS"
-# Fields of an order template whose "+DURATION" value is relative to the demo start.
-_DATE_FIELDS = frozenset(
-    {"requestedCompletionDate", "expectedCompletionDate", "milestoneDate", "orderDate"}
-)
-
 Out = Callable[[str], None]
+
+# Every demo order's id starts so (then the template's name and the run's time).
+DEMO_ID_PREFIX = "DEMO-"
+# The critical order stays open this long, its jeopardy renewing, before the script ends it.
+CRITICAL_OPEN_FOR = timedelta(hours=1)
 
 
 def materialize(template: dict[str, Any], now: datetime, suffix: str) -> PartyOrderSpec:
     """A start input from a template: ``+DURATION`` dates from ``now``, ``-suffix`` on the id."""
 
-    def walk(value: Any, key: str | None) -> Any:
-        if isinstance(value, dict):
-            return {k: walk(v, k) for k, v in value.items()}
-        if isinstance(value, list):
-            return [walk(item, key) for item in value]
-        if key in _DATE_FIELDS and isinstance(value, str) and value.startswith("+"):
-            moment = now + parse_duration(value[1:], what=key)
-            return iso(moment.astimezone(UTC))
-        return value
-
-    data = walk(copy.deepcopy(template), None)
+    data = resolve_relative_dates(copy.deepcopy(template), now)
     calendar = data.get("party", {}).get("calendar")
     if calendar is not None and calendar.get("timeZone") == AFTER_HOURS:
         calendar["timeZone"] = evening_zone(now)
@@ -74,7 +68,9 @@ def evening_zone(now: datetime) -> str:
 
 
 def demo_suffix(now: datetime) -> str:
-    return now.astimezone(UTC).strftime("%m%d-%H%M%S")
+    # To the millisecond: a re-run within the same second gets ids of its own.
+    utc = now.astimezone(UTC)
+    return utc.strftime("%m%d-%H%M%S") + f"{utc.microsecond // 1000:03d}"
 
 
 @dataclass(frozen=True)
@@ -91,11 +87,32 @@ class DemoOrders:
         return [self.deliver, self.critical, self.cancel, self.change, self.calendar]
 
 
+async def replace_earlier_demo(client: PartyOrderClient) -> list[str]:
+    """Cancel the orders an earlier demo left open (a re-run replaces them instead of
+    piling them up); the ids cancelled."""
+    query = (
+        f'WorkflowType = "{names.TRACK_WORKFLOW}" AND ExecutionStatus = "Running"'
+        f' AND WorkflowId STARTS_WITH "{names.TRACK_WORKFLOW_ID_PREFIX}{DEMO_ID_PREFIX}"'
+    )
+    cancelled = []
+    async for execution in client.client.list_workflows(query):
+        order_id = execution.id.removeprefix(names.TRACK_WORKFLOW_ID_PREFIX)
+        try:
+            await client.cancel(order_id, {"reason": "replaced by a new demo run"})
+            cancelled.append(order_id)
+        except PartyOrderError:
+            pass  # ended meanwhile, or already being cancelled: nothing to replace
+    return cancelled
+
+
 async def start_demo_orders(client: PartyOrderClient, now: datetime | None = None) -> DemoOrders:
-    """Start the four demo orders; returns their ids."""
-    # Whole seconds: the dates read better in the CLI and the Web UI.
-    now = (now or datetime.now(UTC)).replace(microsecond=0)
+    """Start the demo orders, after cancelling those an earlier demo left open; returns
+    their ids."""
+    await replace_earlier_demo(client)
+    now = now or datetime.now(UTC)
     suffix = demo_suffix(now)
+    # Whole seconds: the dates read better in the CLI and the Web UI.
+    now = now.replace(microsecond=0)
     ids: list[str] = []
     for name in DEMO_TEMPLATES:
         spec = materialize(load_sample(name), now, suffix)
@@ -251,14 +268,20 @@ def _changed_story(client: PartyOrderClient, orders: DemoOrders) -> list[Step]:
 
 
 def _critical_story(client: PartyOrderClient, k: str) -> list[Step]:
-    """Left alone in jeopardy; one more check-in, then the enterprise gives up."""
+    """Left alone in jeopardy for an hour, so there is something to look at: reminders
+    and unanswered check-ins keep coming; one more check-in, and after the hour the
+    enterprise gives up."""
     return [
         Step(
             150,
             f"{k}: order manager checks in once more",
             lambda: client.check_in_now(k, {"requestedBy": "order-manager"}),
         ),
-        Step(300, f"{k}: enterprise gives up on the supplier", lambda: _give_up(client, k)),
+        Step(
+            CRITICAL_OPEN_FOR.total_seconds(),
+            f"{k}: enterprise gives up on the supplier",
+            lambda: _give_up(client, k),
+        ),
     ]
 
 
@@ -305,7 +328,19 @@ async def run_demo_script(
             out(f"[demo +{step.at:>3.0f}s] {step.what}")
         except PartyOrderError as error:
             out(f"[demo +{step.at:>3.0f}s] {step.what}: skipped ({error})")
-    out("[demo] script finished; every demo order has reached a final state")
+    out(f"[demo] script finished: {await states_line(client, orders)}")
+
+
+async def states_line(client: PartyOrderClient, orders: DemoOrders) -> str:
+    """Where each demo order stands, as it is: some end, the calendar order stays open."""
+    parts = []
+    for order_id in orders.ids:
+        try:
+            order = await client.get(order_id)
+            parts.append(f"{order_id} {order.state.value}" + ("" if order.is_final else " (open)"))
+        except PartyOrderError as error:
+            parts.append(f"{order_id} unknown ({error})")
+    return "; ".join(parts)
 
 
 def describe_demo(orders: DemoOrders, ui_url: str | None) -> list[str]:

@@ -44,6 +44,7 @@ from starter.schedules import DEFAULT_CRON, DEFAULT_TIME_ZONE, ensure_digest_sch
 from workflows.domain import names
 
 if TYPE_CHECKING:  # the API (FastAPI, uvicorn) is imported only when up serves it
+    from starter.api.keys import KeyStore
     from starter.api.server import ApiServer
     from starter.local.mailsink import MailSink
 
@@ -371,6 +372,20 @@ def other_shells(address: str, api_keys: Path | None) -> list[str]:
     return lines
 
 
+DEMO_KEY_LABEL = "demo"
+
+
+def revoke_demo_keys(keys: KeyStore) -> list[str]:
+    """Revoke the keys an earlier demo made (printed on its terminal, good for that demo
+    only); the ids revoked."""
+    revoked = []
+    for key in keys.keys().values():
+        if key.label == DEMO_KEY_LABEL and key.revoked_at is None:
+            keys.revoke(key.id)
+            revoked.append(key.id)
+    return revoked
+
+
 def _api_settings(args: argparse.Namespace, settings: Settings) -> Settings:
     """``settings`` as the API beside the worker needs them: check-in links point at this
     API and keys live next to the database, unless configured otherwise."""
@@ -399,12 +414,14 @@ def _api(
     keys = KeyStore(settings.api_keys_path)
     announced: list[str] = []
     if args.demo:
+        # The demo's keys live as long as one demo: those of an earlier one are revoked.
+        revoke_demo_keys(keys)
         for role, bound in (
             ("manager", {}),
             ("process", {"process": "service-order-handling"}),
             ("party", {"party_id": "ACME"}),
         ):
-            record, key = keys.create(role, label="demo", **bound)
+            record, key = keys.create(role, label=DEMO_KEY_LABEL, **bound)
             announced.append(f"API key           {record.subject:<32} {key}")
     orders = PartyOrderClient(
         client,

@@ -484,7 +484,16 @@ async def test_demo_starts_its_orders(cli: Cli) -> None:
     zone = ZoneInfo(calendar["party"]["calendar"]["timeZone"])
     first = datetime.fromisoformat(calendar["checkIns"]["nextAt"]).astimezone(zone)
     assert first.time() == clock(9) and first - datetime.now(zone) > timedelta(hours=11)
+    # A second demo replaces the first: its orders left open are cancelled, not piled up.
+    assert await cli("demo", "--no-script") == 0
+    again = [line.strip() for line in cli.out.splitlines() if line.startswith("  DEMO-")]
+    assert len(again) == 5 and not set(again) & set(ids)
     for order_id in ids:
+        replaced = await cli.eventually_json(
+            "show", order_id, check=lambda o: o["state"] in ("pendingCancellation", "cancelled")
+        )
+        assert replaced["cancellation"]["reason"] == "replaced by a new demo run"
+    for order_id in again:
         assert await cli("cancel", order_id, "--reason", "test done") == 0
 
 

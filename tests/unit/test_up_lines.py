@@ -50,3 +50,16 @@ def test_reset_deletes_the_folder_of_up_only_after_a_yes(tmp_path: Path) -> None
     assert other.exists()
     # Nothing to delete: `up` goes on.
     assert reset_data_dir(tmp_path / "absent", confirmed=False, ask=lambda _: "")
+
+
+def test_a_new_demo_revokes_the_keys_of_the_one_before(tmp_path: Path) -> None:
+    from starter.api.keys import KeyStore
+    from starter.local.up import DEMO_KEY_LABEL, revoke_demo_keys
+
+    keys = KeyStore(tmp_path / "api-keys.json")
+    demo, _ = keys.create("manager", label=DEMO_KEY_LABEL)
+    own, _ = keys.create("manager", label="ops")
+    assert revoke_demo_keys(keys) == [demo.id]
+    assert keys.keys()[demo.id].revoked_at is not None
+    assert keys.keys()[own.id].revoked_at is None
+    assert revoke_demo_keys(keys) == []  # revoked once
