@@ -334,15 +334,7 @@ class TrackPartyOrder:
             return
         request = effect.request
         try:
-            resolved = await workflow.execute_activity(
-                names.RESOLVE_HOLIDAYS,
-                request,
-                result_type=ResolvedHolidays,
-                start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=HOLIDAYS_RETRY,
-                summary=f"resolve {request.country} holidays for"
-                f" {request.first_year}-{request.last_year}",
-            )
+            resolved = await _holidays_of(request)
         except ActivityError as error:
             # The order goes on with the holidays it knows; the next accepted change of
             # its dates asks again.
@@ -361,15 +353,7 @@ class TrackPartyOrder:
         """
         request = awaiting.request
         try:
-            resolved = await workflow.execute_activity(
-                names.RESOLVE_HOLIDAYS,
-                request,
-                result_type=ResolvedHolidays,
-                start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=HOLIDAYS_RETRY,
-                summary=f"resolve {request.country} holidays for"
-                f" {request.first_year}-{request.last_year} before tracking starts",
-            )
+            resolved = await _holidays_of(request, " before tracking starts")
         except ActivityError as error:
             cause = error.cause
             reason = cause.message if isinstance(cause, ApplicationError) else str(cause or error)
@@ -587,6 +571,19 @@ def _read_start_input(payload: Any, rules: Rules) -> tuple[PartyOrderSpec, Holid
         if request is None or not workflow.patched(HOLIDAYS_AT_START_PATCH):
             raise error from None
         return spec, request
+
+
+async def _holidays_of(request: HolidayRequest, why: str = "") -> ResolvedHolidays:
+    """The ``resolve_holidays`` activity: the country's holidays for the years asked."""
+    return await workflow.execute_activity(
+        names.RESOLVE_HOLIDAYS,
+        request,
+        result_type=ResolvedHolidays,
+        start_to_close_timeout=timedelta(seconds=30),
+        retry_policy=HOLIDAYS_RETRY,
+        summary=f"resolve {request.country} holidays for"
+        f" {request.first_year}-{request.last_year}{why}",
+    )
 
 
 def _begin(spec: PartyOrderSpec, rules: Rules, now: datetime) -> PartyOrderTracker:

@@ -3,34 +3,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
-import pytest
-from playwright.async_api import Browser, Route, async_playwright
-from temporalio.client import Client
+from playwright.async_api import Browser, Route
 
 from starter.api.routes import BASE_PATH
-from tests.browser.test_web_ui import CHROMIUM, CHROMIUM_ARGS
-from tests.support.live_portal import LiveStack, live_stack
-
-
-@pytest.fixture
-async def stack(dev_client: Client, tmp_path: Path) -> AsyncIterator[LiveStack]:
-    async with live_stack(dev_client, tmp_path) as running:
-        yield running
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            await launched.close()
+from tests.support.live_portal import LiveStack
 
 
 async def test_the_root_and_the_base_path_lead_to_the_docs(stack: LiveStack) -> None:

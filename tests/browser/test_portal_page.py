@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,13 +19,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser
 from temporalio.client import Client
 
 from activities.portal import PortalClaims
 from starter.api import portal
 from starter.samples import example_order
-from tests.browser.test_web_ui import CHROMIUM, CHROMIUM_ARGS
 from tests.conftest import unique
 from tests.support.live_portal import LiveStack, eventually, live_stack
 from workflows.domain.model import PartyOrder, PartyOrderSpec
@@ -34,22 +32,6 @@ from workflows.domain.rules import CURRENT_RULES, RULES_V2
 from workflows.domain.tracker import PartyOrderTracker
 
 STEP_TIMEOUT_MS = 15_000
-
-
-@pytest.fixture
-async def stack(dev_client: Client, tmp_path: Path) -> AsyncIterator[LiveStack]:
-    async with live_stack(dev_client, tmp_path) as running:
-        yield running
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield launched
-        finally:
-            await launched.close()
 
 
 async def checked_in(stack: LiveStack, **overrides: Any) -> tuple[str, str]:
