@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 
 from pydantic import Field
 
@@ -65,18 +65,28 @@ def jeopardy_episodes(order: PartyOrder) -> int:
     return ended + (order.jeopardy.status != "none")
 
 
-def score(orders: Iterable[PartyOrder]) -> list[PartyScore]:
-    """One row per party, the parties in order of their id."""
+# What the scorecard counts an order as whose tracking Temporal's Terminate ended: not its
+# last state (say, acknowledged), which it never left in the tracker's eyes.
+TERMINATED = "tracking terminated"
+
+
+def score(
+    orders: Iterable[PartyOrder], terminated: Collection[str] = frozenset()
+) -> list[PartyScore]:
+    """One row per party, the parties in order of their id; the orders whose ids are in
+    ``terminated`` (their tracking terminated, as last known) count as ended so."""
     by_party: dict[str, list[PartyOrder]] = defaultdict(list)
     for order in orders:
         by_party[order.party.id].append(order)
-    return [_score_one(party_orders) for _, party_orders in sorted(by_party.items())]
+    return [_score_one(party_orders, terminated) for _, party_orders in sorted(by_party.items())]
 
 
-def _score_one(orders: list[PartyOrder]) -> PartyScore:
+def _score_one(orders: list[PartyOrder], terminated: Collection[str]) -> PartyScore:
     ended: dict[str, int] = defaultdict(int)
     for order in orders:
-        if order.is_final:
+        if order.id in terminated:
+            ended[TERMINATED] += 1
+        elif order.is_final:
             ended[order.state.value] += 1
     slips = [slip for order in orders if (slip := slip_days(order)) is not None]
     sent = sum(order.check_ins.sent for order in orders)
@@ -87,7 +97,7 @@ def _score_one(orders: list[PartyOrder]) -> PartyScore:
         party_id=orders[0].party.id,
         party_name=orders[0].party.name,
         orders=count,
-        open=sum(not order.is_final for order in orders),
+        open=sum(not order.is_final and order.id not in terminated for order in orders),
         ended=dict(sorted(ended.items())),
         on_time_rate=(sum(slip == 0 for slip in slips) / len(slips)) if slips else None,
         mean_slip_days=round(statistics.fmean(slips), 2) if slips else None,

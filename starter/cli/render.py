@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,7 +15,7 @@ from starter.client import (
 )
 from starter.scorecard import PartyScore
 from workflows.domain.checkpoints import next_checkpoint
-from workflows.domain.instants import iso
+from workflows.domain.instants import in_words, iso
 from workflows.domain.model import PartyOrder
 from workflows.domain.notes import latest_notes
 from workflows.domain.pause import paused_text
@@ -342,7 +342,9 @@ def scorecard_text(scores: Sequence[PartyScore]) -> list[str]:
             _number(s.mean_slip_days, "d"),
             _number(s.worst_slip_days, "d"),
             _rate(s.check_in_response_rate),
-            _number(s.median_response_hours, "h"),
+            "-"
+            if s.median_response_hours is None
+            else in_words(timedelta(hours=s.median_response_hours)),
             f"{s.change_requests_per_order:g}",
             f"{s.jeopardy_episodes_per_order:g}",
         ]

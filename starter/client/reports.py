@@ -6,7 +6,11 @@ import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from temporalio.client import WorkflowExecution, WorkflowExecutionStatus
+from temporalio.client import (
+    WorkflowExecution,
+    WorkflowExecutionStatus,
+    WorkflowQueryFailedError,
+)
 from temporalio.service import RPCError
 
 from starter.client import errors
@@ -94,11 +98,28 @@ class Reports:
             clauses.append(f"{names.SA_PARTY_ID} = {quote(party, what='party')}")
         gate = asyncio.Semaphore(concurrency)
 
+        terminated: set[str] = set()
+
         async def order_of(execution: WorkflowExecution) -> PartyOrder | None:
             async with gate:
+                order_id = execution.id.removeprefix(names.TRACK_WORKFLOW_ID_PREFIX)
                 if execution.status == WorkflowExecutionStatus.RUNNING:
-                    order_id = execution.id.removeprefix(names.TRACK_WORKFLOW_ID_PREFIX)
                     return await self.reads.get(order_id)
+                if execution.status == WorkflowExecutionStatus.TERMINATED:
+                    # Its last known order, as a worker replays it (none answering: left out).
+                    try:
+                        last = await client.get_workflow_handle(
+                            execution.id, run_id=execution.run_id
+                        ).query(
+                            names.GET_ORDER,
+                            result_type=PartyOrder,
+                            rpc_timeout=self.connection.answer_timeout,
+                        )
+                    except (RPCError, WorkflowQueryFailedError):
+                        # Terminated before its first workflow task: no order was ever kept.
+                        return None
+                    terminated.add(last.id)
+                    return last
                 if execution.status != WorkflowExecutionStatus.COMPLETED:
                     return None
                 handle = client.get_workflow_handle(
@@ -113,7 +134,7 @@ class Reports:
             orders = await asyncio.gather(*(order_of(e) for e in executions))
         except RPCError as error:
             raise errors.rpc_error(self.connection, error, None) from None
-        return score(order for order in orders if order is not None)
+        return score((order for order in orders if order is not None), terminated)
 
 
 def _tally(

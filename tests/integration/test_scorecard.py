@@ -10,7 +10,7 @@ import pytest
 from temporalio.client import Client
 
 from starter.client import PartyOrderClient
-from starter.scorecard import PartyScore
+from starter.scorecard import TERMINATED, PartyScore
 from tests.conftest import unique
 from workflows.domain.instants import iso
 
@@ -93,6 +93,25 @@ async def test_the_scorecard_of_orders_with_known_outcomes(orders: PartyOrderCli
     assert row.median_response_hours is not None and row.median_response_hours < 0.1
     assert row.change_requests_per_order == 0.2
     assert row.jeopardy_episodes_per_order == 0.2  # the late order's one episode
+
+
+async def test_a_terminated_tracking_counts_as_such_not_as_its_last_state(
+    orders: PartyOrderClient, dev_client: Client
+) -> None:
+    party_id = unique("SUPPLIER")
+    now = datetime.now(UTC)
+    stopped, going = (
+        order(party_id, now + timedelta(days=30)),
+        order(party_id, now + timedelta(days=30)),
+    )
+    for each in (stopped, going):
+        await orders.start(each)
+    assert (await orders.get(stopped["id"])).state == "acknowledged"  # tracking has begun
+    await dev_client.get_workflow_handle(f"party-order-{stopped['id']}").terminate("test")
+    row = await scorecard_of(orders, party_id, 2)
+    # As last known it was acknowledged and open; the scorecard says what happened.
+    assert row.ended == {TERMINATED: 1}
+    assert row.open == 1
 
 
 async def test_a_party_with_no_orders_has_no_row(orders: PartyOrderClient) -> None:
