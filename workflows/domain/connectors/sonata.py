@@ -50,6 +50,7 @@ from workflows.domain.messages import (
     describe_validation_error,
 )
 from workflows.domain.model import ItemState
+from workflows.domain.wire import from_wire
 
 PROTOCOL: Literal["mef-sonata-v10"] = "mef-sonata-v10"
 
@@ -178,7 +179,7 @@ class SonataProductOrder(_Sonata):
     order_date: AwareDatetime
     state: SonataOrderState
     product_order_item: Annotated[list[SonataOrderItem], Field(min_length=1)]
-    related_contact_information: list[SonataContact]
+    related_contact_information: Annotated[list[SonataContact], Field(min_length=1)]
     external_id: str | None = None
     completion_date: AwareDatetime | None = None
     cancellation_date: AwareDatetime | None = None
@@ -192,7 +193,8 @@ def parse(document: object) -> SonataProductOrder:
     if not isinstance(document, dict):
         raise UnusableAnswer("(document)", "(document): a ProductOrder is a JSON object")
     try:
-        return SonataProductOrder.model_validate(document)
+        # Strict: JSON as the schema types it (a date is a string, not a number of seconds).
+        return from_wire(SonataProductOrder, document, strict=True)
     except ValidationError as error:
         first = error.errors()[0]
         field = ".".join(str(part) for part in first["loc"]) or "(document)"
