@@ -310,7 +310,7 @@ def test_a_cancellation_we_asked_for_is_under_way_then_done() -> None:
     assert tracker.order.state == OrderState.PENDING_CANCELLATION
     for state in ("assessingCancellation", "pendingCancellation"):
         answer = read(tracker, product_order(state))
-        assert answer.cancellation == CancellationUnderWay(state)
+        assert answer.cancellation == CancellationUnderWay(party_state=state)
     done = read(
         tracker,
         product_order(
@@ -322,7 +322,7 @@ def test_a_cancellation_we_asked_for_is_under_way_then_done() -> None:
         ),
     )
     assert done.cancellation == CancellationDone(
-        "project stopped", datetime(2026, 11, 2, tzinfo=UTC)
+        reason="project stopped", cancellation_date=datetime(2026, 11, 2, tzinfo=UTC)
     )
     # A cancelled item is never reported as progress: a party cannot cancel by a report.
     assert done.report is None

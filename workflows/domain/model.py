@@ -159,6 +159,29 @@ class Pause(WireModel):
     end_date_time: AwareDatetime | None = None  # None while the pause runs
 
 
+# A credentials name: the suffix of the variables that hold the secret
+# (``PARTY_ORDERS_SECRET_<NAME>``), so letters, digits and underscores only.
+CREDENTIALS_NAME_PATTERN = r"^[A-Za-z0-9_]{1,64}$"
+
+
+class PartyConnector(WireModel):
+    """``party.connector``: the party's own ordering system, which a check-in asks
+    (docs/connectors.md). It names its secret; the secret itself is read by the worker
+    and the API, and never enters the order or its history."""
+
+    protocol: Literal["mef-sonata-v10", "tmf622-v5"]
+    base_url: Annotated[str, Field(min_length=1, max_length=1000)]
+    credentials: Annotated[str, Field(pattern=CREDENTIALS_NAME_PATTERN)] | None = None
+    subscribe: bool = False
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_base_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("baseUrl must be an http:// or https:// URL")
+        return value.rstrip("/")
+
+
 class Party(WireModel):
     id: NonEmptyStr
     name: NonEmptyStr

@@ -15,10 +15,11 @@ and its tests; nothing in the tracker changes.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, Field
 
 from workflows.domain.messages import ChangeRequestMessage, ProgressReport, StateChangeRequest
 from workflows.domain.model import (
@@ -27,8 +28,10 @@ from workflows.domain.model import (
     ItemState,
     OrderItem,
     OrderState,
+    PartyConnector,
     PartyOrder,
 )
+from workflows.domain.wire import WireModel
 
 ProtocolName = Literal["mef-sonata-v10", "tmf622-v5"]
 
@@ -44,20 +47,20 @@ class UnusableAnswer(ValueError):
         self.field = field
 
 
-@dataclass(frozen=True)
-class OrderView:
+class OrderView(WireModel):
     """What a mapping needs to know of our order: how the party's ids meet ours, and
-    whether the cancellation the party reports is one we asked for."""
+    whether the cancellation the party reports is one we asked for. (The input of the
+    activity that asks the party's system, with the connector: no secret in it.)"""
 
     # The party's item id (its ``productOrderItem.id``) -> our item id.
-    item_ids: Mapping[str, str]
+    item_ids: dict[str, str]
     # A milestone as the party names it, folded with ``milestone_key`` -> our id.
-    milestone_ids: Mapping[str, str]
+    milestone_ids: dict[str, str]
     # Our items that are not final yet (a cancellation by the party concerns these).
     open_item_ids: tuple[str, ...]
     cancellation_requested: bool
     # The party's notes dated up to here were read before (None: none was).
-    notes_read_until: datetime | None = None
+    notes_read_until: AwareDatetime | None = None
 
     @classmethod
     def of(cls, order: PartyOrder, notes_read_until: datetime | None = None) -> OrderView:
@@ -96,39 +99,38 @@ def milestone_key(name: str) -> str:
     return " ".join(name.split()).casefold()
 
 
-@dataclass(frozen=True)
-class PartyNote:
+class PartyNote(WireModel):
     """A note the party's system wrote on its order (its own id, author and date)."""
 
     id: str
     author: str
-    date: datetime
+    date: AwareDatetime
     text: str
     order_item_id: str | None = None  # ours, when the note is on an item
 
 
-@dataclass(frozen=True)
-class CancellationUnderWay:
+class CancellationUnderWay(WireModel):
     """We asked for the cancellation and the party is working on it: the order stays
     ``pendingCancellation``."""
 
+    kind: Literal["underWay"] = "underWay"
     party_state: str
 
 
-@dataclass(frozen=True)
-class CancellationDone:
+class CancellationDone(WireModel):
     """We asked for the cancellation and the party has cancelled: the order is
     ``cancelled`` (``PartyOrderTracker.finish_cancellation``)."""
 
-    reason: str | None
-    cancellation_date: datetime | None
+    kind: Literal["done"] = "done"
+    reason: str | None = None
+    cancellation_date: AwareDatetime | None = None
 
 
-@dataclass(frozen=True)
-class PartyCancelling:
+class PartyCancelling(WireModel):
     """The party is cancelling, or has cancelled, on its own. Never a silent
     cancellation: it becomes a forced change request to the originating process."""
 
+    kind: Literal["partyCancelling"] = "partyCancelling"
     party_state: str
     reason: str | None
     item_ids: tuple[str, ...]  # our open items, which the cancellation takes away
@@ -154,11 +156,12 @@ class PartyCancelling:
         )
 
 
-CancellationOutcome = CancellationUnderWay | CancellationDone | PartyCancelling
+CancellationOutcome = Annotated[
+    CancellationUnderWay | CancellationDone | PartyCancelling, Field(discriminator="kind")
+]
 
 
-@dataclass(frozen=True)
-class PartyAnswer:
+class PartyAnswer(WireModel):
     """What one answer of the party's system says, in the tracker's own messages.
 
     Every usable answer counts as the party answering a check-in, even one that says
@@ -171,16 +174,26 @@ class PartyAnswer:
     report: ProgressReport | None
     state_change: StateChangeRequest | None = None
     cancellation: CancellationOutcome | None = None
-    completion_date: datetime | None = None
+    completion_date: AwareDatetime | None = None
     notes: tuple[PartyNote, ...] = ()
     # What could not be placed on our order (an item or a milestone we do not have), in
     # words; the order manager can read it, nothing of it is applied.
-    unplaced: tuple[str, ...] = field(default=())
+    unplaced: tuple[str, ...] = ()
 
     @property
     def channel(self) -> str:
         """The channel the answer came by, as progress and notes record it."""
         return f"connector:{self.protocol}"
+
+
+class PartyOrderFetch(WireModel):
+    """The input of ``fetch_party_order``: which order to ask the party's system for,
+    and what of ours its answer is read against."""
+
+    order_id: str  # ours, for the logs and the error messages
+    connector: PartyConnector
+    external_id: Annotated[str, Field(min_length=1, max_length=1000)]
+    view: OrderView
 
 
 AnswerReader = Callable[[Any, OrderView, datetime], PartyAnswer]

@@ -285,11 +285,15 @@ def _milestones(
 
 
 def _notes(order: SonataProductOrder, view: OrderView) -> list[PartyNote]:
-    notes = [PartyNote(n.id, n.author, n.date, n.text) for n in order.note if n.source == "seller"]
+    notes = [
+        PartyNote(id=n.id, author=n.author, date=n.date, text=n.text)
+        for n in order.note
+        if n.source == "seller"
+    ]
     for item in order.product_order_item:
         ours = view.item_ids.get(item.id)
         notes += [
-            PartyNote(n.id, n.author, n.date, n.text, order_item_id=ours)
+            PartyNote(id=n.id, author=n.author, date=n.date, text=n.text, order_item_id=ours)
             for n in item.note
             if n.source == "seller"
         ]
@@ -337,8 +341,10 @@ def _cancellation(order: SonataProductOrder, view: OrderView) -> CancellationOut
         return None
     if view.cancellation_requested:
         if order.state == "cancelled":
-            return CancellationDone(order.cancellation_reason, order.cancellation_date)
-        return CancellationUnderWay(order.state)
+            return CancellationDone(
+                reason=order.cancellation_reason, cancellation_date=order.cancellation_date
+            )
+        return CancellationUnderWay(party_state=order.state)
     return PartyCancelling(
         party_state=order.state,
         reason=order.cancellation_reason or _party_reason(order),
