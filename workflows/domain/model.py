@@ -182,7 +182,9 @@ class PartyConnector(WireModel):
         return value.rstrip("/")
 
 
-class Party(WireModel):
+class Party(QuietWhenUnset):
+    _quiet_fields = ("connector",)
+
     id: NonEmptyStr
     name: NonEmptyStr
     role: Literal["customer", "supplier", "partner"] = "supplier"
@@ -191,6 +193,9 @@ class Party(WireModel):
     # When the party works: check-ins go out in its working time, and the response window
     # counts working time only. Without one, every instant counts.
     calendar: PartyCalendar | None = None
+    # The party's own ordering system, which check-ins ask (docs/connectors.md). Left out
+    # of the JSON while unset, so that an order without one reads back as it always did.
+    connector: PartyConnector | None = None
 
     @field_validator("webhook_url")
     @classmethod
@@ -209,9 +214,12 @@ class OriginatingProcess(WireModel):
 
 class OrderItem(QuietWhenUnset):
     model_config = ConfigDict(extra="allow")  # TMF order items carry many optional fields
-    _quiet_fields = ("state", "percent_complete", "expected_completion_date")
+    _quiet_fields = ("state", "percent_complete", "expected_completion_date", "external_id")
 
     id: NonEmptyStr
+    # The party's own id of the item, where its ordering system numbers items itself
+    # (a connector's answer names items by it; docs/connectors.md).
+    external_id: ShortText | None = None
     description: LongText | None = None
     quantity: Annotated[int, Field(ge=1)] = 1
     # Rules 3: each item is tracked (see workflows/domain/items.py). ``None`` on the
@@ -534,10 +542,14 @@ class DeliveryFailure(WireModel):
 # ---------------------------------------------------------------- the order
 
 
-class PartyOrderSpec(WireModel):
+class PartyOrderSpec(QuietWhenUnset):
     """The start input of TrackPartyOrder: what the enterprise knows when tracking starts."""
 
+    _quiet_fields = ("external_id",)
+
     id: Annotated[str, Field(min_length=1, max_length=64)]
+    # The party's own id of the order (for a connector: the id its system knows it by).
+    external_id: Annotated[str, Field(min_length=1, max_length=1000)] | None = None
     description: LongText | None = None
     party: Party
     originating_process: OriginatingProcess = Field(default_factory=OriginatingProcess)
@@ -572,6 +584,12 @@ class PartyOrderSpec(WireModel):
     def _sound(self) -> PartyOrderSpec:
         if self.requested_completion_date is None and self.expected_completion_date is None:
             raise ValueError("one of requestedCompletionDate or expectedCompletionDate is required")
+        if self.party.connector is not None and self.external_id is None:
+            # A check-in asks the party's system for the order by this id: without it
+            # there is nothing to ask for.
+            raise ValueError(
+                "externalId: the party's own order id is required with party.connector"
+            )
         seen: set[str] = set()
         for milestone in self.milestones:
             if milestone.id in seen:

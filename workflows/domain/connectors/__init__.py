@@ -89,9 +89,7 @@ class OrderView(WireModel):
 
 def external_item_id(item: OrderItem) -> str | None:
     """The party's id of one of our items, when the order gave one."""
-    extra = item.model_extra or {}
-    value = getattr(item, "external_id", None) or extra.get("externalId")
-    return value if isinstance(value, str) and value else None
+    return item.external_id or None
 
 
 def milestone_key(name: str) -> str:
