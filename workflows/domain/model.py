@@ -147,6 +147,13 @@ class QuietWhenUnset(WireModel):
         return data
 
 
+def _unset(value: object) -> bool:
+    """A field added after orders were tracked is left out of the JSON while unset
+    (``exclude_if``), so that an order without it reads back exactly as it did. Unlike
+    ``QuietWhenUnset`` it keeps the model's JSON schema (the party view's, the API's)."""
+    return value is None
+
+
 # The states an order may be paused in: those in which it waits on purpose (pause.py).
 PausableState = Literal["pending", "held"]
 
@@ -182,9 +189,7 @@ class PartyConnector(WireModel):
         return value.rstrip("/")
 
 
-class Party(QuietWhenUnset):
-    _quiet_fields = ("connector",)
-
+class Party(WireModel):
     id: NonEmptyStr
     name: NonEmptyStr
     role: Literal["customer", "supplier", "partner"] = "supplier"
@@ -195,7 +200,7 @@ class Party(QuietWhenUnset):
     calendar: PartyCalendar | None = None
     # The party's own ordering system, which check-ins ask (docs/connectors.md). Left out
     # of the JSON while unset, so that an order without one reads back as it always did.
-    connector: PartyConnector | None = None
+    connector: PartyConnector | None = Field(default=None, exclude_if=_unset)
 
     @field_validator("webhook_url")
     @classmethod
@@ -542,14 +547,14 @@ class DeliveryFailure(WireModel):
 # ---------------------------------------------------------------- the order
 
 
-class PartyOrderSpec(QuietWhenUnset):
+class PartyOrderSpec(WireModel):
     """The start input of TrackPartyOrder: what the enterprise knows when tracking starts."""
-
-    _quiet_fields = ("external_id",)
 
     id: Annotated[str, Field(min_length=1, max_length=64)]
     # The party's own id of the order (for a connector: the id its system knows it by).
-    external_id: Annotated[str, Field(min_length=1, max_length=1000)] | None = None
+    external_id: Annotated[str, Field(min_length=1, max_length=1000)] | None = Field(
+        default=None, exclude_if=_unset
+    )
     description: LongText | None = None
     party: Party
     originating_process: OriginatingProcess = Field(default_factory=OriginatingProcess)
