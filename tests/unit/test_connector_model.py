@@ -3,6 +3,7 @@ what a start accepts and refuses, and that an order without them reads as it alw
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from starter.errors import InvalidInput
 from workflows.domain.connectors import OrderView
 from workflows.domain.messages import describe_validation_error
 from workflows.domain.model import PartyOrder, PartyOrderSpec
+from workflows.domain.tracker import PartyOrderTracker, TrackerState
 from workflows.domain.wire import from_wire
 
 CONNECTOR: dict[str, Any] = {
@@ -105,3 +107,12 @@ def test_an_internal_base_url_is_refused_where_orders_enter_unless_allowed() -> 
 def test_the_party_knows_our_items_by_their_external_id_or_our_id() -> None:
     view = OrderView.of(PartyOrder.model_validate(order()))
     assert view.item_ids == {"item-001": "1", "2": "2"}
+
+
+def test_tracking_keeps_the_connector_across_continue_as_new() -> None:
+    spec = from_wire(PartyOrderSpec, order(), strict=True)
+    tracker = PartyOrderTracker.start(spec, datetime(2026, 11, 1, tzinfo=UTC))
+    carried = TrackerState.model_validate_json(tracker.state.model_dump_json())
+    assert carried.order.external_id == spec.external_id
+    assert carried.order.party.connector == spec.party.connector
+    assert carried.order.order_items[0].external_id == "item-001"
