@@ -24,6 +24,12 @@ from types import MappingProxyType
 
 from pydantic import TypeAdapter, ValidationError
 
+from activities.connectors import (
+    BearerToken,
+    ConnectorSettings,
+    OAuth2ClientCredentials,
+    PartyCredentials,
+)
 from activities.outbound import ALLOW_ENV, AllowList, check_url
 from activities.portal import DEFAULT_PORTAL_BASE_URL, PortalSettings
 from activities.settings import (
@@ -69,6 +75,10 @@ SMTP_URL_ENV = "PARTY_ORDERS_SMTP_URL"
 SMTP_FROM_ENV = "PARTY_ORDERS_SMTP_FROM"
 PORTAL_SECRET_ENV = "PARTY_ORDERS_PORTAL_SECRET"
 PORTAL_BASE_URL_ENV = "PARTY_ORDERS_PORTAL_BASE_URL"
+# A party's own ordering system: the secret a connector names (``credentials: NAME``),
+# a bearer token in PARTY_ORDERS_SECRET_<NAME>, or OAuth2 client credentials in
+# PARTY_ORDERS_SECRET_<NAME>_CLIENT_ID, _CLIENT_SECRET and _TOKEN_URL.
+PARTY_SECRET_PREFIX = "PARTY_ORDERS_SECRET_"
 # The command line and the client.
 CONNECT_TIMEOUT_ENV = "PARTY_ORDERS_CONNECT_TIMEOUT"
 ANSWER_TIMEOUT_ENV = "PARTY_ORDERS_ANSWER_TIMEOUT"  # how long a query or update may wait
@@ -87,6 +97,7 @@ HUB_SUBSCRIPTIONS_PER_OWNER_ENV = "PARTY_ORDERS_HUB_SUBSCRIPTIONS_PER_OWNER"
 MIN_DURATION_ENV = "PARTY_ORDERS_MIN_DURATION"
 
 _DURATION = TypeAdapter(timedelta)
+OAUTH2_SUFFIXES = ("CLIENT_ID", "CLIENT_SECRET", "TOKEN_URL")
 DEFAULT_DEPLOYMENT_NAME = "party-orders"
 # Cached workflow runs bound the worker's memory with many open orders; evicted ones are
 # rebuilt from history when they next have work.
@@ -255,6 +266,30 @@ class Settings:
         if url is None:
             return None
         return SmtpSettings.from_url(url, (self.get(SMTP_FROM_ENV) or "").strip() or None)
+
+    def party_credentials(self, name: str) -> PartyCredentials | None:
+        """The secret a connector's ``credentials: NAME`` names; None when no variable
+        holds it. ValueError naming the variables when the OAuth2 three are incomplete."""
+        prefix = f"{PARTY_SECRET_PREFIX}{name}"
+        token = self.get(prefix)
+        if token is not None:
+            return BearerToken(token.strip())
+        parts = {suffix: self.get(f"{prefix}_{suffix}") for suffix in OAUTH2_SUFFIXES}
+        if all(value is None for value in parts.values()):
+            return None
+        missing = [f"{prefix}_{suffix}" for suffix, value in parts.items() if value is None]
+        if missing:
+            raise ValueError(f"{', '.join(missing)} must be set too (OAuth2 client credentials)")
+        return OAuth2ClientCredentials(
+            client_id=parts["CLIENT_ID"] or "",
+            client_secret=parts["CLIENT_SECRET"] or "",
+            token_url=parts["TOKEN_URL"] or "",
+        )
+
+    def connectors(self) -> ConnectorSettings:
+        """What the connectors' activities need: the secrets, looked up when a call is
+        made, and the outbound allow list."""
+        return ConnectorSettings(credentials=self.party_credentials, allow=self.callback_allow())
 
     # ---------------------------------------------------------------- the command line
 

@@ -88,8 +88,8 @@ def start_input(
     minimum: timedelta = DEFAULT_MIN_DURATION,
 ) -> PartyOrderSpec:
     """The start input validated, its party's country holidays resolved into dates, every
-    interval and window at least ``minimum``, and its party's webhookUrl refused at an
-    internal address that ``allow`` does not list."""
+    interval and window at least ``minimum``, and its party's webhookUrl and connector
+    refused at an internal address that ``allow`` does not list."""
     if not isinstance(order, PartyOrderSpec):
         try:
             order = resolve_holidays(dict(order))
@@ -112,9 +112,14 @@ def start_input(
         check_start_input_size(spec)
     except ValueError as error:
         raise InvalidInput(f"party order: {error}") from None
-    if spec.party.webhook_url is not None:
+    outbound = [("party.webhookUrl", spec.party.webhook_url)]
+    if spec.party.connector is not None:
+        outbound.append(("party.connector.baseUrl", spec.party.connector.base_url))
+    for field, url in outbound:
+        if url is None:
+            continue
         try:  # checked when given, and again by the worker when called
-            check_url(spec.party.webhook_url, "party.webhookUrl", allow)
+            check_url(url, field, allow)
         except OutboundRefused as refused:
             raise InvalidInput(str(refused)) from None
     return spec

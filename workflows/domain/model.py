@@ -147,6 +147,13 @@ class QuietWhenUnset(WireModel):
         return data
 
 
+def _unset(value: object) -> bool:
+    """A field added after orders were tracked is left out of the JSON while unset
+    (``exclude_if``), so that an order without it reads back exactly as it did. Unlike
+    ``QuietWhenUnset`` it keeps the model's JSON schema (the party view's, the API's)."""
+    return value is None
+
+
 # The states an order may be paused in: those in which it waits on purpose (pause.py).
 PausableState = Literal["pending", "held"]
 
@@ -159,6 +166,29 @@ class Pause(WireModel):
     end_date_time: AwareDatetime | None = None  # None while the pause runs
 
 
+# A credentials name: the suffix of the variables that hold the secret
+# (``PARTY_ORDERS_SECRET_<NAME>``), so letters, digits and underscores only.
+CREDENTIALS_NAME_PATTERN = r"^[A-Za-z0-9_]{1,64}$"
+
+
+class PartyConnector(WireModel):
+    """``party.connector``: the party's own ordering system, which a check-in asks
+    (docs/connectors.md). It names its secret; the secret itself is read by the worker
+    and the API, and never enters the order or its history."""
+
+    protocol: Literal["mef-sonata-v10", "tmf622-v5"]
+    base_url: Annotated[str, Field(min_length=1, max_length=1000)]
+    credentials: Annotated[str, Field(pattern=CREDENTIALS_NAME_PATTERN)] | None = None
+    subscribe: bool = False
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_base_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("baseUrl must be an http:// or https:// URL")
+        return value.rstrip("/")
+
+
 class Party(WireModel):
     id: NonEmptyStr
     name: NonEmptyStr
@@ -168,6 +198,9 @@ class Party(WireModel):
     # When the party works: check-ins go out in its working time, and the response window
     # counts working time only. Without one, every instant counts.
     calendar: PartyCalendar | None = None
+    # The party's own ordering system, which check-ins ask (docs/connectors.md). Left out
+    # of the JSON while unset, so that an order without one reads back as it always did.
+    connector: PartyConnector | None = Field(default=None, exclude_if=_unset)
 
     @field_validator("webhook_url")
     @classmethod
@@ -186,9 +219,12 @@ class OriginatingProcess(WireModel):
 
 class OrderItem(QuietWhenUnset):
     model_config = ConfigDict(extra="allow")  # TMF order items carry many optional fields
-    _quiet_fields = ("state", "percent_complete", "expected_completion_date")
+    _quiet_fields = ("state", "percent_complete", "expected_completion_date", "external_id")
 
     id: NonEmptyStr
+    # The party's own id of the item, where its ordering system numbers items itself
+    # (a connector's answer names items by it; docs/connectors.md).
+    external_id: ShortText | None = None
     description: LongText | None = None
     quantity: Annotated[int, Field(ge=1)] = 1
     # Rules 3: each item is tracked (see workflows/domain/items.py). ``None`` on the
@@ -520,6 +556,10 @@ class PartyOrderSpec(WireModel):
     """The start input of TrackPartyOrder: what the enterprise knows when tracking starts."""
 
     id: Annotated[str, Field(min_length=1, max_length=64)]
+    # The party's own id of the order (for a connector: the id its system knows it by).
+    external_id: Annotated[str, Field(min_length=1, max_length=1000)] | None = Field(
+        default=None, exclude_if=_unset
+    )
     description: LongText | None = None
     party: Party
     originating_process: OriginatingProcess = Field(default_factory=OriginatingProcess)
@@ -554,6 +594,12 @@ class PartyOrderSpec(WireModel):
     def _sound(self) -> PartyOrderSpec:
         if self.requested_completion_date is None and self.expected_completion_date is None:
             raise ValueError(NO_COMPLETION_DATE)
+        if self.party.connector is not None and self.external_id is None:
+            # A check-in asks the party's system for the order by this id: without it
+            # there is nothing to ask for.
+            raise ValueError(
+                "externalId: the party's own order id is required with party.connector"
+            )
         seen: set[str] = set()
         for milestone in self.milestones:
             if milestone.id in seen:

@@ -32,6 +32,8 @@ INFORM_CLOSE_PROCESS = "inform_close_process"
 LIST_ORDERS_IN_JEOPARDY = "list_orders_in_jeopardy"
 # A country's holidays for more years (activities/calendars.py), when an order's dates move.
 RESOLVE_HOLIDAYS = "resolve_holidays"
+# Asks a party's own ordering system for its order (activities/connectors.py).
+FETCH_PARTY_ORDER = "fetch_party_order"
 
 # Custom search attributes; their types are on the typed keys in workflows/visibility.py.
 SA_STATE = "PartyOrderState"
