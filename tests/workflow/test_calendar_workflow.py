@@ -12,12 +12,15 @@ with an oracle built from zoneinfo and the ``holidays`` package directly.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import holidays
+from temporalio.client import WorkflowHandle
+from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 from starter.calendars import resolve_holidays
@@ -80,6 +83,13 @@ def sent(outbox: Path, order_id: str, kind: str) -> list[datetime]:
     ]
 
 
+async def end_tracking(handle: WorkflowHandle[Any, Any]) -> None:
+    """Terminate an order the test has seen enough of (no task left to hold the clock
+    back); one that has ended already is left as it is."""
+    with contextlib.suppress(RPCError):
+        await handle.terminate("seen enough")
+
+
 def close_to(instant: datetime, planned: datetime) -> bool:
     return abs(instant - planned) < timedelta(seconds=1)
 
@@ -119,8 +129,8 @@ async def test_berlin_check_ins_land_at_nine_on_working_days_over_christmas_and_
         await skip_to(time_env, noon_on_the_30th)
         # The oracle itself skips the holidays and the weekend: 23, 24 (a working day in
         # Germany), then the 27th or later, whatever the weekdays of the year (three to
-        # five working days fall before noon on the 30th).
-        expected = [m for m in expected_check_ins(began + DAY, 5) if m < noon_on_the_30th]
+        # six working days fall before noon on the 30th).
+        expected = [m for m in expected_check_ins(began + DAY, 8) if m < noon_on_the_30th]
         year = evening.year
         local_days = [moment.astimezone(BERLIN).date() for moment in expected]
         assert len(expected) >= 3
@@ -133,7 +143,7 @@ async def test_berlin_check_ins_land_at_nine_on_working_days_over_christmas_and_
         order = await get_order(handle)
         assert order.check_ins.next_at is not None
         assert close_to(order.check_ins.next_at, expected_check_ins(began + DAY, len(got) + 1)[-1])
-        await handle.terminate("seen enough")  # no task left to hold the clock back
+        await end_tracking(handle)  # no task left to hold the clock back
 
         # The Monday evening before the next daylight-saving change (the last Sunday of
         # March or October): the week's check-ins fall on both sides of it.
@@ -153,7 +163,7 @@ async def test_berlin_check_ins_land_at_nine_on_working_days_over_christmas_and_
         assert offset_before is not None and offset_after is not None
         assert abs(offset_before - offset_after) == timedelta(hours=1)  # another UTC hour
         assert all(moment.astimezone(BERLIN).time() == time(9) for moment in got)
-        await handle.terminate("seen enough")
+        await end_tracking(handle)
 
 
 def next_change_sunday(after: datetime) -> date:
@@ -293,4 +303,4 @@ async def test_holidays_are_resolved_for_the_years_an_accepted_change_reaches(
             if e.HasField("activity_task_scheduled_event_attributes")
         ]
         assert scheduled.count("resolve_holidays") == 1
-        await handle.terminate("seen enough")
+        await end_tracking(handle)
