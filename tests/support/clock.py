@@ -11,8 +11,9 @@
    hours, and since rules 5 an order also wakes when a check-in's response window ends,
    on the same grid, so such a collision is a matter of milliseconds. ``MessagesClearOfTimers``
    looks, before each message to a workflow, for a timer of that workflow falling due within
-   ``CLEARANCE`` of now, and lets it fire first. The real server has no such fault, and
-   production code is not changed for it.
+   ``CLEARANCE`` of now, and lets it fire first; and it waits until no activity of the
+   workflow is on its way (an update arriving meanwhile can wedge the server too). The
+   real server has no such fault, and production code is not changed for it.
 """
 
 from __future__ import annotations
@@ -47,6 +48,8 @@ SKIP_DEADLINE = timedelta(minutes=5)
 CLEARANCE = timedelta(seconds=2)
 # How long past a colliding timer the message then arrives.
 AFTER_TIMER = timedelta(milliseconds=200)
+# How many times (every 50 ms) a message waits for the workflow's activities to end.
+ACTIVITY_POLLS = 100
 
 
 async def skip(env: WorkflowEnvironment, duration: timedelta) -> None:
@@ -100,6 +103,7 @@ class MessagesClearOfTimers(Interceptor):
         if self.env is None or activity.in_activity():
             return
         try:
+            await self._activities_done(workflow_id)
             due = await pending_timers(self.env.client, workflow_id)
         except RPCError:
             return  # no such workflow yet: it has no timers
@@ -107,6 +111,18 @@ class MessagesClearOfTimers(Interceptor):
         colliding = [instant for instant in due if now - CLEARANCE <= instant <= now + CLEARANCE]
         if colliding:
             await skip_to(self.env, max(colliding) + AFTER_TIMER)
+
+    async def _activities_done(self, workflow_id: str) -> None:
+        """Wait (a little) until no activity of the workflow is on its way: an update that
+        arrives while the order waits on an activity can also leave the server unable to
+        move time again. Activities run in real time here, so this is short."""
+        assert self.env is not None
+        handle = self.env.client.get_workflow_handle(workflow_id)
+        for _ in range(ACTIVITY_POLLS):
+            description = await handle.describe()
+            if not description.raw_description.pending_activities:
+                return
+            await asyncio.sleep(0.05)
 
 
 class _ClearOfTimers(OutboundInterceptor):
